@@ -1,0 +1,8 @@
+"""Search spaces: declarative choices, immutable architectures, built-in spaces."""
+from ._architecture import Architecture
+from ._choices import Block, Choice, Integer, Repeat
+from ._space import Space
+from .builtin import conv1d, conv2d, find_space, get_space, list_spaces, mlp
+
+__all__ = ["Architecture", "Block", "Choice", "Integer", "Repeat", "Space", "conv1d", "conv2d", "mlp",
+           "find_space", "get_space", "list_spaces"]

@@ -1,0 +1,231 @@
+"""Space: a declarative set of choices with constraints that samples, mutates, crosses over and encodes."""
+from __future__ import annotations
+
+import copy
+import hashlib
+import json
+import random
+from typing import Any, Callable, Iterable
+
+from ..errors import ArchscoutError
+from ._architecture import Architecture, canonical_json
+from ._choices import Block, Choice, Repeat
+
+Constraint = Callable[[dict], bool]
+Builder = Callable[[dict, tuple, int], Any]
+
+
+def as_rng(rng: random.Random | int | None) -> random.Random:
+    return rng if isinstance(rng, random.Random) else random.Random(rng)
+
+
+def _get(values: Any, path: tuple) -> Any:
+    for key in path:
+        values = values[key]
+    return values
+
+
+def _set(values: Any, path: tuple, new: Any) -> None:
+    _get(values, path[:-1])[path[-1]] = new
+
+
+class Space:
+    """A search space: named fields (Choice, Integer, Repeat of Block, Block) plus constraints.
+
+    Example::
+
+        space = Space("tiny",
+            stages=Repeat(1, 3, Block(op=Choice(["conv", "fc"]),
+                                      width=Choice([16, 32]),
+                                      kernel=Choice([3, 5], when={"op": ["conv"]}))),
+            head=Choice(["gap", "flatten"]),
+            constraints=[lambda v: len(v["stages"]) < 3 or v["head"] == "gap"],
+        )
+        arch = space.sample(seed=0)
+
+    ``builder(values, input_shape, num_classes) -> nn.Module`` turns an architecture into a
+    network; without one, the generic macro builder (stages of conv / dwconv / fc blocks) is used.
+    Strategies use only sample / mutate / neighbors / crossover / encode: no torch here.
+    """
+
+    def __init__(self, name: str = "custom", *, constraints: Iterable[Constraint] = (),
+                 builder: Builder | None = None, description: str = "", **fields: Any):
+        if not isinstance(name, str) or not name:
+            raise ArchscoutError("a Space needs a name")
+        self.name = name
+        self.description = description
+        self.root = Block(**fields)
+        self.constraints = list(constraints)
+        self.builder = builder
+
+    def __repr__(self) -> str:
+        return f"Space({self.name!r}, {self.root!r})"
+
+    # -- validation -------------------------------------------------------------------
+    def satisfies(self, values: dict) -> bool:
+        try:
+            return all(bool(c(values)) for c in self.constraints)
+        except (KeyError, IndexError, TypeError, ValueError):
+            return False
+
+    def _make(self, values: dict) -> Architecture:
+        return Architecture(values, self.name, self)
+
+    def architecture(self, values: dict) -> Architecture:
+        """Validate and canonicalise ``values``; raise ArchscoutError if outside the space."""
+        canon = self.root.canonical(json.loads(json.dumps(values, default=_json_default)))
+        if not self.satisfies(canon):
+            raise ArchscoutError(f"architecture violates a constraint of space {self.name!r}: {canonical_json(canon)}")
+        return self._make(canon)
+
+    def contains(self, arch: Architecture) -> bool:
+        if arch.space_name != self.name:
+            return False
+        try:
+            return self.architecture(arch.values) == arch
+        except ArchscoutError:
+            return False
+
+    # -- sampling and variation -------------------------------------------------------
+    def sample(self, rng: random.Random | int | None = None, *, seed: int | None = None) -> Architecture:
+        rng = as_rng(seed if rng is None else rng)
+        for _ in range(10_000):
+            values = self.root.sample(rng)
+            if self.satisfies(values):
+                return self._make(values)
+        raise ArchscoutError(f"space {self.name!r}: no sample satisfied the constraints in 10,000 tries")
+
+    def decisions(self, arch: Architecture) -> list[tuple[tuple, Any]]:
+        """Every place a mutation can act: (path, Choice) or (path + ('#len',), Repeat)."""
+        return list(self.root.decisions(arch.values))
+
+    def _apply(self, values: dict, path: tuple, node: Any, rng: random.Random, new: Any = None) -> dict:
+        values = copy.deepcopy(values)
+        if isinstance(node, Repeat):
+            blocks = _get(values, path[:-1])
+            if new is not None:
+                _set(values, path[:-1], new)
+            else:
+                grow = len(blocks) == node.min or (len(blocks) < node.max and rng.random() < 0.5)
+                if grow:
+                    blocks.insert(rng.randint(0, len(blocks)), node.block.sample(rng))
+                else:
+                    blocks.pop(rng.randrange(len(blocks)))
+        else:
+            if new is None:
+                i = node.index(_get(values, path))
+                new = rng.choice([v for j, v in enumerate(node.values) if j != i])
+            # choices that this one switches on are sampled, those it switches off become None
+            _set(values, path, new)
+        return self.root.canonical(values, rng)
+
+    def mutation(self, arch: Architecture, rng: random.Random | int | None = None) -> tuple[Architecture, tuple]:
+        """A new architecture that differs from ``arch`` in one decision, and that decision's path.
+
+        Choices that the change switches on are sampled; those it switches off become None.
+        """
+        rng = as_rng(rng)
+        options = self.decisions(arch)
+        if not options:
+            raise ArchscoutError(f"space {self.name!r} has a single point: nothing to mutate")
+        for _ in range(200):
+            path, node = options[rng.randrange(len(options))]
+            if isinstance(node, Choice) and len(node.values) < 2:
+                continue
+            values = self._apply(arch.values, path, node, rng)
+            if self.satisfies(values):
+                child = self._make(values)
+                if child != arch:
+                    return child, path
+        return self.sample(rng), ()
+
+    def mutate(self, arch: Architecture, rng: random.Random | int | None = None) -> Architecture:
+        return self.mutation(arch, rng)[0]
+
+    def neighbors(self, arch: Architecture) -> list[Architecture]:
+        """All architectures one step away: each choice to its alternatives, one block added or removed."""
+        seen, out = {arch}, []
+        fill = random.Random(arch.id)  # deterministic values for choices a change switches on
+        for path, node in self.decisions(arch):
+            candidates: list[dict] = []
+            if isinstance(node, Repeat):
+                blocks = _get(arch.values, path[:-1])
+                if len(blocks) > node.min:
+                    candidates += [self._apply(arch.values, path, node, fill, blocks[:i] + blocks[i + 1:])
+                                   for i in range(len(blocks))]
+                if len(blocks) < node.max:
+                    candidates += [self._apply(arch.values, path, node, fill, blocks[:i + 1] + [blocks[i]] + blocks[i + 1:])
+                                   for i in range(len(blocks))]
+            else:
+                candidates += [self._apply(arch.values, path, node, fill, v)
+                               for v in node.alternatives(_get(arch.values, path))]
+            for values in candidates:
+                if self.satisfies(values):
+                    a = self._make(values)
+                    if a not in seen:
+                        seen.add(a)
+                        out.append(a)
+        return out
+
+    def crossover(self, a: Architecture, b: Architecture, rng: random.Random | int | None = None) -> Architecture:
+        """Uniform crossover: each decision from one parent; stage lists aligned by position."""
+        rng = as_rng(rng)
+
+        def mix(block: Block, x: dict, y: dict) -> dict:
+            out: dict = {}
+            for name, node in block.fields.items():
+                if isinstance(node, Choice):
+                    out[name] = x[name] if rng.random() < 0.5 else y[name]
+                elif isinstance(node, Repeat):
+                    xs, ys = x[name], y[name]
+                    n = len(xs) if rng.random() < 0.5 else len(ys)
+                    out[name] = [mix(node.block, xs[i], ys[i]) if i < len(xs) and i < len(ys)
+                                 else copy.deepcopy(xs[i] if i < len(xs) else ys[i]) for i in range(n)]
+                else:
+                    out[name] = mix(node, x[name], y[name])
+            return out
+
+        for _ in range(100):
+            values = self.root.canonical(mix(self.root, a.values, b.values), rng)
+            if self.satisfies(values):
+                return self._make(values)
+        return a
+
+    # -- description ------------------------------------------------------------------
+    def encode(self, arch: Architecture, kind: str = "onehot") -> list[float]:
+        """A fixed-length vector: ``onehot`` (one-hot per choice) or ``ordinal`` (one number per choice)."""
+        if kind not in ("onehot", "ordinal"):
+            raise ArchscoutError(f"unknown encoding {kind!r}; use 'onehot' or 'ordinal'")
+        return self.root.encode(arch.values, kind)
+
+    def size(self) -> int:
+        """Number of architectures, not counting constraints (an upper bound when there are some)."""
+        return self.root.size()
+
+    def spec(self) -> dict:
+        return {"name": self.name, "fields": self.root.spec()["fields"], "constraints": len(self.constraints)}
+
+    def fingerprint(self) -> str:
+        return hashlib.sha256(canonical_json(self.spec()).encode()).hexdigest()[:16]
+
+    def build(self, arch: Architecture, input_shape, num_classes: int):
+        if self.builder is not None:
+            return self.builder(arch.values, tuple(input_shape), int(num_classes))
+        from .macro import build_macro
+        return build_macro(arch.values, tuple(input_shape), int(num_classes))
+
+    def to_graph(self, arch: Architecture) -> dict:
+        from .macro import macro_graph
+        return macro_graph(arch.values)
+
+    def describe(self, arch: Architecture) -> str:
+        from .macro import describe_macro
+        return describe_macro(arch.values)
+
+
+def _json_default(v: Any) -> Any:
+    if hasattr(v, "item"):
+        return v.item()
+    if hasattr(v, "tolist"):
+        return v.tolist()
+    raise TypeError(f"{v!r} is not JSON serialisable")

@@ -1,0 +1,111 @@
+"""The built-in search spaces (conv1d, conv2d, mlp) and the registry that names them."""
+from __future__ import annotations
+
+from functools import partial
+from typing import Callable
+
+from ..errors import unknown_name
+from ._choices import Block, Choice, Repeat
+from ._space import Space
+from .macro import build_macro
+
+CONV = ["conv", "dwconv"]
+
+
+def fc_stages_last(values: dict) -> bool:
+    """Fully connected stages come after every convolution; an all-fc network flattens its input."""
+    ops = [s.get("op", "fc") for s in values["stages"]]
+    first_fc = ops.index("fc") if "fc" in ops else len(ops)
+    if any(op != "fc" for op in ops[first_fc:]):
+        return False
+    return first_fc > 0 or values.get("head") in (None, "flatten")
+
+
+def conv1d() -> Space:
+    """Macro space for 1-D signals: 1-5 stages of conv, depthwise-separable conv or fc."""
+    return Space(
+        "conv1d",
+        description="1-D signals: 1-5 stages (conv / dwconv / fc; width, kernel, dilation, "
+                    "downsampling, residual, norm, activation), GAP / max / flatten head; "
+                    "all-fc stages give MLPs",
+        stages=Repeat(1, 5, Block(
+            op=Choice(["conv", "dwconv", "fc"]),
+            width=Choice([8, 16, 24, 32, 48, 64, 96, 128]),
+            kernel=Choice([3, 5, 7, 9], when={"op": CONV}),
+            dilation=Choice([1, 2, 4], when={"op": CONV}),
+            downsample=Choice(["none", "stride2", "maxpool", "avgpool"], when={"op": CONV}),
+            residual=Choice([False, True]),
+            norm=Choice(["none", "batch", "layer"]),
+            act=Choice(["relu", "gelu", "silu"]),
+            dropout=Choice([0.0, 0.1, 0.25], when={"op": ["fc"]}),
+        )),
+        head=Choice(["gap", "max", "flatten"]),
+        constraints=[fc_stages_last],
+        builder=partial(build_macro, dims=1),
+    )
+
+
+def conv2d() -> Space:
+    """Macro space for small images: 1-4 stages of conv, depthwise-separable conv or fc."""
+    return Space(
+        "conv2d",
+        description="small images: 1-4 stages (conv / dwconv / fc; width, kernel, dilation, "
+                    "downsampling, residual, norm, activation), GAP / max / flatten head",
+        stages=Repeat(1, 4, Block(
+            op=Choice(["conv", "dwconv", "fc"]),
+            width=Choice([8, 16, 32, 48, 64, 96]),
+            kernel=Choice([1, 3, 5], when={"op": CONV}),
+            dilation=Choice([1, 2], when={"op": CONV}),
+            downsample=Choice(["none", "stride2", "maxpool", "avgpool"], when={"op": CONV}),
+            residual=Choice([False, True]),
+            norm=Choice(["none", "batch", "layer"]),
+            act=Choice(["relu", "gelu", "silu"]),
+            dropout=Choice([0.0, 0.1, 0.25], when={"op": ["fc"]}),
+        )),
+        head=Choice(["gap", "max", "flatten"]),
+        constraints=[fc_stages_last],
+        builder=partial(build_macro, dims=2),
+    )
+
+
+def mlp() -> Space:
+    """Multilayer perceptrons for tabular data."""
+    return Space(
+        "mlp",
+        description="tabular data: 1-4 fully connected layers (width, activation, dropout, "
+                    "normalization, skip connection)",
+        stages=Repeat(1, 4, Block(
+            width=Choice([16, 32, 64, 128, 256]),
+            act=Choice(["relu", "gelu", "silu", "tanh"]),
+            dropout=Choice([0.0, 0.1, 0.2, 0.3]),
+            norm=Choice(["none", "batch", "layer"]),
+            residual=Choice([False, True]),
+        )),
+        builder=build_macro,
+    )
+
+
+_REGISTRY: dict[str, Callable[[], Space]] = {"conv1d": conv1d, "conv2d": conv2d, "mlp": mlp}
+_CACHE: dict[str, Space] = {}
+
+
+def list_spaces() -> list[str]:
+    return sorted(_REGISTRY)
+
+
+def find_space(name: str) -> Space | None:
+    if name not in _REGISTRY:
+        return None
+    if name not in _CACHE:
+        _CACHE[name] = _REGISTRY[name]()
+    return _CACHE[name]
+
+
+def get_space(name: str | Space) -> Space:
+    """The built-in space of that name (a Space passes through); unknown names list the valid ones."""
+    if isinstance(name, Space):
+        return name
+    space = find_space(name)
+    if space is None:
+        raise unknown_name("space", name, _REGISTRY)
+    return space
