@@ -1,0 +1,112 @@
+"""Evaluators: measure one architecture and return its metrics. Budgeted training is the first."""
+from __future__ import annotations
+
+import io
+from dataclasses import dataclass, field
+
+from ..cost import count_flops, count_params, measure_latency, size_bytes
+from ..errors import ArchscoutError, TrialFailed
+from ..space import Architecture
+from ..tasks import Task
+from .training import TrainConfig, evaluate, train
+
+__all__ = ["Evaluation", "TrainingEvaluator", "TrainConfig", "train", "evaluate"]
+
+
+@dataclass
+class Evaluation:
+    metrics: dict
+    details: dict = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class LatencyConfig:
+    batch_size: int = 1
+    warmup: int = 5
+    repeats: int = 30
+
+
+class TrainingEvaluator:
+    """Trains each candidate on the task's training part with a fixed budget and scores it on validation.
+
+    Cost metrics (params, FLOPs, fp32 size) are measured before training so that cost
+    constraints can reject a candidate without training it; latency is measured on the
+    trained network (PyTorch eager, CPU).
+    """
+
+    kind = "train"
+
+    def __init__(self, task: Task, train: TrainConfig | None = None, latency: LatencyConfig | None = None):
+        self.task = task
+        self.train_config = train or TrainConfig()
+        self.latency = latency or LatencyConfig()
+
+    @property
+    def budget_key(self) -> str:
+        return self.train_config.budget_key()
+
+    def build(self, arch: Architecture, seed: int):
+        import torch
+
+        torch.manual_seed(seed)
+        try:
+            return arch.build(self.task.input_shape, self.task.num_classes)
+        except ArchscoutError as e:
+            raise TrialFailed(f"cannot build: {e}") from None
+        except (RuntimeError, ValueError) as e:
+            raise TrialFailed(f"cannot build: {type(e).__name__}: {e}") from None
+
+    def costs(self, model) -> dict:
+        try:
+            flops = count_flops(model, self.task.input_shape)
+        except RuntimeError as e:
+            raise TrialFailed(f"forward pass failed on the task's input shape: {e}") from None
+        return {"params": count_params(model), "flops": flops, "size_bytes@fp32": size_bytes(model, 32)}
+
+    def evaluate(self, arch: Architecture, seed: int = 0, cost_check=None) -> Evaluation:
+        """Metrics: accuracy, loss (validation), params, flops, size, latency, train_seconds.
+
+        ``cost_check(metrics) -> reason | None`` is called after the cost metrics are measured;
+        a reason stops the evaluation before training (TrialFailed carries the partial metrics).
+        """
+        model = self.build(arch, seed)
+        metrics = self.costs(model)
+        if cost_check is not None:
+            reason = cost_check(metrics)
+            if reason:
+                raise Infeasible(reason, metrics)
+        stats = train(model, self.task.train.X, self.task.train.y, self.train_config, seed=seed)
+        metrics.update(evaluate(model, self.task.valid.X, self.task.valid.y))
+        metrics["train_seconds"] = stats["train_seconds"]
+        metrics["train_loss"] = stats["train_loss"]
+        lat = measure_latency(model, self.task.input_shape, self.latency.batch_size, self.latency.warmup,
+                              self.latency.repeats)
+        metrics["latency_ms"] = lat.median_ms
+        details = {"latency": lat.as_dict(), "train": {"steps": stats["steps"], **self.train_config.as_dict()}}
+        return Evaluation(metrics, details)
+
+    def final(self, arch: Architecture, seed: int, train_config: TrainConfig) -> tuple[Evaluation, bytes]:
+        """Retrain on training + validation data, score on the test part; returns the state dict bytes too."""
+        import torch
+
+        if self.task.test is None:
+            raise ArchscoutError(f"task {self.task.name!r} has no test split to report on")
+        model = self.build(arch, seed)
+        full = self.task.full_train()
+        stats = train(model, full.X, full.y, train_config, seed=seed)
+        res = evaluate(model, self.task.test.X, self.task.test.y)
+        lat = measure_latency(model, self.task.input_shape, self.latency.batch_size, self.latency.warmup,
+                              self.latency.repeats)
+        buf = io.BytesIO()
+        torch.save(model.state_dict(), buf)
+        metrics = {"test_accuracy": res["accuracy"], "test_loss": res["loss"], "train_seconds": stats["train_seconds"],
+                   "params": count_params(model), "latency_ms": lat.median_ms}
+        return Evaluation(metrics, {"latency": lat.as_dict(), "train": train_config.as_dict()}), buf.getvalue()
+
+
+class Infeasible(TrialFailed):
+    """A candidate that violates a constraint; carries the metrics measured so far."""
+
+    def __init__(self, reason: str, metrics: dict):
+        super().__init__(reason)
+        self.metrics = metrics

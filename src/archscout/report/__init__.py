@@ -1,0 +1,1 @@
+"""Reporting: progress while searching, leaderboards and summaries afterwards."""

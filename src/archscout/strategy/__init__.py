@@ -1,0 +1,53 @@
+"""Search strategies (ask/tell) and the registry that names them."""
+from __future__ import annotations
+
+import inspect
+
+from ..errors import ArchscoutError, unknown_name
+from ..space import Space
+from ._base import Strategy
+from ._evolution import RegularizedEvolution
+from ._local import LocalSearch
+from ._random import RandomSearch
+
+_REGISTRY: dict[str, type[Strategy]] = {
+    "random": RandomSearch,
+    "evolution": RegularizedEvolution,
+    "local_search": LocalSearch,
+}
+_ALIASES = {"re": "evolution", "regularized_evolution": "evolution", "ls": "local_search", "rs": "random"}
+
+
+def list_strategies() -> list[str]:
+    return sorted(_REGISTRY)
+
+
+def describe_strategy(name: str) -> str:
+    return (inspect.getdoc(_REGISTRY[name]) or "").splitlines()[0]
+
+
+def make_strategy(name: str | Strategy, space: Space, seed: int = 0, **options) -> Strategy:
+    """A strategy by name with its options (``population_size=…``); unknown names and options are errors."""
+    if isinstance(name, Strategy):
+        return name
+    key = _ALIASES.get(name, name)
+    if key not in _REGISTRY:
+        raise unknown_name("strategy", name, _REGISTRY)
+    cls = _REGISTRY[key]
+    accepted = [p for p in inspect.signature(cls.__init__).parameters if p not in ("self", "space", "seed")]
+    bad = [k for k in options if k not in accepted]
+    if bad:
+        raise ArchscoutError(f"strategy {key!r} has no option(s) {', '.join(bad)}; "
+                             f"its options: {', '.join(accepted) or 'none'}")
+    return cls(space, seed=seed, **options)
+
+
+def canonical_name(name: str) -> str:
+    key = _ALIASES.get(name, name)
+    if key not in _REGISTRY:
+        raise unknown_name("strategy", name, _REGISTRY)
+    return key
+
+
+__all__ = ["Strategy", "RandomSearch", "RegularizedEvolution", "LocalSearch", "make_strategy",
+           "list_strategies", "canonical_name"]
