@@ -38,6 +38,16 @@ def parse_duration(text: str | float | int | None) -> float | None:
     return seconds
 
 
+def check_budget(trials: int | None, time_budget: str | float | None) -> float | None:
+    """Validate a search budget; returns the time budget in seconds (or None)."""
+    seconds = parse_duration(time_budget)
+    if trials is None and seconds is None:
+        raise ArchscoutError("give a budget: a number of trials (--trials), a time budget (--time-budget), or both")
+    if trials is not None and (not isinstance(trials, int) or isinstance(trials, bool) or trials < 1):
+        raise ArchscoutError(f"the number of trials must be a positive integer, got {trials!r}")
+    return seconds
+
+
 @dataclass
 class Trial:
     """One evaluated (or failed) candidate as stored."""
@@ -238,11 +248,7 @@ class Study:
 
     def search(self, trials: int | None = None, time_budget: str | float | None = None,
                progress: bool | Callable | None = None) -> list[Trial]:
-        seconds = parse_duration(time_budget)
-        if trials is None and seconds is None:
-            raise ArchscoutError("give a budget: a number of trials, a time budget, or both")
-        if trials is not None and (not isinstance(trials, int) or isinstance(trials, bool) or trials < 1):
-            raise ArchscoutError(f"the number of trials must be a positive integer, got {trials!r}")
+        seconds = check_budget(trials, time_budget)
         task = self.task
         self._check_task(task)
         evaluator = self.evaluator()

@@ -48,6 +48,8 @@ class RichReporter(SilentReporter):
 
         self.trials, self.seconds = trials, seconds
         self.console = Console(highlight=False)
+        if not self.console.is_terminal:
+            self.console = Console(highlight=False, width=160)
         self.progress = Progress(TextColumn("{task.description}"), BarColumn(), TextColumn("{task.fields[count]}"),
                                  TimeElapsedColumn(), TextColumn("ETA"), TimeRemainingColumn(),
                                  TextColumn("{task.fields[best]}"), console=self.console)

@@ -1,0 +1,28 @@
+# The two commands of the README's Quickstart. Both create .venv when needed.
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed
+
+.PHONY: demo test venv clean
+
+venv: $(STAMP)
+
+# torch==2.13.0 is the CPU build these machines keep on disk; elsewhere any torch >= 2.2 will do.
+$(STAMP): pyproject.toml
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet torch==2.13.0 || $(PY) -m pip install --quiet "torch>=2.2"
+	$(PY) -m pip install --quiet -e ".[dev]"
+	touch $(STAMP)
+
+# The default search: MNIST-1D, conv1d space, regularized evolution, about 10 minutes on 2 cores.
+demo: $(STAMP)
+	$(VENV)/bin/archscout search --task mnist1d --space conv1d --strategy evolution \
+		--study demo-mnist1d-conv1d --time-budget 6m --steps 600 --top-k 1 --final-seeds 3
+
+test: $(STAMP)
+	$(PY) -m pytest -q
+
+clean:
+	rm -rf $(VENV) build *.egg-info

@@ -1,0 +1,249 @@
+"""The archscout command line: a thin layer that parses options, calls the API and prints."""
+from __future__ import annotations
+
+import json
+import os
+import sys
+
+import click
+
+from .errors import ArchscoutError
+
+STORAGE_HELP = "Database URL: sqlite:///FILE (default sqlite:///archscout.db here) or postgresql://..."
+
+
+def _storage_option(f):
+    return click.option("--storage", default="sqlite:///archscout.db", show_default=True, help=STORAGE_HELP)(f)
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
+@click.version_option(package_name="archscout")
+def cli():
+    """archscout: hardware-aware neural architecture search that measures every candidate.
+
+    Start with `archscout search` (defaults: MNIST-1D, the conv1d space, regularized
+    evolution); list what is built in with `archscout spaces`, `tasks`, `strategies`.
+    """
+
+
+@cli.command()
+@click.option("--task", default="mnist1d", show_default=True,
+              help="Built-in task name (see `archscout tasks`) or a .npz / .csv data file.")
+@click.option("--space", default="conv1d", show_default=True, help="Search space (see `archscout spaces`).")
+@click.option("--strategy", default="evolution", show_default=True,
+              help="Search strategy (see `archscout strategies`).")
+@click.option("--trials", type=int, default=None,
+              help="Stop after this many evaluated trials in the study (all runs together).")
+@click.option("--time-budget", default=None,
+              help="Stop starting trials after this much search time in the study, e.g. 90s, 30m, 1.5h.")
+@click.option("--study", "study_name", default=None,
+              help="Study name; default TASK-SPACE. The same name and settings resume the study.")
+@_storage_option
+@click.option("--seed", type=int, default=0, show_default=True, help="Seed of the strategy and of training.")
+@click.option("--constraint", "constraints", multiple=True,
+              help="A bound on a metric, e.g. 'params <= 20000' (repeatable). Cost bounds skip training.")
+@click.option("--steps", type=int, default=1000, show_default=True, help="Training steps per candidate.")
+@click.option("--epochs", type=float, default=None, help="Training epochs per candidate (instead of --steps).")
+@click.option("--batch-size", type=int, default=100, show_default=True, help="Training batch size.")
+@click.option("--lr", type=float, default=1e-2, show_default=True, help="Peak learning rate.")
+@click.option("--optimizer", type=click.Choice(["adamw", "adam", "sgd"]), default="adamw", show_default=True)
+@click.option("--schedule", type=click.Choice(["onecycle", "cosine", "constant"]), default="onecycle",
+              show_default=True, help="Learning-rate schedule.")
+@click.option("--final-steps", type=int, default=None,
+              help="Training steps of the final retraining (default: 3x --steps).")
+@click.option("--top-k", type=int, default=3, show_default=True,
+              help="How many of the best trials to retrain on all training data at the end (0: none).")
+@click.option("--final-seeds", type=int, default=3, show_default=True, help="Seeds per final retraining.")
+@click.option("--population-size", type=int, default=None, help="evolution: population size (default 20).")
+@click.option("--sample-size", type=int, default=None, help="evolution: tournament size (default 5).")
+@click.option("--progress/--no-progress", default=True, show_default=True, help="Show the progress bar.")
+def search(task, space, strategy, trials, time_budget, study_name, storage, seed, constraints, steps, epochs,
+           batch_size, lr, optimizer, schedule, final_steps, top_k, final_seeds, population_size, sample_size,
+           progress):
+    """Search for an architecture, retrain the best, and print the leaderboard.
+
+    Every trial is stored as it finishes; running the same command again resumes the
+    study and never trains an architecture twice at the same budget.
+    """
+    from .study import Study, check_budget
+
+    check_budget(trials, time_budget)
+    if top_k < 0 or final_seeds < 0:
+        raise ArchscoutError("--top-k and --final-seeds must be >= 0")
+    options = {k: v for k, v in (("population_size", population_size), ("sample_size", sample_size))
+               if v is not None}
+    train = {"steps": steps, "epochs": epochs, "batch_size": batch_size, "lr": lr, "optimizer": optimizer,
+             "schedule": schedule}
+    final_train = None
+    if final_steps is not None:
+        final_train = {**train, "steps": final_steps, "epochs": None}
+    study = Study(study_name, space=space, task=task, strategy=strategy, strategy_options=options,
+                  storage=storage, seed=seed, constraints=constraints, train=train, final_train=final_train)
+    _echo(f"study {study.name} · {study.task.summary()}")
+    _echo(f"space {study.space.name} · strategy {study.strategy_name} · budget "
+          f"{trials if trials else '∞'} trials / {time_budget or 'no time limit'} · storage {study.storage.url}")
+    study.run(trials=trials, time_budget=time_budget, final_top_k=top_k, final_seeds=final_seeds,
+              progress=progress)
+    _print_board(study, 10)
+    _echo(f"\nresults: study {study.name!r} in {study.storage.url}")
+    _echo(f"next: archscout show {study.name}   ·   archscout export {study.name} --out model/"
+          + ("" if storage == "sqlite:///archscout.db" else f"   (add --storage {storage})"))
+
+
+@cli.command("list")
+@_storage_option
+def list_studies(storage):
+    """List the studies in the database with their trial counts."""
+    from .report.tables import studies_table
+    from .storage import Storage
+
+    rows = Storage(storage).list_studies()
+    if not rows:
+        _echo(f"no studies in {storage}")
+        return
+    _console().print(studies_table(rows))
+
+
+@cli.command()
+@click.argument("study")
+@_storage_option
+@click.option("--top", type=int, default=10, show_default=True, help="How many trials to show.")
+@click.option("--failed", is_flag=True, help="Also list failed, infeasible and interrupted trials with reasons.")
+def show(study, storage, top, failed):
+    """Show a study's leaderboard (by validation accuracy; test accuracy of retrained trials)."""
+    from .study import Study
+
+    s = Study.load(study, storage)
+    _print_board(s, top)
+    if failed:
+        for t in s.trials():
+            if t.status not in ("complete", "running"):
+                _echo(f"#{t.number:<4} {t.status}: {t.error}")
+
+
+@cli.command()
+@click.argument("study")
+@_storage_option
+@click.option("--json", "as_json", is_flag=True, help="Print the architecture and metrics as JSON.")
+def best(study, storage, as_json):
+    """Show the best trial of a study: architecture, validation metrics, final test accuracy."""
+    from .study import Study
+
+    s = Study.load(study, storage)
+    t = s.best()
+    doc = {"study": s.name, "trial": t.number, "architecture": t.arch.to_dict(), "metrics": t.metrics,
+           "final": t.final or None}
+    if as_json:
+        click.echo(json.dumps(doc, indent=2, default=float))
+        return
+    _echo(f"best trial #{t.number} of {s.name}: {t.arch.describe()}")
+    _echo(f"  id {t.arch.id} · validation accuracy {100 * t.metrics['accuracy']:.2f} % · params "
+          f"{t.metrics['params']:,} · {t.metrics['flops'] / 1e6:.3f} MFLOPs · latency {t.metrics['latency_ms']:.3f} ms")
+    if t.final:
+        _echo(f"  test accuracy {100 * t.final['test_accuracy_mean']:.2f} ± {100 * t.final['test_accuracy_std']:.2f} % "
+              f"over {t.final['seeds']} seeds (retrained on all training data)")
+    else:
+        _echo("  not retrained yet (archscout search ... with --top-k >= 1, or archscout export)")
+
+
+@cli.command()
+@click.argument("study")
+@_storage_option
+@click.option("--out", default=None, help="Folder to write to (default: export-STUDY).")
+@click.option("--trial", "number", type=int, default=None, help="Trial number (default: the best).")
+@click.option("--seed", type=int, default=0, show_default=True, help="Which final retraining seed to export.")
+def export(study, storage, out, number, seed):
+    """Write a trained model: model.onnx, model.pt (state dict), architecture.json, metrics.json."""
+    from .study import Study
+
+    s = Study.load(study, storage)
+    if number is None:
+        t = s.best()
+    else:
+        match = [t for t in s.trials() if t.number == number]
+        if not match:
+            raise ArchscoutError(f"study {study!r} has no trial #{number}")
+        t = match[0]
+    out = out or f"export-{s.name}"
+    info = t.export(out)
+    _echo(f"exported trial #{t.number} ({t.arch.describe()}) to {out}/: {', '.join(info['files'])}")
+    _echo(f"ONNX Runtime matches PyTorch within {info['onnx_max_abs_diff']:.2e} (max abs logit difference)")
+
+
+@cli.command()
+def spaces():
+    """List the built-in search spaces."""
+    from .space import get_space, list_spaces
+
+    for name in list_spaces():
+        sp = get_space(name)
+        _echo(f"{name:10} {sp.description}  (~{sp.size():.2e} architectures)")
+
+
+@cli.command()
+def tasks():
+    """List the built-in tasks (a .npz or .csv path works too)."""
+    from .tasks import describe_task, list_tasks
+
+    for name in list_tasks():
+        _echo(f"{name:14} {describe_task(name)}")
+    _echo(f"{'FILE.npz':14} your data: arrays X, y (optional X_test, y_test)")
+    _echo(f"{'FILE.csv':14} your data: numeric columns; label column named label/target/y/class, else the last")
+
+
+@cli.command()
+def strategies():
+    """List the built-in search strategies."""
+    from .strategy import describe_strategy, list_strategies
+
+    for name in list_strategies():
+        _echo(f"{name:14} {describe_strategy(name)}")
+
+
+def _console():
+    from rich.console import Console
+    console = Console(highlight=False)
+    if not console.is_terminal:  # a log file or a pipe: wide enough for the leaderboard
+        console = Console(highlight=False, width=160)
+    return console
+
+
+def _echo(text: str) -> None:
+    click.echo(text)
+
+
+def _print_board(study, n):
+    from .report.tables import leaderboard_table
+
+    if not study.leaderboard(1):
+        _echo(f"study {study.name} has no completed trial yet")
+        return
+    _console().print(leaderboard_table(study, n))
+
+
+def main(argv=None) -> int:
+    """Entry point: user errors print one line and exit 2; nothing prints a traceback unless ARCHSCOUT_DEBUG=1."""
+    try:
+        cli.main(args=argv, prog_name="archscout", standalone_mode=False)
+    except ArchscoutError as e:
+        click.echo(f"error: {e}", err=True)
+        return 2
+    except click.exceptions.Abort:
+        click.echo("interrupted: finished trials are stored; run the same command again to resume", err=True)
+        return 130
+    except KeyboardInterrupt:
+        click.echo("interrupted: finished trials are stored; run the same command again to resume", err=True)
+        return 130
+    except click.ClickException as e:
+        e.show()
+        return e.exit_code
+    except Exception as e:  # a bug: say so in one line, keep the traceback for those who ask
+        if os.environ.get("ARCHSCOUT_DEBUG"):
+            raise
+        click.echo(f"internal error: {type(e).__name__}: {e} (set ARCHSCOUT_DEBUG=1 for the traceback)", err=True)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())
