@@ -18,4 +18,5 @@ def unknown_name(kind: str, name: str, valid: Iterable[str]) -> ArchscoutError:
     valid = sorted(valid)
     close = difflib.get_close_matches(name, valid, n=3, cutoff=0.5)
     hint = f" Did you mean {', '.join(repr(c) for c in close)}?" if close else ""
-    return ArchscoutError(f"unknown {kind} {name!r}.{hint} Valid {kind}s: {', '.join(valid)}.")
+    plural = kind[:-1] + "ies" if kind.endswith("y") else kind + "s"
+    return ArchscoutError(f"unknown {kind} {name!r}.{hint} Valid {plural}: {', '.join(valid)}.")

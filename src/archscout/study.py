@@ -251,6 +251,7 @@ class Study:
         seconds = check_budget(trials, time_budget)
         task = self.task
         self._check_task(task)
+        self._check_space_fits(task)
         evaluator = self.evaluator()
         budget = evaluator.budget_key
         strategy = make_strategy(self.strategy_name, self.space, seed=self.seed, **self.strategy_options)
@@ -334,6 +335,15 @@ class Study:
             return "infeasible", ev.metrics, ev.details, violated
         return "complete", ev.metrics, ev.details, None
 
+    def _check_space_fits(self, task: Task) -> None:
+        """A space that cannot take the task's inputs at all is the user's error, not a failing trial."""
+        try:
+            self.space.sample(self.seed).build(task.input_shape, task.num_classes)
+        except ArchscoutError as e:
+            raise ArchscoutError(f"space {self.space.name!r} does not fit task {task.name!r}: {e}") from None
+        except Exception:  # noqa: BLE001 - a candidate-specific failure is recorded per trial
+            pass
+
     def _check_task(self, task: Task) -> None:
         if len(task.train) < 2 or len(task.valid) < 1:
             raise ArchscoutError(f"task {task.name!r} has too little data to search on")
@@ -357,7 +367,9 @@ class Study:
             raise ArchscoutError("final retraining needs top_k >= 1 and seeds >= 1")
         top = self.leaderboard(top_k)
         if not top:
-            raise ArchscoutError(f"study {self.name!r} has no completed trial to retrain")
+            n = len(self.trials())
+            raise ArchscoutError(f"study {self.name!r} has no completed trial to retrain ({n} trials failed or "
+                                 f"broke a constraint); see `archscout show {self.name} --failed` for the reasons")
         evaluator = self.evaluator()
         budget = self.final_train.budget_key()
         done = {(f.trial_id, f.seed) for f in self.storage.finals(self.id) if f.budget == budget}
