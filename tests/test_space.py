@@ -14,7 +14,7 @@ BUILTIN = [conv1d(), conv2d(), mlp()]
 def flat(space, arch):
     """path -> value for every active decision (stage count as '#len')."""
     out = {}
-    for path, node in space.decisions(arch):
+    for path, _ in space.decisions(arch):
         if path[-1] == "#len":
             out[path] = len(arch.values[path[0]])
         else:

@@ -6,7 +6,7 @@ import re
 import statistics
 import time
 from dataclasses import dataclass, field
-from typing import Any, Callable, Iterable
+from typing import Callable, Iterable
 
 from .errors import ArchscoutError, TrialFailed
 from .evaluate import Infeasible, LatencyConfig, TrainingEvaluator
@@ -15,7 +15,7 @@ from .metrics import Constraint, check_metric, direction
 from .space import Architecture, Space, get_space
 from .storage import FINISHED, Storage, TrialRow
 from .strategy import canonical_name, make_strategy
-from .tasks import Task, get_task
+from .tasks import Task, check_task_name, get_task
 
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,199}$")
 MAX_DUPLICATE_STREAK = 500
@@ -97,7 +97,7 @@ class Study:
         self._task: Task | None = task if isinstance(task, Task) else None
         task_name = task.name if isinstance(task, Task) else str(task)
         if isinstance(task, str):
-            self._check_task_name(task)  # the data itself is loaded when first needed
+            check_task_name(task)  # the data itself is loaded when first needed
         self.name = name or f"{_safe(task_name)}-{self.space.name}"
         if not _NAME.match(self.name):
             raise ArchscoutError(f"study name {self.name!r}: use letters, digits and . _ - : (up to 200), "
@@ -128,13 +128,6 @@ class Study:
         self.id = row.id
 
     # -- construction helpers -----------------------------------------------------------
-    @staticmethod
-    def _check_task_name(task: str) -> None:
-        from .tasks import _REGISTRY
-        import os
-        if task not in _REGISTRY and not (task.lower().endswith((".npz", ".csv")) or os.path.exists(task)):
-            get_task(task)  # raises the unknown-name error with the valid names
-
     def _config(self, task_name: str) -> dict:
         return {
             "space": self.space.name, "space_fingerprint": self.space.fingerprint(),
@@ -194,7 +187,7 @@ class Study:
         return out
 
     def _trial(self, r: TrialRow, final: dict) -> Trial:
-        arch = self.space.architecture(Architecture.from_json(r.arch, self.space).values)
+        arch = Architecture.from_json(r.arch, self.space)
         return Trial(r.number, arch, r.status, r.metrics, r.details, r.error, r.budget, r.seed, r.duration, r.id,
                      final, self)
 
@@ -347,15 +340,11 @@ class Study:
     def _check_task(self, task: Task) -> None:
         if len(task.train) < 2 or len(task.valid) < 1:
             raise ArchscoutError(f"task {task.name!r} has too little data to search on")
-        stored = self.storage.get_study(self.name).config.get("task_fingerprint")
-        fp = task.fingerprint()
-        if stored is None:
-            cfg = self.storage.get_study(self.name).config
-            cfg["task_fingerprint"] = fp
-            from .storage import _dumps, studies
-            with self.storage.engine.begin() as c:
-                c.execute(studies.update().where(studies.c.id == self.id).values(config=_dumps(cfg)))
-        elif stored != fp:
+        config = self.storage.get_study(self.name).config
+        fingerprint = task.fingerprint()
+        if "task_fingerprint" not in config:
+            self.storage.update_config(self.id, {**config, "task_fingerprint": fingerprint})
+        elif config["task_fingerprint"] != fingerprint:
             raise ArchscoutError(f"study {self.name!r} was searched on different data for task {task.name!r}; "
                                  f"use a new study name for this data")
 

@@ -10,7 +10,15 @@ from ..space import Architecture
 from ..tasks import Task
 from .training import TrainConfig, evaluate, train
 
-__all__ = ["Evaluation", "TrainingEvaluator", "TrainConfig", "train", "evaluate"]
+__all__ = ["Evaluation", "Infeasible", "LatencyConfig", "TrainingEvaluator", "TrainConfig", "train", "evaluate"]
+
+
+class Infeasible(TrialFailed):
+    """A candidate that violates a constraint; carries the metrics measured so far."""
+
+    def __init__(self, reason: str, metrics: dict):
+        super().__init__(reason)
+        self.metrics = metrics
 
 
 @dataclass
@@ -103,10 +111,3 @@ class TrainingEvaluator:
                    "params": count_params(model), "latency_ms": lat.median_ms}
         return Evaluation(metrics, {"latency": lat.as_dict(), "train": train_config.as_dict()}), buf.getvalue()
 
-
-class Infeasible(TrialFailed):
-    """A candidate that violates a constraint; carries the metrics measured so far."""
-
-    def __init__(self, reason: str, metrics: dict):
-        super().__init__(reason)
-        self.metrics = metrics

@@ -154,7 +154,8 @@ class Space:
                     candidates += [self._apply(arch.values, path, node, fill, blocks[:i] + blocks[i + 1:])
                                    for i in range(len(blocks))]
                 if len(blocks) < node.max:
-                    candidates += [self._apply(arch.values, path, node, fill, blocks[:i + 1] + [blocks[i]] + blocks[i + 1:])
+                    candidates += [self._apply(arch.values, path, node, fill,
+                                               blocks[:i + 1] + [blocks[i]] + blocks[i + 1:])
                                    for i in range(len(blocks))]
             else:
                 candidates += [self._apply(arch.values, path, node, fill, v)

@@ -202,6 +202,10 @@ class Storage:
                     row["counts"][status] = count
         return list(out.values())
 
+    def update_config(self, study_id: int, config: dict) -> None:
+        with self.engine.begin() as c:
+            c.execute(studies.update().where(studies.c.id == study_id).values(config=_dumps(config)))
+
     def add_search_seconds(self, study_id: int, seconds: float) -> None:
         with self.engine.begin() as c:
             c.execute(studies.update().where(studies.c.id == study_id)

@@ -287,16 +287,26 @@ def describe_task(name: str) -> str:
     return (fn.__doc__ or "").strip().splitlines()[0]
 
 
+def _is_file(name: str) -> bool:
+    return name.lower().endswith((".npz", ".csv")) or os.path.sep in name or os.path.exists(name)
+
+
+def check_task_name(name: str) -> None:
+    """Fail early on a name that is neither a built-in task nor a path (data is not loaded)."""
+    if name not in _REGISTRY and not _is_file(name):
+        raise unknown_name("task", name, _REGISTRY)
+
+
 def get_task(name: str | Task) -> Task:
     """A built-in task by name, or a user's ``.npz`` / ``.csv`` file by path."""
     if isinstance(name, Task):
         return name
     if name in _REGISTRY:
         return _REGISTRY[name]()
-    if name.lower().endswith((".npz", ".csv")) or os.path.sep in name or os.path.exists(name):
+    if _is_file(name):
         return from_file(name)
     raise unknown_name("task", name, _REGISTRY)
 
 
-__all__ = ["Task", "Split", "from_arrays", "from_file", "get_task", "list_tasks", "mnist1d", "digits",
-           "iris", "wine", "breast_cancer"]
+__all__ = ["Task", "Split", "from_arrays", "from_file", "get_task", "check_task_name", "list_tasks", "mnist1d",
+           "digits", "iris", "wine", "breast_cancer"]
