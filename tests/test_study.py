@@ -175,3 +175,14 @@ def test_trial_builds_and_exports_a_model_whose_onnx_matches(db, tmp_path):
     with torch.inference_mode():
         ref = model(torch.as_tensor(x)).numpy()
     np.testing.assert_allclose(sess.run(None, {"input": x})[0], ref, atol=1e-4)
+
+
+def test_leaderboard_breaks_accuracy_ties_with_validation_loss(db):
+    study = Study("ties", space=linear_space(widths=(4, 8, 16)), task=blobs(), strategy="random", storage=db,
+                  train=FAST)
+    space = study.space
+    for width, acc, loss in [(4, 0.9, 0.30), (8, 0.9, 0.10), (16, 0.8, 0.01)]:
+        arch = space.architecture({"width": width})
+        row = study.storage.start_trial(study.id, arch.id, arch.to_json(), study.train_config.budget_key(), 0)
+        study.storage.finish_trial(row.id, "complete", {"accuracy": acc, "loss": loss})
+    assert [t.arch["width"] for t in study.leaderboard()] == [8, 4, 16]

@@ -92,6 +92,8 @@ class Study:
                  strategy_options: dict | None = None, storage: str | Storage = "sqlite:///archscout.db",
                  train: TrainConfig | dict | None = None, final_train: TrainConfig | dict | None = None,
                  seed: int = 0, latency: LatencyConfig | None = None):
+        if not isinstance(seed, int) or isinstance(seed, bool) or seed < 0:
+            raise ArchscoutError(f"seed must be a non-negative integer, got {seed!r}")
         self.space = get_space(space)
         self._task_ref = task
         self._task: Task | None = task if isinstance(task, Task) else None
@@ -113,8 +115,6 @@ class Study:
         self.final_train = _train_config(final_train, self.train_config.with_(
             steps=self.train_config.steps * 3, epochs=None if self.train_config.epochs is None
             else self.train_config.epochs * 3))
-        if not isinstance(seed, int) or isinstance(seed, bool) or seed < 0:
-            raise ArchscoutError(f"seed must be a non-negative integer, got {seed!r}")
         self.seed = seed
         self.latency = latency or LatencyConfig()
         self.storage = storage if isinstance(storage, Storage) else Storage(storage)
@@ -205,9 +205,10 @@ class Study:
         return out
 
     def leaderboard(self, n: int | None = None) -> list[Trial]:
-        """Completed trials that meet every constraint, best objective first."""
+        """Completed trials that meet every constraint, best objective first (ties: lower validation loss)."""
         ranked = [t for t in self.trials("complete") if self._score(t.metrics) is not None]
-        ranked.sort(key=lambda t: (-self._score(t.metrics), t.number))
+        # accuracy on a few hundred validation samples ties often; the validation loss breaks ties
+        ranked.sort(key=lambda t: (-self._score(t.metrics), t.metrics.get("loss", math.inf), t.number))
         return ranked[:n] if n else ranked
 
     def best(self) -> Trial:
