@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from typing import Callable, Iterable
 
 from .errors import ArchscoutError, TrialFailed
-from .evaluate import Infeasible, LatencyConfig, TrainingEvaluator
+from .evaluate import Infeasible, LatencyConfig, TrainingEvaluator, release_memory
 from .evaluate.training import TrainConfig
 from .metrics import Constraint, check_metric, direction
 from .space import Architecture, Space, get_space
@@ -286,6 +286,7 @@ class Study:
                 streak = 0
                 row = self.storage.start_trial(self.id, arch.id, arch.to_json(), budget, self.seed)
                 status, metrics, details, error = self._evaluate(evaluator, arch)
+                release_memory()
                 self.storage.finish_trial(row.id, status, metrics, details, error)
                 now = time.monotonic()
                 self.storage.add_search_seconds(self.id, now - mark)
@@ -368,6 +369,7 @@ class Study:
         reporter.start_final(len(todo))
         for i, (t, s) in enumerate(todo):
             ev, weights = evaluator.final(t.arch, seed=s, train_config=self.final_train)
+            release_memory()
             self.storage.add_final(self.id, t.id, s, budget, ev.metrics, ev.details, weights)
             reporter.final(t, s, ev.metrics, i + 1, len(todo))
         reporter.stop()
