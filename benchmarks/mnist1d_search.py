@@ -4,7 +4,7 @@
     .venv/bin/python benchmarks/mnist1d_search.py --strategy random --time-budget 30m --top-k 1
     .venv/bin/python benchmarks/mnist1d_search.py --baseline
 
-Writes benchmarks/results/mnist1d-STRATEGY.json (or mnist1d-baseline.json); docs/benchmarks.md
+Writes benchmarks/results/mnist1d-STRATEGY-sSEED.json (or mnist1d-baseline.json); docs/benchmarks.md
 quotes those files. The study is stored in benchmarks/results/mnist1d.db, so an interrupted
 run resumes where it stopped.
 """
@@ -130,7 +130,7 @@ def main() -> int:
     result = run_baseline(args) if args.baseline else run_search(args)
     result.update({"command": " ".join([".venv/bin/python", "benchmarks/mnist1d_search.py"] + sys.argv[1:]),
                    "started": started, "machine": machine()})
-    name = "baseline" if args.baseline else args.strategy
+    name = "baseline" if args.baseline else f"{args.strategy}-s{args.seed}"
     with open(os.path.join(RESULTS, f"mnist1d-{name}.json"), "w") as f:
         json.dump(result, f, indent=2, default=float)
     print(json.dumps({k: v for k, v in result.items() if k not in ("rss_mb", "top")}, indent=2, default=float))
