@@ -44,7 +44,7 @@ def test_search_stores_every_trial_and_resumes_without_duplicates(db):
     assert len(trials) == 9 and [t.number for t in trials] == list(range(9))
     ids = [t.arch.id for t in trials]
     assert len(set(ids)) == len(ids)
-    assert trials[:5] == first[:5] or [t.arch for t in trials[:5]] == [t.arch for t in first]
+    assert [t.arch for t in trials[:5]] == [t.arch for t in first]  # the first five are untouched
 
 
 def test_exhausted_space_stops_instead_of_retraining(db):
