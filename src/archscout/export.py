@@ -23,7 +23,7 @@ def _onnx_export(model, example, path: str) -> None:
             torch.onnx.export(model, (example,), path, dynamo=False, opset_version=17, **kwargs)
         except (TypeError, RuntimeError, AttributeError):
             torch.onnx.export(model, (example,), path, dynamo=True,
-                              dynamic_shapes={"x": {0: torch.export.Dim("batch")}}, input_names=["input"],
+                              dynamic_shapes=({0: torch.export.Dim("batch")},), input_names=["input"],
                               output_names=["logits"])
 
 

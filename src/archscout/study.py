@@ -124,7 +124,6 @@ class Study:
             row = self.storage.create_study(self.name, config)
         else:
             _check_same(self.name, row.config, config)
-        self._row = row
         self.id = row.id
 
     # -- construction helpers -----------------------------------------------------------
