@@ -1,16 +1,21 @@
 """Study: one named search (space, task, objective, constraints, strategy, budget, seed) and its loop."""
 from __future__ import annotations
 
+import collections
+import hashlib
 import math
 import re
 import statistics
+import threading
 import time
 from dataclasses import dataclass, field
 from typing import Callable, Iterable
 
-from .errors import ArchscoutError, TrialFailed
-from .evaluate import Infeasible, LatencyConfig, TrainingEvaluator, release_memory
+from .errors import ArchscoutError
+from .evaluate import LatencyConfig, check_evaluator_spec, make_evaluator, release_memory
+from .evaluate.runner import Outcome, TrialRunner
 from .evaluate.training import TrainConfig
+from .execute import Executor, make_executor
 from .metrics import Constraint, check_metric, direction
 from .space import Architecture, Space, get_space
 from .storage import FINISHED, Storage, TrialRow
@@ -19,9 +24,16 @@ from .tasks import Task, check_task_name, get_task
 
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,199}$")
 MAX_DUPLICATE_STREAK = 500
+DEFAULT_MAX_FAILURES = 20  # failed trials in a row that stop a search
+MAX_INTERRUPTIONS = 2  # an architecture interrupted this many times is stored failed, not retried
+INTERRUPT_POLICIES = ("requeue", "fail")
+STALE_AFTER = 60.0  # seconds without a heartbeat after which a process on another host counts as dead
+HEARTBEAT_EVERY = 5.0
+SYNC_EVERY = 2.0  # seconds between looks for results stored by other processes
+RECOVER_EVERY = 30.0  # seconds between looks for trials of dead processes
 
 
-def parse_duration(text: str | float | int | None) -> float | None:
+def parse_duration(text: str | float | int | None, what: str = "time budget") -> float | None:
     """Seconds from ``90``, ``90s``, ``30m``, ``1.5h``, ``1h30m``; None passes through."""
     if text is None:
         return None
@@ -31,10 +43,10 @@ def parse_duration(text: str | float | int | None) -> float | None:
         s = str(text).strip().lower()
         parts = re.findall(r"(\d+(?:\.\d+)?)\s*([hms]?)", s)
         if not s or not parts or re.sub(r"(\d+(?:\.\d+)?)\s*([hms]?)", "", s).strip():
-            raise ArchscoutError(f"cannot read time budget {text!r}; use e.g. 90s, 30m, 1.5h or 1h30m")
+            raise ArchscoutError(f"cannot read {what} {text!r}; use e.g. 90s, 30m, 1.5h or 1h30m")
         seconds = sum(float(n) * {"h": 3600, "m": 60, "s": 1, "": 1}[u] for n, u in parts)
     if not seconds > 0 or not math.isfinite(seconds):
-        raise ArchscoutError(f"time budget must be positive, got {text!r}")
+        raise ArchscoutError(f"{what} must be positive, got {text!r}")
     return seconds
 
 
@@ -91,16 +103,21 @@ class Study:
                  objective: str = "accuracy", constraints: Iterable[str] = (), strategy: str = "evolution",
                  strategy_options: dict | None = None, storage: str | Storage = "sqlite:///archscout.db",
                  train: TrainConfig | dict | None = None, final_train: TrainConfig | dict | None = None,
-                 seed: int = 0, latency: LatencyConfig | None = None):
+                 seed: int = 0, latency: LatencyConfig | None = None, evaluator: str = "train"):
         if not isinstance(seed, int) or isinstance(seed, bool) or seed < 0:
             raise ArchscoutError(f"seed must be a non-negative integer, got {seed!r}")
         self.space = get_space(space)
+        self.evaluator_spec = check_evaluator_spec(evaluator)
+        if self.evaluator_spec != "train" and task == "mnist1d":
+            task = None  # the default task does not apply: a tabular evaluator brings its own results
         self._task_ref = task
         self._task: Task | None = task if isinstance(task, Task) else None
-        task_name = task.name if isinstance(task, Task) else str(task)
+        task_name = task.name if isinstance(task, Task) else (None if task is None else str(task))
         if isinstance(task, str):
             check_task_name(task)  # the data itself is loaded when first needed
-        self.name = name or f"{_safe(task_name)}-{self.space.name}"
+        elif task is None and self.evaluator_spec == "train":
+            raise ArchscoutError("the train evaluator needs a task")
+        self.name = name or f"{_safe(task_name or self.evaluator_spec.split(':')[0])}-{self.space.name}"
         if not _NAME.match(self.name):
             raise ArchscoutError(f"study name {self.name!r}: use letters, digits and . _ - : (up to 200), "
                                  f"starting with a letter or digit")
@@ -133,8 +150,9 @@ class Study:
             "task": task_name, "objective": self.objective,
             "constraints": [str(c) for c in self.constraints], "strategy": self.strategy_name,
             "strategy_options": self.strategy_options, "seed": self.seed,
-            "train": self.train_config.as_dict(), "budget": self.train_config.budget_key(),
-            "final_train": self.final_train.as_dict(),
+            "train": self.train_config.as_dict(), "final_train": self.final_train.as_dict(),
+            "evaluator": self.evaluator_spec,
+            "budget": self.train_config.budget_key() if self.evaluator_spec == "train" else self.evaluator_spec,
         }
 
     @classmethod
@@ -158,16 +176,20 @@ class Study:
         return cls(name, space=space, task=task if task is not None else cfg["task"], objective=cfg["objective"],
                    constraints=cfg["constraints"], strategy=cfg["strategy"],
                    strategy_options=cfg["strategy_options"], storage=store, train=cfg["train"],
-                   final_train=cfg.get("final_train"), seed=cfg["seed"])
+                   final_train=cfg.get("final_train"), seed=cfg["seed"], evaluator=cfg.get("evaluator", "train"))
 
     @property
     def task(self) -> Task:
         if self._task is None:
+            if self._task_ref is None:
+                raise ArchscoutError(f"study {self.name!r} has no task (its evaluator is {self.evaluator_spec!r})")
             self._task = get_task(self._task_ref)
         return self._task
 
-    def evaluator(self) -> TrainingEvaluator:
-        return TrainingEvaluator(self.task, self.train_config, self.latency)
+    def evaluator(self):
+        if self.evaluator_spec == "train":
+            return make_evaluator("train", self.task, self.train_config, self.latency)
+        return make_evaluator(self.evaluator_spec)
 
     # -- reading ----------------------------------------------------------------------
     def _score(self, metrics: dict) -> float | None:
@@ -222,112 +244,86 @@ class Study:
 
     @property
     def search_seconds(self) -> float:
-        row = self.storage.get_study(self.name)
-        return row.search_seconds if row else 0.0
+        """Search time so far, over every run of the study (concurrent processes counted once)."""
+        return self.storage.search_seconds(self.id)
 
     # -- the search loop ----------------------------------------------------------------
     def run(self, trials: int | None = None, time_budget: str | float | None = None, *,
             strategy: str | None = None, final_top_k: int = 3, final_seeds: int = 3,
-            progress: bool | Callable | None = None) -> "Study":
-        """Search until ``trials`` evaluated trials (in total) or ``time_budget`` of search time (in total),
-        then retrain the ``final_top_k`` best on all training data with ``final_seeds`` seeds."""
+            progress: bool | Callable | None = None, **search_options) -> "Study":
+        """Search until ``trials`` trials (in total) or ``time_budget`` of search time (in total), then
+        retrain the ``final_top_k`` best on all training data with ``final_seeds`` seeds (training
+        evaluator only). ``search_options`` go to :meth:`search` (workers, executor, limits, ...)."""
         if strategy is not None and canonical_name(strategy) != self.strategy_name:
             raise ArchscoutError(f"study {self.name!r} uses strategy {self.strategy_name!r}, not {strategy!r}; "
                                  f"start a new study (another name) to compare strategies")
-        self.search(trials=trials, time_budget=time_budget, progress=progress)
-        if final_top_k > 0 and final_seeds > 0:
+        self.search(trials=trials, time_budget=time_budget, progress=progress, **search_options)
+        if final_top_k > 0 and final_seeds > 0 and self.evaluator_spec == "train":
             self.finalize(top_k=final_top_k, seeds=final_seeds, progress=progress)
         return self
 
     def search(self, trials: int | None = None, time_budget: str | float | None = None,
-               progress: bool | Callable | None = None) -> list[Trial]:
+               progress: bool | Callable | None = None, *, workers: int = 1, executor: str | Executor | None = None,
+               address: str | None = None, trial_timeout: str | float | None = None,
+               trial_memory_mb: float | None = None, max_failures: int | None = DEFAULT_MAX_FAILURES,
+               on_interrupted: str = "requeue", stale_after: float = STALE_AFTER) -> list[Trial]:
+        """Search until ``trials`` trials (in total, finished or running) or ``time_budget`` of search time
+        (in total, concurrent processes counted once).
+
+        ``workers``/``executor``/``address``: where trials run (see :mod:`archscout.execute`).
+        ``trial_timeout`` and ``trial_memory_mb``: per-trial limits; a trial over them is stored failed.
+        ``max_failures``: stop (with an error naming the commonest reason) after that many failed trials
+        in a row; ``None`` or 0 never stops. ``on_interrupted``: what happens to trials that were running
+        when their process died: ``requeue`` (evaluated again; an architecture interrupted twice is
+        stored failed) or ``fail``.
+        """
         seconds = check_budget(trials, time_budget)
-        task = self.task
-        self._check_task(task)
-        self._check_space_fits(task)
+        time_limit = parse_duration(trial_timeout, "per-trial time limit") if trial_timeout is not None else None
+        if trial_memory_mb is not None and not (isinstance(trial_memory_mb, (int, float)) and trial_memory_mb > 0):
+            raise ArchscoutError(f"the per-trial memory limit must be a positive number of MB, got {trial_memory_mb!r}")
+        if max_failures is not None and (not isinstance(max_failures, int) or isinstance(max_failures, bool)
+                                         or max_failures < 0):
+            raise ArchscoutError(f"--max-failures must be a non-negative integer, got {max_failures!r}")
+        if on_interrupted not in INTERRUPT_POLICIES:
+            raise ArchscoutError(f"unknown policy for interrupted trials {on_interrupted!r}; "
+                                 f"valid: {', '.join(INTERRUPT_POLICIES)}")
         evaluator = self.evaluator()
-        budget = evaluator.budget_key
-        strategy = make_strategy(self.strategy_name, self.space, seed=self.seed, **self.strategy_options)
-        self.storage.mark_interrupted(self.id)
+        if self.evaluator_spec == "train":
+            self._check_task(self.task)
+            self._check_space_fits(self.task)
+        ex = executor if isinstance(executor, Executor) else make_executor(
+            executor, workers, address, time_limit, trial_memory_mb)
+        runner = TrialRunner(evaluator, self.space, self.constraints, time_limit, trial_memory_mb)
+        others = [s for s in self.storage.sessions(self.id) if self.storage.session_alive(s, stale_after)]
+        session = self.storage.open_session(self.id, ex.describe())
+        beat = _Heartbeat(self.storage, session)
+        try:
+            return _Loop(self, ex, runner, session, evaluator.budget_key, len(others), progress,
+                         trials, seconds, max_failures, on_interrupted, stale_after).run()
+        finally:
+            beat.stop()
+            self.storage.close_session(session)
 
-        known: dict[str, dict | None] = {}
-        counted = 0
-        for r in self.storage.trials(self.id):
-            if r.status not in FINISHED:
+    def _recover(self, budget: str, policy: str, stale_after: float) -> list[Architecture]:
+        """Trials left running by processes that died: marked interrupted and returned to be evaluated again,
+        or stored failed (by policy, or when the architecture was interrupted before)."""
+        out = []
+        when = time.strftime("%Y-%m-%d %H:%M:%S")
+        rows = {r.id: r for r in self.storage.trials(self.id) if r.status == "running"}
+        for tid in self.storage.stale_trials(self.id, stale_after):
+            r = rows.get(tid)
+            if r is None:
                 continue
-            counted += 1
-            arch = Architecture.from_json(r.arch, self.space)
-            score = self._score(r.metrics) if r.status == "complete" else None
-            if r.budget == budget:
-                known[r.arch_id] = r.metrics if r.status == "complete" else None
-            strategy.tell(arch, score)
-
-        reporter = _reporter(progress, trials, seconds)
-        used = self.search_seconds
-        best = max((s for s in (self._score(m) for m in known.values() if m) if s is not None), default=None)
-        reporter.start(counted, used, best, self)
-        new: list[Trial] = []
-        streak = 0
-        started = time.monotonic()
-        mark = started
-        try:
-            while (trials is None or counted < trials) and (seconds is None or used < seconds):
-                arch = strategy.ask()
-                if arch.id in known:  # evaluated at this budget already: tell, do not train again
-                    metrics = known[arch.id]
-                    strategy.tell(arch, self._score(metrics) if metrics else None)
-                    streak += 1
-                    if streak >= MAX_DUPLICATE_STREAK:
-                        reporter.note(f"the strategy proposed {streak} already-evaluated architectures in a "
-                                      f"row; the space looks exhausted, stopping the search")
-                        break
-                    continue
-                streak = 0
-                row = self.storage.start_trial(self.id, arch.id, arch.to_json(), budget, self.seed)
-                status, metrics, details, error = self._evaluate(evaluator, arch)
-                release_memory()
-                self.storage.finish_trial(row.id, status, metrics, details, error)
-                now = time.monotonic()
-                self.storage.add_search_seconds(self.id, now - mark)
-                used += now - mark
-                mark = now
-                counted += 1
-                score = self._score(metrics) if status == "complete" else None
-                known[arch.id] = metrics if status == "complete" else None
-                strategy.tell(arch, score)
-                if score is not None and (best is None or score > best):
-                    best = score
-                trial = Trial(row.number, arch, status, metrics, details, error, budget, self.seed,
-                              None, row.id, {}, self)
-                new.append(trial)
-                reporter.trial(trial, counted, used, best)
-        except KeyboardInterrupt:
-            self.storage.mark_interrupted(self.id)
-            self.storage.add_search_seconds(self.id, time.monotonic() - mark)
-            reporter.stop()
-            raise
-        self.storage.add_search_seconds(self.id, time.monotonic() - mark)
-        reporter.stop()
-        return new
-
-    def _evaluate(self, evaluator: TrainingEvaluator, arch: Architecture) -> tuple[str, dict, dict, str | None]:
-        cost_constraints = [c for c in self.constraints if c.is_cost]
-
-        def cost_check(m: dict) -> str | None:
-            return next((r for r in (c.check(m) for c in cost_constraints) if r), None)
-
-        try:
-            ev = evaluator.evaluate(arch, seed=self.seed, cost_check=cost_check)
-        except Infeasible as e:
-            return "infeasible", e.metrics, {}, str(e)
-        except TrialFailed as e:
-            return "failed", {}, {}, str(e)
-        except (ArchscoutError, RuntimeError, ValueError, TypeError, IndexError, MemoryError) as e:
-            return "failed", {}, {}, f"{type(e).__name__}: {e}"
-        violated = next((r for r in (c.check(ev.metrics) for c in self.constraints) if r), None)
-        if violated:
-            return "infeasible", ev.metrics, ev.details, violated
-        return "complete", ev.metrics, ev.details, None
+            prior = self.storage.count_interrupted(self.id, r.arch_id, r.budget)
+            reason = f"interrupted: the process running this trial stopped (noticed at {when})"
+            fail = policy == "fail" or prior + 1 >= MAX_INTERRUPTIONS
+            if fail:
+                reason += ("; not retried (--on-interrupted fail)" if policy == "fail" else
+                           f"; this architecture was interrupted {prior + 1} times, it is not retried "
+                           f"(it may be what stops the process)")
+            if self.storage.interrupt_trials([tid], reason, fail=fail) and not fail and r.budget == budget:
+                out.append(Architecture.from_json(r.arch, self.space))
+        return out
 
     def _check_space_fits(self, task: Task) -> None:
         """A space that cannot take the task's inputs at all is the user's error, not a failing trial."""
@@ -355,6 +351,9 @@ class Study:
         seeds; store test accuracy and weights. Pairs already stored are not trained again."""
         if top_k < 1 or seeds < 1:
             raise ArchscoutError("final retraining needs top_k >= 1 and seeds >= 1")
+        if self.evaluator_spec != "train":
+            raise ArchscoutError(f"final retraining needs the train evaluator; study {self.name!r} uses "
+                                 f"{self.evaluator_spec!r}")
         top = self.leaderboard(top_k)
         if not top:
             n = len(self.trials())
@@ -410,7 +409,7 @@ def _train_config(value: TrainConfig | dict | None, default: TrainConfig) -> Tra
 
 def _check_same(name: str, stored: dict, wanted: dict) -> None:
     keys = ["space", "space_fingerprint", "task", "objective", "constraints", "strategy", "strategy_options",
-            "seed", "budget", "final_train"]
+            "seed", "budget", "final_train", "evaluator"]
     diff = [k for k in keys if k in stored and stored.get(k) != wanted.get(k)]
     if diff:
         parts = "; ".join(f"{k}: stored {stored.get(k)!r}, asked {wanted.get(k)!r}" for k in diff
@@ -422,3 +421,163 @@ def _check_same(name: str, stored: dict, wanted: dict) -> None:
 def _reporter(progress, trials, seconds):
     from .report.progress import make_reporter
     return make_reporter(progress, trials, seconds)
+
+
+class _Heartbeat:
+    """Marks the search process alive in storage every few seconds (a background thread)."""
+
+    def __init__(self, storage: Storage, session: int, every: float = HEARTBEAT_EVERY):
+        self.storage, self.session, self.every = storage, session, every
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="archscout-heartbeat", daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        while not self._stop.wait(self.every):
+            try:
+                self.storage.heartbeat(self.session)
+            except Exception:  # noqa: BLE001 - a missed beat is harmless; the next one retries
+                pass
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._thread.join(5)
+
+
+class _Loop:
+    """One search process's loop: ask, claim, submit, collect, store, tell, until a budget is met."""
+
+    def __init__(self, study: Study, executor: Executor, runner: TrialRunner, session: int, budget: str,
+                 index: int, progress, trials: int | None, seconds: float | None, max_failures: int | None,
+                 policy: str, stale_after: float):
+        self.study, self.store, self.ex, self.runner = study, study.storage, executor, runner
+        self.session, self.budget = session, budget
+        self.trials, self.seconds = trials, seconds
+        self.max_failures, self.policy, self.stale_after = max_failures, policy, stale_after
+        # the first process of a study proposes from the study's seed; processes that join a running
+        # search get seeds of their own, so they do not propose the same candidates
+        seed = study.seed if index == 0 else int(hashlib.sha256(f"{study.seed}/{index}".encode()).hexdigest()[:8], 16)
+        self.strategy = make_strategy(study.strategy_name, study.space, seed=seed, **study.strategy_options)
+        self.reporter = _reporter(progress, trials, seconds)
+        self.known: dict[str, dict | None] = {}  # arch id -> metrics (None: failed/infeasible) at this budget
+        self.told: set[int] = set()
+        self.inflight: dict[int, tuple[TrialRow, Architecture]] = {}
+        self.requeue: list[Architecture] = []
+        self.best: float | None = None
+        self.counted = 0
+        self.failed_in_row: list[str] = []
+        self.new: list[Trial] = []
+
+    def _learn(self, r: TrialRow, arch: Architecture | None = None) -> Trial:
+        arch = arch or Architecture.from_json(r.arch, self.study.space)
+        score = self.study._score(r.metrics) if r.status == "complete" else None
+        if r.budget == self.budget:
+            self.known[r.arch_id] = r.metrics if r.status == "complete" else None
+        self.strategy.tell(arch, score)
+        self.told.add(r.id)
+        self.counted += 1
+        if score is not None and (self.best is None or score > self.best):
+            self.best = score
+        return Trial(r.number, arch, r.status, r.metrics, r.details, r.error, r.budget, r.seed, r.duration, r.id,
+                     {}, self.study)
+
+    def _used(self) -> float:
+        return self.base_used + time.monotonic() - self.t0
+
+    def run(self) -> list[Trial]:
+        study = self.study
+        self.requeue = study._recover(self.budget, self.policy, self.stale_after)
+        for r in self.store.trials(study.id):
+            if r.status in FINISHED:
+                self._learn(r)
+        if self.told:
+            self.strategy.resume(len(self.told))
+        self.t0, self.base_used = time.monotonic(), self.store.search_seconds(study.id)
+        self.reporter.start(self.counted, self.base_used, self.best, study)
+        stop: str | None = None
+        streak = 0
+        last_sync = last_recover = time.monotonic()
+        sync_from = time.time()
+        interrupted = True
+        self.ex.start(self.runner)
+        try:
+            while True:
+                can_submit = stop is None and (self.seconds is None or self._used() < self.seconds)
+                while can_submit and stop is None and self.ex.free() > 0:
+                    arch = self.requeue.pop(0) if self.requeue else self.strategy.ask()
+                    if arch.id in self.known:  # evaluated at this budget already: tell, do not evaluate again
+                        metrics = self.known[arch.id]
+                        self.strategy.tell(arch, study._score(metrics) if metrics else None)
+                        claimed = None
+                    else:
+                        claimed = self.store.claim_trial(study.id, arch.id, arch.to_json(), self.budget, study.seed,
+                                                         self.session, self.trials)
+                        if claimed.full:
+                            stop = "budget"
+                            break
+                    if claimed is None or claimed.taken:
+                        streak += 1
+                        if streak >= MAX_DUPLICATE_STREAK:
+                            self.reporter.note(f"the strategy proposed {streak} already evaluated or claimed "
+                                               f"architectures in a row; the space looks exhausted, stopping")
+                            stop = "exhausted"
+                        continue
+                    streak = 0
+                    self.ex.submit(claimed.trial.id, arch.to_json(), study.seed)
+                    self.inflight[claimed.trial.id] = (claimed.trial, arch)
+                if not self.inflight:
+                    if stop is not None or not can_submit:
+                        break
+                    time.sleep(0.2)  # every candidate is held by other processes' running trials: wait for them
+                for key, out in self.ex.wait(timeout=1.0):
+                    self._store(key, out)
+                    if self.max_failures and len(self.failed_in_row) >= self.max_failures:
+                        stop = "failures"
+                now = time.monotonic()
+                if now - last_sync > SYNC_EVERY:  # results of other processes on this study
+                    t = time.time()
+                    for r in self.store.trials(study.id, finished_after=sync_from - 120,
+                                               exclude_session=self.session):
+                        if r.id not in self.told:
+                            self._learn(r)
+                    sync_from, last_sync = t, now
+                if now - last_recover > RECOVER_EVERY:
+                    self.requeue.extend(study._recover(self.budget, self.policy, self.stale_after))
+                    last_recover = now
+            interrupted = False
+        finally:
+            self.ex.close()
+            if self.inflight:
+                why = "the search was interrupted" if interrupted else "the search stopped"
+                self.store.interrupt_trials(list(self.inflight), f"{why} while this trial was running",
+                                            fail=self.policy == "fail")
+            self.reporter.stop()
+        if stop == "failures":
+            reasons = collections.Counter(self.failed_in_row)
+            reason, n = reasons.most_common(1)[0]
+            raise ArchscoutError(
+                f"stopping study {study.name!r}: the last {len(self.failed_in_row)} trials all failed "
+                f"(--max-failures {self.max_failures}); most common reason ({n}x): {reason}. "
+                f"See `archscout show {study.name} --failed`")
+        return self.new
+
+    def _store(self, key: int, out: Outcome) -> None:
+        row, arch = self.inflight.pop(key)
+        if not self.store.finish_trial(row.id, out.status, out.metrics, out.details, out.error):
+            self.reporter.note(f"trial #{row.number} was declared interrupted by another process "
+                               f"before it finished; its result is not stored")
+            return
+        done = TrialRow(row.id, row.study_id, row.number, row.arch_id, row.arch, row.budget, out.status,
+                        out.metrics, out.details, out.error, row.seed, row.started_at, time.time(), self.session)
+        trial = self._learn(done, arch)
+        if out.status == "failed":
+            self.failed_in_row.append(_reason_kind(out.error))
+        else:
+            self.failed_in_row.clear()
+        self.new.append(trial)
+        self.reporter.trial(trial, self.counted, self._used(), self.best)
+
+
+def _reason_kind(error: str | None) -> str:
+    """A failure reason without the numbers that differ from trial to trial (for grouping)."""
+    return re.sub(r"\d+(\.\d+)?", "N", (error or "unknown")[:200])

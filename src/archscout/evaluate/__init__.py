@@ -13,7 +13,8 @@ from ..space import Architecture
 from ..tasks import Task
 from .training import TrainConfig, evaluate, train
 
-__all__ = ["Evaluation", "Infeasible", "LatencyConfig", "TrainingEvaluator", "TrainConfig", "train", "evaluate"]
+__all__ = ["Evaluation", "Infeasible", "LatencyConfig", "TrainingEvaluator", "TrainConfig", "train", "evaluate",
+           "make_evaluator"]
 
 
 class Infeasible(TrialFailed):
@@ -90,11 +91,12 @@ class TrainingEvaluator:
             raise TrialFailed(f"forward pass failed on the task's input shape: {e}") from None
         return {"params": count_params(model), "flops": flops, "size_bytes@fp32": size_bytes(model, 32)}
 
-    def evaluate(self, arch: Architecture, seed: int = 0, cost_check=None) -> Evaluation:
+    def evaluate(self, arch: Architecture, seed: int = 0, cost_check=None, guard=None) -> Evaluation:
         """Metrics: accuracy, loss (validation), params, flops, size, latency, train_seconds.
 
         ``cost_check(metrics) -> reason | None`` is called after the cost metrics are measured;
         a reason stops the evaluation before training (TrialFailed carries the partial metrics).
+        ``guard`` (a :class:`~archscout.evaluate.runner.Guard`) enforces per-trial limits during training.
         """
         model = self.build(arch, seed)
         metrics = self.costs(model)
@@ -102,7 +104,7 @@ class TrainingEvaluator:
             reason = cost_check(metrics)
             if reason:
                 raise Infeasible(reason, metrics)
-        stats = train(model, self.task.train.X, self.task.train.y, self.train_config, seed=seed)
+        stats = train(model, self.task.train.X, self.task.train.y, self.train_config, seed=seed, guard=guard)
         metrics.update(evaluate(model, self.task.valid.X, self.task.valid.y))
         metrics["train_seconds"] = stats["train_seconds"]
         metrics["train_loss"] = stats["train_loss"]
@@ -130,3 +132,32 @@ class TrainingEvaluator:
                    "params": count_params(model), "latency_ms": lat.median_ms}
         return Evaluation(metrics, {"latency": lat.as_dict(), "train": train_config.as_dict()}), buf.getvalue()
 
+
+
+EVALUATORS = ("train", "synthetic")
+
+
+def check_evaluator_spec(spec: str) -> str:
+    """Validate an evaluator name (``train``, ``synthetic[:options]``); returns it in canonical form."""
+    from ..errors import unknown_name
+
+    if not isinstance(spec, str):
+        raise ArchscoutError(f"an evaluator is named by a string, got {spec!r}")
+    name = spec.split(":", 1)[0]
+    if name == "train":
+        if spec != "train":
+            raise ArchscoutError("the train evaluator takes no options here; use --steps, --lr, ... instead")
+        return "train"
+    if name == "synthetic":
+        from .synthetic import SyntheticEvaluator
+        return SyntheticEvaluator.parse(spec).spec
+    raise unknown_name("evaluator", name, EVALUATORS)
+
+
+def make_evaluator(spec: str, task: Task | None = None, train: TrainConfig | None = None,
+                   latency: LatencyConfig | None = None):
+    spec = check_evaluator_spec(spec)
+    if spec == "train":
+        return TrainingEvaluator(task, train, latency)
+    from .synthetic import SyntheticEvaluator
+    return SyntheticEvaluator.parse(spec)

@@ -79,8 +79,9 @@ def _schedule(opt, cfg: TrainConfig, total: int):
     return None
 
 
-def train(model, X: np.ndarray, y: np.ndarray, cfg: TrainConfig, seed: int = 0) -> dict:
-    """Train in place; raise TrialFailed when the loss turns NaN or infinite. Returns steps, seconds, loss."""
+def train(model, X: np.ndarray, y: np.ndarray, cfg: TrainConfig, seed: int = 0, guard=None) -> dict:
+    """Train in place; raise TrialFailed when the loss turns NaN or infinite, or when ``guard.check()``
+    (per-trial time and memory limits, checked every step) raises. Returns steps, seconds, loss."""
     import torch
 
     torch.manual_seed(seed)
@@ -96,6 +97,8 @@ def train(model, X: np.ndarray, y: np.ndarray, cfg: TrainConfig, seed: int = 0) 
     t0 = time.perf_counter()
     perm, pos, running = torch.randperm(n, generator=gen), 0, float("nan")
     for step in range(total):
+        if guard is not None:
+            guard.check()
         if pos + bs > n:
             perm, pos = torch.randperm(n, generator=gen), 0
         idx = perm[pos:pos + bs]

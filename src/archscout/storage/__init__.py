@@ -1,67 +1,34 @@
-"""Storage: every study, trial and final retraining in a database (SQLite file by default, any SQLAlchemy URL).
+"""Storage: every study, trial, search session and final retraining in a database.
 
-Each write is its own committed transaction, so a crash loses at most the trial that was
-running. A database this version did not write (another application's, or a newer
-archscout schema) is reported and never modified.
+SQLite (a file, the default) or PostgreSQL (``postgresql://user@host/db``), through SQLAlchemy.
+Each write is its own committed transaction, so a crash loses at most the trials that were
+running (they are found and marked ``interrupted`` by the next process). A trial's claim on
+its architecture is a row under a unique index, so processes on one or many machines never
+evaluate the same architecture at the same budget twice. A database this version did not
+write (another application's, a damaged one, or a newer archscout schema) is reported and
+never modified; an older archscout schema is migrated in place.
 """
 from __future__ import annotations
 
 import json
 import math
 import os
+import socket
 import time
 from dataclasses import dataclass, field
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.exc import ArgumentError, DatabaseError, NoSuchModuleError, OperationalError
+from sqlalchemy.exc import ArgumentError, DatabaseError, IntegrityError, NoSuchModuleError, OperationalError
 
 from ..errors import ArchscoutError
+from .schema import (MIGRATIONS, SCHEMA_VERSION, TABLES_AT, claim_key, finals, meta_table, metadata, sessions,
+                     studies, trials)
 
-SCHEMA_VERSION = 1
 FINISHED = ("complete", "failed", "infeasible")
+HOST = socket.gethostname()
 
-_meta = sa.MetaData()
-meta_table = sa.Table("archscout_meta", _meta, sa.Column("key", sa.String(64), primary_key=True),
-                      sa.Column("value", sa.Text, nullable=False))
-studies = sa.Table(
-    "studies", _meta,
-    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
-    sa.Column("name", sa.String(200), nullable=False, unique=True),
-    sa.Column("config", sa.Text, nullable=False),
-    sa.Column("created_at", sa.Float, nullable=False),
-    sa.Column("search_seconds", sa.Float, nullable=False, default=0.0),
-)
-trials = sa.Table(
-    "trials", _meta,
-    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
-    sa.Column("study_id", sa.Integer, sa.ForeignKey("studies.id"), nullable=False, index=True),
-    sa.Column("number", sa.Integer, nullable=False),
-    sa.Column("arch_id", sa.String(32), nullable=False, index=True),
-    sa.Column("arch", sa.Text, nullable=False),
-    sa.Column("budget", sa.String(200), nullable=False),
-    sa.Column("status", sa.String(16), nullable=False),
-    sa.Column("metrics", sa.Text, nullable=False, default="{}"),
-    sa.Column("details", sa.Text, nullable=False, default="{}"),
-    sa.Column("error", sa.Text),
-    sa.Column("seed", sa.Integer, nullable=False),
-    sa.Column("started_at", sa.Float, nullable=False),
-    sa.Column("finished_at", sa.Float),
-    sa.UniqueConstraint("study_id", "number"),
-)
-finals = sa.Table(
-    "finals", _meta,
-    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
-    sa.Column("study_id", sa.Integer, sa.ForeignKey("studies.id"), nullable=False, index=True),
-    sa.Column("trial_id", sa.Integer, sa.ForeignKey("trials.id"), nullable=False),
-    sa.Column("seed", sa.Integer, nullable=False),
-    sa.Column("budget", sa.String(200), nullable=False),
-    sa.Column("metrics", sa.Text, nullable=False),
-    sa.Column("details", sa.Text, nullable=False),
-    sa.Column("weights", sa.LargeBinary),
-    sa.Column("created_at", sa.Float, nullable=False),
-    sa.UniqueConstraint("trial_id", "seed", "budget"),
-)
+__all__ = ["Storage", "TrialRow", "FinalRow", "StudyRow", "SessionRow", "FINISHED", "SCHEMA_VERSION", "claim_key"]
 
 
 def _dumps(obj: Any) -> str:
@@ -92,6 +59,7 @@ class TrialRow:
     seed: int
     started_at: float
     finished_at: float | None
+    session_id: int | None = None
 
     @property
     def duration(self) -> float | None:
@@ -119,18 +87,62 @@ class StudyRow:
     search_seconds: float
 
 
+@dataclass
+class SessionRow:
+    id: int
+    study_id: int
+    host: str
+    pid: int
+    started_at: float
+    heartbeat_at: float
+    stopped_at: float | None
+    info: dict
+
+
+@dataclass
+class Claim:
+    """The result of trying to claim an architecture: ``trial`` when claimed, else why not."""
+
+    trial: TrialRow | None = None
+    taken: bool = False  # another trial holds it (running or finished)
+    full: bool = False  # the study's trial budget is used up
+
+
+def pid_alive(pid: int, since: float) -> bool:
+    """Whether the process ``pid`` on this host is alive and started no later than ``since``."""
+    import psutil
+
+    try:
+        p = psutil.Process(pid)
+        return p.status() != psutil.STATUS_ZOMBIE and p.create_time() <= since + 1.0
+    except (psutil.NoSuchProcess, psutil.AccessDenied):
+        return False
+
+
+def _normalise_url(url: str):
+    try:
+        parsed = sa.engine.make_url(url)
+    except ArgumentError:
+        raise ArchscoutError(f"cannot read storage URL {url!r}; use e.g. sqlite:///archscout.db "
+                             f"or postgresql://user@host/db") from None
+    if parsed.drivername == "postgresql":  # the bare name means psycopg2 to SQLAlchemy; prefer psycopg 3
+        try:
+            import psycopg2  # noqa: F401
+        except ImportError:
+            parsed = parsed.set(drivername="postgresql+psycopg")
+    return parsed
+
+
 class Storage:
-    """Database access for studies, trials and final results. ``url`` is any SQLAlchemy URL."""
+    """Database access for studies, trials, sessions and final results. ``url`` is any SQLAlchemy URL."""
 
     def __init__(self, url: str = "sqlite:///archscout.db"):
         self.url = url
-        try:
-            parsed = sa.engine.make_url(url)
-        except ArgumentError:
-            raise ArchscoutError(f"cannot read storage URL {url!r}; use e.g. sqlite:///archscout.db "
-                                 f"or postgresql://user@host/db") from None
+        parsed = _normalise_url(url)
+        self.shown_url = parsed.render_as_string(hide_password=True)
+        self.backend = parsed.get_backend_name()
         kwargs: dict[str, Any] = {}
-        if parsed.get_backend_name() == "sqlite":
+        if self.backend == "sqlite":
             path = parsed.database
             if path and path != ":memory:":
                 folder = os.path.dirname(os.path.abspath(path))
@@ -138,42 +150,110 @@ class Storage:
                     raise ArchscoutError(f"storage {url!r}: folder {folder!r} does not exist")
                 if os.path.isdir(path):
                     raise ArchscoutError(f"storage {url!r}: {path!r} is a folder, not a database file")
-            kwargs["connect_args"] = {"timeout": 30}
+            kwargs["connect_args"] = {"timeout": 60}
+        elif self.backend == "postgresql":
+            kwargs["pool_pre_ping"] = True
         try:
-            self.engine = sa.create_engine(url, future=True, **kwargs)
+            self.engine = sa.create_engine(parsed, **kwargs)
         except (ArgumentError, NoSuchModuleError, ImportError) as e:
-            raise ArchscoutError(f"cannot open storage {url!r}: {e}") from None
-        if parsed.get_backend_name() == "sqlite":
-            @sa.event.listens_for(self.engine, "connect")
-            def _sqlite_pragmas(dbapi_conn, _):
-                dbapi_conn.execute("PRAGMA foreign_keys=ON")
+            raise ArchscoutError(f"cannot open storage {self.shown_url!r}: {e}") from None
+        if self.backend == "sqlite":
+            self._sqlite_setup()
+        # writes that read-then-write (claims, numbering) take the write lock up front
+        self._writer = self.engine.execution_options(archscout_immediate=True)
         self._init_schema()
+
+    def _sqlite_setup(self) -> None:
+        @sa.event.listens_for(self.engine, "connect")
+        def _connect(dbapi_conn, _):
+            dbapi_conn.isolation_level = None  # we emit BEGIN ourselves (below)
+            dbapi_conn.execute("PRAGMA foreign_keys=ON")
+            # with WAL (set once the file is known to be ours), NORMAL sync loses nothing committed when a
+            # process is killed; only a power cut can lose the last commits
+            dbapi_conn.execute("PRAGMA synchronous=NORMAL")
+
+        @sa.event.listens_for(self.engine, "begin")
+        def _begin(conn):
+            immediate = conn.get_execution_options().get("archscout_immediate")
+            conn.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
+
+    def _error(self, e: Exception) -> ArchscoutError:
+        first = str(getattr(e, "orig", e)).strip().splitlines()[0] if str(getattr(e, "orig", e)).strip() else ""
+        if isinstance(e, OperationalError) and self.backend != "sqlite":
+            return ArchscoutError(f"cannot connect to storage {self.shown_url!r}: {first}")
+        return ArchscoutError(f"storage {self.shown_url!r} is not a readable database ({first})")
 
     def _init_schema(self) -> None:
         try:
             existing = set(sa.inspect(self.engine).get_table_names())
-        except DatabaseError as e:
-            raise ArchscoutError(f"storage {self.url!r} is not a readable database ({e.orig})") from None
-        except OperationalError as e:  # pragma: no cover - server not reachable
-            raise ArchscoutError(f"cannot connect to storage {self.url!r}: {e.orig}") from None
-        ours = {t.name for t in _meta.sorted_tables}
+        except (DatabaseError, OperationalError) as e:
+            raise self._error(e) from None
+        except (UnicodeDecodeError, ValueError) as e:
+            raise ArchscoutError(f"storage {self.shown_url!r} is not a readable database ({e})") from None
         if existing and meta_table.name not in existing:
-            raise ArchscoutError(f"storage {self.url!r} holds tables that archscout did not create "
+            raise ArchscoutError(f"storage {self.shown_url!r} holds tables that archscout did not create "
                                  f"({', '.join(sorted(existing)[:5])}); refusing to touch it")
-        if meta_table.name in existing:
+        if meta_table.name not in existing:
+            try:
+                with self._writer.begin() as c:
+                    metadata.create_all(c)
+                    c.execute(meta_table.insert().values(key="schema_version", value=str(SCHEMA_VERSION)))
+            except IntegrityError:  # another process created it at the same moment
+                pass
+            except (DatabaseError, OperationalError) as e:
+                raise self._error(e) from None
+            self._use_wal()
+            return
+        version = self.schema_version()
+        if version > SCHEMA_VERSION:
+            raise ArchscoutError(f"storage {self.shown_url!r} was written by a newer archscout (schema {version}; "
+                                 f"this one reads up to {SCHEMA_VERSION}); upgrade archscout, nothing was changed")
+        need = TABLES_AT.get(version)
+        if need is None or not need <= existing:
+            missing = sorted((need or TABLES_AT[SCHEMA_VERSION]) - existing)
+            raise ArchscoutError(f"storage {self.shown_url!r} is damaged: schema {version} but missing tables "
+                                 f"{missing}; nothing was changed")
+        if version < SCHEMA_VERSION:
+            self.migrate(version)
+        self._use_wal()
+
+    def _use_wal(self) -> None:
+        """SQLite files of ours use write-ahead logging: readers never block the writer (many processes)."""
+        if self.backend != "sqlite" or not sa.engine.make_url(self.url).database \
+                or sa.engine.make_url(self.url).database == ":memory:":
+            return
+        raw = self.engine.raw_connection()  # outside any transaction (SQLite requires it)
+        try:
+            raw.driver_connection.execute("PRAGMA journal_mode=WAL")
+        finally:
+            raw.close()
+
+    def schema_version(self) -> int:
+        try:
             with self.engine.connect() as c:
                 row = c.execute(sa.select(meta_table.c.value).where(meta_table.c.key == "schema_version")).first()
-            version = int(row[0]) if row else 0
-            if version > SCHEMA_VERSION:
-                raise ArchscoutError(f"storage {self.url!r} was written by a newer archscout (schema {version}; "
-                                     f"this one reads {SCHEMA_VERSION}); upgrade archscout, nothing was changed")
-            if not ours <= existing:
-                raise ArchscoutError(f"storage {self.url!r} is damaged: missing tables "
-                                     f"{sorted(ours - existing)}; nothing was changed")
-            return
-        _meta.create_all(self.engine)
-        with self.engine.begin() as c:
-            c.execute(meta_table.insert().values(key="schema_version", value=str(SCHEMA_VERSION)))
+        except (DatabaseError, OperationalError) as e:
+            raise self._error(e) from None
+        try:
+            return int(row[0]) if row else 0
+        except ValueError:
+            raise ArchscoutError(f"storage {self.shown_url!r} is damaged: schema version {row[0]!r}; "
+                                 f"nothing was changed") from None
+
+    def migrate(self, version: int) -> None:
+        """Bring a database of an older schema up to this one, one version per transaction."""
+        while version < SCHEMA_VERSION:
+            step = MIGRATIONS[version]
+            with self._writer.begin() as c:
+                current = int(c.execute(sa.select(meta_table.c.value)
+                                        .where(meta_table.c.key == "schema_version")).scalar_one())
+                if current != version:  # another process migrated meanwhile
+                    version = current
+                    continue
+                step(c)
+                c.execute(meta_table.update().where(meta_table.c.key == "schema_version")
+                          .values(value=str(version + 1)))
+            version += 1
 
     # -- studies ----------------------------------------------------------------------
     def get_study(self, name: str) -> StudyRow | None:
@@ -183,64 +263,172 @@ class Storage:
                                                r["search_seconds"])
 
     def create_study(self, name: str, config: dict) -> StudyRow:
-        with self.engine.begin() as c:
-            c.execute(studies.insert().values(name=name, config=_dumps(config), created_at=time.time(),
-                                              search_seconds=0.0))
+        try:
+            with self._writer.begin() as c:
+                c.execute(studies.insert().values(name=name, config=_dumps(config), created_at=time.time(),
+                                                  search_seconds=0.0))
+        except IntegrityError:  # created by another process just now: the caller compares settings
+            pass
         return self.get_study(name)
 
     def list_studies(self) -> list[dict]:
         q = (sa.select(studies.c.id, studies.c.name, studies.c.config, studies.c.created_at,
-                       studies.c.search_seconds, trials.c.status, sa.func.count(trials.c.id))
+                       trials.c.status, sa.func.count(trials.c.id))
              .select_from(studies.outerjoin(trials)).group_by(studies.c.id, trials.c.status)
              .order_by(studies.c.created_at))
         out: dict[int, dict] = {}
         with self.engine.connect() as c:
-            for sid, name, config, created, secs, status, count in c.execute(q):
-                row = out.setdefault(sid, {"name": name, "config": json.loads(config), "created_at": created,
-                                           "search_seconds": secs, "counts": {}})
+            for sid, name, config, created, status, count in c.execute(q):
+                row = out.setdefault(sid, {"id": sid, "name": name, "config": json.loads(config),
+                                           "created_at": created, "counts": {}})
                 if status is not None:
                     row["counts"][status] = count
+        for row in out.values():
+            row["search_seconds"] = self.search_seconds(row["id"])
         return list(out.values())
 
     def update_config(self, study_id: int, config: dict) -> None:
-        with self.engine.begin() as c:
+        with self._writer.begin() as c:
             c.execute(studies.update().where(studies.c.id == study_id).values(config=_dumps(config)))
 
-    def add_search_seconds(self, study_id: int, seconds: float) -> None:
-        with self.engine.begin() as c:
-            c.execute(studies.update().where(studies.c.id == study_id)
-                      .values(search_seconds=studies.c.search_seconds + seconds))
+    # -- sessions (search processes) ----------------------------------------------------
+    def open_session(self, study_id: int, info: dict | None = None) -> int:
+        now = time.time()
+        with self._writer.begin() as c:
+            res = c.execute(sessions.insert().values(study_id=study_id, host=HOST, pid=os.getpid(), started_at=now,
+                                                     heartbeat_at=now, info=_dumps(info or {})))
+            return res.inserted_primary_key[0]
+
+    def heartbeat(self, session_id: int) -> None:
+        with self._writer.begin() as c:
+            c.execute(sessions.update().where(sessions.c.id == session_id).values(heartbeat_at=time.time()))
+
+    def close_session(self, session_id: int) -> None:
+        now = time.time()
+        with self._writer.begin() as c:
+            c.execute(sessions.update().where(sessions.c.id == session_id).values(heartbeat_at=now, stopped_at=now))
+
+    def sessions(self, study_id: int) -> list[SessionRow]:
+        with self.engine.connect() as c:
+            rows = c.execute(sa.select(sessions).where(sessions.c.study_id == study_id)
+                             .order_by(sessions.c.id)).mappings().all()
+        return [SessionRow(r["id"], r["study_id"], r["host"], r["pid"], r["started_at"], r["heartbeat_at"],
+                           r["stopped_at"], json.loads(r["info"])) for r in rows]
+
+    def session_alive(self, s: SessionRow, stale_after: float, now: float | None = None) -> bool:
+        if s.stopped_at is not None:
+            return False
+        if s.host == HOST:
+            return pid_alive(s.pid, s.started_at)
+        return (now or time.time()) - s.heartbeat_at < stale_after
+
+    def search_seconds(self, study_id: int, now: float | None = None) -> float:
+        """Search time of the study: the union of its sessions' lifetimes (concurrent processes count once),
+        plus the time of schema-1 runs."""
+        with self.engine.connect() as c:
+            legacy = c.execute(sa.select(studies.c.search_seconds).where(studies.c.id == study_id)).scalar() or 0.0
+            spans = c.execute(sa.select(sessions.c.started_at, sessions.c.heartbeat_at, sessions.c.stopped_at,
+                                        sessions.c.host, sessions.c.pid)
+                              .where(sessions.c.study_id == study_id).order_by(sessions.c.started_at)).all()
+        now = now or time.time()
+        total, cur_start, cur_end = 0.0, None, None
+        for start, beat, stop, host, pid in spans:
+            end = stop if stop is not None else (now if host == HOST and pid == os.getpid() else beat)
+            if cur_end is None or start > cur_end:
+                if cur_end is not None:
+                    total += cur_end - cur_start
+                cur_start, cur_end = start, end
+            else:
+                cur_end = max(cur_end, end)
+        if cur_end is not None:
+            total += cur_end - cur_start
+        return legacy + total
 
     # -- trials -----------------------------------------------------------------------
-    def start_trial(self, study_id: int, arch_id: str, arch_json: str, budget: str, seed: int) -> TrialRow:
-        """Insert a running trial with the next number of the study."""
-        for _ in range(20):
-            with self.engine.begin() as c:
-                number = c.execute(sa.select(sa.func.coalesce(sa.func.max(trials.c.number), -1) + 1)
-                                   .where(trials.c.study_id == study_id)).scalar_one()
-                try:
+    def claim_trial(self, study_id: int, arch_id: str, arch_json: str, budget: str, seed: int,
+                    session_id: int | None = None, max_trials: int | None = None) -> Claim:
+        """Atomically claim an architecture at a budget as a new running trial with the next number.
+
+        Not claimed when another trial of the study holds it (``taken``) or when ``max_trials``
+        trials (finished or running) exist already (``full``).
+        """
+        key = claim_key(arch_id, budget)
+        for _ in range(50):
+            try:
+                with self._writer.begin() as c:
+                    # serialise claims per study (a row lock on PostgreSQL; SQLite's BEGIN IMMEDIATE already does)
+                    c.execute(sa.select(studies.c.id).where(studies.c.id == study_id).with_for_update())
+                    if c.execute(sa.select(trials.c.id).where((trials.c.study_id == study_id)
+                                                              & (trials.c.claim == key))).first():
+                        return Claim(taken=True)
+                    if max_trials is not None:
+                        used = c.execute(sa.select(sa.func.count(trials.c.id)).where(
+                            (trials.c.study_id == study_id)
+                            & trials.c.status.in_(FINISHED + ("running",)))).scalar_one()
+                        if used >= max_trials:
+                            return Claim(full=True)
+                    number = c.execute(sa.select(sa.func.coalesce(sa.func.max(trials.c.number), -1) + 1)
+                                       .where(trials.c.study_id == study_id)).scalar_one()
                     res = c.execute(trials.insert().values(
                         study_id=study_id, number=number, arch_id=arch_id, arch=arch_json, budget=budget,
-                        status="running", metrics="{}", details="{}", seed=seed, started_at=time.time()))
-                except sa.exc.IntegrityError:  # another writer took this number
-                    continue
-                return self._trial(c, res.inserted_primary_key[0])
-        raise ArchscoutError("could not allocate a trial number (database too contended)")
+                        status="running", metrics="{}", details="{}", seed=seed, started_at=time.time(),
+                        claim=key, session_id=session_id))
+                    return Claim(trial=self._trial(c, res.inserted_primary_key[0]))
+            except IntegrityError:  # lost a race for the number or the claim: look again
+                continue
+        raise ArchscoutError("could not claim a trial (the database is too contended)")
+
+    def start_trial(self, study_id: int, arch_id: str, arch_json: str, budget: str, seed: int,
+                    session_id: int | None = None) -> TrialRow:
+        """Claim an architecture that must not be claimed yet (an error otherwise)."""
+        got = self.claim_trial(study_id, arch_id, arch_json, budget, seed, session_id)
+        if got.trial is None:
+            raise ArchscoutError(f"architecture {arch_id} is already claimed at budget {budget!r}")
+        return got.trial
 
     def finish_trial(self, trial_id: int, status: str, metrics: dict | None = None, details: dict | None = None,
-                     error: str | None = None) -> None:
-        with self.engine.begin() as c:
-            c.execute(trials.update().where(trials.c.id == trial_id).values(
-                status=status, metrics=_dumps(metrics or {}), details=_dumps(details or {}), error=error,
-                finished_at=time.time()))
+                     error: str | None = None) -> bool:
+        """Store a running trial's result. False (and nothing written) if it is no longer running,
+        e.g. another process declared it interrupted after this process stopped heart-beating."""
+        if status not in FINISHED:
+            raise ValueError(f"not a final status: {status!r}")
+        with self._writer.begin() as c:
+            res = c.execute(trials.update().where((trials.c.id == trial_id) & (trials.c.status == "running"))
+                            .values(status=status, metrics=_dumps(metrics or {}), details=_dumps(details or {}),
+                                    error=error, finished_at=time.time()))
+        return res.rowcount == 1
 
-    def mark_interrupted(self, study_id: int) -> int:
-        """Trials left 'running' by a process that died are marked 'interrupted' (kept, not deleted)."""
-        with self.engine.begin() as c:
-            res = c.execute(trials.update().where((trials.c.study_id == study_id) & (trials.c.status == "running"))
-                            .values(status="interrupted", finished_at=time.time(),
-                                    error="the search process stopped while this trial was running"))
-        return res.rowcount
+    def interrupt_trials(self, trial_ids: list[int], reason: str, fail: bool = False) -> list[TrialRow]:
+        """Running trials that will not finish: ``interrupted`` (their claim released, so the architecture
+        can be evaluated again) or, with ``fail``, ``failed`` (claim kept: never retried). Returns those changed."""
+        if not trial_ids:
+            return []
+        changed = []
+        with self._writer.begin() as c:
+            for tid in trial_ids:
+                values = {"status": "failed", "error": reason} if fail else \
+                    {"status": "interrupted", "error": reason, "claim": None}
+                res = c.execute(trials.update().where((trials.c.id == tid) & (trials.c.status == "running"))
+                                .values(finished_at=time.time(), **values))
+                if res.rowcount:
+                    changed.append(self._trial(c, tid))
+        return changed
+
+    def stale_trials(self, study_id: int, stale_after: float = 60.0) -> list[int]:
+        """Running trials whose process is gone: stopped, dead on this host, or silent for ``stale_after`` s."""
+        now = time.time()
+        alive = {s.id for s in self.sessions(study_id) if self.session_alive(s, stale_after, now)}
+        with self.engine.connect() as c:
+            rows = c.execute(sa.select(trials.c.id, trials.c.session_id).where(
+                (trials.c.study_id == study_id) & (trials.c.status == "running"))).all()
+        return [tid for tid, sid in rows if sid is None or sid not in alive]
+
+    def mark_interrupted(self, study_id: int, stale_after: float = 60.0) -> int:
+        """Mark the running trials of dead processes interrupted; returns how many."""
+        when = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime())
+        return len(self.interrupt_trials(self.stale_trials(study_id, stale_after),
+                                         f"the search process stopped while this trial was running "
+                                         f"(found at {when})"))
 
     def _trial(self, c, trial_id: int) -> TrialRow:
         r = c.execute(sa.select(trials).where(trials.c.id == trial_id)).mappings().first()
@@ -250,21 +438,35 @@ class Storage:
     def _row(r) -> TrialRow:
         return TrialRow(r["id"], r["study_id"], r["number"], r["arch_id"], r["arch"], r["budget"], r["status"],
                         json.loads(r["metrics"]), json.loads(r["details"]), r["error"], r["seed"],
-                        r["started_at"], r["finished_at"])
+                        r["started_at"], r["finished_at"], r["session_id"])
 
-    def trials(self, study_id: int) -> list[TrialRow]:
+    def trials(self, study_id: int, finished_after: float | None = None,
+               exclude_session: int | None = None) -> list[TrialRow]:
+        q = sa.select(trials).where(trials.c.study_id == study_id)
+        if finished_after is not None:
+            q = q.where(trials.c.status.in_(FINISHED) & (trials.c.finished_at >= finished_after))
+        if exclude_session is not None:
+            q = q.where((trials.c.session_id != exclude_session) | trials.c.session_id.is_(None))
         with self.engine.connect() as c:
-            rows = c.execute(sa.select(trials).where(trials.c.study_id == study_id)
-                             .order_by(trials.c.number)).mappings().all()
+            rows = c.execute(q.order_by(trials.c.number)).mappings().all()
         return [self._row(r) for r in rows]
+
+    def count_interrupted(self, study_id: int, arch_id: str, budget: str) -> int:
+        with self.engine.connect() as c:
+            return c.execute(sa.select(sa.func.count(trials.c.id)).where(
+                (trials.c.study_id == study_id) & (trials.c.arch_id == arch_id) & (trials.c.budget == budget)
+                & (trials.c.status == "interrupted"))).scalar_one()
 
     # -- final retraining ---------------------------------------------------------------
     def add_final(self, study_id: int, trial_id: int, seed: int, budget: str, metrics: dict, details: dict,
                   weights: bytes | None) -> None:
-        with self.engine.begin() as c:
-            c.execute(finals.insert().values(study_id=study_id, trial_id=trial_id, seed=seed, budget=budget,
-                                             metrics=_dumps(metrics), details=_dumps(details), weights=weights,
-                                             created_at=time.time()))
+        try:
+            with self._writer.begin() as c:
+                c.execute(finals.insert().values(study_id=study_id, trial_id=trial_id, seed=seed, budget=budget,
+                                                 metrics=_dumps(metrics), details=_dumps(details), weights=weights,
+                                                 created_at=time.time()))
+        except IntegrityError:  # another process stored this (trial, seed, budget) first: keep theirs
+            pass
 
     def finals(self, study_id: int, with_weights: bool = False) -> list[FinalRow]:
         cols = [finals.c.id, finals.c.trial_id, finals.c.seed, finals.c.budget, finals.c.metrics,
@@ -274,3 +476,6 @@ class Storage:
                              .order_by(finals.c.trial_id, finals.c.seed)).all()
         return [FinalRow(r[0], r[1], r[2], r[3], json.loads(r[4]), json.loads(r[5]), r[6],
                          r[7] if with_weights else None) for r in rows]
+
+    def dispose(self) -> None:
+        self.engine.dispose()

@@ -11,14 +11,21 @@ class Strategy:
 
     ``score`` is "higher is better" (the study negates minimised objectives); ``None``
     means the candidate failed or broke a constraint. A strategy's state is rebuilt on
-    resume by telling it the stored history in trial order.
+    resume by telling it the stored history in trial order and then calling
+    ``resume(n)``, which reseeds its random numbers from the seed and the length of that
+    history: the same stored history always gives the same next proposals.
     """
 
     name = "strategy"
 
     def __init__(self, space: Space, seed: int = 0):
         self.space = space
+        self.seed = seed
         self.rng = random.Random(seed)
+
+    def resume(self, told: int) -> None:
+        """Called after the stored history (``told`` results) was replayed into a fresh strategy."""
+        self.rng = random.Random(f"{self.seed}/{told}")
 
     def ask(self) -> Architecture:
         raise NotImplementedError

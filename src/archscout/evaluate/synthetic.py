@@ -1,0 +1,106 @@
+"""A synthetic tabular benchmark: metrics are a fixed function of the architecture, nothing is trained.
+
+It stands in for a tabular benchmark (a lookup of precomputed results) where the framework
+itself is under test: the overhead per trial, crash safety, parallel workers, fault
+injection. Its numbers mean nothing about real networks. Faults are injected per
+architecture (so a faulty candidate is faulty every time it is evaluated):
+
+    synthetic                       instant lookups
+    synthetic:delay=0.2,fail=0.1    0.2 s per trial, 10 % of candidates raise
+    options: delay (s), fail, nan, crash, hang (fractions in [0, 1])
+
+``crash`` ends the evaluating process at once (``os._exit``), as a segfault or the kernel's
+OOM killer would; ``hang`` sleeps for an hour (for per-trial time limits).
+"""
+from __future__ import annotations
+
+import hashlib
+import os
+import time
+
+from ..errors import ArchscoutError
+from ..space import Architecture
+
+_OPTIONS = {"delay": float, "fail": float, "nan": float, "crash": float, "hang": float}
+
+
+def _unit(*parts) -> float:
+    """A number in [0, 1) fixed by ``parts``."""
+    h = hashlib.sha256("|".join(map(str, parts)).encode()).digest()
+    return int.from_bytes(h[:8], "big") / 2**64
+
+
+class SyntheticEvaluator:
+    kind = "synthetic"
+
+    def __init__(self, delay: float = 0.0, fail: float = 0.0, nan: float = 0.0, crash: float = 0.0,
+                 hang: float = 0.0):
+        for name, v in (("delay", delay), ("fail", fail), ("nan", nan), ("crash", crash), ("hang", hang)):
+            if not (isinstance(v, (int, float)) and v >= 0) or (name != "delay" and v > 1):
+                raise ArchscoutError(f"synthetic evaluator: {name} must be "
+                                     f"{'>= 0 seconds' if name == 'delay' else 'a fraction in [0, 1]'}, got {v!r}")
+        self.delay, self.fail, self.nan, self.crash, self.hang = delay, fail, nan, crash, hang
+
+    @classmethod
+    def parse(cls, spec: str) -> "SyntheticEvaluator":
+        """From ``synthetic`` or ``synthetic:delay=0.1,fail=0.05``."""
+        _, _, opts = spec.partition(":")
+        kwargs = {}
+        for part in filter(None, (p.strip() for p in opts.split(","))):
+            key, eq, value = part.partition("=")
+            if not eq or key.strip() not in _OPTIONS:
+                raise ArchscoutError(f"synthetic evaluator: cannot read option {part!r}; write KEY=VALUE with KEY "
+                                     f"one of {', '.join(_OPTIONS)}")
+            try:
+                kwargs[key.strip()] = float(value)
+            except ValueError:
+                raise ArchscoutError(f"synthetic evaluator: {key.strip()}={value!r} is not a number") from None
+        return cls(**kwargs)
+
+    @property
+    def spec(self) -> str:
+        opts = ",".join(f"{k}={getattr(self, k):g}" for k in _OPTIONS if getattr(self, k))
+        return "synthetic" + (f":{opts}" if opts else "")
+
+    @property
+    def budget_key(self) -> str:
+        return self.spec
+
+    def evaluate(self, arch: Architecture, seed: int = 0, cost_check=None, guard=None):
+        from . import Evaluation, Infeasible
+
+        enc = [v for v in (arch.space.encode(arch, "ordinal") if arch.space is not None else []) if v >= 0]
+        size = len(enc) + 1
+        metrics = {"params": int(1000 * size * (1 + 3 * _unit(arch.id, "params"))),
+                   "flops": int(20000 * size * (1 + 3 * _unit(arch.id, "flops")))}
+        metrics["size_bytes@fp32"] = 4 * metrics["params"]
+        if cost_check is not None:
+            reason = cost_check(metrics)
+            if reason:
+                raise Infeasible(reason, metrics)
+        if self.crash and _unit(arch.id, "crash") < self.crash:
+            os._exit(13)
+        if self.hang and _unit(arch.id, "hang") < self.hang:
+            self._sleep(3600, guard)
+        if self.delay:
+            self._sleep(self.delay, guard)
+        if self.fail and _unit(arch.id, "fail") < self.fail:
+            raise RuntimeError("injected failure (synthetic evaluator)")
+        quality = sum(enc) / max(1, len(enc)) if enc else 0.5
+        acc = 0.55 + 0.3 * quality + 0.1 * _unit(arch.id, seed, "acc")
+        if self.nan and _unit(arch.id, "nan") < self.nan:
+            acc = float("nan")
+        metrics.update(accuracy=acc, loss=1.0 - acc if acc == acc else acc,
+                       latency_ms=0.05 * size * (1 + _unit(arch.id, "lat")), train_seconds=self.delay)
+        return Evaluation(metrics, {"synthetic": True})
+
+    @staticmethod
+    def _sleep(seconds: float, guard) -> None:
+        end = time.monotonic() + seconds
+        while True:
+            left = end - time.monotonic()
+            if left <= 0:
+                return
+            if guard is not None:
+                guard.check()
+            time.sleep(min(left, 0.05))

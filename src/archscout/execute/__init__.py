@@ -1,0 +1,42 @@
+"""Executors: where evaluations run. The search process (the driver) asks, claims and stores;
+an executor only evaluates, and hands each outcome back to the driver.
+
+- ``local``: in the search process, one trial at a time (no start-up cost).
+- ``pool``: a pool of worker processes on this machine (``--workers N``); a worker that
+  crashes, overruns the per-trial time limit or the memory limit is stopped and replaced,
+  and its trial stored as failed with the reason.
+- ``ray``: Ray tasks on a Ray cluster (``--executor ray --address HOST:PORT``).
+"""
+from __future__ import annotations
+
+from ..errors import ArchscoutError, unknown_name
+from ._base import Executor
+from .local import LocalExecutor
+from .pool import PoolExecutor
+
+EXECUTORS = ("local", "pool", "ray")
+
+
+def make_executor(name: str | None, workers: int = 1, address: str | None = None,
+                  time_limit: float | None = None, memory_mb: float | None = None) -> Executor:
+    """An executor by name; ``None`` picks ``local`` for one worker and ``pool`` for more."""
+    if not isinstance(workers, int) or isinstance(workers, bool) or workers < 1:
+        raise ArchscoutError(f"the number of workers must be a positive integer, got {workers!r}")
+    if name is None:
+        name = "local" if workers == 1 else "pool"
+    if name not in EXECUTORS:
+        raise unknown_name("executor", name, EXECUTORS)
+    if address is not None and name != "ray":
+        raise ArchscoutError("--address is the address of a Ray cluster; use it with --executor ray")
+    if name == "local":
+        if workers != 1:
+            raise ArchscoutError("the local executor runs one trial at a time; use --executor pool for "
+                                 f"{workers} workers")
+        return LocalExecutor()
+    if name == "pool":
+        return PoolExecutor(workers, time_limit=time_limit, memory_mb=memory_mb)
+    from .ray import RayExecutor
+    return RayExecutor(workers, address=address, time_limit=time_limit)
+
+
+__all__ = ["Executor", "LocalExecutor", "PoolExecutor", "make_executor", "EXECUTORS"]

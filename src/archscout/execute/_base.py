@@ -1,0 +1,37 @@
+"""The interface every executor implements."""
+from __future__ import annotations
+
+from ..evaluate.runner import Outcome, TrialRunner
+
+
+class Executor:
+    """Runs trials of one :class:`TrialRunner` and returns outcomes as they finish.
+
+    ``submit(key, arch_json, seed)`` starts a trial (only while ``free() > 0``);
+    ``wait(timeout)`` returns ``[(key, Outcome), ...]`` of trials that finished (possibly
+    none); ``close()`` stops everything, abandoning trials still running.
+    """
+
+    name = "executor"
+    workers = 1
+
+    def start(self, runner: TrialRunner) -> None:
+        raise NotImplementedError
+
+    def free(self) -> int:
+        raise NotImplementedError
+
+    def submit(self, key, arch_json: str, seed: int) -> None:
+        raise NotImplementedError
+
+    def wait(self, timeout: float) -> list[tuple[object, Outcome]]:
+        raise NotImplementedError
+
+    def running(self) -> int:
+        raise NotImplementedError
+
+    def close(self) -> None:
+        """Stop workers; trials still running are abandoned (the driver marks them interrupted)."""
+
+    def describe(self) -> dict:
+        return {"executor": self.name, "workers": self.workers}
