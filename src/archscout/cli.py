@@ -26,7 +26,21 @@ def cli():
     """
 
 
+def _load_config(ctx, param, path):
+    """--config FILE: a TOML or JSON file whose keys are `search` options (e.g. time_budget = "30m");
+    options given on the command line win."""
+    if path is None:
+        return None
+    from .config import read_search_config
+
+    names = {p.name for p in ctx.command.params if p.name not in ("config",)}
+    ctx.default_map = {**(ctx.default_map or {}), **read_search_config(path, names)}
+    return path
+
+
 @cli.command()
+@click.option("--config", type=click.Path(dir_okay=False), default=None, is_eager=True, expose_value=False,
+              callback=_load_config, help="TOML or JSON file of search options (command-line options win).")
 @click.option("--task", default="mnist1d", show_default=True,
               help="Built-in task name (see `archscout tasks`) or a .npz / .csv data file.")
 @click.option("--space", default="conv1d", show_default=True, help="Search space (see `archscout spaces`).")
@@ -56,9 +70,26 @@ def cli():
 @click.option("--final-seeds", type=int, default=3, show_default=True, help="Seeds per final retraining.")
 @click.option("--population-size", type=int, default=None, help="evolution: population size (default 20).")
 @click.option("--sample-size", type=int, default=None, help="evolution: tournament size (default 5).")
+@click.option("--evaluator", default="train", show_default=True,
+              help="How candidates are measured: train (budgeted training on the task) or synthetic[:OPTS] "
+                   "(a no-training stand-in for tabular benchmarks, for testing; see the docs).")
+@click.option("--workers", type=int, default=1, show_default=True,
+              help="Trials evaluated at once (a local process pool when > 1).")
+@click.option("--executor", type=click.Choice(["local", "pool", "ray"]), default=None,
+              help="Where trials run: local (in this process), pool (worker processes), ray (a Ray cluster). "
+                   "Default: local for 1 worker, pool for more.")
+@click.option("--address", default=None, help="ray: address of the Ray cluster (default: start a local one).")
+@click.option("--trial-timeout", default=None, help="Per-trial time limit, e.g. 90s, 10m; over it the trial fails.")
+@click.option("--trial-memory", "trial_memory", type=float, default=None,
+              help="Per-trial memory limit in MB (resident memory of the evaluating process).")
+@click.option("--max-failures", type=int, default=20, show_default=True,
+              help="Stop the study after this many failed trials in a row (0: never).")
+@click.option("--on-interrupted", type=click.Choice(["requeue", "fail"]), default="requeue", show_default=True,
+              help="Trials running when their process died: evaluate again, or store as failed.")
 @click.option("--progress/--no-progress", default=True, show_default=True, help="Show the progress bar.")
 def search(task, space, strategy, trials, time_budget, study_name, storage, seed, constraints, steps, epochs,
            batch_size, lr, optimizer, schedule, final_steps, top_k, final_seeds, population_size, sample_size,
+           evaluator, workers, executor, address, trial_timeout, trial_memory, max_failures, on_interrupted,
            progress):
     """Search for an architecture, retrain the best, and print the leaderboard.
 
@@ -77,15 +108,22 @@ def search(task, space, strategy, trials, time_budget, study_name, storage, seed
     final_train = None
     if final_steps is not None:
         final_train = {**train, "steps": final_steps, "epochs": None}
+    if max_failures < 0:
+        raise ArchscoutError(f"--max-failures must be >= 0, got {max_failures}")
     study = Study(study_name, space=space, task=task, strategy=strategy, strategy_options=options,
-                  storage=storage, seed=seed, constraints=constraints, train=train, final_train=final_train)
-    _echo(f"study {study.name} · {study.task.summary()}")
+                  storage=storage, seed=seed, constraints=constraints, train=train, final_train=final_train,
+                  evaluator=evaluator)
+    what = study.task.summary() if study.evaluator_spec == "train" else f"evaluator {study.evaluator_spec}"
+    _echo(f"study {study.name} · {what}")
+    where = f"{workers} worker{'s' if workers > 1 else ''}" + (f" on {executor}" if executor else "")
     _echo(f"space {study.space.name} · strategy {study.strategy_name} · budget "
-          f"{trials if trials else '∞'} trials / {time_budget or 'no time limit'} · storage {study.storage.url}")
+          f"{trials if trials else '∞'} trials / {time_budget or 'no time limit'} · {where} · storage "
+          f"{study.storage.shown_url}")
     study.run(trials=trials, time_budget=time_budget, final_top_k=top_k, final_seeds=final_seeds,
-              progress=progress)
+              progress=progress, workers=workers, executor=executor, address=address, trial_timeout=trial_timeout,
+              trial_memory_mb=trial_memory, max_failures=max_failures or None, on_interrupted=on_interrupted)
     _print_board(study, 10)
-    _echo(f"\nresults: study {study.name!r} in {study.storage.url}")
+    _echo(f"\nresults: study {study.name!r} in {study.storage.shown_url}")
     _echo(f"next: archscout show {study.name}   ·   archscout export {study.name} --out model/"
           + ("" if storage == "sqlite:///archscout.db" else f"   (add --storage {storage})"))
 

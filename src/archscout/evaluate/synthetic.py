@@ -7,10 +7,12 @@ architecture (so a faulty candidate is faulty every time it is evaluated):
 
     synthetic                       instant lookups
     synthetic:delay=0.2,fail=0.1    0.2 s per trial, 10 % of candidates raise
-    options: delay (s), fail, nan, crash, hang (fractions in [0, 1])
+    options: delay (s); fail, nan, crash, hang, block (fractions in [0, 1])
 
-``crash`` ends the evaluating process at once (``os._exit``), as a segfault or the kernel's
-OOM killer would; ``hang`` sleeps for an hour (for per-trial time limits).
+``fail`` raises, ``nan`` returns a NaN accuracy, ``crash`` ends the evaluating process at
+once (``os._exit``) as a segfault or the kernel's OOM killer would, ``hang`` runs for an hour
+but checks the per-trial limits as training does, ``block`` sleeps for an hour without
+checking anything (only a process executor's hard limit stops it).
 """
 from __future__ import annotations
 
@@ -21,7 +23,7 @@ import time
 from ..errors import ArchscoutError
 from ..space import Architecture
 
-_OPTIONS = {"delay": float, "fail": float, "nan": float, "crash": float, "hang": float}
+_OPTIONS = ("delay", "fail", "nan", "crash", "hang", "block")
 
 
 def _unit(*parts) -> float:
@@ -34,12 +36,13 @@ class SyntheticEvaluator:
     kind = "synthetic"
 
     def __init__(self, delay: float = 0.0, fail: float = 0.0, nan: float = 0.0, crash: float = 0.0,
-                 hang: float = 0.0):
-        for name, v in (("delay", delay), ("fail", fail), ("nan", nan), ("crash", crash), ("hang", hang)):
+                 hang: float = 0.0, block: float = 0.0):
+        for name, v in (("delay", delay), ("fail", fail), ("nan", nan), ("crash", crash), ("hang", hang),
+                        ("block", block)):
             if not (isinstance(v, (int, float)) and v >= 0) or (name != "delay" and v > 1):
                 raise ArchscoutError(f"synthetic evaluator: {name} must be "
                                      f"{'>= 0 seconds' if name == 'delay' else 'a fraction in [0, 1]'}, got {v!r}")
-        self.delay, self.fail, self.nan, self.crash, self.hang = delay, fail, nan, crash, hang
+        self.delay, self.fail, self.nan, self.crash, self.hang, self.block = delay, fail, nan, crash, hang, block
 
     @classmethod
     def parse(cls, spec: str) -> "SyntheticEvaluator":
@@ -82,6 +85,8 @@ class SyntheticEvaluator:
             os._exit(13)
         if self.hang and _unit(arch.id, "hang") < self.hang:
             self._sleep(3600, guard)
+        if self.block and _unit(arch.id, "block") < self.block:
+            time.sleep(3600)
         if self.delay:
             self._sleep(self.delay, guard)
         if self.fail and _unit(arch.id, "fail") < self.fail:

@@ -156,7 +156,8 @@ class Storage:
         try:
             self.engine = sa.create_engine(parsed, **kwargs)
         except (ArgumentError, NoSuchModuleError, ImportError) as e:
-            raise ArchscoutError(f"cannot open storage {self.shown_url!r}: {e}") from None
+            hint = " (pip install 'archscout[postgres]')" if self.backend == "postgresql" else ""
+            raise ArchscoutError(f"cannot open storage {self.shown_url!r}: {e}{hint}") from None
         if self.backend == "sqlite":
             self._sqlite_setup()
         # writes that read-then-write (claims, numbering) take the write lock up front

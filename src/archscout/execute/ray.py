@@ -1,0 +1,128 @@
+"""Ray tasks: evaluations run on a Ray cluster; the search process (the driver) keeps the storage.
+
+``--executor ray`` starts a private local Ray instance; ``--address HOST:PORT`` joins a
+running cluster (``ray start --head`` on one machine, ``ray start --address HEAD:PORT`` on
+the others; see docs/scale-out.md). Each trial is one task with one CPU and no retries: a
+task that raises, whose worker dies, or that outlives the per-trial time limit (it is
+cancelled, which kills its worker) becomes a failed trial with the reason.
+"""
+from __future__ import annotations
+
+import logging
+import os
+import socket
+import time
+
+from ..errors import ArchscoutError
+from ..evaluate.runner import Outcome
+from ._base import Executor
+
+
+def _ray_task(runner, arch_json: str, seed: int):
+    try:
+        import torch
+
+        torch.set_num_threads(1)  # workers are reused; a task has one CPU
+    except ImportError:  # pragma: no cover - torch is a dependency
+        pass
+    return runner(arch_json, seed)
+
+
+def _check_reachable(address: str) -> None:
+    """ray.init() waits forever on an address nobody listens on: look first."""
+    if address in ("auto", "local") or address.startswith("ray://"):
+        return
+    host, _, port = address.rpartition(":")
+    try:
+        port_n = int(port)
+    except ValueError:
+        raise ArchscoutError(f"Ray address {address!r}: expected HOST:PORT, e.g. 10.0.0.5:6379") from None
+    try:
+        socket.create_connection((host or "127.0.0.1", port_n), timeout=3).close()
+    except OSError as e:
+        raise ArchscoutError(f"cannot reach the Ray cluster at {address} ({e.strerror or e}); start it with "
+                             f"`ray start --head --port={port_n}` or check the address") from None
+
+
+class RayExecutor(Executor):
+    name = "ray"
+
+    def __init__(self, workers: int, address: str | None = None, time_limit: float | None = None):
+        self.workers, self.address, self.time_limit = workers, address, time_limit
+        self.inflight: dict = {}  # ObjectRef -> (key, submitted)
+        self._started_ray = False
+
+    def describe(self) -> dict:
+        return {"executor": self.name, "workers": self.workers, "address": self.address or "local"}
+
+    def start(self, runner) -> None:
+        try:
+            import ray
+        except ImportError:
+            raise ArchscoutError("Ray is not installed; pip install 'archscout[ray]' (or ray>=2.9)") from None
+        self.ray = ray
+        if not ray.is_initialized():
+            if self.address:
+                _check_reachable(self.address)
+                ray.init(address=self.address, log_to_driver=False, logging_level=logging.ERROR)
+            else:
+                os.environ.setdefault("RAY_DEDUP_LOGS", "0")
+                os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
+                ray.init(address="local", num_cpus=self.workers, include_dashboard=False, log_to_driver=False,
+                         logging_level=logging.ERROR)
+            self._started_ray = True
+        self.task = ray.remote(num_cpus=1, max_retries=0)(_ray_task)
+        self.runner_ref = ray.put(runner)
+
+    def free(self) -> int:
+        return self.workers - len(self.inflight)
+
+    def running(self) -> int:
+        return len(self.inflight)
+
+    def submit(self, key, arch_json: str, seed: int) -> None:
+        ref = self.task.remote(self.runner_ref, arch_json, seed)
+        self.inflight[ref] = (key, time.monotonic())
+
+    def wait(self, timeout: float):
+        from ray.exceptions import (GetTimeoutError, NodeDiedError, RayError, RayTaskError, TaskCancelledError,
+                                    WorkerCrashedError)
+
+        out = []
+        if not self.inflight:
+            return out
+        ready, _ = self.ray.wait(list(self.inflight), num_returns=1, timeout=min(timeout, 0.5))
+        for ref in ready:
+            key, started = self.inflight.pop(ref)
+            try:
+                out.append((key, self.ray.get(ref)))
+            except TaskCancelledError:
+                out.append((key, Outcome("failed", error=f"exceeded the per-trial time limit of {self.time_limit:g} s "
+                                                         f"(the Ray task was cancelled)")))
+            except RayTaskError as e:
+                cause = getattr(e, "cause", None)
+                out.append((key, Outcome("failed", error=f"{type(cause).__name__}: {cause}" if cause else
+                                         str(e).strip().splitlines()[-1])))
+            except (WorkerCrashedError, NodeDiedError) as e:
+                out.append((key, Outcome("failed", error=f"the Ray worker died while evaluating this trial "
+                                                         f"({type(e).__name__})")))
+            except (RayError, GetTimeoutError) as e:
+                out.append((key, Outcome("failed", error=f"Ray: {type(e).__name__}: "
+                                                         f"{str(e).strip().splitlines()[-1] if str(e) else ''}")))
+        if self.time_limit is not None:
+            now = time.monotonic()
+            grace = max(2.0, 0.1 * self.time_limit)
+            for ref, (key, started) in list(self.inflight.items()):
+                if now - started > self.time_limit + grace:
+                    self.ray.cancel(ref, force=True)  # reported as TaskCancelledError by a later wait
+        return out
+
+    def close(self) -> None:
+        for ref in list(self.inflight):
+            try:
+                self.ray.cancel(ref, force=True)
+            except Exception:  # noqa: BLE001 - shutting down anyway
+                pass
+        self.inflight.clear()
+        if self._started_ray or self.address:
+            self.ray.shutdown()
