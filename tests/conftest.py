@@ -1,7 +1,34 @@
+import os
+
 import pytest
+import sqlalchemy as sa
+
+POSTGRES = os.environ.get("ARCHSCOUT_TEST_POSTGRES")
 
 
 @pytest.fixture
 def db(tmp_path):
     """A fresh SQLite storage URL in a temporary folder."""
     return f"sqlite:///{tmp_path / 'runs.db'}"
+
+
+def _fresh_postgres() -> str:
+    if not POSTGRES:
+        if os.environ.get("ARCHSCOUT_REQUIRE_POSTGRES") == "1":
+            pytest.fail("ARCHSCOUT_REQUIRE_POSTGRES=1 but ARCHSCOUT_TEST_POSTGRES is not set "
+                        "(start one with: eval \"$(bash .ci/postgres.sh)\")")
+        pytest.skip("no PostgreSQL server (set ARCHSCOUT_TEST_POSTGRES; .ci/run starts one)")
+    engine = sa.create_engine(POSTGRES)
+    meta = sa.MetaData()
+    meta.reflect(engine)
+    meta.drop_all(engine)
+    engine.dispose()
+    return POSTGRES
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def any_db(request, tmp_path):
+    """The same test against SQLite and against PostgreSQL (emptied before each test)."""
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path / 'runs.db'}"
+    return _fresh_postgres()

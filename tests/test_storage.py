@@ -1,21 +1,26 @@
+"""The storage suite: runs against SQLite and PostgreSQL (any_db), plus SQLite-file specifics."""
+import multiprocessing as mp
 import sqlite3
+import threading
+import time
 
 import pytest
+import sqlalchemy as sa
 
 from archscout import ArchscoutError
-from archscout.storage import SCHEMA_VERSION, Storage
+from archscout.storage import SCHEMA_VERSION, Storage, claim_key
 
 
-def test_round_trip_of_studies_trials_and_finals(db):
-    s = Storage(db)
+def test_round_trip_of_studies_trials_and_finals(any_db):
+    s = Storage(any_db)
     st = s.create_study("demo", {"task": "digits", "space": "mlp", "strategy": "random"})
     t = s.start_trial(st.id, "abc", '{"space": "mlp", "values": {}}', "steps=10", seed=3)
     assert t.number == 0 and t.status == "running"
-    s.finish_trial(t.id, "complete", {"accuracy": 0.9, "loss": float("nan")}, {"x": [1, 2]})
+    assert s.finish_trial(t.id, "complete", {"accuracy": 0.9, "loss": float("nan")}, {"x": [1, 2]})
     t2 = s.start_trial(st.id, "def", "{}", "steps=10", seed=3)
     s.finish_trial(t2.id, "failed", error="boom")
     s.add_final(st.id, t.id, 0, "steps=30", {"test_accuracy": 0.8}, {}, b"weights")
-    again = Storage(db)  # a new connection sees everything
+    again = Storage(any_db)  # a new connection sees everything
     rows = again.trials(again.get_study("demo").id)
     assert [r.status for r in rows] == ["complete", "failed"]
     assert rows[0].metrics == {"accuracy": 0.9, "loss": None} and rows[0].details == {"x": [1, 2]}
@@ -26,13 +31,139 @@ def test_round_trip_of_studies_trials_and_finals(db):
     assert listed[0]["name"] == "demo" and listed[0]["counts"] == {"complete": 1, "failed": 1}
 
 
-def test_running_trials_of_a_dead_process_become_interrupted(db):
-    s = Storage(db)
+def test_a_finished_trial_is_never_overwritten(any_db):
+    s = Storage(any_db)
     st = s.create_study("x", {})
     t = s.start_trial(st.id, "a", "{}", "b", 0)
+    assert s.finish_trial(t.id, "complete", {"accuracy": 0.5})
+    assert not s.finish_trial(t.id, "failed", error="late duplicate")
+    assert s.interrupt_trials([t.id], "too late") == []
+    assert s.trials(st.id)[0].status == "complete" and s.trials(st.id)[0].metrics == {"accuracy": 0.5}
+
+
+def test_claims_are_exclusive_and_budgets_are_respected(any_db):
+    s = Storage(any_db)
+    st = s.create_study("x", {})
+    first = s.claim_trial(st.id, "arch", "{}", "b1", 0)
+    assert first.trial is not None
+    assert s.claim_trial(st.id, "arch", "{}", "b1", 0).taken  # held while running
+    assert s.claim_trial(st.id, "arch", "{}", "b2", 0).trial is not None  # another budget is another claim
+    s.finish_trial(first.trial.id, "failed", error="x")
+    assert s.claim_trial(st.id, "arch", "{}", "b1", 0).taken  # failed: never retried
+    assert s.claim_trial(st.id, "other", "{}", "b1", 0, max_trials=2).full
+    assert s.claim_trial(st.id, "other", "{}", "b1", 0, max_trials=3).trial.number == 2
+
+
+def test_interrupted_trials_release_their_claim_and_keep_their_row(any_db):
+    s = Storage(any_db)
+    st = s.create_study("x", {})
+    t = s.start_trial(st.id, "a", "{}", "b", 0)  # no session: a process that is gone
     assert s.mark_interrupted(st.id) == 1
-    assert s.trials(st.id)[0].status == "interrupted"
-    assert s.trials(st.id)[0].id == t.id
+    row = s.trials(st.id)[0]
+    assert row.status == "interrupted" and row.id == t.id and row.finished_at is not None
+    assert "stopped" in row.error
+    again = s.claim_trial(st.id, "a", "{}", "b", 0)
+    assert again.trial is not None and again.trial.number == 1
+    assert s.count_interrupted(st.id, "a", "b") == 1
+
+
+def test_running_trials_of_live_sessions_are_not_stale(any_db):
+    s = Storage(any_db)
+    st = s.create_study("x", {})
+    me = s.open_session(st.id, {"executor": "local"})
+    t = s.start_trial(st.id, "a", "{}", "b", 0, session_id=me)
+    assert s.stale_trials(st.id) == []
+    s.close_session(me)
+    assert s.stale_trials(st.id) == [t.id]
+
+
+def test_a_silent_session_on_another_host_goes_stale(any_db):
+    s = Storage(any_db)
+    st = s.create_study("x", {})
+    sid = s.open_session(st.id)
+    t = s.start_trial(st.id, "a", "{}", "b", 0, session_id=sid)
+    with s.engine.begin() as c:
+        c.execute(sa.text("UPDATE sessions SET host = 'elsewhere', heartbeat_at = :t WHERE id = :i"),
+                  {"t": time.time() - 30, "i": sid})
+    assert s.stale_trials(st.id, stale_after=60) == []
+    assert s.stale_trials(st.id, stale_after=10) == [t.id]
+
+
+def test_search_time_counts_concurrent_sessions_once(any_db):
+    s = Storage(any_db)
+    st = s.create_study("x", {})
+    now = time.time()
+    spans = [(now - 100, now - 40), (now - 70, now - 30), (now - 20, now - 10)]  # 70 s + 10 s of wall time
+    with s.engine.begin() as c:
+        for a, b in spans:
+            c.execute(sa.text("INSERT INTO sessions (study_id, host, pid, started_at, heartbeat_at, stopped_at, info) "
+                              "VALUES (:s, 'h', 1, :a, :b, :b, '{}')"), {"s": st.id, "a": a, "b": b})
+    assert s.search_seconds(st.id) == pytest.approx(80, abs=0.01)
+
+
+def _claim_many(url, name, out, n):
+    s = Storage(url)
+    sid = s.get_study(name).id
+    won = [a for a in range(n) if s.claim_trial(sid, f"arch{a}", "{}", "b", 0).trial is not None]
+    out.put(won)
+
+
+def test_concurrent_processes_never_claim_the_same_architecture(any_db):
+    s = Storage(any_db)
+    st = s.create_study("race", {})
+    ctx = mp.get_context("spawn")
+    q = ctx.Queue()
+    procs = [ctx.Process(target=_claim_many, args=(any_db, "race", q, 40)) for _ in range(3)]
+    for p in procs:
+        p.start()
+    wins = [q.get(timeout=120) for _ in procs]
+    for p in procs:
+        p.join(30)
+    flat = [a for w in wins for a in w]
+    assert sorted(flat) == list(range(40))  # each architecture claimed by exactly one process
+    numbers = [r.number for r in s.trials(st.id)]
+    assert sorted(numbers) == list(range(40))
+
+
+def test_concurrent_threads_respect_the_trial_budget(any_db):
+    s = Storage(any_db)
+    st = s.create_study("budget", {})
+    got = []
+
+    def worker(k):
+        for a in range(30):
+            c = s.claim_trial(st.id, f"{k}-{a}", "{}", "b", 0, max_trials=25)
+            if c.trial:
+                got.append(c.trial.id)
+    threads = [threading.Thread(target=worker, args=(k,)) for k in range(3)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert len(got) == 25 and len(s.trials(st.id)) == 25
+
+
+def test_newer_schema_is_refused(any_db):
+    Storage(any_db)
+    with sa.create_engine(Storage(any_db).engine.url).begin() as c:
+        c.execute(sa.text("UPDATE archscout_meta SET value = :v WHERE key = 'schema_version'"),
+                  {"v": str(SCHEMA_VERSION + 1)})
+    with pytest.raises(ArchscoutError, match="newer archscout"):
+        Storage(any_db)
+
+
+def test_foreign_tables_are_refused(any_db):
+    engine = sa.create_engine(_url(any_db))
+    with engine.begin() as c:
+        c.execute(sa.text("CREATE TABLE customers (id INTEGER)"))
+    with pytest.raises(ArchscoutError, match="did not create"):
+        Storage(any_db)
+    assert sa.inspect(engine).get_table_names() == ["customers"]
+
+
+def _url(url):
+    from archscout.storage import _normalise_url
+    return _normalise_url(url)
 
 
 @pytest.mark.parametrize("url", ["nonsense", "sqlite:////no/such/folder/x.db", "nosuchdb://x"])
@@ -41,7 +172,12 @@ def test_bad_urls_are_clear_errors(url):
         Storage(url)
 
 
-def test_foreign_database_is_not_touched(tmp_path):
+def test_unreachable_postgres_is_a_clear_error():
+    with pytest.raises(ArchscoutError, match="cannot connect"):
+        Storage("postgresql://nobody@127.0.0.1:1/nothing")
+
+
+def test_foreign_sqlite_file_is_not_touched(tmp_path):
     path = tmp_path / "other.db"
     con = sqlite3.connect(path)
     con.execute("create table customers (id integer)")
@@ -62,12 +198,55 @@ def test_corrupt_file_is_reported_and_left_alone(tmp_path):
     assert path.read_bytes() == before
 
 
-def test_newer_schema_is_refused(tmp_path):
-    path = tmp_path / "new.db"
+def test_damaged_database_is_reported_and_left_alone(tmp_path):
+    path = tmp_path / "damaged.db"
     Storage(f"sqlite:///{path}")
     con = sqlite3.connect(path)
-    con.execute("update archscout_meta set value = ? where key = 'schema_version'", (str(SCHEMA_VERSION + 1),))
+    con.execute("drop table finals")
     con.commit()
     con.close()
-    with pytest.raises(ArchscoutError, match="newer archscout"):
+    before = path.read_bytes()
+    with pytest.raises(ArchscoutError, match="damaged"):
         Storage(f"sqlite:///{path}")
+    assert path.read_bytes() == before
+
+
+V1_SCHEMA = """
+CREATE TABLE archscout_meta (key VARCHAR(64) PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE studies (id INTEGER PRIMARY KEY AUTOINCREMENT, name VARCHAR(200) NOT NULL UNIQUE, config TEXT NOT NULL,
+    created_at FLOAT NOT NULL, search_seconds FLOAT NOT NULL);
+CREATE TABLE trials (id INTEGER PRIMARY KEY AUTOINCREMENT, study_id INTEGER NOT NULL REFERENCES studies(id),
+    number INTEGER NOT NULL, arch_id VARCHAR(32) NOT NULL, arch TEXT NOT NULL, budget VARCHAR(200) NOT NULL,
+    status VARCHAR(16) NOT NULL, metrics TEXT NOT NULL, details TEXT NOT NULL, error TEXT, seed INTEGER NOT NULL,
+    started_at FLOAT NOT NULL, finished_at FLOAT, UNIQUE (study_id, number));
+CREATE TABLE finals (id INTEGER PRIMARY KEY AUTOINCREMENT, study_id INTEGER NOT NULL REFERENCES studies(id),
+    trial_id INTEGER NOT NULL REFERENCES trials(id), seed INTEGER NOT NULL, budget VARCHAR(200) NOT NULL,
+    metrics TEXT NOT NULL, details TEXT NOT NULL, weights BLOB, created_at FLOAT NOT NULL,
+    UNIQUE (trial_id, seed, budget));
+INSERT INTO archscout_meta VALUES ('schema_version', '1');
+INSERT INTO studies VALUES (1, 'old', '{}', 1.0, 123.5);
+INSERT INTO trials VALUES (1, 1, 0, 'a1', '{}', 'steps=10', 'complete', '{"accuracy": 0.9}', '{}', NULL, 0, 1.0, 2.0);
+INSERT INTO trials VALUES (2, 1, 1, 'a2', '{}', 'steps=10', 'failed', '{}', '{}', 'boom', 0, 2.0, 3.0);
+INSERT INTO trials VALUES (3, 1, 2, 'a3', '{}', 'steps=10', 'running', '{}', '{}', NULL, 0, 3.0, NULL);
+INSERT INTO finals VALUES (1, 1, 1, 0, 'steps=30', '{"test_accuracy": 0.8}', '{}', X'00', 4.0);
+"""
+
+
+def test_a_schema_1_database_is_migrated_in_place(tmp_path):
+    path = tmp_path / "v1.db"
+    con = sqlite3.connect(path)
+    con.executescript(V1_SCHEMA)
+    con.close()
+    s = Storage(f"sqlite:///{path}")
+    assert s.schema_version() == SCHEMA_VERSION
+    sid = s.get_study("old").id
+    rows = s.trials(sid)
+    assert [(r.arch_id, r.status) for r in rows] == [("a1", "complete"), ("a2", "failed"), ("a3", "running")]
+    assert rows[0].metrics == {"accuracy": 0.9} and s.finals(sid)[0].metrics == {"test_accuracy": 0.8}
+    assert s.search_seconds(sid) == pytest.approx(123.5)  # the time of schema-1 runs is kept
+    assert s.claim_trial(sid, "a1", "{}", "steps=10", 0).taken  # finished schema-1 trials hold their claims
+    assert s.stale_trials(sid) == [3]  # a schema-1 'running' trial belongs to no live process
+    with sqlite3.connect(path) as c:
+        claims = dict(c.execute("select id, claim from trials").fetchall())
+    assert claims[1] == claim_key("a1", "steps=10") and claims[3] is None
+    Storage(f"sqlite:///{path}")  # opening again is a no-op
