@@ -8,6 +8,8 @@ candidate never stops a search.
 from __future__ import annotations
 
 import math
+import os
+import socket
 import time
 from dataclasses import dataclass, field
 
@@ -90,6 +92,7 @@ class TrialRunner:
             return Outcome("failed", {}, {}, f"{type(e).__name__}: {e}")
         finally:
             release_memory()
+        ev.details.setdefault("worker", {"host": socket.gethostname(), "pid": os.getpid()})
         bad = [k for k, v in ev.metrics.items() if isinstance(v, float) and not math.isfinite(v)]
         if bad:
             return Outcome("failed", ev.metrics, ev.details,

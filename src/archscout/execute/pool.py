@@ -53,7 +53,11 @@ def _worker_main(conn, runner_bytes: bytes, threads: int) -> None:
         if msg is None:
             return
         key, arch_json, seed = msg
-        conn.send(("done", key, runner(arch_json, seed)))
+        out = runner(arch_json, seed)
+        try:
+            conn.send(("done", key, out))
+        except (BrokenPipeError, OSError):  # the driver is gone: nobody to report to
+            return
 
 
 def _death(exitcode: int | None) -> str:
