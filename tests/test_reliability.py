@@ -216,7 +216,7 @@ def test_ray_executor_on_a_ray_instance_started_by_the_test(tmp_path):
     rows = _rows(path)
     assert len(rows) == 20 and len({r["arch_id"] for r in rows}) == 20
     errors = [r["error"] for r in rows if r["status"] == "failed"]
-    assert any("injected failure" in e for e in errors)
+    assert any("injected failure" in e for e in errors), errors
     assert any("Ray worker died" in e for e in errors)
     assert any("time limit" in e and "cancelled" in e for e in errors)
     assert sum(r["status"] == "complete" for r in rows) >= 5

@@ -33,9 +33,30 @@ def _load_config(ctx, param, path):
         return None
     from .config import read_search_config
 
-    names = {p.name for p in ctx.command.params if p.name not in ("config",)}
-    ctx.default_map = {**(ctx.default_map or {}), **read_search_config(path, names)}
+    params = {p.name: p for p in ctx.command.params if p.name not in ("config",)}
+    values = read_search_config(path, set(params))
+    for name, value in values.items():
+        _check_config_type(path, params[name], value)
+    ctx.default_map = {**(ctx.default_map or {}), **values}
     return path
+
+
+def _check_config_type(path: str, param, value) -> None:
+    """Config values must have the option's type: no silent truncation of 2.5 trials, no true as 1."""
+    key = param.name.replace("_", "-")
+    t = param.type
+    if param.is_flag:
+        ok, want = isinstance(value, bool), "true or false"
+    elif param.multiple:
+        ok, want = isinstance(value, list) and all(isinstance(v, str) for v in value), "a list of strings"
+    elif isinstance(t, click.types.IntParamType):
+        ok, want = isinstance(value, int) and not isinstance(value, bool), "a whole number"
+    elif isinstance(t, click.types.FloatParamType):
+        ok, want = isinstance(value, (int, float)) and not isinstance(value, bool), "a number"
+    else:
+        ok, want = isinstance(value, (str, int, float)) and not isinstance(value, bool), "a string"
+    if not ok:
+        raise ArchscoutError(f"config file {path!r}: {key} must be {want}, got {value!r}")
 
 
 @cli.command()
@@ -96,9 +117,11 @@ def search(task, space, strategy, trials, time_budget, study_name, storage, seed
     Every trial is stored as it finishes; running the same command again resumes the
     study and never trains an architecture twice at the same budget.
     """
-    from .study import Study, check_budget
+    from .study import Study, check_budget, check_search_options
 
     check_budget(trials, time_budget)
+    check_search_options(workers, executor, address, trial_timeout, trial_memory, max_failures or None,
+                         on_interrupted)  # refuse bad settings before anything is stored
     if top_k < 0 or final_seeds < 0:
         raise ArchscoutError("--top-k and --final-seeds must be >= 0")
     options = {k: v for k, v in (("population_size", population_size), ("sample_size", sample_size))
@@ -135,7 +158,7 @@ def list_studies(storage):
     from .report.tables import studies_table
     from .storage import Storage
 
-    rows = Storage(storage).list_studies()
+    rows = _existing(storage).list_studies()
     if not rows:
         _echo(f"no studies in {storage}")
         return
@@ -151,7 +174,9 @@ def show(study, storage, top, failed):
     """Show a study's leaderboard (by validation accuracy; test accuracy of retrained trials)."""
     from .study import Study
 
-    s = Study.load(study, storage)
+    if top < 1:
+        raise ArchscoutError(f"--top must be >= 1, got {top}")
+    s = Study.load(study, _existing(storage))
     _print_board(s, top)
     if failed:
         for t in s.trials():
@@ -167,7 +192,7 @@ def best(study, storage, as_json):
     """Show the best trial of a study: architecture, validation metrics, final test accuracy."""
     from .study import Study
 
-    s = Study.load(study, storage)
+    s = Study.load(study, _existing(storage))
     t = s.best()
     doc = {"study": s.name, "trial": t.number, "architecture": t.arch.to_dict(), "metrics": t.metrics,
            "final": t.final or None}
@@ -194,7 +219,9 @@ def export(study, storage, out, number, seed):
     """Write a trained model: model.onnx, model.pt (state dict), architecture.json, metrics.json."""
     from .study import Study
 
-    s = Study.load(study, storage)
+    if seed < 0:
+        raise ArchscoutError(f"--seed must be >= 0, got {seed}")
+    s = Study.load(study, _existing(storage))
     if number is None:
         t = s.best()
     else:
@@ -202,8 +229,13 @@ def export(study, storage, out, number, seed):
         if not match:
             raise ArchscoutError(f"study {study!r} has no trial #{number}")
         t = match[0]
+    if s.evaluator_spec != "train":
+        raise ArchscoutError(f"study {s.name!r} uses the {s.evaluator_spec.split(':')[0]} evaluator: it has no "
+                             f"trained model to export")
     out = out or f"export-{s.name}"
-    info = t.export(out)
+    if os.path.exists(out) and not os.path.isdir(out):
+        raise ArchscoutError(f"cannot create export folder {out!r}: a file of that name exists")
+    info = t.export(out, seed=seed)
     _echo(f"exported trial #{t.number} ({t.arch.describe()}) to {out}/: {', '.join(info['files'])}")
     _echo(f"ONNX Runtime matches PyTorch within {info['onnx_max_abs_diff']:.2e} (max abs logit difference)")
 
@@ -236,6 +268,13 @@ def strategies():
 
     for name in list_strategies():
         _echo(f"{name:14} {describe_strategy(name)}")
+
+
+def _existing(url: str):
+    """Storage that must exist already (read commands never create a database)."""
+    from .storage import Storage
+
+    return Storage(url, create=False)
 
 
 def _console():
@@ -278,6 +317,13 @@ def main(argv=None) -> int:
     except Exception as e:  # a bug: say so in one line, keep the traceback for those who ask
         if os.environ.get("ARCHSCOUT_DEBUG"):
             raise
+        from sqlalchemy.exc import DatabaseError, IntegrityError
+
+        if isinstance(e, DatabaseError) and not isinstance(e, IntegrityError):  # a database that breaks mid-way
+            orig = str(getattr(e, "orig", e)).strip().splitlines()
+            click.echo(f"error: the storage failed: {orig[0] if orig else type(e).__name__} (the database may be "
+                       f"damaged or unreachable)", err=True)
+            return 2
         click.echo(f"internal error: {type(e).__name__}: {e} (set ARCHSCOUT_DEBUG=1 for the traceback)", err=True)
         return 1
     return 0

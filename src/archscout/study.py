@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from typing import Callable, Iterable
 
 from .errors import ArchscoutError
-from .evaluate import LatencyConfig, check_evaluator_spec, make_evaluator, release_memory
+from .evaluate import LatencyConfig, check_evaluator_spec, make_evaluator, measured_metrics, release_memory
 from .evaluate.runner import Outcome, TrialRunner
 from .evaluate.training import TrainConfig
 from .execute import Executor, make_executor
@@ -82,10 +82,11 @@ class Trial:
         task = self._study.task
         return self.arch.build(task.input_shape, task.num_classes)
 
-    def export(self, path: str) -> dict:
-        """Write model.onnx, model.pt (state dict), architecture.json and metrics.json to ``path``."""
+    def export(self, path: str, seed: int = 0) -> dict:
+        """Write model.onnx, model.pt (state dict of the retraining with ``seed``), architecture.json and
+        metrics.json to ``path``."""
         from .export import export_trial
-        return export_trial(self._study, self, path)
+        return export_trial(self._study, self, path, seed=seed)
 
 
 class Study:
@@ -117,14 +118,20 @@ class Study:
             check_task_name(task)  # the data itself is loaded when first needed
         elif task is None and self.evaluator_spec == "train":
             raise ArchscoutError("the train evaluator needs a task")
-        self.name = name or f"{_safe(task_name or self.evaluator_spec.split(':')[0])}-{self.space.name}"
+        if name is not None and not isinstance(name, str):
+            raise ArchscoutError(f"a study name is a string, got {name!r}")
+        self.name = f"{_safe(task_name or self.evaluator_spec.split(':')[0])}-{self.space.name}" if name is None \
+            else name
         if not _NAME.match(self.name):
             raise ArchscoutError(f"study name {self.name!r}: use letters, digits and . _ - : (up to 200), "
                                  f"starting with a letter or digit")
         self.objective = check_metric(objective)
         if self.objective == "test_accuracy":
             raise ArchscoutError("the objective cannot be test_accuracy: selection uses validation data only")
-        self.constraints = [Constraint.parse(c) for c in constraints]
+        self.constraints = [_measured(Constraint.parse(c), self.evaluator_spec) for c in constraints]
+        if self.objective not in measured_metrics(self.evaluator_spec):
+            raise ArchscoutError(f"the objective {self.objective!r} is not measured by the {self.evaluator_spec} "
+                                 f"evaluator; it measures {', '.join(measured_metrics(self.evaluator_spec))}")
         self.strategy_name = canonical_name(strategy)
         self.strategy_options = dict(strategy_options or {})
         make_strategy(self.strategy_name, self.space, seed=seed, **self.strategy_options)  # validate options
@@ -138,6 +145,8 @@ class Study:
         config = self._config(task_name)
         row = self.storage.get_study(self.name)
         if row is None:
+            if self.evaluator_spec == "train":  # bad data or a space that cannot take it: refuse before storing
+                self._check_space_fits(self.task)
             row = self.storage.create_study(self.name, config)
         else:
             _check_same(self.name, row.config, config)
@@ -278,29 +287,26 @@ class Study:
         stored failed) or ``fail``.
         """
         seconds = check_budget(trials, time_budget)
-        time_limit = parse_duration(trial_timeout, "per-trial time limit") if trial_timeout is not None else None
-        if trial_memory_mb is not None and not (isinstance(trial_memory_mb, (int, float)) and trial_memory_mb > 0):
-            raise ArchscoutError(f"the per-trial memory limit must be a positive number of MB, got {trial_memory_mb!r}")
-        if max_failures is not None and (not isinstance(max_failures, int) or isinstance(max_failures, bool)
-                                         or max_failures < 0):
-            raise ArchscoutError(f"--max-failures must be a non-negative integer, got {max_failures!r}")
-        if on_interrupted not in INTERRUPT_POLICIES:
-            raise ArchscoutError(f"unknown policy for interrupted trials {on_interrupted!r}; "
-                                 f"valid: {', '.join(INTERRUPT_POLICIES)}")
+        ex, time_limit = check_search_options(workers, executor, address, trial_timeout, trial_memory_mb,
+                                              max_failures, on_interrupted)
         evaluator = self.evaluator()
         if self.evaluator_spec == "train":
             self._check_task(self.task)
             self._check_space_fits(self.task)
-        ex = executor if isinstance(executor, Executor) else make_executor(
-            executor, workers, address, time_limit, trial_memory_mb)
         runner = TrialRunner(evaluator, self.space, self.constraints, time_limit, trial_memory_mb)
-        others = [s for s in self.storage.sessions(self.id) if self.storage.session_alive(s, stale_after)]
-        session = self.storage.open_session(self.id, ex.describe())
+        ex.start(runner)  # before anything is stored: an executor that cannot start leaves no trace
+        try:
+            others = [s for s in self.storage.sessions(self.id) if self.storage.session_alive(s, stale_after)]
+            session = self.storage.open_session(self.id, ex.describe())
+        except BaseException:
+            ex.close()
+            raise
         beat = _Heartbeat(self.storage, session)
         try:
             return _Loop(self, ex, runner, session, evaluator.budget_key, len(others), progress,
                          trials, seconds, max_failures, on_interrupted, stale_after).run()
         finally:
+            ex.close()
             beat.stop()
             self.storage.close_session(session)
 
@@ -380,6 +386,39 @@ class Study:
             if f.trial_id == trial.id and f.seed == seed and f.budget == budget:
                 return f.weights
         return None
+
+
+def _measured(c: Constraint, spec: str) -> Constraint:
+    """A constraint on a metric the evaluator stores (bare size_bytes means fp32), else a clear error."""
+    if c.metric == "size_bytes":
+        c = Constraint("size_bytes@fp32", c.op, c.bound)
+    if c.metric == "test_accuracy":
+        raise ArchscoutError(f"constraint {c}: test accuracy is never used during the search (selection uses "
+                             f"validation data only)")
+    measured = measured_metrics(spec)
+    if c.metric not in measured:
+        raise ArchscoutError(f"constraint {c}: the {spec.split(':')[0]} evaluator does not measure "
+                             f"{c.metric!r}; it measures {', '.join(measured)}")
+    return c
+
+
+def check_search_options(workers: int = 1, executor=None, address: str | None = None,
+                         trial_timeout: str | float | None = None, trial_memory_mb: float | None = None,
+                         max_failures: int | None = DEFAULT_MAX_FAILURES, on_interrupted: str = "requeue"):
+    """Validate where and how trials run; returns (executor, per-trial time limit in seconds or None)."""
+    time_limit = parse_duration(trial_timeout, "per-trial time limit") if trial_timeout is not None else None
+    if trial_memory_mb is not None and (isinstance(trial_memory_mb, bool) or not isinstance(trial_memory_mb, (int, float))
+                                        or not 0 < trial_memory_mb < math.inf):
+        raise ArchscoutError(f"the per-trial memory limit must be a positive number of MB, got {trial_memory_mb!r}")
+    if max_failures is not None and (not isinstance(max_failures, int) or isinstance(max_failures, bool)
+                                     or max_failures < 0):
+        raise ArchscoutError(f"--max-failures must be a non-negative integer, got {max_failures!r}")
+    if on_interrupted not in INTERRUPT_POLICIES:
+        raise ArchscoutError(f"unknown policy for interrupted trials {on_interrupted!r}; "
+                             f"valid: {', '.join(INTERRUPT_POLICIES)}")
+    ex = executor if isinstance(executor, Executor) else make_executor(
+        executor, workers, address, time_limit, trial_memory_mb)
+    return ex, time_limit
 
 
 def _builtin_spaces() -> list[str]:
@@ -499,7 +538,6 @@ class _Loop:
         last_sync = last_recover = time.monotonic()
         sync_from = time.time()
         interrupted = True
-        self.ex.start(self.runner)
         try:
             while True:
                 can_submit = stop is None and (self.seconds is None or self._used() < self.seconds)

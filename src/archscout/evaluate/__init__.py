@@ -63,6 +63,8 @@ class TrainingEvaluator:
     """
 
     kind = "train"
+    measures = ("accuracy", "loss", "params", "flops", "size_bytes@fp32", "latency_ms", "train_seconds",
+                "train_loss")
 
     def __init__(self, task: Task, train: TrainConfig | None = None, latency: LatencyConfig | None = None):
         self.task = task
@@ -135,6 +137,14 @@ class TrainingEvaluator:
 
 
 EVALUATORS = ("train", "synthetic")
+
+
+def measured_metrics(spec: str) -> tuple:
+    """The metrics an evaluator (by spec) stores for every trial it completes."""
+    if spec.split(":", 1)[0] == "synthetic":
+        from .synthetic import SyntheticEvaluator
+        return SyntheticEvaluator.measures
+    return TrainingEvaluator.measures
 
 
 def check_evaluator_spec(spec: str) -> str:

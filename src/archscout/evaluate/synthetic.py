@@ -34,12 +34,13 @@ def _unit(*parts) -> float:
 
 class SyntheticEvaluator:
     kind = "synthetic"
+    measures = ("accuracy", "loss", "params", "flops", "size_bytes@fp32", "latency_ms", "train_seconds")
 
     def __init__(self, delay: float = 0.0, fail: float = 0.0, nan: float = 0.0, crash: float = 0.0,
                  hang: float = 0.0, block: float = 0.0):
         for name, v in (("delay", delay), ("fail", fail), ("nan", nan), ("crash", crash), ("hang", hang),
                         ("block", block)):
-            if not (isinstance(v, (int, float)) and v >= 0) or (name != "delay" and v > 1):
+            if not (isinstance(v, (int, float)) and 0 <= v < float("inf")) or (name != "delay" and v > 1):
                 raise ArchscoutError(f"synthetic evaluator: {name} must be "
                                      f"{'>= 0 seconds' if name == 'delay' else 'a fraction in [0, 1]'}, got {v!r}")
         self.delay, self.fail, self.nan, self.crash, self.hang, self.block = delay, fail, nan, crash, hang, block

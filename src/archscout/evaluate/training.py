@@ -28,8 +28,8 @@ class TrainConfig:
     def __post_init__(self):
         if self.epochs is None and (not isinstance(self.steps, int) or self.steps < 1):
             raise ArchscoutError(f"training steps must be a positive integer, got {self.steps!r}")
-        if self.epochs is not None and not self.epochs > 0:
-            raise ArchscoutError(f"training epochs must be positive, got {self.epochs!r}")
+        if self.epochs is not None and not (self.epochs > 0 and math.isfinite(self.epochs)):
+            raise ArchscoutError(f"training epochs must be a positive finite number, got {self.epochs!r}")
         if not isinstance(self.batch_size, int) or self.batch_size < 1:
             raise ArchscoutError(f"batch size must be a positive integer, got {self.batch_size!r}")
         if self.optimizer not in OPTIMIZERS:

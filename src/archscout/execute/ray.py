@@ -112,7 +112,7 @@ class RayExecutor(Executor):
         if self.time_limit is not None:
             now = time.monotonic()
             grace = max(2.0, 0.1 * self.time_limit)
-            for ref, (key, started) in list(self.inflight.items()):
+            for ref, (_key, started) in list(self.inflight.items()):
                 if now - started > self.time_limit + grace:
                     self.ray.cancel(ref, force=True)  # reported as TaskCancelledError by a later wait
         return out

@@ -136,15 +136,21 @@ def _normalise_url(url: str):
 class Storage:
     """Database access for studies, trials, sessions and final results. ``url`` is any SQLAlchemy URL."""
 
-    def __init__(self, url: str = "sqlite:///archscout.db"):
-        self.url = url
+    def __init__(self, url: str = "sqlite:///archscout.db", create: bool = True):
+        """``create=False``: the database must exist already (for commands that only read)."""
+        self.url, self.create = url, create
         parsed = _normalise_url(url)
         self.shown_url = parsed.render_as_string(hide_password=True)
         self.backend = parsed.get_backend_name()
         kwargs: dict[str, Any] = {}
         if self.backend == "sqlite":
             path = parsed.database
-            if path and path != ":memory:":
+            if not path:
+                raise ArchscoutError(f"storage {url!r} names no database file; use e.g. sqlite:///archscout.db "
+                                     f"(sqlite:///:memory: keeps nothing)")
+            if path != ":memory:" and not create and not os.path.exists(path):
+                raise ArchscoutError(f"no database at {os.path.abspath(path)!r} (storage {url!r}); check --storage")
+            if path != ":memory:":
                 folder = os.path.dirname(os.path.abspath(path))
                 if not os.path.isdir(folder):
                     raise ArchscoutError(f"storage {url!r}: folder {folder!r} does not exist")
@@ -195,6 +201,8 @@ class Storage:
             raise ArchscoutError(f"storage {self.shown_url!r} holds tables that archscout did not create "
                                  f"({', '.join(sorted(existing)[:5])}); refusing to touch it")
         if meta_table.name not in existing:
+            if not self.create:
+                raise ArchscoutError(f"storage {self.shown_url!r} holds no archscout studies (an empty database)")
             try:
                 with self._writer.begin() as c:
                     metadata.create_all(c)
@@ -210,10 +218,12 @@ class Storage:
             raise ArchscoutError(f"storage {self.shown_url!r} was written by a newer archscout (schema {version}; "
                                  f"this one reads up to {SCHEMA_VERSION}); upgrade archscout, nothing was changed")
         need = TABLES_AT.get(version)
-        if need is None or not need <= existing:
-            missing = sorted((need or TABLES_AT[SCHEMA_VERSION]) - existing)
+        if need is None:
+            raise ArchscoutError(f"storage {self.shown_url!r} is damaged: it records no valid schema version; "
+                                 f"nothing was changed")
+        if not need <= existing:
             raise ArchscoutError(f"storage {self.shown_url!r} is damaged: schema {version} but missing tables "
-                                 f"{missing}; nothing was changed")
+                                 f"{sorted(need - existing)}; nothing was changed")
         if version < SCHEMA_VERSION:
             self.migrate(version)
         self._use_wal()

@@ -230,6 +230,9 @@ def _read_csv(path: str) -> tuple[np.ndarray, np.ndarray]:
                 where = header[j] if header else f"column {j + 1}"
                 raise ArchscoutError(f"{path}: row {i + 1}, {where}: {cell!r} is not a number") from None
     labels = np.array([r[label].strip() for r in body])
+    empty = np.flatnonzero(labels == "")
+    if len(empty):
+        raise ArchscoutError(f"{path}: row {empty[0] + 1}: the label is empty")
     try:
         y = labels.astype(np.float64)
         y = y.astype(np.int64) if np.all(np.mod(y, 1) == 0) else labels
