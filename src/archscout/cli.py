@@ -156,7 +156,6 @@ def search(task, space, strategy, trials, time_budget, study_name, storage, seed
 def list_studies(storage):
     """List the studies in the database with their trial counts."""
     from .report.tables import studies_table
-    from .storage import Storage
 
     rows = _existing(storage).list_studies()
     if not rows:

@@ -407,8 +407,9 @@ def check_search_options(workers: int = 1, executor=None, address: str | None = 
                          max_failures: int | None = DEFAULT_MAX_FAILURES, on_interrupted: str = "requeue"):
     """Validate where and how trials run; returns (executor, per-trial time limit in seconds or None)."""
     time_limit = parse_duration(trial_timeout, "per-trial time limit") if trial_timeout is not None else None
-    if trial_memory_mb is not None and (isinstance(trial_memory_mb, bool) or not isinstance(trial_memory_mb, (int, float))
-                                        or not 0 < trial_memory_mb < math.inf):
+    memory = trial_memory_mb
+    if memory is not None and (isinstance(memory, bool) or not isinstance(memory, (int, float))
+                               or not 0 < memory < math.inf):
         raise ArchscoutError(f"the per-trial memory limit must be a positive number of MB, got {trial_memory_mb!r}")
     if max_failures is not None and (not isinstance(max_failures, int) or isinstance(max_failures, bool)
                                      or max_failures < 0):
