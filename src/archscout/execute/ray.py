@@ -110,8 +110,11 @@ class RayExecutor(Executor):
                 out.append((key, Outcome("failed", error=f"Ray: {type(e).__name__}: "
                                                          f"{str(e).strip().splitlines()[-1] if str(e) else ''}")))
         if self.time_limit is not None:
+            # the task's own guard stops it at the limit; this hard stop is the backstop for code that never
+            # checks. Ray does not say when a task started (it may wait for a worker), so it counts from
+            # submission with a wide margin
             now = time.monotonic()
-            grace = max(2.0, 0.1 * self.time_limit)
+            grace = max(10.0, 0.5 * self.time_limit)
             for ref, (_key, started) in list(self.inflight.items()):
                 if now - started > self.time_limit + grace:
                     self.ray.cancel(ref, force=True)  # reported as TaskCancelledError by a later wait
