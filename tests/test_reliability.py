@@ -98,17 +98,25 @@ def test_on_interrupted_fail_stores_the_in_flight_trial_as_failed(tmp_path):
     assert len(_finished(after.values())) == 6
 
 
-def test_an_architecture_interrupted_twice_is_stored_failed(db):
-    """A candidate that kills its process (here in the search process itself) is retried once, then failed."""
+def test_an_architecture_interrupted_three_times_is_stored_failed(db):
+    """A candidate whose process keeps dying under it is retried twice, then failed."""
     study = Study("crashy", space="mlp", evaluator="synthetic:crash=1", storage=db, strategy="random")
     arch = study.space.sample(0)
     store = study.storage
-    for _ in range(2):  # two processes died while evaluating it
-        store.start_trial(study.id, arch.id, arch.to_json(), study.evaluator().budget_key, 0)
-        assert study._recover(study.evaluator().budget_key, "requeue", 60) in ([arch], [])
+    budget = study.evaluator().budget_key
+    requeued = []
+    for _ in range(3):  # three processes died while evaluating it
+        store.start_trial(study.id, arch.id, arch.to_json(), budget, 0)
+        requeued.append(study._recover(budget, "requeue", 60))
+    assert requeued == [[arch], [arch], []]
     rows = store.trials(study.id)
-    assert [r.status for r in rows] == ["interrupted", "failed"]
-    assert "interrupted 2 times" in rows[1].error
+    assert [r.status for r in rows] == ["interrupted", "interrupted", "failed"]
+    assert "interrupted 3 times" in rows[2].error
+    # a stop of the search itself (Ctrl-C) is not the architecture's fault and does not count
+    other = study.space.sample(1)
+    t = store.start_trial(study.id, other.id, other.to_json(), budget, 0)
+    store.interrupt_trials([t.id], "the search was interrupted while this trial was running")
+    assert store.count_interrupted(study.id, other.id, budget) == 0
 
 
 def _study(db, name="s", evaluator="synthetic", space="conv1d", strategy="random", **kw):

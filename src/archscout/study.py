@@ -25,7 +25,7 @@ from .tasks import Task, check_task_name, get_task
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,199}$")
 MAX_DUPLICATE_STREAK = 500
 DEFAULT_MAX_FAILURES = 20  # failed trials in a row that stop a search
-MAX_INTERRUPTIONS = 2  # an architecture interrupted this many times is stored failed, not retried
+MAX_INTERRUPTIONS = 3  # an architecture whose process died this many times is stored failed, not retried
 INTERRUPT_POLICIES = ("requeue", "fail")
 STALE_AFTER = 60.0  # seconds without a heartbeat after which a process on another host counts as dead
 HEARTBEAT_EVERY = 5.0
@@ -283,7 +283,7 @@ class Study:
         ``trial_timeout`` and ``trial_memory_mb``: per-trial limits; a trial over them is stored failed.
         ``max_failures``: stop (with an error naming the commonest reason) after that many failed trials
         in a row; ``None`` or 0 never stops. ``on_interrupted``: what happens to trials that were running
-        when their process died: ``requeue`` (evaluated again; an architecture interrupted twice is
+        when their process died: ``requeue`` (evaluated again; an architecture interrupted three times is
         stored failed) or ``fail``.
         """
         seconds = check_budget(trials, time_budget)

@@ -76,7 +76,7 @@ class TrialRunner:
         def cost_check(m: dict) -> str | None:
             return next((r for r in (c.check(m) for c in cost) if r), None)
 
-        from . import Infeasible, release_memory
+        from . import Infeasible
 
         try:
             arch = Architecture.from_json(arch_json, self.space)
@@ -91,7 +91,9 @@ class TrialRunner:
         except Exception as e:  # noqa: BLE001 - any error of a candidate is its trial's failure
             return Outcome("failed", {}, {}, f"{type(e).__name__}: {e}")
         finally:
-            release_memory()
+            after = getattr(self.evaluator, "after_trial", None)
+            if after is not None:  # e.g. give a trained network's memory back to the OS
+                after()
         ev.details.setdefault("worker", {"host": socket.gethostname(), "pid": os.getpid()})
         bad = [k for k, v in ev.metrics.items() if isinstance(v, float) and not math.isfinite(v)]
         if bad:

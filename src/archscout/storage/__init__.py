@@ -463,10 +463,12 @@ class Storage:
         return [self._row(r) for r in rows]
 
     def count_interrupted(self, study_id: int, arch_id: str, budget: str) -> int:
+        """How often this architecture's evaluation was lost because its process died (a stop of the
+        search itself, e.g. Ctrl-C, does not count)."""
         with self.engine.connect() as c:
             return c.execute(sa.select(sa.func.count(trials.c.id)).where(
                 (trials.c.study_id == study_id) & (trials.c.arch_id == arch_id) & (trials.c.budget == budget)
-                & (trials.c.status == "interrupted"))).scalar_one()
+                & (trials.c.status == "interrupted") & trials.c.error.like("interrupted: %"))).scalar_one()
 
     # -- final retraining ---------------------------------------------------------------
     def add_final(self, study_id: int, trial_id: int, seed: int, budget: str, metrics: dict, details: dict,
