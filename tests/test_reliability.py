@@ -3,7 +3,6 @@
 Most tests use the synthetic evaluator (no training; faults injected per architecture), so
 they exercise the framework in seconds; determinism is also checked with real training.
 """
-import os
 import signal
 import sqlite3
 import subprocess
@@ -205,7 +204,7 @@ def test_several_search_processes_cooperate_on_one_study(tmp_path):
 
 
 def test_ray_executor_on_a_ray_instance_started_by_the_test(tmp_path):
-    ray = pytest.importorskip("ray") if os.environ.get("ARCHSCOUT_REQUIRE_RAY") != "1" else __import__("ray")
+    ray = pytest.importorskip("ray")
     import logging
 
     ray.init(address="local", num_cpus=2, include_dashboard=False, log_to_driver=False,

@@ -438,8 +438,7 @@ class Storage:
         """Mark the running trials of dead processes interrupted; returns how many."""
         when = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime())
         return len(self.interrupt_trials(self.stale_trials(study_id, stale_after),
-                                         f"the search process stopped while this trial was running "
-                                         f"(found at {when})"))
+                                         f"interrupted: the process running this trial stopped (noticed at {when})"))
 
     def _trial(self, c, trial_id: int) -> TrialRow:
         r = c.execute(sa.select(trials).where(trials.c.id == trial_id)).mappings().first()
