@@ -273,3 +273,22 @@ def test_same_seed_same_metrics_with_real_training(tmp_path):
                     for t in s.trials()])
     assert out[0] == out[1]
     assert all(m["accuracy"] is not None for _, m in out[0])
+
+
+def test_interrupted_architectures_stay_queued_until_evaluated_again(db):
+    """A process that recovers interrupted trials and dies before evaluating them loses nothing:
+    the queue is rebuilt from storage (interrupted and not held by another trial), Ctrl-C stops included."""
+    study = _study(db, space="mlp")
+    budget = study.evaluator().budget_key
+    store = study.storage
+    a, b = study.space.sample(0), study.space.sample(1)
+    store.start_trial(study.id, a.id, a.to_json(), budget, 0)  # its process died
+    t = store.start_trial(study.id, b.id, b.to_json(), budget, 0)
+    store.interrupt_trials([t.id], "the search was interrupted while this trial was running")  # Ctrl-C
+    assert study._recover(budget, "requeue", 60) == [a, b]
+    assert study._recover(budget, "requeue", 60) == [a, b]  # the recovering process died: still queued
+    store.start_trial(study.id, a.id, a.to_json(), budget, 0, session_id=store.open_session(study.id))
+    assert study._recover(budget, "requeue", 60) == [b]  # a is held again
+    study.search(trials=3)
+    done = {t.arch.id for t in study.trials("complete")}
+    assert b.id in done

@@ -27,6 +27,7 @@ MAX_DUPLICATE_STREAK = 500
 DEFAULT_MAX_FAILURES = 20  # failed trials in a row that stop a search
 MAX_INTERRUPTIONS = 3  # an architecture whose process died this many times is stored failed, not retried
 INTERRUPT_POLICIES = ("requeue", "fail")
+PROCESS_DIED = "interrupted: the process running this trial stopped"
 STALE_AFTER = 60.0  # seconds without a heartbeat after which a process on another host counts as dead
 HEARTBEAT_EVERY = 5.0
 SYNC_EVERY = 2.0  # seconds between looks for results stored by other processes
@@ -311,23 +312,42 @@ class Study:
             self.storage.close_session(session)
 
     def _recover(self, budget: str, policy: str, stale_after: float) -> list[Architecture]:
-        """Trials left running by processes that died: marked interrupted and returned to be evaluated again,
-        or stored failed (by policy, or when the architecture was interrupted before)."""
-        out = []
+        """Mark the trials left running by processes that died, then return the architectures to evaluate
+        again: every interrupted one (found now or earlier, by any process, or stopped by Ctrl-C) whose
+        architecture no trial holds at this budget, oldest first. With policy ``fail`` nothing is returned and
+        newly found trials are stored failed; an architecture under which the evaluating process itself died
+        MAX_INTERRUPTIONS times is stored failed (it may be what kills the process)."""
         when = time.strftime("%Y-%m-%d %H:%M:%S")
-        rows = {r.id: r for r in self.storage.trials(self.id) if r.status == "running"}
-        for tid in self.storage.stale_trials(self.id, stale_after):
-            r = rows.get(tid)
-            if r is None:
-                continue
-            prior = self.storage.count_interrupted(self.id, r.arch_id, r.budget)
-            reason = f"interrupted: the process running this trial stopped (noticed at {when})"
-            fail = policy == "fail" or prior + 1 >= MAX_INTERRUPTIONS
-            if fail:
-                reason += ("; not retried (--on-interrupted fail)" if policy == "fail" else
-                           f"; this architecture was interrupted {prior + 1} times, it is not retried "
-                           f"(it may be what stops the process)")
-            if self.storage.interrupt_trials([tid], reason, fail=fail) and not fail and r.budget == budget:
+        stale = set(self.storage.stale_trials(self.id, stale_after))
+        if stale:
+            sessions = {s.id: s for s in self.storage.sessions(self.id)}
+            for r in self.storage.trials(self.id):
+                if r.id not in stale:
+                    continue
+                executor = sessions[r.session_id].info.get("executor", "local") if r.session_id in sessions \
+                    else "local"
+                if executor == "local":  # the trial ran in the process that died: it may be the cause
+                    prior = self.storage.count_interrupted(self.id, r.arch_id, r.budget)
+                    reason = f"{PROCESS_DIED} (noticed at {when})"
+                    fail = policy == "fail" or prior + 1 >= MAX_INTERRUPTIONS
+                    if fail and policy != "fail":
+                        reason += (f"; this architecture was interrupted {prior + 1} times, it is not retried "
+                                   f"(it may be what stops the process)")
+                else:  # a worker evaluated it; the search process died, not because of this trial
+                    reason = f"interrupted: the search process stopped while a worker evaluated this trial " \
+                             f"(noticed at {when})"
+                    fail = policy == "fail"
+                if policy == "fail":
+                    reason += "; not retried (--on-interrupted fail)"
+                self.storage.interrupt_trials([r.id], reason, fail=fail)
+        if policy == "fail":
+            return []
+        rows = self.storage.trials(self.id)
+        held = {r.arch_id for r in rows if r.budget == budget and r.status != "interrupted"}
+        out, seen = [], set()
+        for r in rows:
+            if r.status == "interrupted" and r.budget == budget and r.arch_id not in held and r.arch_id not in seen:
+                seen.add(r.arch_id)
                 out.append(Architecture.from_json(r.arch, self.space))
         return out
 
@@ -581,7 +601,9 @@ class _Loop:
                             self._learn(r)
                     sync_from, last_sync = t, now
                 if now - last_recover > RECOVER_EVERY:
-                    self.requeue.extend(study._recover(self.budget, self.policy, self.stale_after))
+                    queued = {a.id for a in self.requeue}
+                    self.requeue.extend(a for a in study._recover(self.budget, self.policy, self.stale_after)
+                                        if a.id not in queued)
                     last_recover = now
             interrupted = False
         finally:

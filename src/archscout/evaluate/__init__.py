@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import ctypes
 import ctypes.util
+import functools
 import gc
 import io
 from dataclasses import dataclass, field
@@ -38,13 +39,20 @@ def release_memory() -> None:
     returns the free pages (a no-op on other C libraries).
     """
     gc.collect()
-    name = ctypes.util.find_library("c")
-    if name:
-        try:
-            trim = ctypes.CDLL(name).malloc_trim
-        except (OSError, AttributeError):
-            return
+    trim = _malloc_trim()
+    if trim is not None:
         trim(0)
+
+
+@functools.lru_cache(maxsize=1)
+def _malloc_trim():
+    name = ctypes.util.find_library("c")  # slow (it may run ldconfig): once per process
+    if not name:
+        return None
+    try:
+        return ctypes.CDLL(name).malloc_trim
+    except (OSError, AttributeError):
+        return None
 
 
 @dataclass(frozen=True)

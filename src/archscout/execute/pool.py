@@ -21,6 +21,7 @@ from ._base import Executor
 
 _THREAD_VARS = ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS")
 MAX_START_FAILURES = 3
+START_TIMEOUT = 300.0
 
 
 def cpu_count() -> int:
@@ -130,6 +131,17 @@ class PoolExecutor(Executor):
             raise ArchscoutError(f"the evaluator or space cannot be sent to worker processes ({e}); define custom "
                                  f"builders and constraints at module level, or run with one worker") from None
         self.pool = [_Worker(self.ctx, self.runner_bytes, self.threads, i) for i in range(self.workers)]
+        # wait until every worker has imported torch and unpacked the evaluator, so trials are claimed (and
+        # timed) only when a worker can start them
+        deadline = time.monotonic() + START_TIMEOUT
+        while not all(w.ready for w in self.pool):
+            if time.monotonic() > deadline:
+                self.close()
+                raise ArchscoutError(f"worker processes did not start within {START_TIMEOUT:g} s")
+            waiting = [w for w in self.pool if not w.ready]
+            wait_conns([w.conn for w in waiting] + [w.proc.sentinel for w in waiting], timeout=0.5)
+            for w in waiting:
+                self._read(w)
 
     def free(self) -> int:
         return sum(1 for w in self.pool if w.job is None)

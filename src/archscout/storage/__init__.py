@@ -467,7 +467,8 @@ class Storage:
         with self.engine.connect() as c:
             return c.execute(sa.select(sa.func.count(trials.c.id)).where(
                 (trials.c.study_id == study_id) & (trials.c.arch_id == arch_id) & (trials.c.budget == budget)
-                & (trials.c.status == "interrupted") & trials.c.error.like("interrupted: %"))).scalar_one()
+                & (trials.c.status == "interrupted")
+                & trials.c.error.like("interrupted: the process running this trial stopped%"))).scalar_one()
 
     # -- final retraining ---------------------------------------------------------------
     def add_final(self, study_id: int, trial_id: int, seed: int, budget: str, metrics: dict, details: dict,

@@ -56,6 +56,7 @@ trials = sa.Table(
     sa.Column("session_id", sa.Integer, sa.ForeignKey("sessions.id")),
     sa.UniqueConstraint("study_id", "number"),
     sa.Index("ix_trials_claim", "study_id", "claim", unique=True),
+    sa.Index("ix_trials_study_status", "study_id", "status"),  # trial budgets count these on every claim
 )
 finals = sa.Table(
     "finals", metadata,
@@ -96,6 +97,7 @@ def _v1_to_v2(conn) -> None:
         seen.add((sid, key))
         conn.execute(sa.text("UPDATE trials SET claim = :c WHERE id = :i"), {"c": key, "i": tid})
     conn.execute(sa.text("CREATE UNIQUE INDEX ix_trials_claim ON trials (study_id, claim)"))
+    conn.execute(sa.text("CREATE INDEX ix_trials_study_status ON trials (study_id, status)"))
 
 
 MIGRATIONS = {1: _v1_to_v2}  # from version -> the step to the next one
