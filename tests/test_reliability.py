@@ -3,30 +3,38 @@
 Most tests use the synthetic evaluator (no training; faults injected per architecture), so
 they exercise the framework in seconds; determinism is also checked with real training.
 """
+import os
 import signal
-import sqlite3
 import subprocess
 import sys
 import time
 
 import psutil
 import pytest
+import sqlalchemy as sa
 
 from archscout import ArchscoutError, Study
+from archscout.storage import _normalise_url
 from archscout.tasks import get_task
 
 CLI = [sys.executable, "-m", "archscout.cli"]
 
 
-def _rows(path):
-    c = sqlite3.connect(path)
+def _rows(where):
+    """The trials table as dicts: ``where`` is a SQLite file path or any storage URL."""
+    url = where if "://" in str(where) else f"sqlite:///{where}"
+    engine = sa.create_engine(_normalise_url(url))
     try:
-        c.row_factory = sqlite3.Row
-        return [dict(r) for r in c.execute("select * from trials order by number")]
-    except sqlite3.OperationalError:  # the search process is still creating the database
+        with engine.connect() as c:
+            return [dict(r) for r in c.execute(sa.text("select * from trials order by number")).mappings()]
+    except sa.exc.DBAPIError:  # the search process is still creating the database
         return []
     finally:
-        c.close()
+        engine.dispose()
+
+
+def _exists(where):
+    return "://" in str(where) or os.path.exists(where)
 
 
 def _wait_for(pred, timeout=90.0):
@@ -42,15 +50,19 @@ def _finished(rows):
     return [r for r in rows if r["status"] in ("complete", "failed", "infeasible")]
 
 
-@pytest.mark.parametrize("workers", [1, 2])
-def test_kill_9_then_the_same_command_resumes_and_loses_nothing(tmp_path, workers):
-    path = tmp_path / "runs.db"
+@pytest.mark.parametrize("workers,backend", [(1, "sqlite"), (2, "sqlite"), (2, "postgresql")])
+def test_kill_9_then_the_same_command_resumes_and_loses_nothing(tmp_path, workers, backend):
+    if backend == "sqlite":
+        path, url = tmp_path / "runs.db", f"sqlite:///{tmp_path / 'runs.db'}"
+    else:
+        from conftest import _fresh_postgres
+        path = url = _fresh_postgres()
     cmd = CLI + ["search", "--evaluator", "synthetic:delay=0.4", "--space", "conv1d", "--strategy", "evolution",
                  "--population-size", "4", "--sample-size", "2", "--trials", "14", "--study", "k",
-                 "--storage", f"sqlite:///{path}", "--no-progress", "--workers", str(workers)]
+                 "--storage", url, "--no-progress", "--workers", str(workers)]
     proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     try:
-        assert _wait_for(lambda: path.exists() and len(_finished(_rows(path))) >= 5
+        assert _wait_for(lambda: _exists(path) and len(_finished(_rows(path))) >= 5
                          and any(r["status"] == "running" for r in _rows(path))), proc.stderr.read1()
         children = psutil.Process(proc.pid).children()
     finally:
@@ -85,7 +97,7 @@ def test_on_interrupted_fail_stores_the_in_flight_trial_as_failed(tmp_path):
                  "--study", "f", "--storage", f"sqlite:///{path}", "--no-progress", "--on-interrupted", "fail"]
     proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
-        assert _wait_for(lambda: path.exists() and len(_finished(_rows(path))) >= 2
+        assert _wait_for(lambda: _exists(path) and len(_finished(_rows(path))) >= 2
                          and any(r["status"] == "running" for r in _rows(path)))
     finally:
         proc.kill()
@@ -186,10 +198,10 @@ def test_pool_runs_trials_at_the_same_time_without_duplicates(any_db):
     assert len(study.trials()) == 16 and len({t.arch.id for t in study.trials()}) == 16
 
 
-def test_several_search_processes_cooperate_on_one_study(tmp_path):
-    path = tmp_path / "shared.db"
+def test_several_search_processes_cooperate_on_one_study(any_db):
+    path = any_db
     cmd = CLI + ["search", "--evaluator", "synthetic:delay=0.15", "--space", "conv1d", "--strategy", "evolution",
-                 "--population-size", "6", "--trials", "30", "--study", "shared", "--storage", f"sqlite:///{path}",
+                 "--population-size", "6", "--trials", "30", "--study", "shared", "--storage", any_db,
                  "--no-progress"]
     procs = [subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True) for _ in range(3)]
     for p in procs:
@@ -199,8 +211,10 @@ def test_several_search_processes_cooperate_on_one_study(tmp_path):
     assert len(rows) == 30 and all(r["status"] == "complete" for r in rows)
     assert len({r["arch_id"] for r in rows}) == 30  # no architecture evaluated twice
     assert len({r["session_id"] for r in rows}) >= 2  # the work was shared
-    with sqlite3.connect(path) as c:
-        assert c.execute("select count(*) from sessions where stopped_at is not null").fetchone()[0] == 3
+    engine = sa.create_engine(_normalise_url(any_db))
+    with engine.connect() as c:
+        assert c.execute(sa.text("select count(*) from sessions where stopped_at is not null")).scalar() == 3
+    engine.dispose()
 
 
 def test_ray_executor_on_a_ray_instance_started_by_the_test(tmp_path):
@@ -292,3 +306,15 @@ def test_interrupted_architectures_stay_queued_until_evaluated_again(db):
     study.search(trials=3)
     done = {t.arch.id for t in study.trials("complete")}
     assert b.id in done
+
+
+def test_pool_workers_train_real_networks(any_db):
+    """The training evaluator (task data, torch) travels to spawned workers and trains there."""
+    study = Study("pool-train", space="mlp", task="iris", storage=any_db, strategy="random",
+                  train={"steps": 20, "batch_size": 16})
+    study.run(trials=4, workers=2, final_top_k=1, final_seeds=1)
+    trials = study.trials()
+    assert len(trials) == 4 and all(t.status == "complete" for t in trials)
+    assert all(t.metrics["params"] > 0 and 0 <= t.metrics["accuracy"] <= 1 for t in trials)
+    assert {t.details["worker"]["pid"] for t in trials} != {os.getpid()}
+    assert study.best().final["seeds"] == 1
