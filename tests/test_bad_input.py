@@ -253,7 +253,7 @@ SEARCH_OPTIONS = [
     ("evaluator-option-unknown", ["--evaluator", "synthetic:foo=1", *T1], "user", "cannot read option 'foo=1'"),
     ("evaluator-fraction-above-one", ["--evaluator", "synthetic:fail=2", *T1], "user", "a fraction in [0, 1]"),
     ("evaluator-delay-negative", ["--evaluator", "synthetic:delay=-1", *T1], "user", "delay must be >= 0"),
-    # an endless delay: --trial-timeout keeps the current (wrong) behaviour from hanging the test
+    # an endless delay is refused before any trial; --trial-timeout only keeps a regression from hanging the test
     ("evaluator-delay-inf", ["--evaluator", "synthetic:delay=inf", "--trial-timeout", "1s", *T1], "user", "delay"),
     # --workers, --executor, --address
     ("workers-zero", ["--workers", "0", *T1], "user", "workers must be a positive integer"),
@@ -332,7 +332,7 @@ CONFIGS = [
     ("wrong-type-list-for-string", ("c.toml", 'trials = 1\ntask = ["iris", "wine"]\n'), "user", "task"),
     ("wrong-type-date", ("c.toml", "trials = 1\ntime_budget = 1979-05-27\n"), "user", "time-budget must be a string"),
     ("bad-value", ("c.toml", "trials = -4\n"), "user", "positive integer"),
-    # values click converts silently: 2.5 trials become 2, true becomes 1 trial
+    # values click would convert silently (2.5 trials to 2, true to 1 trial): type-checked first, refused
     ("wrong-type-float-for-int", ("c.toml", "trials = 2.5\n"), "any", "trials"),
     ("wrong-type-bool-for-int", ("c.toml", "trials = true\n"), "any", "trials"),
 ]
@@ -414,7 +414,7 @@ DATA_FILES = [
     ("csv-nan-cell", "data.csv", _text("a,b,label\n" + CSV_ROWS + "7,nan,1\n"), "contain NaN or infinite values"),
     ("csv-single-class", "data.csv", _text("a,b,label\n" + "".join(f"{i},{i},0\n" for i in range(40))),
      "at least two classes"),
-    # an empty label cell becomes a class named '' today
+    # an empty label cell is refused (it must not become a class named '')
     ("csv-missing-label", "data.csv", _text("a,b,label\n" + CSV_ROWS + "7,3,\n"), "label"),
 ]
 
@@ -552,7 +552,7 @@ STUDY_NAMES = [
     ("slash-in-name", "a/b", "study name 'a/b'"),
     ("leading-underscore", "_x", "starting with a letter or digit"),
     ("too-long", "a" * 201, "up to 200"),
-    # today an empty name silently falls back to the default name (and may resume another study)
+    # an empty name is refused, not replaced by the default name (which could resume another study)
     ("empty", "", "study name"),
 ]
 
@@ -625,7 +625,7 @@ OTHER_COMMANDS = [
     ("export-seed-not-int", ["export", "tr", "--seed", "abc"], "usage", "'--seed'"),
     ("export-seed-negative", ["export", "tr", "--seed", "-1", "--out", "OUT"], "user", "seed"),
     ("export-out-is-a-file", ["export", "tr", "--out", "FILE"], "user", "cannot create export folder"),
-    # a synthetic-evaluator study has no trained network: today an AttributeError (internal error)
+    # a synthetic-evaluator study has no trained network: refused with a user error, not an internal error
     ("export-synthetic-study", ["export", "syn", "--out", "OUT"], "user", "synthetic"),
 ]
 
@@ -644,7 +644,7 @@ def test_other_command(capsys, tmp_path, trained, case, args, kind, phrase):
 
 
 def test_export_seed_option_is_used(capsys, tmp_path, trained):
-    """`export --seed 1` must export the model retrained with seed 1 (today the option is dropped: seed 0)."""
+    """`export --seed 1` exports the model retrained with seed 1 (the option is passed on, not dropped for seed 0)."""
     code, _, err = cli(capsys, "export", "tr", "--seed", "1", "--out", tmp_path / "out", "--storage", url(trained))
     assert code == 0, err
     assert json.loads((tmp_path / "out" / "metrics.json").read_text())["seed"] == 1
@@ -670,6 +670,10 @@ REFUSED_LATE = [
     ("trial-timeout-words", lambda d: [*SYN, *T1, "--trial-timeout", "soon"], "per-trial time limit"),
     ("trial-memory-zero", lambda d: [*SYN, *T1, "--trial-memory", "0"], "memory limit"),
     ("address-without-ray", lambda d: [*SYN, *T1, "--address", "1.2.3.4:6379"], "--executor ray"),
+    ("ray-address-nobody-listens", lambda d: [*SYN, *T1, "--executor", "ray", "--address", "127.0.0.1:1"],
+     "cannot reach the Ray cluster"),
+    ("ray-address-unknown-host", lambda d: [*SYN, *T1, "--executor", "ray", "--address", "nohost.invalid:6379"],
+     "cannot reach the Ray cluster"),
 ]
 
 
@@ -686,6 +690,21 @@ def test_refused_search_stores_nothing(capsys, tmp_path, seeded, case, args, phr
     code, _, err = cli(capsys, "search", "--storage", url(seeded), *args(tmp_path))
     assert_user_error(code, err, phrase)
     assert dump(seeded) == before, "the refused search stored a study"
+
+
+def test_search_on_a_damaged_database_changes_nothing(tmp_path, _damaged_template):
+    """Run as its own process (so SQLite's write-ahead log is folded back into the file): a search on a
+    database with a damaged table is refused before it writes anything."""
+    import subprocess
+    import sys
+
+    bad = tmp_path / "bad.db"
+    shutil.copy(_damaged_template["trials"], bad)
+    before = bad.read_bytes()
+    res = subprocess.run([sys.executable, "-m", "archscout.cli", "search", *SYN, *T1, "--study", "kept",
+                          "--storage", url(bad)], capture_output=True, text=True, timeout=120)
+    assert res.returncode == 2 and res.stderr.startswith("error:") and "damaged" in res.stderr, res.stderr
+    assert bad.read_bytes() == before and not os.path.exists(str(bad) + "-wal")
 
 
 def test_refused_data_file_does_not_block_the_corrected_search(capsys, tmp_path):

@@ -439,6 +439,9 @@ def check_search_options(workers: int = 1, executor=None, address: str | None = 
                              f"valid: {', '.join(INTERRUPT_POLICIES)}")
     ex = executor if isinstance(executor, Executor) else make_executor(
         executor, workers, address, time_limit, trial_memory_mb)
+    if ex.name == "ray" and address is not None:
+        from .execute.ray import _check_reachable
+        _check_reachable(address)  # before anything is stored
     return ex, time_limit
 
 

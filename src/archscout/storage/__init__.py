@@ -224,15 +224,15 @@ class Storage:
         if not need <= existing:
             raise ArchscoutError(f"storage {self.shown_url!r} is damaged: schema {version} but missing tables "
                                  f"{sorted(need - existing)}; nothing was changed")
-        if not self.create and self.backend == "sqlite":
+        if self.backend == "sqlite":
             self._quick_check()
         if version < SCHEMA_VERSION:
             self.migrate(version)
         self._use_wal()
 
     def _quick_check(self) -> None:
-        """Commands that only read check the file's integrity first (about 4 ms per MB): a damaged page can
-        hide behind an intact index and give wrong answers instead of an error."""
+        """An existing SQLite file's integrity is checked before anything reads or writes it (about 4 ms per
+        MB): a damaged page can hide behind an intact index and give wrong answers, or take writes."""
         try:
             with self.engine.connect() as c:
                 result = c.exec_driver_sql("PRAGMA quick_check(1)").scalar()
