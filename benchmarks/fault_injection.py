@@ -33,11 +33,9 @@ import argparse
 import collections
 import datetime
 import hashlib
-import importlib.metadata
 import json
 import math
 import os
-import platform
 import random
 import re
 import shutil
@@ -50,49 +48,8 @@ import time
 import psutil
 import sqlalchemy as sa
 
-HERE = os.path.dirname(os.path.abspath(__file__))
-ROOT = os.path.dirname(HERE)
-RESULTS = os.path.join(HERE, "results")
+from _common import RESULTS, ROOT, code_version, machine  # noqa: E402 (benchmarks/ is on sys.path)
 FINISHED = ("complete", "failed", "infeasible")
-
-
-def _version(dist: str) -> str | None:
-    try:
-        return importlib.metadata.version(dist)
-    except importlib.metadata.PackageNotFoundError:
-        return None
-
-
-def cpu_model() -> str:
-    try:
-        with open("/proc/cpuinfo") as f:
-            for line in f:
-                if line.startswith("model name"):
-                    return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or "unknown"
-
-
-def code_version() -> dict:
-    """The commit measured, and whether src/ had uncommitted changes (their diff's hash)."""
-    import hashlib
-    import subprocess
-
-    def git(*a):
-        try:
-            return subprocess.run(["git", *a], cwd=ROOT, capture_output=True, text=True, check=False).stdout
-        except OSError:
-            return ""
-    diff = git("diff", "HEAD", "--", "src")
-    return {"commit": git("rev-parse", "HEAD").strip() or None, "src_dirty": bool(diff.strip()),
-            "src_diff_sha256": hashlib.sha256(diff.encode()).hexdigest()[:16] if diff.strip() else None}
-
-def machine() -> dict:
-    return {"cpu_model": cpu_model(), "cpus": os.cpu_count(), "platform": platform.platform(),
-            "python": platform.python_version(), "torch": _version("torch"), "sqlalchemy": _version("sqlalchemy"),
-            "archscout": _version("archscout"), "memory_gib": round(psutil.virtual_memory().total / 2**30, 1),
-            "loadavg_at_start": os.getloadavg(), "code": code_version()}
 
 
 def _unit(*parts) -> float:

@@ -26,11 +26,9 @@ from __future__ import annotations
 
 import argparse
 import datetime
-import importlib.metadata
 import itertools
 import json
 import os
-import platform
 import statistics
 import subprocess
 import sys
@@ -42,51 +40,8 @@ import archscout as asc
 import archscout.evaluate as asc_evaluate
 from archscout.execute import LocalExecutor
 
-HERE = os.path.dirname(os.path.abspath(__file__))
-ROOT = os.path.dirname(HERE)
-RESULTS = os.path.join(HERE, "results")
+from _common import RESULTS, code_version, machine  # noqa: E402 (benchmarks/ is on sys.path)
 TARGET_MS = 5.0
-
-
-def _version(dist: str) -> str | None:
-    try:
-        return importlib.metadata.version(dist)
-    except importlib.metadata.PackageNotFoundError:
-        return None
-
-
-def cpu_model() -> str:
-    try:
-        with open("/proc/cpuinfo") as f:
-            for line in f:
-                if line.startswith("model name"):
-                    return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or "unknown"
-
-
-def code_version() -> dict:
-    """The commit measured, and whether src/ had uncommitted changes (their diff's hash)."""
-    import hashlib
-    import subprocess
-
-    def git(*a):
-        try:
-            return subprocess.run(["git", *a], cwd=ROOT, capture_output=True, text=True, check=False).stdout
-        except OSError:
-            return ""
-    diff = git("diff", "HEAD", "--", "src")
-    return {"commit": git("rev-parse", "HEAD").strip() or None, "src_dirty": bool(diff.strip()),
-            "src_diff_sha256": hashlib.sha256(diff.encode()).hexdigest()[:16] if diff.strip() else None}
-
-def machine() -> dict:
-    # torch's version from its metadata: importing torch here would slow every gc.collect() the loop makes
-    return {"cpu_model": cpu_model(), "cpus": os.cpu_count(),
-            "cpus_usable": len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count(),
-            "platform": platform.platform(), "python": platform.python_version(), "torch": _version("torch"),
-            "sqlalchemy": _version("sqlalchemy"), "archscout": _version("archscout"),
-            "loadavg_at_start": os.getloadavg(), "code": code_version()}
 
 
 def pct(values: list[float], q: float) -> float:

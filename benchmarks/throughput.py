@@ -26,10 +26,8 @@ from __future__ import annotations
 
 import argparse
 import datetime
-import importlib.metadata
 import json
 import os
-import platform
 import statistics
 import sys
 import tempfile
@@ -41,49 +39,8 @@ import torch
 import archscout as asc
 from archscout.execute.pool import PoolExecutor, cpu_count
 
-HERE = os.path.dirname(os.path.abspath(__file__))
-ROOT = os.path.dirname(HERE)
-RESULTS = os.path.join(HERE, "results")
+from _common import RESULTS, code_version, machine  # noqa: E402 (benchmarks/ is on sys.path)
 TARGET_RATIO = 1.8
-
-
-def _version(dist: str) -> str | None:
-    try:
-        return importlib.metadata.version(dist)
-    except importlib.metadata.PackageNotFoundError:
-        return None
-
-
-def cpu_model() -> str:
-    try:
-        with open("/proc/cpuinfo") as f:
-            for line in f:
-                if line.startswith("model name"):
-                    return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or "unknown"
-
-
-def code_version() -> dict:
-    """The commit measured, and whether src/ had uncommitted changes (their diff's hash)."""
-    import hashlib
-    import subprocess
-
-    def git(*a):
-        try:
-            return subprocess.run(["git", *a], cwd=ROOT, capture_output=True, text=True, check=False).stdout
-        except OSError:
-            return ""
-    diff = git("diff", "HEAD", "--", "src")
-    return {"commit": git("rev-parse", "HEAD").strip() or None, "src_dirty": bool(diff.strip()),
-            "src_diff_sha256": hashlib.sha256(diff.encode()).hexdigest()[:16] if diff.strip() else None}
-
-def machine() -> dict:
-    return {"cpu_model": cpu_model(), "cpus": os.cpu_count(), "platform": platform.platform(),
-            "python": platform.python_version(), "torch": torch.__version__, "torch_threads": torch.get_num_threads(),
-            "archscout": _version("archscout"), "memory_gib": round(psutil.virtual_memory().total / 2**30, 1),
-            "loadavg_at_start": os.getloadavg(), "code": code_version()}
 
 
 def busy_others(seconds: float = 2.0) -> list[dict]:
@@ -199,7 +156,7 @@ def main() -> int:
     args = ap.parse_args()
     os.makedirs(RESULTS, exist_ok=True)
     started = datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds")
-    info = machine()
+    info = machine(torch_threads=torch.get_num_threads())
     others = busy_others()
     if others:
         print(f"warning: other processes are using the CPU: {others}", flush=True)
