@@ -173,8 +173,9 @@ def _damaged_template(tmp_path_factory, _seeded_template):
 
 SEARCH_OPTIONS = [
     # --task
-    ("task-unknown", ["--task", "mnist", *T1], "user", "Did you mean 'mnist1d'"),
-    ("task-empty", ["--task", "", *T1], "user", "unknown task ''"),
+    ("task-unknown", ["--task", "mnist", "--evaluator", "train", *T1], "user", "Did you mean 'mnist1d'"),
+    ("task-empty", ["--task", "", "--evaluator", "train", *T1], "user", "unknown task ''"),
+    ("task-with-synthetic-evaluator", ["--task", "iris", *T1], "user", "trains nothing"),
     # --space
     ("space-unknown", ["--space", "conv3d", *T1], "user", "Valid spaces: conv1d, conv2d, mlp"),
     ("space-does-not-fit-task", ["--task", "iris", "--space", "conv2d", "--evaluator", "train", "--steps", "5",

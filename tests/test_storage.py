@@ -177,38 +177,37 @@ def test_unreachable_postgres_is_a_clear_error():
         Storage("postgresql://nobody@127.0.0.1:1/nothing")
 
 
-def test_foreign_sqlite_file_is_not_touched(tmp_path):
-    path = tmp_path / "other.db"
+def _sqlite(path, statement):
     con = sqlite3.connect(path)
-    con.execute("create table customers (id integer)")
+    con.execute(statement)
     con.commit()
     con.close()
+
+
+def _refused_and_untouched(path, match):
     before = path.read_bytes()
-    with pytest.raises(ArchscoutError, match="did not create"):
+    with pytest.raises(ArchscoutError, match=match):
         Storage(f"sqlite:///{path}")
     assert path.read_bytes() == before
+
+
+def test_foreign_sqlite_file_is_not_touched(tmp_path):
+    path = tmp_path / "other.db"
+    _sqlite(path, "create table customers (id integer)")
+    _refused_and_untouched(path, "did not create")
 
 
 def test_corrupt_file_is_reported_and_left_alone(tmp_path):
     path = tmp_path / "broken.db"
     path.write_bytes(b"this is not a database" * 100)
-    before = path.read_bytes()
-    with pytest.raises(ArchscoutError, match="not a readable database"):
-        Storage(f"sqlite:///{path}")
-    assert path.read_bytes() == before
+    _refused_and_untouched(path, "not a readable database")
 
 
 def test_damaged_database_is_reported_and_left_alone(tmp_path):
     path = tmp_path / "damaged.db"
     Storage(f"sqlite:///{path}")
-    con = sqlite3.connect(path)
-    con.execute("drop table finals")
-    con.commit()
-    con.close()
-    before = path.read_bytes()
-    with pytest.raises(ArchscoutError, match="damaged"):
-        Storage(f"sqlite:///{path}")
-    assert path.read_bytes() == before
+    _sqlite(path, "drop table finals")
+    _refused_and_untouched(path, "damaged")
 
 
 V1_SCHEMA = """

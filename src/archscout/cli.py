@@ -62,8 +62,9 @@ def _check_config_type(path: str, param, value) -> None:
 @cli.command()
 @click.option("--config", type=click.Path(dir_okay=False), default=None, is_eager=True, expose_value=False,
               callback=_load_config, help="TOML or JSON file of search options (command-line options win).")
-@click.option("--task", default="mnist1d", show_default=True,
-              help="Built-in task name (see `archscout tasks`) or a .npz / .csv data file.")
+@click.option("--task", default=None,
+              help="Built-in task name (see `archscout tasks`) or a .npz / .csv data file. Default: mnist1d "
+                   "(the train evaluator; the synthetic one takes no task).")
 @click.option("--space", default="conv1d", show_default=True, help="Search space (see `archscout spaces`).")
 @click.option("--strategy", default="evolution", show_default=True,
               help="Search strategy (see `archscout strategies`).")

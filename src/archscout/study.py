@@ -18,7 +18,7 @@ from .evaluate.training import TrainConfig
 from .execute import Executor, make_executor
 from .metrics import Constraint, check_metric, direction
 from .space import Architecture, Space, get_space
-from .storage import FINISHED, Storage, TrialRow
+from .storage import FINISHED, PROCESS_DIED, Storage, TrialRow
 from .strategy import canonical_name, make_strategy
 from .tasks import Task, check_task_name, get_task
 
@@ -27,7 +27,6 @@ MAX_DUPLICATE_STREAK = 500
 DEFAULT_MAX_FAILURES = 20  # failed trials in a row that stop a search
 MAX_INTERRUPTIONS = 3  # an architecture whose process died this many times is stored failed, not retried
 INTERRUPT_POLICIES = ("requeue", "fail")
-PROCESS_DIED = "interrupted: the process running this trial stopped"
 STALE_AFTER = 60.0  # seconds without a heartbeat after which a process on another host counts as dead
 HEARTBEAT_EVERY = 5.0
 SYNC_EVERY = 2.0  # seconds between looks for results stored by other processes
@@ -38,6 +37,8 @@ def parse_duration(text: str | float | int | None, what: str = "time budget") ->
     """Seconds from ``90``, ``90s``, ``30m``, ``1.5h``, ``1h30m``; None passes through."""
     if text is None:
         return None
+    if isinstance(text, bool):
+        raise ArchscoutError(f"cannot read {what} {text!r}; use e.g. 90s, 30m, 1.5h or 1h30m")
     if isinstance(text, (int, float)):
         seconds = float(text)
     else:
@@ -101,7 +102,7 @@ class Study:
         best = study.best()
     """
 
-    def __init__(self, name: str | None = None, *, space: str | Space = "conv1d", task: str | Task = "mnist1d",
+    def __init__(self, name: str | None = None, *, space: str | Space = "conv1d", task: str | Task | None = None,
                  objective: str = "accuracy", constraints: Iterable[str] = (), strategy: str = "evolution",
                  strategy_options: dict | None = None, storage: str | Storage = "sqlite:///archscout.db",
                  train: TrainConfig | dict | None = None, final_train: TrainConfig | dict | None = None,
@@ -110,15 +111,16 @@ class Study:
             raise ArchscoutError(f"seed must be a non-negative integer, got {seed!r}")
         self.space = get_space(space)
         self.evaluator_spec = check_evaluator_spec(evaluator)
-        if self.evaluator_spec != "train" and task == "mnist1d":
-            task = None  # the default task does not apply: a tabular evaluator brings its own results
+        if task is None and self.evaluator_spec == "train":
+            task = "mnist1d"
+        elif task is not None and self.evaluator_spec != "train":
+            raise ArchscoutError(f"the {self.evaluator_spec.split(':')[0]} evaluator trains nothing, so a task has "
+                                 f"no effect; leave out the task (--task)")
         self._task_ref = task
         self._task: Task | None = task if isinstance(task, Task) else None
         task_name = task.name if isinstance(task, Task) else (None if task is None else str(task))
         if isinstance(task, str):
             check_task_name(task)  # the data itself is loaded when first needed
-        elif task is None and self.evaluator_spec == "train":
-            raise ArchscoutError("the train evaluator needs a task")
         if name is not None and not isinstance(name, str):
             raise ArchscoutError(f"a study name is a string, got {name!r}")
         self.name = f"{_safe(task_name or self.evaluator_spec.split(':')[0])}-{self.space.name}" if name is None \

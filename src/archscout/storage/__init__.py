@@ -26,6 +26,8 @@ from .schema import (MIGRATIONS, SCHEMA_VERSION, TABLES_AT, claim_key, finals, m
                      studies, trials)
 
 FINISHED = ("complete", "failed", "infeasible")
+# the reason of a trial whose evaluating process died under it (counted against its architecture)
+PROCESS_DIED = "interrupted: the process running this trial stopped"
 HOST = socket.gethostname()
 
 __all__ = ["Storage", "TrialRow", "FinalRow", "StudyRow", "SessionRow", "FINISHED", "SCHEMA_VERSION", "claim_key"]
@@ -452,7 +454,7 @@ class Storage:
         """Mark the running trials of dead processes interrupted; returns how many."""
         when = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime())
         return len(self.interrupt_trials(self.stale_trials(study_id, stale_after),
-                                         f"interrupted: the process running this trial stopped (noticed at {when})"))
+                                         f"{PROCESS_DIED} (noticed at {when})"))
 
     def _trial(self, c, trial_id: int) -> TrialRow:
         r = c.execute(sa.select(trials).where(trials.c.id == trial_id)).mappings().first()
@@ -482,7 +484,7 @@ class Storage:
             return c.execute(sa.select(sa.func.count(trials.c.id)).where(
                 (trials.c.study_id == study_id) & (trials.c.arch_id == arch_id) & (trials.c.budget == budget)
                 & (trials.c.status == "interrupted")
-                & trials.c.error.like("interrupted: the process running this trial stopped%"))).scalar_one()
+                & trials.c.error.like(f"{PROCESS_DIED}%"))).scalar_one()
 
     # -- final retraining ---------------------------------------------------------------
     def add_final(self, study_id: int, trial_id: int, seed: int, budget: str, metrics: dict, details: dict,
