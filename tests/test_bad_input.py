@@ -177,11 +177,12 @@ SEARCH_OPTIONS = [
     ("task-empty", ["--task", "", "--evaluator", "train", *T1], "user", "unknown task ''"),
     ("task-with-synthetic-evaluator", ["--task", "iris", *T1], "user", "trains nothing"),
     # --space
-    ("space-unknown", ["--space", "conv3d", *T1], "user", "Valid spaces: conv1d, conv2d, mlp"),
+    ("space-unknown", ["--space", "conv3d", *T1], "user", "Valid spaces: conv1d, conv2d, gnn, gnn-proteins, mlp"),
     ("space-does-not-fit-task", ["--task", "iris", "--space", "conv2d", "--evaluator", "train", "--steps", "5",
                                  "--top-k", "0", *T1], "user", "does not fit task 'iris'"),
     # --strategy
-    ("strategy-unknown", ["--strategy", "genetic", *T1], "user", "Valid strategies: evolution, local_search, random"),
+    ("strategy-unknown", ["--strategy", "genetic", *T1], "user", "Valid strategies: bo, evolution, local_search, "
+     "optuna, optuna-nsga2, optuna-random, optuna-tpe, random, rl"),
     # --trials
     ("trials-not-int", ["--trials", "abc"], "usage", "'--trials'"),
     ("trials-zero", ["--trials", "0"], "user", "positive integer"),

@@ -12,15 +12,16 @@ from dataclasses import dataclass, field
 from typing import Callable, Iterable
 
 from .errors import ArchscoutError
-from .evaluate import LatencyConfig, check_evaluator_spec, make_evaluator, measured_metrics, release_memory
+from .evaluate import (LatencyConfig, check_evaluator_spec, evaluator_space, make_evaluator, measured_metrics,
+                       release_memory)
 from .evaluate.runner import Outcome, TrialRunner
 from .evaluate.training import TrainConfig
 from .execute import Executor, make_executor
 from .metrics import Constraint, check_metric, direction
-from .space import Architecture, Space, get_space
+from .space import Architecture, GNNSpace, Space, get_space
 from .storage import FINISHED, PROCESS_DIED, Storage, TrialRow
 from .strategy import canonical_name, make_strategy
-from .tasks import Task, check_task_name, get_task
+from .tasks import GraphTask, Task, check_task_name, get_task
 
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,199}$")
 MAX_DUPLICATE_STREAK = 500
@@ -102,23 +103,27 @@ class Study:
         best = study.best()
     """
 
-    def __init__(self, name: str | None = None, *, space: str | Space = "conv1d", task: str | Task | None = None,
+    def __init__(self, name: str | None = None, *, space: str | Space | None = None, task: str | Task | None = None,
                  objective: str = "accuracy", constraints: Iterable[str] = (), strategy: str = "evolution",
                  strategy_options: dict | None = None, storage: str | Storage = "sqlite:///archscout.db",
                  train: TrainConfig | dict | None = None, final_train: TrainConfig | dict | None = None,
                  seed: int = 0, latency: LatencyConfig | None = None, evaluator: str = "train"):
         if not isinstance(seed, int) or isinstance(seed, bool) or seed < 0:
             raise ArchscoutError(f"seed must be a non-negative integer, got {seed!r}")
-        self.space = get_space(space)
         self.evaluator_spec = check_evaluator_spec(evaluator)
+        required = evaluator_space(self.evaluator_spec)
+        self.space = get_space(space if space is not None else required or "conv1d")
+        if required is not None and self.space.name != required:
+            raise ArchscoutError(f"the {self.evaluator_spec} table holds architectures of the {required!r} space, "
+                                 f"not {self.space.name!r}; use --space {required} (or leave it out)")
         if task is None and self.evaluator_spec == "train":
             task = "mnist1d"
         elif task is not None and self.evaluator_spec != "train":
             raise ArchscoutError(f"the {self.evaluator_spec.split(':')[0]} evaluator trains nothing, so a task has "
                                  f"no effect; leave out the task (--task)")
         self._task_ref = task
-        self._task: Task | None = task if isinstance(task, Task) else None
-        task_name = task.name if isinstance(task, Task) else (None if task is None else str(task))
+        self._task: Task | GraphTask | None = task if isinstance(task, (Task, GraphTask)) else None
+        task_name = task.name if isinstance(task, (Task, GraphTask)) else (None if task is None else str(task))
         if isinstance(task, str):
             check_task_name(task)  # the data itself is loaded when first needed
         if name is not None and not isinstance(name, str):
@@ -191,7 +196,7 @@ class Study:
                    final_train=cfg.get("final_train"), seed=cfg["seed"], evaluator=cfg.get("evaluator", "train"))
 
     @property
-    def task(self) -> Task:
+    def task(self) -> Task | GraphTask:
         if self._task is None:
             if self._task_ref is None:
                 raise ArchscoutError(f"study {self.name!r} has no task (its evaluator is {self.evaluator_spec!r})")
@@ -353,8 +358,19 @@ class Study:
                 out.append(Architecture.from_json(r.arch, self.space))
         return out
 
-    def _check_space_fits(self, task: Task) -> None:
-        """A space that cannot take the task's inputs at all is the user's error, not a failing trial."""
+    def _check_space_fits(self, task: Task | GraphTask) -> None:
+        """A space that cannot take the task's inputs at all is the user's error, not a failing trial.
+
+        Graph tasks and the gnn spaces (GNNSpace) go together only with each other: their networks
+        take a whole graph, every other network one sample at a time.
+        """
+        if isinstance(task, GraphTask) and not isinstance(self.space, GNNSpace):
+            raise ArchscoutError(f"space {self.space.name!r} does not fit task {task.name!r}: the task is a graph "
+                                 f"(node classification); search it with a graph space such as gnn (--space gnn)")
+        if isinstance(self.space, GNNSpace) and not isinstance(task, GraphTask):
+            raise ArchscoutError(f"space {self.space.name!r} does not fit task {task.name!r}: the space builds graph "
+                                 f"neural networks and needs a graph task (mnist1d-knn, or a folder of graph files: "
+                                 f"see docs/graphs.md)")
         try:
             self.space.sample(self.seed).build(task.input_shape, task.num_classes)
         except ArchscoutError as e:
@@ -454,7 +470,7 @@ def _builtin_spaces() -> list[str]:
 
 def _safe(name: str) -> str:
     import os
-    base = os.path.splitext(os.path.basename(name))[0]
+    base = os.path.splitext(os.path.basename(os.path.normpath(name)))[0]  # a graph folder may end in '/'
     return re.sub(r"[^A-Za-z0-9_.-]", "_", base) or "task"
 
 

@@ -16,16 +16,20 @@ def size_bytes(model, bits: int = 32) -> int:
     return int(n * bits // 8)
 
 
-def count_flops(model, input_shape: tuple, batch_size: int = 1) -> int:
-    """FLOPs of one forward pass (``torch.utils.flop_counter``; a multiply-add counts as 2)."""
+def count_flops(model, input_shape: tuple, batch_size: int = 1, inputs: tuple | None = None) -> int:
+    """FLOPs of one forward pass (``torch.utils.flop_counter``; a multiply-add counts as 2).
+
+    ``inputs``: the forward's arguments (e.g. a graph's features and edges) instead of a zero batch.
+    """
     import torch
     from torch.utils.flop_counter import FlopCounterMode
 
+    args = inputs if inputs is not None else (torch.zeros((batch_size,) + tuple(input_shape)),)
     was_training = model.training
     model.eval()
     try:
         with torch.no_grad(), FlopCounterMode(display=False) as counter:
-            model(torch.zeros((batch_size,) + tuple(input_shape)))
+            model(*args)
     finally:
         model.train(was_training)
     return int(counter.get_total_flops())
@@ -51,8 +55,11 @@ class Latency:
 
 
 def measure_latency(model, input_shape: tuple, batch_size: int = 1, warmup: int = 10, repeats: int = 50,
-                    threads: int | None = None) -> Latency:
-    """Time ``repeats`` forward passes (after ``warmup``) in eval mode on the CPU with PyTorch eager."""
+                    threads: int | None = None, inputs: tuple | None = None) -> Latency:
+    """Time ``repeats`` forward passes (after ``warmup``) in eval mode on the CPU with PyTorch eager.
+
+    ``inputs``: the forward's arguments (e.g. a whole graph) instead of a random batch of ``batch_size``.
+    """
     import torch
 
     if warmup < 0 or repeats < 1 or batch_size < 1:
@@ -62,15 +69,15 @@ def measure_latency(model, input_shape: tuple, batch_size: int = 1, warmup: int 
         torch.set_num_threads(threads)
     was_training = model.training
     model.eval()
-    x = torch.randn((batch_size,) + tuple(input_shape))
+    args = inputs if inputs is not None else (torch.randn((batch_size,) + tuple(input_shape)),)
     times = []
     try:
         with torch.inference_mode():
             for _ in range(warmup):
-                model(x)
+                model(*args)
             for _ in range(repeats):
                 t0 = time.perf_counter_ns()
-                model(x)
+                model(*args)
                 times.append((time.perf_counter_ns() - t0) / 1e6)
         used = torch.get_num_threads()
     finally:

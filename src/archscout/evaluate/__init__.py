@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from ..cost import count_flops, count_params, measure_latency, size_bytes
 from ..errors import ArchscoutError, TrialFailed
 from ..space import Architecture
-from ..tasks import Task
+from ..tasks import GraphTask, Task
 from .training import TrainConfig, evaluate, train
 
 __all__ = ["Evaluation", "Infeasible", "LatencyConfig", "TrainingEvaluator", "TrainConfig", "train", "evaluate",
@@ -148,19 +148,24 @@ class TrainingEvaluator:
 
 
 
-EVALUATORS = ("train", "synthetic")
+EVALUATORS = ("train", "synthetic", "nas-bench-graph")
 
 
 def measured_metrics(spec: str) -> tuple:
     """The metrics an evaluator (by spec) stores for every trial it completes."""
-    if spec.split(":", 1)[0] == "synthetic":
+    name = spec.split(":", 1)[0]
+    if name == "synthetic":
         from .synthetic import SyntheticEvaluator
         return SyntheticEvaluator.measures
+    if name == "nas-bench-graph":
+        from .tabular import NasBenchGraphEvaluator
+        return NasBenchGraphEvaluator.measures
     return TrainingEvaluator.measures
 
 
 def check_evaluator_spec(spec: str) -> str:
-    """Validate an evaluator name (``train``, ``synthetic[:options]``); returns it in canonical form."""
+    """Validate an evaluator name (``train``, ``synthetic[:options]``, ``nas-bench-graph:DATASET``);
+    returns it in canonical form."""
     from ..errors import unknown_name
 
     if not isinstance(spec, str):
@@ -173,13 +178,31 @@ def check_evaluator_spec(spec: str) -> str:
     if name == "synthetic":
         from .synthetic import SyntheticEvaluator
         return SyntheticEvaluator.parse(spec).spec
+    if name == "nas-bench-graph":
+        from .tabular import NasBenchGraphEvaluator
+        return NasBenchGraphEvaluator.parse(spec).spec
     raise unknown_name("evaluator", name, EVALUATORS)
 
 
-def make_evaluator(spec: str, task: Task | None = None, train: TrainConfig | None = None,
+def evaluator_space(spec: str) -> str | None:
+    """The built-in space an evaluator requires (a tabular benchmark's), or None when any space works."""
+    if spec.split(":", 1)[0] == "nas-bench-graph":
+        from .tabular import NasBenchGraphEvaluator
+        return NasBenchGraphEvaluator.parse(spec).space_name
+    return None
+
+
+def make_evaluator(spec: str, task: Task | GraphTask | None = None, train: TrainConfig | None = None,
                    latency: LatencyConfig | None = None):
+    """The evaluator of a spec; ``train`` on a graph task is full-graph GNN training (:mod:`.graph`)."""
     spec = check_evaluator_spec(spec)
     if spec == "train":
+        if isinstance(task, GraphTask):
+            from .graph import GraphTrainingEvaluator
+            return GraphTrainingEvaluator(task, train, latency)
         return TrainingEvaluator(task, train, latency)
+    if spec.startswith("nas-bench-graph:"):
+        from .tabular import NasBenchGraphEvaluator
+        return NasBenchGraphEvaluator.parse(spec)
     from .synthetic import SyntheticEvaluator
     return SyntheticEvaluator.parse(spec)

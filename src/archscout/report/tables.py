@@ -10,18 +10,28 @@ def _fmt_final(final: dict) -> str:
     return f"{100 * final['test_accuracy_mean']:.2f} ± {100 * final['test_accuracy_std']:.2f} ({final['seeds']})"
 
 
+# optional columns: (metric, heading, format); shown when the study's trials measure the metric
+_COLUMNS = [("test_accuracy", "test acc % (table)", lambda v: f"{100 * v:.2f}"),
+            ("params", "params", lambda v: f"{v:,}"),
+            ("flops", "MFLOPs", lambda v: f"{v / 1e6:.3f}"),
+            ("latency_ms", "latency ms", lambda v: f"{v:.3f}"),
+            ("train_seconds", "train s", lambda v: f"{v:.1f}")]
+
+
 def leaderboard_table(study, n: int = 10) -> Table:
     board = study.leaderboard(n)
     table = Table(title=f"study {study.name}: top {len(board)} by validation {study.objective}")
-    for col, just in [("rank", "right"), ("trial", "right"), ("val acc %", "right"), ("test acc % (seeds)", "right"),
-                      ("params", "right"), ("MFLOPs", "right"), ("latency ms", "right"), ("train s", "right"),
-                      ("architecture", "left")]:
-        table.add_column(col, justify=just, overflow="fold")
+    shown = [c for c in _COLUMNS if any(c[0] in t.metrics for t in board)]
+    finals = any(t.final for t in board)
+    headings = ["rank", "trial", "val acc %"] + (["test acc % (seeds)"] if finals else []) + [c[1] for c in shown]
+    for col in headings:
+        table.add_column(col, justify="right", overflow="fold")
+    table.add_column("architecture", justify="left", overflow="fold")
     for i, t in enumerate(board, 1):
         m = t.metrics
-        table.add_row(str(i), f"#{t.number}", f"{100 * m['accuracy']:.2f}", _fmt_final(t.final),
-                      f"{m['params']:,}", f"{m['flops'] / 1e6:.3f}", f"{m['latency_ms']:.3f}",
-                      f"{m['train_seconds']:.1f}", t.arch.describe())
+        cells = [str(i), f"#{t.number}", f"{100 * m['accuracy']:.2f}"] + ([_fmt_final(t.final)] if finals else [])
+        cells += [fmt(m[key]) if key in m else "" for key, _, fmt in shown]
+        table.add_row(*cells, t.arch.describe())
     return table
 
 

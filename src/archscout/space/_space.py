@@ -68,8 +68,12 @@ class Space:
         except (KeyError, IndexError, TypeError, ValueError):
             return False
 
+    def canonicalize(self, values: dict) -> dict:
+        """The one representative of the values' equivalence class (spaces with symmetries override this)."""
+        return values
+
     def _make(self, values: dict) -> Architecture:
-        return Architecture(values, self.name, self)
+        return Architecture(self.canonicalize(values), self.name, self)
 
     def architecture(self, values: dict) -> Architecture:
         """Validate and canonicalise ``values``; raise ArchscoutError if outside the space."""
@@ -193,11 +197,25 @@ class Space:
         return a
 
     # -- description ------------------------------------------------------------------
+    ENCODINGS = ("onehot", "ordinal", "path", "graph")
+
     def encode(self, arch: Architecture, kind: str = "onehot") -> list[float]:
-        """A fixed-length vector: ``onehot`` (one-hot per choice) or ``ordinal`` (one number per choice)."""
-        if kind not in ("onehot", "ordinal"):
-            raise ArchscoutError(f"unknown encoding {kind!r}; use 'onehot' or 'ordinal'")
-        return self.root.encode(arch.values, kind)
+        """A fixed-length vector: ``onehot`` (one-hot per choice), ``ordinal`` (one number per choice),
+        ``path`` (counts of input-to-output paths, BANANAS) or ``graph`` (adjacency + operators); see
+        :mod:`archscout.space.encodings`."""
+        if kind in ("onehot", "ordinal"):
+            return self.root.encode(arch.values, kind)
+        if kind == "path":
+            from .encodings import path_encoding
+            return path_encoding(self.to_graph(arch), *self.path_vocabulary())
+        if kind == "graph":
+            from .encodings import graph_encoding
+            return graph_encoding(self.to_graph(arch))
+        raise ArchscoutError(f"unknown encoding {kind!r}; use one of {', '.join(self.ENCODINGS)}")
+
+    def path_vocabulary(self) -> tuple:
+        """(operator labels, longest path) for an exact path encoding, or () to hash path names."""
+        return ()
 
     def size(self) -> int:
         """Number of architectures, not counting constraints (an upper bound when there are some)."""

@@ -1,4 +1,4 @@
-"""The built-in search spaces (conv1d, conv2d, mlp) and the registry that names them."""
+"""The built-in search spaces (conv1d, conv2d, mlp, gnn, gnn-proteins) and the registry that names them."""
 from __future__ import annotations
 
 from functools import partial
@@ -7,6 +7,7 @@ from typing import Callable
 from ..errors import unknown_name
 from ._choices import Block, Choice, Repeat
 from ._space import Space
+from .gnn import gnn, gnn_proteins
 from .macro import build_macro
 
 CONV = ["conv", "dwconv"]
@@ -85,7 +86,8 @@ def mlp() -> Space:
     )
 
 
-_REGISTRY: dict[str, Callable[[], Space]] = {"conv1d": conv1d, "conv2d": conv2d, "mlp": mlp}
+_REGISTRY: dict[str, Callable[[], Space]] = {"conv1d": conv1d, "conv2d": conv2d, "mlp": mlp, "gnn": gnn,
+                                              "gnn-proteins": gnn_proteins}
 _CACHE: dict[str, Space] = {}
 
 

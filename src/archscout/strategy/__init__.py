@@ -6,16 +6,26 @@ import inspect
 from ..errors import ArchscoutError, unknown_name
 from ..space import Space
 from ._base import Strategy
+from ._bo import BayesianOptimization
 from ._evolution import RegularizedEvolution
 from ._local import LocalSearch
+from ._optuna import OptunaNSGA2, OptunaRandom, OptunaSampler, OptunaTPE
 from ._random import RandomSearch
+from ._rl import ReinforceController
 
 _REGISTRY: dict[str, type[Strategy]] = {
     "random": RandomSearch,
     "evolution": RegularizedEvolution,
     "local_search": LocalSearch,
+    "rl": ReinforceController,
+    "optuna": OptunaSampler,
+    "optuna-tpe": OptunaTPE,
+    "optuna-nsga2": OptunaNSGA2,
+    "optuna-random": OptunaRandom,
+    "bo": BayesianOptimization,
 }
-_ALIASES = {"re": "evolution", "regularized_evolution": "evolution", "ls": "local_search", "rs": "random"}
+_ALIASES = {"re": "evolution", "regularized_evolution": "evolution", "ls": "local_search", "rs": "random",
+            "bananas": "bo", "bayesian": "bo", "reinforce": "rl", "graphnas": "rl"}
 
 
 def list_strategies() -> list[str]:
@@ -49,5 +59,6 @@ def canonical_name(name: str) -> str:
     return key
 
 
-__all__ = ["Strategy", "RandomSearch", "RegularizedEvolution", "LocalSearch", "make_strategy",
-           "list_strategies", "canonical_name"]
+__all__ = ["Strategy", "BayesianOptimization", "RandomSearch", "RegularizedEvolution", "LocalSearch",
+           "make_strategy", "list_strategies", "canonical_name",
+           "ReinforceController", "OptunaSampler", "OptunaTPE", "OptunaNSGA2", "OptunaRandom"]

@@ -1,7 +1,8 @@
-"""Tasks: a dataset with train / validation / test splits; built-ins and user data (arrays, .npz, .csv).
+"""Tasks: a dataset with train / validation / test splits; built-ins and user data (arrays, .npz, .csv,
+graph folders).
 
 The search only ever sees the training and validation parts; the test part is read by the
-final retraining and nowhere else.
+final retraining and nowhere else. Graph tasks (node classification) are in :mod:`.graphs`.
 """
 from __future__ import annotations
 
@@ -15,6 +16,7 @@ from typing import Callable
 import numpy as np
 
 from ..errors import ArchscoutError, unknown_name
+from .graphs import GraphTask, NodeSplit, from_graph, from_graph_files, mnist1d_knn
 
 
 @dataclass(frozen=True)
@@ -276,8 +278,9 @@ wine = _sklearn("load_wine", "wine", "scikit-learn wine: 13 tabular features, 3 
 breast_cancer = _sklearn("load_breast_cancer", "breast_cancer",
                          "scikit-learn breast cancer: 30 tabular features, 2 classes")
 
-_REGISTRY: dict[str, Callable[[], Task]] = {
+_REGISTRY: dict[str, Callable[[], Task | GraphTask]] = {
     "mnist1d": mnist1d, "digits": digits, "iris": iris, "wine": wine, "breast_cancer": breast_cancer,
+    "mnist1d-knn": mnist1d_knn,
 }
 
 
@@ -300,16 +303,19 @@ def check_task_name(name: str) -> None:
         raise unknown_name("task", name, _REGISTRY)
 
 
-def get_task(name: str | Task) -> Task:
-    """A built-in task by name, or a user's ``.npz`` / ``.csv`` file by path."""
-    if isinstance(name, Task):
+def get_task(name: str | Task | GraphTask) -> Task | GraphTask:
+    """A built-in task by name, a user's ``.npz`` / ``.csv`` file by path, or a folder of graph files."""
+    if isinstance(name, (Task, GraphTask)):
         return name
     if name in _REGISTRY:
         return _REGISTRY[name]()
+    if os.path.isdir(name) and not name.lower().endswith((".npz", ".csv")):
+        return from_graph_files(name)
     if _is_file(name):
         return from_file(name)
     raise unknown_name("task", name, _REGISTRY)
 
 
-__all__ = ["Task", "Split", "from_arrays", "from_file", "get_task", "check_task_name", "list_tasks", "mnist1d",
-           "digits", "iris", "wine", "breast_cancer"]
+__all__ = ["Task", "Split", "GraphTask", "NodeSplit", "from_arrays", "from_file", "from_graph", "from_graph_files",
+           "get_task", "check_task_name", "list_tasks", "mnist1d", "mnist1d_knn", "digits", "iris", "wine",
+           "breast_cancer"]

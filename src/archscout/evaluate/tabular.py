@@ -1,0 +1,98 @@
+"""NAS-Bench-Graph as an evaluator: every trial is a lookup of the results the benchmark's authors measured.
+
+The ``nas-bench-graph`` package ships, for nine datasets, the validation and test accuracy,
+inference latency and parameter count of every architecture of the ``gnn`` space (the
+"light" tables, no download). A trial returns the validation accuracy as ``accuracy`` (what
+selection uses), the test accuracy as ``test_accuracy`` (reported only: a study refuses it as
+an objective or constraint), ``latency_ms`` and ``params``. Latency was measured by the
+benchmark's authors on their GPU, not on this machine; ``details`` says so.
+"""
+from __future__ import annotations
+
+from functools import lru_cache
+
+from ..errors import ArchscoutError, unknown_name
+from ..space import Architecture, benchmark_key
+
+DATASETS = ("cora", "citeseer", "pubmed", "cs", "physics", "photo", "computers", "arxiv", "proteins")
+NAME = "nas-bench-graph"
+
+
+def space_for(dataset: str) -> str:
+    """The built-in space whose architectures the dataset's table holds."""
+    return "gnn-proteins" if dataset == "proteins" else "gnn"
+
+
+@lru_cache(maxsize=len(DATASETS))
+def load_table(dataset: str) -> dict[int, tuple[float, float, float, int]]:
+    """{benchmark key: (validation accuracy, test accuracy, latency in ms, parameters)} for one dataset."""
+    check_dataset(dataset)
+    try:
+        from nas_bench_graph import light_read
+    except ImportError:  # pragma: no cover - a dependency of archscout
+        raise ArchscoutError("the NAS-Bench-Graph tables need the nas-bench-graph package: "
+                             "pip install nas-bench-graph") from None
+    raw = light_read(dataset)
+    return {int(k): (float(r["valid_perf"]), float(r["perf"]), float(r["latency"]) * 1000.0,
+                     int(round(float(r["para"]) * 1e6))) for k, r in raw.items()}
+
+
+def check_dataset(dataset: str) -> str:
+    if dataset not in DATASETS:
+        raise unknown_name("NAS-Bench-Graph dataset", dataset, DATASETS)
+    return dataset
+
+
+class NasBenchGraphEvaluator:
+    """Looks an architecture of the ``gnn`` space up in NAS-Bench-Graph's table for one dataset.
+
+    Spec: ``nas-bench-graph:cora`` (datasets: cora, citeseer, pubmed, cs, physics, photo,
+    computers, arxiv, proteins; proteins uses the ``gnn-proteins`` space).
+    """
+
+    kind = NAME
+    measures = ("accuracy", "test_accuracy", "latency_ms", "params")
+
+    def __init__(self, dataset: str):
+        self.dataset = check_dataset(dataset)
+
+    @classmethod
+    def parse(cls, spec: str) -> "NasBenchGraphEvaluator":
+        _, sep, dataset = spec.partition(":")
+        if not sep or not dataset:
+            raise ArchscoutError(f"name the dataset: {NAME}:DATASET with DATASET one of {', '.join(DATASETS)}")
+        return cls(dataset.strip())
+
+    @property
+    def spec(self) -> str:
+        return f"{NAME}:{self.dataset}"
+
+    @property
+    def budget_key(self) -> str:
+        return self.spec
+
+    @property
+    def space_name(self) -> str:
+        return space_for(self.dataset)
+
+    def lookup(self, arch: Architecture) -> dict:
+        """The table's metrics for ``arch`` (no Evaluation wrapper; used by the benchmark runner too)."""
+        if arch.space_name != self.space_name:
+            raise ArchscoutError(f"NAS-Bench-Graph's {self.dataset} table holds architectures of the "
+                                 f"{self.space_name!r} space, not {arch.space_name!r}")
+        row = load_table(self.dataset).get(benchmark_key(arch))
+        if row is None:  # pragma: no cover - the space test shows every architecture has a row
+            raise ArchscoutError(f"architecture {arch.describe()} has no entry in the {self.dataset} table")
+        valid, test, latency, params = row
+        return {"accuracy": valid, "test_accuracy": test, "latency_ms": latency, "params": params}
+
+    def evaluate(self, arch: Architecture, seed: int = 0, cost_check=None, guard=None):
+        from . import Evaluation, Infeasible
+
+        metrics = self.lookup(arch)
+        if cost_check is not None:
+            reason = cost_check(metrics)
+            if reason:
+                raise Infeasible(reason, metrics)
+        return Evaluation(metrics, {"source": f"nas-bench-graph light table, {self.dataset}",
+                                    "latency": "measured by the benchmark's authors on their hardware"})

@@ -1,0 +1,187 @@
+"""The NAS-Bench-Graph GNN space: four computing nodes in a tree over the input, one GNN operator each.
+
+Qin et al. (NeurIPS 2022 Datasets and Benchmarks) define the space: computing node ``i``
+(1..4) takes exactly one earlier node as input (0 is the input features), nodes that feed
+no other node ("leaves") are summed into the output, and each node applies one operator.
+Every node having one parent makes the graph a rooted tree of five nodes; there are nine
+such trees, the nine ``LINKS`` below, each written in the benchmark's own numbering.
+
+Many choices compute the same network, and the benchmark measured each network once. An
+architecture here is always in the benchmark's canonical form, so ``benchmark_key`` is a
+lookup and equal networks are one architecture to every strategy:
+
+* a ``skip`` node is the identity. One that feeds other nodes, or is its parent's only
+  child, or carries the raw input features to the output (every node above it is a skip;
+  the benchmark cannot add input-sized features to hidden ones) changes nothing, so it is
+  moved to a chain of skips in front of the input, where it is inert;
+* nodes are then renumbered into the one of the nine trees with that shape, choosing among
+  the numberings that keep the tree (its symmetries) the one whose operators come first in
+  ``OPS`` order.
+
+A test walks all 59,049 choices and checks that this agrees with the benchmark's hashing.
+"""
+from __future__ import annotations
+
+import json
+
+from functools import lru_cache
+from itertools import permutations, product
+
+from ..errors import ArchscoutError
+from ._architecture import Architecture, canonical_json
+from ._choices import Choice
+from ._space import Space
+
+LINKS = ("0-0-0-0", "0-0-0-1", "0-0-1-1", "0-0-1-2", "0-0-1-3", "0-1-1-1", "0-1-1-2", "0-1-2-2", "0-1-2-3")
+OPS = ("gat", "gcn", "gin", "cheb", "sage", "arma", "graph", "fc", "skip")
+PROTEINS_OPS = ("gcn", "sage", "arma", "fc", "skip")
+NODES = ("op1", "op2", "op3", "op4")
+
+_LINK_INDEX = {tuple(int(p) for p in link.split("-")): i for i, link in enumerate(LINKS)}
+_OP_INDEX = {op: i for i, op in enumerate(OPS)}
+
+
+def _parse_link(link: str) -> tuple[int, ...]:
+    return tuple(int(p) for p in link.split("-"))
+
+
+def _remove_inert_skips(parents: list[int], ops: list[str]) -> tuple[list[int], list[str]]:
+    """Move every inert skip node (see the module docstring) to a chain in front of the input.
+
+    Nodes are looked at in order, each once, on the tree as earlier moves left it: the
+    benchmark defines its classes this way. Returns the new tree in some valid numbering.
+    """
+    parent = {v: parents[v - 1] for v in range(1, 5)}
+    alive = [1, 2, 3, 4]
+    stem = 0
+    for v in range(1, 5):
+        if ops[v - 1] != "skip":
+            continue
+        children = [c for c in alive if parent[c] == v]
+        siblings = [c for c in alive if c != v and parent[c] == parent[v]]
+        carries_input, u = True, v
+        while u != 0:
+            carries_input &= ops[u - 1] == "skip"
+            u = parent[u]
+        if children or not siblings or carries_input:
+            for c in children:
+                parent[c] = parent[v]
+            alive.remove(v)
+            stem += 1
+    # the stem: skip 1 <- input, skip j <- skip j-1; what hung from the input hangs from the stem's end
+    new_parents = [j for j in range(stem)]
+    index = {v: stem + k + 1 for k, v in enumerate(alive)}
+    for v in alive:
+        p = parent[v]
+        new_parents.append(stem if p == 0 else index[p])
+    return new_parents, ["skip"] * stem + [ops[v - 1] for v in alive]
+
+
+@lru_cache(maxsize=None)
+def canonical_form(link: tuple[int, ...], ops: tuple[str, ...]) -> tuple[str, tuple[str, ...]]:
+    """The benchmark's canonical (link, ops) of a network given as parents (0 = input) and operators."""
+    parents, names = _remove_inert_skips(list(link), list(ops))
+    best = None
+    for order in permutations(range(4)):  # order[k] = which node gets number k + 1
+        number = {old + 1: k + 1 for k, old in enumerate(order)}
+        number[0] = 0
+        relabelled = tuple(number[parents[old]] for old in order)
+        if relabelled not in _LINK_INDEX:
+            continue
+        key = (_LINK_INDEX[relabelled], tuple(_OP_INDEX[names[old]] for old in order))
+        best = key if best is None or key < best else best
+    if best is None:  # pragma: no cover - every rooted tree of five nodes is one of LINKS
+        raise ArchscoutError(f"no canonical numbering for link {link} ops {ops}")
+    return LINKS[best[0]], tuple(OPS[i] for i in best[1])
+
+
+def benchmark_key(arch: Architecture | dict) -> int:
+    """The key of this architecture in NAS-Bench-Graph's tables (its ``Arch.valid_hash()``)."""
+    values = arch.values if isinstance(arch, Architecture) else arch
+    key = LINKS.index(values["link"])
+    for name in NODES:
+        key = key * (len(OPS) + 1) + _OP_INDEX[values[name]]
+    return key
+
+
+def not_all_skip(values: dict) -> bool:
+    """A network of four identity nodes computes nothing (the benchmark leaves it out)."""
+    return any(values[n] != "skip" for n in NODES)
+
+
+class GNNSpace(Space):
+    """The NAS-Bench-Graph macro space; architectures are canonical (see the module docstring).
+
+    Values: ``{"link": "0-0-1-2", "op1": "gcn", "op2": "gat", "op3": "skip", "op4": "fc"}``,
+    where ``link`` lists each computing node's input (0 = the node features).
+    """
+
+    def __init__(self, name: str = "gnn", ops: tuple[str, ...] = OPS, hidden: int = 64, dropout: float = 0.5):
+        unknown = [op for op in ops if op not in OPS]
+        if unknown:
+            raise ArchscoutError(f"unknown GNN operator(s) {unknown}; operators are {', '.join(OPS)}")
+        self.hidden, self.dropout = hidden, dropout
+        choices = {n: Choice(list(ops), ordered=False) for n in NODES}
+        super().__init__(name, description=f"NAS-Bench-Graph GNNs: 4 nodes in one of 9 trees, each one of "
+                                           f"{', '.join(ops)}; canonical as in the benchmark",
+                         constraints=[not_all_skip], link=Choice(list(LINKS), ordered=False), **choices)
+
+    def canonicalize(self, values: dict) -> dict:
+        link, ops = canonical_form(_parse_link(values["link"]), tuple(values[n] for n in NODES))
+        return {"link": link, **dict(zip(NODES, ops))}
+
+    def path_vocabulary(self) -> tuple:
+        return tuple(self.root.fields["op1"].values), 4
+
+    def enumerate(self) -> list[Architecture]:
+        """Every canonical architecture of the space, in benchmark-key order."""
+        return _enumerate(self)
+
+    def build(self, arch: Architecture, input_shape, num_classes: int):
+        from .gnn_build import build_gnn
+        return build_gnn(arch.values, tuple(input_shape), int(num_classes), hidden=self.hidden,
+                         dropout=self.dropout)
+
+    def to_graph(self, arch: Architecture) -> dict:
+        """Input, the four nodes with their operators, and an output node fed by the leaves."""
+        values = arch.values
+        parents = _parse_link(values["link"])
+        nodes = [{"id": 0, "op": "input", "attrs": {}}]
+        nodes += [{"id": i + 1, "op": values[n], "attrs": {}} for i, n in enumerate(NODES)]
+        nodes.append({"id": 5, "op": "output", "attrs": {}})
+        edges = [[p, i + 1] for i, p in enumerate(parents)]
+        edges += [[v, 5] for v in range(1, 5) if v not in parents]
+        return {"nodes": nodes, "edges": edges}
+
+    def describe(self, arch: Architecture) -> str:
+        values = arch.values
+        return f"[{values['link']}] " + " ".join(values[n] for n in NODES)
+
+
+@lru_cache(maxsize=4)
+def _enumerate_values(ops: tuple[str, ...]) -> tuple[str, ...]:
+    seen: dict[int, str] = {}
+    for link in LINKS:
+        for combo in product(ops, repeat=4):
+            values = {"link": link, **dict(zip(NODES, combo))}
+            if not not_all_skip(values):
+                continue
+            link_c, ops_c = canonical_form(_parse_link(link), combo)
+            canon = {"link": link_c, **dict(zip(NODES, ops_c))}
+            seen.setdefault(benchmark_key(canon), canonical_json(canon))
+    return tuple(seen[k] for k in sorted(seen))
+
+
+def _enumerate(space: GNNSpace) -> list[Architecture]:
+    ops = tuple(space.root.fields["op1"].values)
+    return [Architecture(json.loads(v), space.name, space) for v in _enumerate_values(ops)]
+
+
+def gnn() -> GNNSpace:
+    """NAS-Bench-Graph's GNN space (nine operators); 26,206 canonical architectures."""
+    return GNNSpace("gnn", OPS)
+
+
+def gnn_proteins() -> GNNSpace:
+    """NAS-Bench-Graph's space for the proteins dataset (gcn, sage, arma, fc, skip); 2,021 architectures."""
+    return GNNSpace("gnn-proteins", PROTEINS_OPS)

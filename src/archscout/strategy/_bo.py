@@ -1,0 +1,241 @@
+"""Bayesian optimisation over architecture encodings: a surrogate with uncertainty guides the proposals.
+
+This is the predictor-guided family of BANANAS (White et al., AAAI 2021) and NPENAS (Wei
+et al., 2022): fit a model of score given encoding on everything told so far, generate
+candidates by mutating the best architectures found (plus fresh samples), and propose the
+candidates that maximise an acquisition function of the model's mean and uncertainty.
+"""
+from __future__ import annotations
+
+import math
+from itertools import product
+
+import numpy as np
+from scipy.linalg import cho_factor, cho_solve, solve_triangular
+from threadpoolctl import threadpool_limits
+
+from ..errors import ArchscoutError
+from ..space import Architecture, Space
+from ._base import Strategy
+
+SURROGATES = ("gp", "ensemble", "forest")
+ACQUISITIONS = ("ucb", "ei", "its")
+# the GP's hyperparameter grid: RBF length scale (in encoding units), weight of the linear kernel, noise
+LENGTHS = (1.0, 1.5, 2.0, 3.0, 5.0)
+LINEARS = (0.0, 0.1, 0.3, 1.0)
+NOISES = (0.01, 0.03, 0.1, 0.3)
+
+
+class BayesianOptimization(Strategy):
+    """Predictor-guided search with a surrogate that knows what it does not know.
+
+    * ``surrogate``: ``gp`` (a Gaussian process, scikit-learn, Matérn kernel plus noise, its
+      hyperparameters fitted by marginal likelihood), ``ensemble`` (``ensemble_size``
+      neural networks on bootstrap samples, as in BANANAS; the spread is the uncertainty) or
+      ``forest`` (a random forest; the spread of its trees).
+    * ``encoding``: ``path`` (BANANAS' path encoding), ``onehot`` or ``graph``
+      (see :meth:`Space.encode`).
+    * ``acquisition``: ``ucb`` (mean + ``kappa`` × std), ``ei`` (expected improvement) or
+      ``its`` (independent Thompson sampling, BANANAS' choice: one draw per candidate).
+    * Acquisition optimisation: ``candidates`` architectures per round: mutations (one or
+      two steps) of the ``parents`` best architectures so far, and 10 % fresh samples. When
+      the space can list all its architectures and has at most ``exhaustive`` of them, every
+      unseen architecture is a candidate instead.
+    * The first ``initial`` proposals are random samples. The model is refitted every
+      ``batch`` results, and each fit proposes the ``batch`` best candidates.
+    """
+
+    name = "bo"
+
+    def __init__(self, space: Space, seed: int = 0, surrogate: str = "gp", encoding: str = "onehot",
+                 acquisition: str = "ucb", kappa: float = 1.0, initial: int = 10, batch: int = 5,
+                 candidates: int = 100, parents: int = 10, ensemble_size: int = 5,
+                 refit: int = 10):
+        super().__init__(space, seed)
+        if surrogate not in SURROGATES:
+            raise ArchscoutError(f"bo: surrogate must be one of {', '.join(SURROGATES)}, got {surrogate!r}")
+        if acquisition not in ACQUISITIONS:
+            raise ArchscoutError(f"bo: acquisition must be one of {', '.join(ACQUISITIONS)}, got {acquisition!r}")
+        if encoding not in space.ENCODINGS:
+            raise ArchscoutError(f"bo: encoding must be one of {', '.join(space.ENCODINGS)}, got {encoding!r}")
+        for option, value, low in (("initial", initial, 2), ("batch", batch, 1), ("candidates", candidates, 1),
+                                   ("parents", parents, 1), ("ensemble_size", ensemble_size, 2),
+                                   ("refit", refit, 1)):
+            if not isinstance(value, int) or isinstance(value, bool) or value < low:
+                raise ArchscoutError(f"bo: {option} must be an integer >= {low}, got {value!r}")
+        if not (isinstance(kappa, (int, float)) and kappa >= 0 and math.isfinite(kappa)):
+            raise ArchscoutError(f"bo: kappa must be a number >= 0, got {kappa!r}")
+        self.surrogate, self.encoding, self.acquisition = surrogate, encoding, acquisition
+        self.kappa, self.initial, self.batch = float(kappa), initial, batch
+        self.candidates, self.parents = candidates, parents
+        self.ensemble_size = ensemble_size
+        self.refit = refit
+        self._hyper: tuple[float, float, float] | None = None
+        self._rounds = 0
+        self._neighbors: dict[Architecture, list[Architecture]] = {}
+        self.scores: dict[Architecture, float | None] = {}
+        self.pending: list[Architecture] = []
+        self.asked: set[Architecture] = set()
+        self._codes: dict[Architecture, np.ndarray] = {}
+        self._since_fit = 0
+
+    # -- ask / tell ---------------------------------------------------------------------
+    def ask(self) -> Architecture:
+        while self.pending:
+            arch = self.pending.pop(0)
+            if arch not in self.scores:
+                self.asked.add(arch)
+                return arch
+        scored = [(a, s) for a, s in self.scores.items() if s is not None]
+        if len(scored) < self.initial:
+            arch = self._fresh()
+        else:
+            self.pending = self._propose(scored)
+            arch = self.pending.pop(0) if self.pending else self._fresh()
+        self.asked.add(arch)
+        return arch
+
+    def tell(self, arch: Architecture, score: float | None) -> None:
+        self.scores[arch] = score
+        self.asked.discard(arch)
+        # proposals made before this result are still good ones; refit only after ``batch`` new results
+        self._since_fit += 1
+        if self._since_fit >= self.batch:
+            self.pending.clear()
+
+    def _fresh(self) -> Architecture:
+        for _ in range(100):
+            arch = self.space.sample(self.rng)
+            if arch not in self.scores and arch not in self.asked:
+                return arch
+        return self.space.sample(self.rng)
+
+    # -- the model ----------------------------------------------------------------------
+    def _code(self, arch: Architecture) -> np.ndarray:
+        code = self._codes.get(arch)
+        if code is None:
+            code = self._codes[arch] = np.asarray(self.space.encode(arch, self.encoding), dtype=np.float64)
+        return code
+
+    def _fit(self, X: np.ndarray, y: np.ndarray):
+        seed = self.rng.randrange(2**31)
+        if self.surrogate == "gp":
+            return self._gp(X, y)
+        if self.surrogate == "forest":
+            from sklearn.ensemble import ExtraTreesRegressor
+
+            forest = ExtraTreesRegressor(n_estimators=50, max_features=0.5, random_state=seed,
+                                         n_jobs=1).fit(X, y)
+
+            def predict(Z):
+                per_tree = np.stack([t.predict(Z) for t in forest.estimators_])
+                return per_tree.mean(0), per_tree.std(0)
+            return predict
+        from sklearn.neural_network import MLPRegressor
+
+        rng = np.random.default_rng(seed)
+        nets = []
+        for k in range(self.ensemble_size):
+            rows = rng.integers(0, len(y), len(y))
+            net = MLPRegressor((32, 32), alpha=1e-3, learning_rate_init=1e-2, max_iter=300,
+                               random_state=seed + k)
+            nets.append(net.fit(X[rows], y[rows]))
+
+        def predict(Z):
+            per_net = np.stack([n.predict(Z) for n in nets])
+            return per_net.mean(0), per_net.std(0)
+        return predict
+
+    def _gp(self, X: np.ndarray, y: np.ndarray):
+        """A Gaussian process on the encodings: scale × (RBF(length) + linear × dot product / norm) + noise.
+
+        The scale is profiled out of the marginal likelihood; (length, linear, noise) is the
+        best of a small grid, chosen again every ``refit`` fits on at most 200 points.
+        """
+        mu, sd = float(y.mean()), float(y.std()) or 1.0
+        t = (y - mu) / sd
+        norm = float(np.mean(np.sum(X * X, 1))) or 1.0
+        sq = np.sum(X * X, 1)
+        G = X @ X.T
+        D = np.maximum(sq[:, None] + sq[None, :] - 2.0 * G, 0.0)
+        G = G / norm
+
+        def factor(rows, length, linear, noise):
+            K = np.exp(D[np.ix_(rows, rows)] / (-2.0 * length ** 2)) + linear * G[np.ix_(rows, rows)]
+            K[np.diag_indices_from(K)] += noise
+            L = cho_factor(K, lower=True, check_finite=False)
+            alpha = cho_solve(L, t[rows], check_finite=False)
+            return L, alpha
+
+        self._rounds += 1
+        if self._hyper is None or self._rounds % self.refit == 0:
+            rows = np.arange(len(t))
+            if len(rows) > 200:
+                rows = np.sort(np.random.default_rng(self.rng.randrange(2**31)).choice(rows, 200, replace=False))
+            best = None
+            for hyper in product(LENGTHS, LINEARS, NOISES):
+                try:
+                    L, alpha = factor(rows, *hyper)
+                except np.linalg.LinAlgError:
+                    continue
+                scale = max(float(t[rows] @ alpha) / len(rows), 1e-12)
+                lml = -0.5 * len(rows) * math.log(scale) - float(np.sum(np.log(np.diag(L[0]))))
+                if best is None or lml > best[0]:
+                    best = (lml, hyper)
+            self._hyper = best[1]
+        length, linear, noise = self._hyper
+        rows = np.arange(len(t))
+        L, alpha = factor(rows, length, linear, noise)
+        scale = max(float(t @ alpha) / len(t), 1e-12)
+
+        def predict(Z):
+            zq = np.sum(Z * Z, 1)
+            C = Z @ X.T
+            Ks = np.exp(np.maximum(zq[:, None] + sq[None, :] - 2.0 * C, 0.0) / (-2.0 * length ** 2)) \
+                + linear * C / norm
+            v = solve_triangular(L[0], Ks.T, lower=True, check_finite=False)
+            var = scale * np.maximum(1.0 + linear * zq / norm - np.sum(v * v, 0), 1e-12)
+            return mu + sd * (Ks @ alpha), sd * np.sqrt(var)
+        return predict
+
+    def _candidates(self, scored: list[tuple[Architecture, float]]) -> list[Architecture]:
+        """The whole one-step neighbourhood of the ``parents`` best, ``candidates`` two-step mutations of
+        them and 10 % fresh samples: everything not already told or asked."""
+        best = [a for a, _ in sorted(scored, key=lambda item: -item[1])[:self.parents]]
+        out: dict[Architecture, None] = {}
+        for parent in best:
+            if parent not in self._neighbors:
+                self._neighbors[parent] = self.space.neighbors(parent) or [self.space.mutate(parent, self.rng)]
+            out.update(dict.fromkeys(self._neighbors[parent]))
+        for _ in range(self.candidates):
+            if self.rng.random() < 0.1:
+                out[self.space.sample(self.rng)] = None
+            else:
+                step = self.rng.choice(self._neighbors[self.rng.choice(best)])
+                out[self.space.mutate(step, self.rng)] = None
+        return [a for a in out if a not in self.scores and a not in self.asked]
+
+    def _propose(self, scored: list[tuple[Architecture, float]]) -> list[Architecture]:
+        self._since_fit = 0
+        candidates = self._candidates(scored)
+        if not candidates:
+            return []
+        X = np.stack([self._code(a) for a, _ in scored])
+        y = np.array([s for _, s in scored], dtype=np.float64)
+        # matrices this small are slower with several BLAS threads, and much slower when the cores are busy
+        with threadpool_limits(1):
+            predict = self._fit(X, y)
+            mean, std = predict(np.stack([self._code(a) for a in candidates]))
+        std = np.maximum(std, 1e-12)
+        if self.acquisition == "ucb":
+            value = mean + self.kappa * std
+        elif self.acquisition == "ei":
+            from scipy.stats import norm
+
+            z = (mean - y.max()) / std
+            value = (mean - y.max()) * norm.cdf(z) + std * norm.pdf(z)
+        else:
+            draws = np.random.default_rng(self.rng.randrange(2**31)).standard_normal(len(candidates))
+            value = mean + std * draws
+        order = np.argsort(-value, kind="stable")[:self.batch]
+        return [candidates[i] for i in order]

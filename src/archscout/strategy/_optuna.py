@@ -1,0 +1,237 @@
+"""Optuna's samplers (TPE, NSGA-II, random) as archscout strategies, through optuna's ask/tell interface."""
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import logging
+import math
+import warnings
+from collections import deque
+from typing import Any, Callable
+
+from ..errors import ArchscoutError, unknown_name
+from ..space import Architecture, Space
+from ..space._choices import Block, Choice, Repeat
+from ._base import Strategy
+
+SAMPLERS = ("tpe", "nsga2", "random")
+_MAX_TRIES = 20  # proposals that break a space constraint before falling back to space.sample
+
+# decide(param name, node, value in the architecture or None while sampling) -> the value to use
+Decide = Callable[[str, Any, Any], Any]
+
+
+def _seed32(text: str) -> int:
+    """A seed numpy accepts (below 2**32) made from any text, e.g. ``"{seed}/{told}"``."""
+    return int(hashlib.sha256(text.encode()).hexdigest()[:8], 16)
+
+
+def _walk(block: Block, given: dict | None, prefix: str, decide: Decide) -> dict:
+    """Values for ``block``, one ``decide`` per decision, named by its path (``stages.2.width``).
+
+    Define-by-run: a Repeat first decides its length (``stages.#len``), then each of its blocks;
+    inactive conditional choices and single-valued choices are no parameters.
+    """
+    out: dict[str, Any] = {}
+    for name, node in block.fields.items():
+        path = prefix + name
+        v = None if given is None else given[name]
+        if isinstance(node, Choice):
+            active = Block._active(node, out) if given is None else v is not None
+            if not active:
+                out[name] = None
+            elif len(node.values) == 1:
+                out[name] = node.values[0]
+            else:
+                out[name] = decide(path, node, v)
+        elif isinstance(node, Repeat):
+            n = node.min if node.min == node.max else decide(path + ".#len", node, None if v is None else len(v))
+            out[name] = [_walk(node.block, None if given is None else v[i], f"{path}.{i}.", decide)
+                         for i in range(n)]
+        else:
+            out[name] = _walk(node, v, path + ".", decide)
+    return out
+
+
+class OptunaSampler(Strategy):
+    """Optuna's samplers (tpe, nsga2 or random) through optuna's ask/tell interface (Akiba et al. 2019).
+
+    Each proposal is one trial of an in-memory optuna study, defined by run: a categorical
+    parameter per active decision (an integer index for ordered numeric choices, so TPE can
+    use their order), an integer parameter per Repeat length, named by the decision's path
+    (``stages.2.width``, ``stages.#len``). ``tpe`` is multivariate TPE with grouped
+    (conditional) parameters and the constant liar for trials still running (Bergstra et al.
+    2011; Watanabe 2023); ``n_startup_trials`` random trials come first. ``nsga2`` is NSGA-II
+    (Deb et al. 2002), a genetic algorithm with ``population_size`` members per generation;
+    ``random`` samples independently.
+
+    A told result completes the oldest pending trial that proposed that architecture; a result
+    nobody proposed (a resumed history, a requeued trial) is added as a finished trial with the
+    parameters the architecture's canonical values give. A proposal that breaks a constraint of
+    the space is finished at once, and optuna is asked again (up to 20 times, then the space is
+    sampled). A failure (score None: the candidate failed or broke a study constraint) and a
+    proposal that breaks a space constraint are told as the worst score so far, not as failed
+    trials: optuna's samplers ignore failed trials, so they would keep proposing the same
+    infeasible region (a parameter-count limit, a constraint at the optimum's edge). Only while
+    no score is known are they failed trials.
+    """
+
+    name = "optuna"
+
+    def __init__(self, space: Space, seed: int = 0, sampler: str = "tpe", n_startup_trials: int | None = None,
+                 population_size: int | None = None):
+        super().__init__(space, seed)
+        try:
+            import optuna
+        except ImportError:
+            raise ArchscoutError("the optuna strategies need optuna: pip install optuna") from None
+        self._optuna = optuna
+        if sampler not in SAMPLERS:
+            raise unknown_name("optuna sampler", str(sampler), SAMPLERS)
+        if n_startup_trials is not None and sampler != "tpe":
+            raise ArchscoutError(f"n_startup_trials is an option of the tpe sampler, not of {sampler!r}")
+        if population_size is not None and sampler != "nsga2":
+            raise ArchscoutError(f"population_size is an option of the nsga2 sampler, not of {sampler!r}")
+        if n_startup_trials is not None and (not isinstance(n_startup_trials, int) or n_startup_trials < 0):
+            raise ArchscoutError(f"n_startup_trials must be a non-negative integer, got {n_startup_trials!r}")
+        if population_size is not None and (not isinstance(population_size, int) or population_size < 2):
+            raise ArchscoutError(f"population_size must be an integer >= 2, got {population_size!r}")
+        self.sampler = sampler
+        self.n_startup_trials = 10 if n_startup_trials is None else n_startup_trials
+        self.population_size = 20 if population_size is None else population_size
+        with self._quiet():
+            self.study = optuna.create_study(direction="maximize", sampler=self._make_sampler(_seed32(str(seed))))
+        self.pending: dict[Architecture, deque] = {}  # architecture -> its running trials, oldest first
+        self.worst: float | None = None  # the lowest score told so far
+
+    @contextlib.contextmanager
+    def _quiet(self):
+        """Optuna logs every new study and finished trial at INFO and warns that grouped TPE is
+        experimental: lower its log level (and ignore that warning) only while optuna is called."""
+        optuna = self._optuna
+        before = optuna.logging.get_verbosity()
+        if before < logging.WARNING:
+            optuna.logging.set_verbosity(logging.WARNING)
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+                yield
+        finally:
+            if before < logging.WARNING:
+                optuna.logging.set_verbosity(before)
+
+    def _make_sampler(self, seed: int):
+        samplers = self._optuna.samplers
+        if self.sampler == "tpe":
+            return samplers.TPESampler(seed=seed, n_startup_trials=self.n_startup_trials, multivariate=True,
+                                       group=True, constant_liar=True)
+        if self.sampler == "nsga2":
+            return samplers.NSGAIISampler(seed=seed, population_size=self.population_size)
+        return samplers.RandomSampler(seed=seed)
+
+    def resume(self, told: int) -> None:
+        super().resume(told)
+        with self._quiet():
+            self.study.sampler = self._make_sampler(_seed32(f"{self.seed}/{told}"))
+
+    # -- parameters ------------------------------------------------------------------------
+    def _distribution(self, node: Any):
+        d = self._optuna.distributions
+        if isinstance(node, Repeat):
+            return d.IntDistribution(node.min, node.max)
+        if node.ordered:  # an index keeps the order, which TPE's kernels and NSGA-II's mutation use
+            return d.IntDistribution(0, len(node.values) - 1)
+        return d.CategoricalDistribution(node.values)
+
+    def _suggest(self, trial, name: str, node: Any) -> Any:
+        dist = self._distribution(node)
+        if isinstance(node, Repeat):
+            return trial.suggest_int(name, dist.low, dist.high)
+        if isinstance(dist, self._optuna.distributions.IntDistribution):
+            return node.values[trial.suggest_int(name, dist.low, dist.high)]
+        return trial.suggest_categorical(name, dist.choices)
+
+    def _values(self, trial) -> dict:
+        return _walk(self.space.root, None, "", lambda name, node, _: self._suggest(trial, name, node))
+
+    def params(self, arch: Architecture) -> tuple[dict, dict]:
+        """The optuna parameters and distributions that ``ask`` would have suggested for ``arch``."""
+        params: dict[str, Any] = {}
+        dists: dict[str, Any] = {}
+
+        def record(name: str, node: Any, value: Any) -> Any:
+            dist = dists[name] = self._distribution(node)
+            is_index = isinstance(dist, self._optuna.distributions.IntDistribution) and not isinstance(node, Repeat)
+            params[name] = node.index(value) if is_index else value
+            return value
+
+        _walk(self.space.root, arch.values, "", record)
+        return params, dists
+
+    # -- ask / tell ------------------------------------------------------------------------
+    def ask(self) -> Architecture:
+        with self._quiet():
+            for _ in range(_MAX_TRIES):
+                trial = self.study.ask()
+                values = self._values(trial)
+                try:
+                    arch = self.space.architecture(values)
+                except ArchscoutError:
+                    self._finish(trial, None)
+                    continue
+                self.pending.setdefault(arch, deque()).append(trial)
+                return arch
+        return self.space.sample(self.rng)
+
+    def _outcome(self, score: float | None) -> tuple[float | None, Any]:
+        """The value and state optuna is told: a failure is the worst score so far (see the class)."""
+        state = self._optuna.trial.TrialState
+        if score is not None and math.isfinite(score):
+            self.worst = float(score) if self.worst is None else min(self.worst, float(score))
+            return float(score), state.COMPLETE
+        return (None, state.FAIL) if self.worst is None else (self.worst, state.COMPLETE)
+
+    def _finish(self, trial, score: float | None) -> None:
+        value, state = self._outcome(score)
+        self.study.tell(trial, value, state=state)
+
+    def tell(self, arch: Architecture, score: float | None) -> None:
+        queue = self.pending.get(arch)
+        with self._quiet():
+            if queue:
+                trial = queue.popleft()
+                if not queue:
+                    del self.pending[arch]
+                self._finish(trial, score)
+            else:
+                params, dists = self.params(arch)
+                value, state = self._outcome(score)
+                self.study.add_trial(self._optuna.trial.create_trial(params=params, distributions=dists,
+                                                                     value=value, state=state))
+
+
+class OptunaTPE(OptunaSampler):
+    """Optuna's multivariate TPE (tree-structured Parzen estimator), grouped for conditional decisions."""
+
+    name = "optuna-tpe"
+
+    def __init__(self, space: Space, seed: int = 0, n_startup_trials: int | None = None):
+        super().__init__(space, seed, sampler="tpe", n_startup_trials=n_startup_trials)
+
+
+class OptunaNSGA2(OptunaSampler):
+    """Optuna's NSGA-II genetic algorithm (uniform crossover and mutation of the decisions)."""
+
+    name = "optuna-nsga2"
+
+    def __init__(self, space: Space, seed: int = 0, population_size: int | None = None):
+        super().__init__(space, seed, sampler="nsga2", population_size=population_size)
+
+
+class OptunaRandom(OptunaSampler):
+    """Optuna's random sampler (independent uniform decisions): a baseline through the same path."""
+
+    name = "optuna-random"
+
+    def __init__(self, space: Space, seed: int = 0):
+        super().__init__(space, seed, sampler="random")

@@ -1,0 +1,323 @@
+"""A reinforcement-learning controller (GraphNAS / ENAS style): a numpy RNN policy trained with REINFORCE."""
+from __future__ import annotations
+
+import math
+from typing import Any, Callable
+
+import numpy as np
+
+from ..errors import ArchscoutError
+from ..space import Architecture, Space
+from ..space._choices import Block, Choice, Repeat
+from ._base import Strategy
+
+# a decision as the policy sees it: (slot number, index of the chosen value within that slot)
+Step = tuple[int, int]
+_MAX_TRIES = 100  # samples per proposal while they break a space constraint or were seen before
+
+
+class Slots:
+    """The softmax heads of a space: one per decision kind, shared by every block of a Repeat.
+
+    A slot is named by its path with the block indices left out (``stages.width``), so a space
+    whose Repeat holds up to five stages still has one width head, as in GraphNAS where one
+    decoder per component type serves every layer; the recurrent state tells the positions apart.
+    A Repeat of variable length has a length slot (``stages.#len``, value ``k`` = ``min + k`` blocks).
+    Choices with a single value and Repeats of fixed length are not decisions and have no slot.
+    """
+
+    def __init__(self, root: Block):
+        self.keys: list[str] = []
+        self.sizes: list[int] = []
+        self._index: dict[str, int] = {}
+        self._collect(root, "")
+        self.offsets = np.concatenate([[0], np.cumsum(self.sizes)]).astype(int)
+        self.vocab = int(self.offsets[-1])
+
+    def _add(self, key: str, size: int) -> None:
+        self._index[key] = len(self.keys)
+        self.keys.append(key)
+        self.sizes.append(size)
+
+    def _collect(self, block: Block, prefix: str) -> None:
+        for name, node in block.fields.items():
+            if isinstance(node, Choice):
+                if len(node.values) > 1:
+                    self._add(prefix + name, len(node.values))
+            elif isinstance(node, Repeat):
+                if node.min != node.max:
+                    self._add(prefix + name + ".#len", node.max - node.min + 1)
+                self._collect(node.block, prefix + name + ".")
+            else:
+                self._collect(node, prefix + name + ".")
+
+    def slot(self, key: str) -> int | None:
+        return self._index.get(key)
+
+    def walk(self, root: Block, given: dict | None, choose: Callable[[int, int | None], int]) -> dict:
+        """Values for ``root``, deciding in emission order.
+
+        ``choose(slot, index)`` is called for every decision: while sampling ``given`` is None and
+        ``index`` is None (the callback picks one); while reading an architecture ``index`` is the
+        index of its value. Inactive choices are not decisions, so they take no step.
+        """
+        return self._walk(root, given, "", choose)
+
+    def _walk(self, block: Block, given: dict | None, prefix: str, choose) -> dict:
+        out: dict[str, Any] = {}
+        for name, node in block.fields.items():
+            key = prefix + name
+            v = None if given is None else given[name]
+            if isinstance(node, Choice):
+                active = Block._active(node, out) if given is None else v is not None
+                if not active:
+                    out[name] = None
+                    continue
+                s = self.slot(key)
+                if s is None:
+                    out[name] = node.values[0]
+                else:
+                    out[name] = node.values[choose(s, None if given is None else node.index(v))]
+            elif isinstance(node, Repeat):
+                s = self.slot(key + ".#len")
+                if s is None:
+                    n = node.min
+                elif given is None:
+                    n = node.min + choose(s, None)
+                else:
+                    n = node.min + choose(s, len(v) - node.min)
+                out[name] = [self._walk(node.block, None if given is None else v[i], key + ".", choose)
+                             for i in range(n)]
+            else:
+                out[name] = self._walk(node, v, key + ".", choose)
+        return out
+
+
+class RecurrentPolicy:
+    """An Elman (tanh) RNN over a space's decisions, with one softmax head per slot.
+
+    Step ``t`` deciding slot ``s_t`` reads ``x_t = E[previous choice] + Q[s_t]`` (the embedding of
+    the previous decision, or of a start token, plus a query naming what is decided now), updates
+    ``h_t = tanh(Wx x_t + Wh h_{t-1} + b)`` and scores the slot's values with ``Wo[s_t] h_t + bo[s_t]``.
+    ``loss_and_grad`` is backpropagation through time of the REINFORCE loss with an entropy bonus.
+    """
+
+    def __init__(self, slots: Slots, hidden: int, rng: np.random.Generator, tanh_constant: float | None = None):
+        self.slots = slots
+        self.tanh_constant = tanh_constant
+        v, s, h = slots.vocab, len(slots.keys), hidden
+        init = 0.1  # the init range of ENAS and GraphNAS: a near-uniform first policy
+        self.params = {
+            "E": rng.uniform(-init, init, (v + 1, h)),  # row v: the start token
+            "Q": rng.uniform(-init, init, (s, h)),
+            "Wx": rng.uniform(-init, init, (h, h)),
+            "Wh": rng.uniform(-init, init, (h, h)),
+            "b": np.zeros(h),
+            "Wo": rng.uniform(-init, init, (v, h)),
+            "bo": np.zeros(v),
+        }
+        self.hidden = hidden
+
+    def start(self) -> tuple[np.ndarray, int]:
+        return np.zeros(self.hidden), self.slots.vocab
+
+    def step(self, h: np.ndarray, prev: int, s: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """One step: the input, the new state and the slot's probabilities."""
+        p = self.params
+        x = p["E"][prev] + p["Q"][s]
+        h = np.tanh(p["Wx"] @ x + p["Wh"] @ h + p["b"])
+        lo, hi = self.slots.offsets[s], self.slots.offsets[s + 1]
+        z = p["Wo"][lo:hi] @ h + p["bo"][lo:hi]
+        if self.tanh_constant:
+            z = self.tanh_constant * np.tanh(z)
+        z = np.exp(z - z.max())
+        return x, h, z / z.sum()
+
+    def loss_and_grad(self, episodes: list[tuple[list[Step], float]],
+                      entropy_weight: float) -> tuple[float, dict[str, np.ndarray]]:
+        """Mean over episodes of ``-(advantage * log pi(decisions) + entropy_weight * entropy)``.
+
+        The entropy is the sum over the steps taken of each head's entropy (ENAS, GraphNAS).
+        """
+        p = self.params
+        grads = {k: np.zeros_like(v) for k, v in p.items()}
+        loss = 0.0
+        offsets = self.slots.offsets
+        for steps, adv in episodes:
+            h, prev = self.start()
+            trace = []
+            for s, k in steps:
+                x, h_new, probs = self.step(h, prev, s)
+                trace.append((s, k, prev, x, h, h_new, probs))
+                h, prev = h_new, offsets[s] + k
+            dh_next = np.zeros(self.hidden)
+            for s, k, prev, x, h_prev, h, probs in reversed(trace):
+                logp = np.log(np.maximum(probs, 1e-300))
+                ent = -float(probs @ logp)
+                loss -= adv * logp[k] + entropy_weight * ent
+                # d(-adv log p_k)/dz = -adv (onehot_k - p); d(-w H)/dz = w p (log p + H)
+                dz = adv * probs + entropy_weight * probs * (logp + ent)
+                dz[k] -= adv
+                lo, hi = offsets[s], offsets[s + 1]
+                if self.tanh_constant:  # back through the squashing z' = c tanh(z)
+                    raw = p["Wo"][lo:hi] @ h + p["bo"][lo:hi]
+                    dz = dz * self.tanh_constant * (1.0 - np.tanh(raw) ** 2)
+                grads["Wo"][lo:hi] += np.outer(dz, h)
+                grads["bo"][lo:hi] += dz
+                dh = p["Wo"][lo:hi].T @ dz + dh_next
+                da = dh * (1.0 - h * h)
+                grads["Wx"] += np.outer(da, x)
+                grads["Wh"] += np.outer(da, h_prev)
+                grads["b"] += da
+                dx = p["Wx"].T @ da
+                grads["E"][prev] += dx
+                grads["Q"][s] += dx
+                dh_next = p["Wh"].T @ da
+        n = max(len(episodes), 1)
+        return loss / n, {k: g / n for k, g in grads.items()}
+
+
+class ReinforceController(Strategy):
+    """An RNN controller trained with REINFORCE (Zoph & Le 2017; ENAS, Pham et al. 2018; GraphNAS, Gao et al. 2020).
+
+    A recurrent policy (a numpy Elman RNN, ``hidden_size`` units) emits an architecture one
+    decision after another: for each Repeat of variable length first its length, then every
+    block's fields; inactive conditional choices are not emitted. Each step reads the embedding
+    of the previous decision and picks a value from the softmax head of its slot (one head per
+    decision kind, shared by the blocks of a Repeat, as GraphNAS shares its decoders across layers).
+
+    It is trained with REINFORCE: every told result contributes ``(score - baseline) * grad log
+    pi(decisions)``, where the baseline is an exponential moving average of the scores
+    (``baseline_decay``) and advantages are divided by the standard deviation of the scores told
+    so far, so the step size does not depend on the objective's units. An entropy bonus
+    (``entropy_weight``) keeps the policy from collapsing early. Every ``batch_size`` told results
+    make one Adam step (``lr``). The decisions of a told architecture are read from its canonical
+    values, so results the controller never proposed (a resumed history, requeued trials) and
+    results told out of order train it the same way. A failed result (score None) counts as the
+    worst score seen so far, so the controller learns to avoid failing regions; before any score
+    is known a failure teaches nothing and is skipped. A proposal that breaks a constraint of the
+    space counts as a failure too, and the controller samples again.
+
+    As in ENAS, logits are squashed to ``tanh_constant * tanh(logit)`` (None: not squashed), which
+    bounds how sure a head can get: without it the policy soon emits one architecture with
+    probability ~1. The controller also samples again (up to 100 times) rather than propose an
+    architecture it already proposed or was told, so a concentrated policy explores around its
+    mode instead of repeating it (repeats are answered by the study without being evaluated, and
+    too many in a row end a search as exhausted).
+    """
+
+    name = "rl"
+
+    def __init__(self, space: Space, seed: int = 0, hidden_size: int = 32, lr: float = 0.02,
+                 batch_size: int = 5, baseline_decay: float = 0.95, entropy_weight: float = 0.01,
+                 tanh_constant: float | None = 2.5):
+        super().__init__(space, seed)
+        if not isinstance(hidden_size, int) or hidden_size < 1:
+            raise ArchscoutError(f"hidden_size must be a positive integer, got {hidden_size!r}")
+        if not isinstance(batch_size, int) or batch_size < 1:
+            raise ArchscoutError(f"batch_size must be a positive integer, got {batch_size!r}")
+        if not (isinstance(lr, (int, float)) and lr > 0 and math.isfinite(lr)):
+            raise ArchscoutError(f"lr must be a positive number, got {lr!r}")
+        if not (isinstance(baseline_decay, (int, float)) and 0 <= baseline_decay < 1):
+            raise ArchscoutError(f"baseline_decay must be in [0, 1), got {baseline_decay!r}")
+        if not (isinstance(entropy_weight, (int, float)) and 0 <= entropy_weight < math.inf):
+            raise ArchscoutError(f"entropy_weight must be a non-negative number, got {entropy_weight!r}")
+        if tanh_constant is not None and not (isinstance(tanh_constant, (int, float)) and tanh_constant > 0
+                                              and math.isfinite(tanh_constant)):
+            raise ArchscoutError(f"tanh_constant must be a positive number or None, got {tanh_constant!r}")
+        self.lr, self.batch_size = float(lr), batch_size
+        self.baseline_decay, self.entropy_weight = float(baseline_decay), float(entropy_weight)
+        self.slots = Slots(space.root)
+        self.policy = RecurrentPolicy(self.slots, hidden_size, np.random.default_rng(seed), tanh_constant)
+        self._adam = {k: (np.zeros_like(v), np.zeros_like(v)) for k, v in self.policy.params.items()}
+        self._adam_t = 0
+        self.baseline: float | None = None
+        self.worst: float | None = None
+        self._n, self._mean, self._m2 = 0, 0.0, 0.0  # Welford running moments of the scores
+        self.batch: list[tuple[list[Step], float]] = []
+        self.seen: set[Architecture] = set()  # proposed or told: sampled again rather than proposed twice
+
+    # -- proposing -------------------------------------------------------------------------
+    def _sample(self) -> tuple[dict, list[Step]]:
+        policy, offsets = self.policy, self.slots.offsets
+        h, prev = policy.start()
+        steps: list[Step] = []
+
+        def choose(s: int, _index: int | None) -> int:
+            nonlocal h, prev
+            _, h, probs = policy.step(h, prev, s)
+            k = min(int(np.searchsorted(np.cumsum(probs), self.rng.random(), side="right")), len(probs) - 1)
+            steps.append((s, k))
+            prev = int(offsets[s] + k)
+            return k
+
+        return self.slots.walk(self.space.root, None, choose), steps
+
+    def ask(self) -> Architecture:
+        arch = None
+        for _ in range(_MAX_TRIES):
+            values, steps = self._sample()
+            try:
+                arch = self.space.architecture(values)
+            except ArchscoutError:  # breaks a constraint of the space: a failure to learn from
+                self._learn(steps, None)
+                continue
+            if arch not in self.seen:
+                break
+        if arch is None:
+            arch = self.space.sample(self.rng)
+        self.seen.add(arch)
+        return arch
+
+    # -- learning --------------------------------------------------------------------------
+    def decisions(self, arch: Architecture) -> list[Step]:
+        """The decision sequence that produces ``arch`` (read from its canonical values)."""
+        steps: list[Step] = []
+
+        def record(s: int, index: int | None) -> int:
+            steps.append((s, index))
+            return index
+
+        self.slots.walk(self.space.root, arch.values, record)
+        return steps
+
+    def tell(self, arch: Architecture, score: float | None) -> None:
+        self.seen.add(arch)
+        self._learn(self.decisions(arch), score)
+
+    def _learn(self, steps: list[Step], score: float | None) -> None:
+        if score is None or not math.isfinite(score):
+            if self.worst is None:
+                return
+            reward = self.worst
+        else:
+            reward = float(score)
+            self.worst = reward if self.worst is None else min(self.worst, reward)
+            self._n += 1
+            delta = reward - self._mean
+            self._mean += delta / self._n
+            self._m2 += delta * (reward - self._mean)
+        if self.baseline is None:
+            self.baseline = reward
+        std = math.sqrt(self._m2 / self._n) if self._n > 1 else 0.0
+        advantage = (reward - self.baseline) / (std if std > 0 else 1.0)
+        self.baseline = self.baseline_decay * self.baseline + (1 - self.baseline_decay) * reward
+        if steps:
+            self.batch.append((steps, advantage))
+        if len(self.batch) >= self.batch_size:
+            self._update()
+
+    def _update(self) -> None:
+        _, grads = self.policy.loss_and_grad(self.batch, self.entropy_weight)
+        self.batch = []
+        self._adam_t += 1
+        b1, b2, eps = 0.9, 0.999, 1e-8
+        for k, g in grads.items():
+            m, v = self._adam[k]
+            m *= b1
+            m += (1 - b1) * g
+            v *= b2
+            v += (1 - b2) * g * g
+            m_hat = m / (1 - b1 ** self._adam_t)
+            v_hat = v / (1 - b2 ** self._adam_t)
+            self.policy.params[k] -= self.lr * m_hat / (np.sqrt(v_hat) + eps)

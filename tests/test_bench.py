@@ -1,0 +1,102 @@
+"""`archscout bench`: the runs, the statistics, the files, and refusals of bad arguments."""
+import json
+import math
+
+import pytest
+
+from archscout import ArchscoutError
+from archscout.bench import mean_ci, run_bench, run_once, space_optimum, summarise, wilson
+from archscout.cli import main
+from archscout.evaluate.tabular import load_table
+from archscout.space import benchmark_key, get_space
+
+
+def test_a_run_counts_distinct_queries_and_tracks_the_pick():
+    run = run_once("citeseer", "evolution", seed=3, budget=80)
+    assert run["queries"] == 80 and run["asks"] >= 80
+    table = load_table("citeseer")
+    curve = run["best_valid"]
+    assert len(curve) == 80 and all(a <= b for a, b in zip(curve, curve[1:]))
+    for best, test, key in zip(curve, run["picked_test"], run["picked_key"]):
+        assert table[key][0] == best and table[key][1] == test  # the pick is the best-validation one so far
+
+
+def test_summary_statistics_by_hand():
+    top, best_keys = space_optimum("proteins")
+    (key,) = best_keys
+    other = next(k for k in load_table("proteins") if k != key)
+    low = load_table("proteins")[other]
+    runs = [{"dataset": "proteins", "strategy": "s", "seed": i, "seconds": 1.0,
+             "best_valid": [low[0], top], "picked_test": [low[1], 0.5], "picked_key": [other, key]} for i in range(2)]
+    runs.append({"dataset": "proteins", "strategy": "s", "seed": 2, "seconds": 1.0, "best_valid": [low[0]],
+                 "picked_test": [low[1]], "picked_key": [other]})  # stopped short: its last value is carried
+    rows = {r["budget"]: r for r in summarise(runs, [1, 2])}
+    assert rows[1]["valid_regret"] == pytest.approx(100 * (top - low[0]))
+    assert rows[1]["hit_rate"] == 0 and rows[2]["hit_rate"] == pytest.approx(2 / 3)
+    assert rows[2]["valid_regret"] == pytest.approx(100 * (top - low[0]) / 3)
+    assert rows[2]["runs_short_of_budget"] == 1 and rows[1]["runs_short_of_budget"] == 0
+    assert rows[2]["test_accuracy"] == pytest.approx((50 + 50 + 100 * low[1]) / 3)
+
+
+def test_intervals():
+    m, h = mean_ci([1.0, 2.0, 3.0])
+    assert m == 2.0 and h == pytest.approx(4.303 * 1 / math.sqrt(3), rel=1e-3)
+    lo, hi = wilson(8, 10)
+    assert 0.44 < lo < 0.5 and 0.94 < hi < 0.97
+    assert wilson(0, 20)[0] == 0.0
+
+
+def test_querying_the_whole_space_always_hits():
+    # a budget of all 2,021 proteins architectures: whatever the order, the best is found
+    result = run_bench("nas-bench-graph", ["proteins"], ["random"], [100, 2021], seeds=1)
+    rows = {r["budget"]: r for r in result["summary"]}
+    assert rows[2021]["runs_short_of_budget"] == 0
+    assert rows[2021]["hit_rate"] == 1 and rows[2021]["valid_regret"] == 0
+    assert rows[100]["valid_regret"] > 0
+    assert len({benchmark_key(a) for a in get_space("gnn-proteins").enumerate()}) == 2021
+
+
+def test_cli_writes_table_json_and_plots(tmp_path, capsys):
+    out = tmp_path / "res"
+    code = main(["bench", "nas-bench-graph", "--datasets", "cora,proteins", "--strategies", "random,evolution",
+                 "--budgets", "10,30", "--seeds", "3", "--out", str(out)])
+    stdout, err = capsys.readouterr()
+    assert code == 0, err
+    assert "## cora" in stdout and "## proteins" in stdout and "| evolution |" in stdout
+    data = json.loads((out / "results.json").read_text())
+    assert len(data["runs"]) == 2 * 2 * 3 and {r["budget"] for r in data["summary"]} == {10, 30}
+    assert data["peers"] == ["random"]
+    for name in ("cora.png", "proteins.png"):
+        assert (out / name).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert (out / "results.md").read_text().startswith("# nas-bench-graph")
+
+
+@pytest.mark.parametrize("args, message", [
+    (["nas-bench-101"], "unknown benchmark 'nas-bench-101'"),
+    (["nas-bench-graph", "--datasets", "cora,coraa"], "Valid NAS-Bench-Graph datasets: arxiv, citeseer, computers"),
+    (["nas-bench-graph", "--strategies", "random,evolutoin"], "Did you mean 'evolution'"),
+    (["nas-bench-graph", "--budgets", "10,x"], "'x' is not a whole number"),
+    (["nas-bench-graph", "--budgets", "0"], "budgets are numbers of queries >= 1"),
+    (["nas-bench-graph", "--datasets", "proteins", "--budgets", "3000"], "more than the 2021 architectures"),
+    (["nas-bench-graph", "--seeds", "0"], "seeds must be a number >= 1"),
+    (["nas-bench-graph", "--datasets", ""], "comma-separated list"),
+    (["nas-bench-graph", "--workers", "0"], "workers must be a number >= 1"),
+])
+def test_bad_arguments_get_one_line_and_exit_2(capsys, args, message):
+    code = main(["bench", *args])  # refused before any run starts
+    _, err = capsys.readouterr()
+    assert code == 2 and message in err and "Traceback" not in err and err.count("\n") == 1
+
+
+def test_out_that_is_a_file_is_refused(tmp_path, capsys):
+    f = tmp_path / "file"
+    f.write_text("x")
+    code = main(["bench", "nas-bench-graph", "--datasets", "cora", "--strategies", "random", "--budgets", "5",
+                 "--seeds", "1", "--out", str(f)])
+    _, err = capsys.readouterr()
+    assert code == 2 and "is a file" in err
+
+
+def test_api_refuses_bad_arguments():
+    with pytest.raises(ArchscoutError, match="budgets"):
+        run_bench("nas-bench-graph", ["cora"], ["random"], [-5], seeds=1)
