@@ -133,3 +133,39 @@ def test_strategies_do_not_import_torch():
             "a = s.ask(); s.tell(a, 1.0); conv1d().neighbors(a); "
             "assert 'torch' not in sys.modules, 'torch was imported'")
     subprocess.run([sys.executable, "-c", code], check=True)
+
+
+def test_bo_beats_random_on_a_toy_objective_and_is_deterministic():
+    ours = [best_after("bo", 120, seed) for seed in range(4)]
+    rand = [best_after("random", 120, seed) for seed in range(4)]
+    assert statistics.mean(ours) > statistics.mean(rand) + 3
+
+    def run(seed):
+        strat = make_strategy("bo", TOY, seed=seed)
+        out = []
+        for _ in range(40):
+            a = strat.ask()
+            strat.tell(a, toy_score(a))
+            out.append(a.id)
+        return out
+
+    assert run(1) == run(1) and run(1) != run(2)
+
+
+@pytest.mark.parametrize("options, message", [
+    ({"surrogate": "svm"}, "surrogate must be one of"), ({"acquisition": "pi"}, "acquisition must be one of"),
+    ({"encoding": "wavelet"}, "encoding must be one of"), ({"initial": 1}, "initial must be an integer >= 2"),
+    ({"kappa": -1}, "kappa must be a number >= 0"),
+])
+def test_bo_options_are_checked(options, message):
+    with pytest.raises(ArchscoutError, match=message):
+        make_strategy("bo", TOY, **options)
+
+
+@pytest.mark.parametrize("surrogate, encoding", [("forest", "onehot"), ("ensemble", "graph"), ("gp", "path")])
+def test_bo_other_surrogates_and_encodings_run(surrogate, encoding):
+    strat = make_strategy("bo", TOY, seed=0, surrogate=surrogate, encoding=encoding, initial=4, batch=4)
+    for _ in range(16):
+        a = strat.ask()
+        assert TOY.contains(a)
+        strat.tell(a, toy_score(a))

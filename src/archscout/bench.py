@@ -244,10 +244,12 @@ def plot(result: dict, dataset: str, path: str) -> None:
             means.append(m)
             halves.append(0.0 if math.isnan(h) else h)
         line, = ax.plot(xs, means, label=s, linestyle="--" if s in PEERS else "-")
-        ax.fill_between(xs, [m - h for m, h in zip(means, halves)], [m + h for m, h in zip(means, halves)],
+        # regret is never negative: the interval is cut at 0
+        ax.fill_between(xs, [max(0.0, m - h) for m, h in zip(means, halves)], [m + h for m, h in zip(means, halves)],
                         color=line.get_color(), alpha=0.15)
     ax.set_xscale("log")
     ax.set_yscale("symlog", linthresh=0.1)
+    ax.set_ylim(bottom=0)
     ax.set_xlabel("distinct architectures queried")
     ax.set_ylabel("valid regret (points)")
     ax.set_title(f"NAS-Bench-Graph {dataset}: {result['seeds']} seeds, mean and 95 % interval")

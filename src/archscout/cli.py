@@ -150,7 +150,9 @@ def search(task, space, strategy, trials, time_budget, study_name, storage, seed
               trial_memory_mb=trial_memory, max_failures=max_failures or None, on_interrupted=on_interrupted)
     _print_board(study, 10)
     _echo(f"\nresults: study {study.name!r} in {study.storage.shown_url}")
-    _echo(f"next: archscout show {study.name}   ·   archscout export {study.name} --out model/"
+    exportable = study.evaluator_spec == "train"  # a lookup evaluator trained nothing that could be exported
+    _echo(f"next: archscout show {study.name}"
+          + (f"   ·   archscout export {study.name} --out model/" if exportable else "")
           + ("" if storage == "sqlite:///archscout.db" else f"   (add --storage {storage})"))
 
 
@@ -213,7 +215,7 @@ def best(study, storage, as_json):
     if t.final:
         _echo(f"  test accuracy {100 * t.final['test_accuracy_mean']:.2f} ± {100 * t.final['test_accuracy_std']:.2f} % "
               f"over {t.final['seeds']} seeds (retrained on all training data)")
-    else:
+    elif s.evaluator_spec == "train":
         _echo("  not retrained yet (archscout search ... with --top-k >= 1, or archscout export)")
 
 

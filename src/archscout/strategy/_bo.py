@@ -12,6 +12,7 @@ from itertools import product
 
 import numpy as np
 from scipy.linalg import cho_factor, cho_solve, solve_triangular
+from scipy.stats import norm, rankdata
 from threadpoolctl import threadpool_limits
 
 from ..errors import ArchscoutError
@@ -29,28 +30,33 @@ NOISES = (0.01, 0.03, 0.1, 0.3)
 class BayesianOptimization(Strategy):
     """Predictor-guided search with a surrogate that knows what it does not know.
 
-    * ``surrogate``: ``gp`` (a Gaussian process, scikit-learn, Matérn kernel plus noise, its
-      hyperparameters fitted by marginal likelihood), ``ensemble`` (``ensemble_size``
-      neural networks on bootstrap samples, as in BANANAS; the spread is the uncertainty) or
-      ``forest`` (a random forest; the spread of its trees).
-    * ``encoding``: ``path`` (BANANAS' path encoding), ``onehot`` or ``graph``
-      (see :meth:`Space.encode`).
-    * ``acquisition``: ``ucb`` (mean + ``kappa`` × std), ``ei`` (expected improvement) or
-      ``its`` (independent Thompson sampling, BANANAS' choice: one draw per candidate).
-    * Acquisition optimisation: ``candidates`` architectures per round: mutations (one or
-      two steps) of the ``parents`` best architectures so far, and 10 % fresh samples. When
-      the space can list all its architectures and has at most ``exhaustive`` of them, every
-      unseen architecture is a candidate instead.
-    * The first ``initial`` proposals are random samples. The model is refitted every
-      ``batch`` results, and each fit proposes the ``batch`` best candidates.
+    Each round fits the surrogate to the normal scores of the ranks of all results so far,
+    scores candidate architectures with the acquisition function and proposes the ``batch``
+    best; the next fit comes after ``batch`` more results.
+
+    * ``surrogate``: ``gp`` (default; a Gaussian process in NumPy: scale × (RBF + linear
+      kernel on the encoding) plus noise; the scale is profiled out of the marginal likelihood
+      and the RBF length, the linear weight and the noise are the grid point of highest
+      marginal likelihood, chosen again every ``refit`` fits on at most 200 results),
+      ``ensemble`` (``ensemble_size`` neural networks on bootstrap samples, as in BANANAS;
+      the spread is the uncertainty) or ``forest`` (extremely randomised trees; the spread of
+      the trees). The last two need scikit-learn.
+    * ``encoding``: ``onehot`` (default), ``ordinal``, ``path`` (BANANAS' path encoding) or
+      ``graph`` (see :meth:`Space.encode`).
+    * ``acquisition``: ``ucb`` (default: mean + ``kappa`` × std, ``kappa`` 1), ``ei``
+      (expected improvement) or ``its`` (independent Thompson sampling, BANANAS' choice).
+    * Candidates each round: the whole one-step neighbourhood (:meth:`Space.neighbors`) of
+      each of the ``parents`` (10) best architectures, plus ``candidates`` (50) more, of which
+      90 % are two-step mutations of those parents and 10 % fresh samples; never one already
+      told or asked.
+    * The first ``initial`` (5) proposals are random samples; ``batch`` is 5.
     """
 
     name = "bo"
 
     def __init__(self, space: Space, seed: int = 0, surrogate: str = "gp", encoding: str = "onehot",
-                 acquisition: str = "ucb", kappa: float = 1.0, initial: int = 10, batch: int = 5,
-                 candidates: int = 100, parents: int = 10, ensemble_size: int = 5,
-                 refit: int = 10):
+                 acquisition: str = "ucb", kappa: float = 1.0, initial: int = 5, batch: int = 5,
+                 candidates: int = 50, parents: int = 10, refit: int = 10, ensemble_size: int = 5):
         super().__init__(space, seed)
         if surrogate not in SURROGATES:
             raise ArchscoutError(f"bo: surrogate must be one of {', '.join(SURROGATES)}, got {surrogate!r}")
@@ -137,7 +143,7 @@ class BayesianOptimization(Strategy):
         nets = []
         for k in range(self.ensemble_size):
             rows = rng.integers(0, len(y), len(y))
-            net = MLPRegressor((32, 32), alpha=1e-3, learning_rate_init=1e-2, max_iter=300,
+            net = MLPRegressor(hidden_layer_sizes=(32, 32), alpha=1e-3, learning_rate_init=1e-2, max_iter=300,
                                random_state=seed + k)
             nets.append(net.fit(X[rows], y[rows]))
 
@@ -147,18 +153,18 @@ class BayesianOptimization(Strategy):
         return predict
 
     def _gp(self, X: np.ndarray, y: np.ndarray):
-        """A Gaussian process on the encodings: scale × (RBF(length) + linear × dot product / norm) + noise.
+        """A Gaussian process on the encodings: scale × (RBF(length) + linear × dot product / mean norm²) + noise.
 
         The scale is profiled out of the marginal likelihood; (length, linear, noise) is the
         best of a small grid, chosen again every ``refit`` fits on at most 200 points.
         """
         mu, sd = float(y.mean()), float(y.std()) or 1.0
         t = (y - mu) / sd
-        norm = float(np.mean(np.sum(X * X, 1))) or 1.0
         sq = np.sum(X * X, 1)
+        size = float(sq.mean()) or 1.0
         G = X @ X.T
         D = np.maximum(sq[:, None] + sq[None, :] - 2.0 * G, 0.0)
-        G = G / norm
+        G = G / size
 
         def factor(rows, length, linear, noise):
             K = np.exp(D[np.ix_(rows, rows)] / (-2.0 * length ** 2)) + linear * G[np.ix_(rows, rows)]
@@ -172,7 +178,7 @@ class BayesianOptimization(Strategy):
             rows = np.arange(len(t))
             if len(rows) > 200:
                 rows = np.sort(np.random.default_rng(self.rng.randrange(2**31)).choice(rows, 200, replace=False))
-            best = None
+            best = (-math.inf, self._hyper or (2.0, 0.1, 0.1))
             for hyper in product(LENGTHS, LINEARS, NOISES):
                 try:
                     L, alpha = factor(rows, *hyper)
@@ -180,7 +186,7 @@ class BayesianOptimization(Strategy):
                     continue
                 scale = max(float(t[rows] @ alpha) / len(rows), 1e-12)
                 lml = -0.5 * len(rows) * math.log(scale) - float(np.sum(np.log(np.diag(L[0]))))
-                if best is None or lml > best[0]:
+                if lml > best[0]:
                     best = (lml, hyper)
             self._hyper = best[1]
         length, linear, noise = self._hyper
@@ -192,9 +198,9 @@ class BayesianOptimization(Strategy):
             zq = np.sum(Z * Z, 1)
             C = Z @ X.T
             Ks = np.exp(np.maximum(zq[:, None] + sq[None, :] - 2.0 * C, 0.0) / (-2.0 * length ** 2)) \
-                + linear * C / norm
+                + linear * C / size
             v = solve_triangular(L[0], Ks.T, lower=True, check_finite=False)
-            var = scale * np.maximum(1.0 + linear * zq / norm - np.sum(v * v, 0), 1e-12)
+            var = scale * np.maximum(1.0 + linear * zq / size - np.sum(v * v, 0), 1e-12)
             return mu + sd * (Ks @ alpha), sd * np.sqrt(var)
         return predict
 
@@ -221,7 +227,9 @@ class BayesianOptimization(Strategy):
         if not candidates:
             return []
         X = np.stack([self._code(a) for a, _ in scored])
-        y = np.array([s for _, s in scored], dtype=np.float64)
+        # the model learns the normal scores of the ranks: a few failed or poor architectures (a long
+        # lower tail) then cannot dominate the fit, and only the order of the scores matters
+        y = norm.ppf((rankdata([s for _, s in scored]) - 0.5) / len(scored))
         # matrices this small are slower with several BLAS threads, and much slower when the cores are busy
         with threadpool_limits(1):
             predict = self._fit(X, y)
@@ -230,8 +238,6 @@ class BayesianOptimization(Strategy):
         if self.acquisition == "ucb":
             value = mean + self.kappa * std
         elif self.acquisition == "ei":
-            from scipy.stats import norm
-
             z = (mean - y.max()) / std
             value = (mean - y.max()) * norm.cdf(z) + std * norm.pdf(z)
         else:
