@@ -66,6 +66,9 @@ def test_cli_writes_table_json_and_plots(tmp_path, capsys):
     data = json.loads((out / "results.json").read_text())
     assert len(data["runs"]) == 2 * 2 * 3 and {r["budget"] for r in data["summary"]} == {10, 30}
     assert data["peers"] == ["random"]
+    run = data["runs"][0]
+    assert run["at_queries"][0] == 1 and run["at_queries"][-1] == 30 and 10 in run["at_queries"]
+    assert len(run["best_valid"]) == len(run["at_queries"]) == len(run["picked_key"])
     for name in ("cora.png", "proteins.png"):
         assert (out / name).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert (out / "results.md").read_text().startswith("# nas-bench-graph")

@@ -260,8 +260,34 @@ def plot(result: dict, dataset: str, path: str) -> None:
     plt.close(fig)
 
 
+def checkpoints(horizon: int, budgets: list[int]) -> list[int]:
+    """Queries at which a run's curve is kept in results.json: about 10 per decade, and every budget."""
+    points = {b for b in budgets if b <= horizon} | {horizon}
+    q = 1.0
+    while q < horizon:
+        points.add(int(round(q)))
+        q *= 10 ** 0.1
+    return sorted(p for p in points if p >= 1)
+
+
+def compact(result: dict) -> dict:
+    """The result with each run's curves kept at the checkpoints only (full curves are ~30 MB for 900 runs)."""
+    horizon = max(result["budgets"])
+    at = checkpoints(horizon, result["budgets"])
+    runs = []
+    for r in result["runs"]:
+        n = len(r["best_valid"])
+        idx = [min(q, n) - 1 for q in at]
+        runs.append({**{k: v for k, v in r.items() if k not in ("best_valid", "picked_test", "picked_key")},
+                     "at_queries": at, "best_valid": [r["best_valid"][i] for i in idx],
+                     "picked_test": [r["picked_test"][i] for i in idx],
+                     "picked_key": [r["picked_key"][i] for i in idx]})
+    return {**result, "runs": runs}
+
+
 def write_results(result: dict, out: str) -> list[str]:
-    """results.json, results.md and one PNG per dataset under ``out``; returns the paths written."""
+    """results.json (summary, metadata, each run's curve at the checkpoints), results.md and one PNG per
+    dataset under ``out``; returns the paths written."""
     if os.path.exists(out) and not os.path.isdir(out):
         raise ArchscoutError(f"--out {out!r} is a file; give a directory")
     try:
@@ -270,7 +296,7 @@ def write_results(result: dict, out: str) -> list[str]:
         raise ArchscoutError(f"cannot create the output directory {out!r}: {e.strerror}") from None
     paths = [os.path.join(out, "results.json"), os.path.join(out, "results.md")]
     with open(paths[0], "w") as f:
-        json.dump(result, f)
+        json.dump(compact(result), f)
     with open(paths[1], "w") as f:
         f.write(markdown(result))
     for d in result["datasets"]:
