@@ -197,12 +197,15 @@ class Space:
         return a
 
     # -- description ------------------------------------------------------------------
-    ENCODINGS = ("onehot", "ordinal", "path", "graph")
+    ENCODINGS = ("onehot", "ordinal", "path", "graph", "counts")
 
     def encode(self, arch: Architecture, kind: str = "onehot") -> list[float]:
         """A fixed-length vector: ``onehot`` (one-hot per choice), ``ordinal`` (one number per choice),
-        ``path`` (counts of input-to-output paths, BANANAS) or ``graph`` (adjacency + operators); see
-        :mod:`archscout.space.encodings`."""
+        ``path`` (counts of input-to-output paths, BANANAS), ``graph`` (adjacency + operators) or
+        ``counts`` (operators by kind, depth and whether they feed the output); see
+        :mod:`archscout.space.encodings`. ``"onehot+counts"`` concatenates encodings."""
+        if "+" in kind:
+            return [v for part in kind.split("+") for v in self.encode(arch, part)]
         if kind in ("onehot", "ordinal"):
             return self.root.encode(arch.values, kind)
         if kind == "path":
@@ -211,7 +214,12 @@ class Space:
         if kind == "graph":
             from .encodings import graph_encoding
             return graph_encoding(self.to_graph(arch))
-        raise ArchscoutError(f"unknown encoding {kind!r}; use one of {', '.join(self.ENCODINGS)}")
+        if kind == "counts":
+            from .encodings import counts_encoding
+            vocabulary = self.path_vocabulary()
+            return counts_encoding(self.to_graph(arch), vocabulary[0] if vocabulary else None)
+        raise ArchscoutError(f"unknown encoding {kind!r}; use one of {', '.join(self.ENCODINGS)}, or several "
+                             f"joined by +")
 
     def path_vocabulary(self) -> tuple:
         """(operator labels, longest path) for an exact path encoding, or () to hash path names."""

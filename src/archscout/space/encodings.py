@@ -107,3 +107,40 @@ def _topological(graph: dict) -> list[int]:
             if indegree[c] == 0:
                 ready.append(c)
     return order
+
+
+def counts_encoding(graph: dict, vocabulary: Sequence[str] | None = None, max_depth: int = 4) -> list[float]:
+    """Order-free statistics of the DAG: how often each operator occurs, at each depth (longest distance
+    from the input, up to ``max_depth``), and right before the output. Equal for networks that differ
+    only in how their nodes are numbered, so a model learns per operator rather than per position."""
+    labels = {n["id"]: _label(n) for n in graph["nodes"]}
+    ops = {n["id"]: n["op"] for n in graph["nodes"]}
+    if vocabulary is not None:
+        slots, index = len(vocabulary), {op: i for i, op in enumerate(vocabulary)}
+
+        def slot(nid: int) -> int:
+            return index.get(ops[nid], index.get(labels[nid], 0))
+    else:
+        slots = OP_BUCKETS
+
+        def slot(nid: int) -> int:
+            return _bucket(labels[nid], OP_BUCKETS)
+    depth: dict[int, int] = {}
+    parents: dict[int, list[int]] = {}
+    for a, b in graph["edges"]:
+        parents.setdefault(b, []).append(a)
+    for nid in _topological(graph):
+        depth[nid] = 1 + max((depth[p] for p in parents.get(nid, [])), default=-1)
+    feeds_output = {a for a, b in graph["edges"] if ops[b] == "output"}
+    total = [0.0] * slots
+    by_depth = [0.0] * (slots * max_depth)
+    last = [0.0] * slots
+    for nid in labels:
+        if ops[nid] in ("input", "output"):
+            continue
+        s = slot(nid)
+        total[s] += 1
+        by_depth[(min(max(depth[nid], 1), max_depth) - 1) * slots + s] += 1
+        if nid in feeds_output:
+            last[s] += 1
+    return total + by_depth + last

@@ -20,6 +20,7 @@ from ..space import Architecture, Space
 from ._base import Strategy
 
 SURROGATES = ("gp", "ensemble", "forest")
+SHORTLIST = 500  # candidates, best by the GP's mean, whose uncertainty is computed
 ACQUISITIONS = ("ucb", "ei", "its")
 # the GP's hyperparameter grid: RBF length scale (in encoding units), weight of the linear kernel, noise
 LENGTHS = (1.0, 1.5, 2.0, 3.0, 5.0)
@@ -47,8 +48,10 @@ class BayesianOptimization(Strategy):
       (expected improvement) or ``its`` (independent Thompson sampling, BANANAS' choice).
     * Candidates each round: the whole one-step neighbourhood (:meth:`Space.neighbors`) of
       each of the ``parents`` (10) best architectures, plus ``candidates`` (50) more, of which
-      90 % are two-step mutations of those parents and 10 % fresh samples; never one already
-      told or asked.
+      90 % are two-step mutations of those parents and 10 % fresh samples, plus a fixed random
+      sample of ``pool`` (2,000) architectures drawn once, so that promising regions far from
+      the best so far are found too; never one already told or asked. With the GP, only the
+      500 candidates with the best mean get an uncertainty (a triangular solve each).
     * The first ``initial`` (5) proposals are random samples; ``batch`` is 5.
     """
 
@@ -56,17 +59,18 @@ class BayesianOptimization(Strategy):
 
     def __init__(self, space: Space, seed: int = 0, surrogate: str = "gp", encoding: str = "onehot",
                  acquisition: str = "ucb", kappa: float = 1.0, initial: int = 5, batch: int = 5,
-                 candidates: int = 50, parents: int = 10, refit: int = 10, ensemble_size: int = 5):
+                 candidates: int = 50, parents: int = 10, refit: int = 10, ensemble_size: int = 5,
+                 pool: int = 2000):
         super().__init__(space, seed)
         if surrogate not in SURROGATES:
             raise ArchscoutError(f"bo: surrogate must be one of {', '.join(SURROGATES)}, got {surrogate!r}")
         if acquisition not in ACQUISITIONS:
             raise ArchscoutError(f"bo: acquisition must be one of {', '.join(ACQUISITIONS)}, got {acquisition!r}")
-        if encoding not in space.ENCODINGS:
+        if not isinstance(encoding, str) or any(part not in space.ENCODINGS for part in encoding.split("+")):
             raise ArchscoutError(f"bo: encoding must be one of {', '.join(space.ENCODINGS)}, got {encoding!r}")
         for option, value, low in (("initial", initial, 2), ("batch", batch, 1), ("candidates", candidates, 1),
                                    ("parents", parents, 1), ("ensemble_size", ensemble_size, 2),
-                                   ("refit", refit, 1)):
+                                   ("refit", refit, 1), ("pool", pool, 0)):
             if not isinstance(value, int) or isinstance(value, bool) or value < low:
                 raise ArchscoutError(f"bo: {option} must be an integer >= {low}, got {value!r}")
         if not (isinstance(kappa, (int, float)) and kappa >= 0 and math.isfinite(kappa)):
@@ -76,6 +80,8 @@ class BayesianOptimization(Strategy):
         self.candidates, self.parents = candidates, parents
         self.ensemble_size = ensemble_size
         self.refit = refit
+        self.pool = pool
+        self._pool: list[Architecture] | None = None
         self._hyper: tuple[float, float, float] | None = None
         self._rounds = 0
         self._neighbors: dict[Architecture, list[Architecture]] = {}
@@ -194,11 +200,13 @@ class BayesianOptimization(Strategy):
         L, alpha = factor(rows, length, linear, noise)
         scale = max(float(t @ alpha) / len(t), 1e-12)
 
-        def predict(Z):
+        def predict(Z, with_std=True):
             zq = np.sum(Z * Z, 1)
             C = Z @ X.T
             Ks = np.exp(np.maximum(zq[:, None] + sq[None, :] - 2.0 * C, 0.0) / (-2.0 * length ** 2)) \
                 + linear * C / size
+            if not with_std:
+                return mu + sd * (Ks @ alpha)
             v = solve_triangular(L[0], Ks.T, lower=True, check_finite=False)
             var = scale * np.maximum(1.0 + linear * zq / size - np.sum(v * v, 0), 1e-12)
             return mu + sd * (Ks @ alpha), sd * np.sqrt(var)
@@ -219,6 +227,10 @@ class BayesianOptimization(Strategy):
             else:
                 step = self.rng.choice(self._neighbors[self.rng.choice(best)])
                 out[self.space.mutate(step, self.rng)] = None
+        if self.pool:
+            if self._pool is None:
+                self._pool = list(dict.fromkeys(self.space.sample(self.rng) for _ in range(self.pool)))
+            out.update(dict.fromkeys(self._pool))
         return [a for a in out if a not in self.scores and a not in self.asked]
 
     def _propose(self, scored: list[tuple[Architecture, float]]) -> list[Architecture]:
@@ -233,7 +245,12 @@ class BayesianOptimization(Strategy):
         # matrices this small are slower with several BLAS threads, and much slower when the cores are busy
         with threadpool_limits(1):
             predict = self._fit(X, y)
-            mean, std = predict(np.stack([self._code(a) for a in candidates]))
+            Z = np.stack([self._code(a) for a in candidates])
+            if self.surrogate == "gp" and len(candidates) > SHORTLIST:
+                # the uncertainty costs a triangular solve per candidate: only the best by the mean get one
+                top = np.argsort(-predict(Z, with_std=False), kind="stable")[:SHORTLIST]
+                candidates, Z = [candidates[i] for i in top], Z[top]
+            mean, std = predict(Z)
         std = np.maximum(std, 1e-12)
         if self.acquisition == "ucb":
             value = mean + self.kappa * std
