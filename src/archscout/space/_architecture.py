@@ -24,7 +24,7 @@ class Architecture:
     Build one with ``space.architecture(values)`` or ``space.sample()``.
     """
 
-    __slots__ = ("_json", "space_name", "space", "id")
+    __slots__ = ("_json", "space_name", "space", "id", "_hash")
 
     def __init__(self, values: dict, space_name: str, space: "Space | None" = None):
         object.__setattr__(self, "_json", canonical_json(values))
@@ -32,6 +32,7 @@ class Architecture:
         object.__setattr__(self, "space", space)
         digest = hashlib.sha256(f"{space_name}\n{self._json}".encode()).hexdigest()
         object.__setattr__(self, "id", digest[:16])
+        object.__setattr__(self, "_hash", hash((space_name, self._json)))  # sets and dicts hash them often
 
     def __setattr__(self, key, value):
         raise AttributeError("Architecture is immutable")
@@ -51,7 +52,7 @@ class Architecture:
         return isinstance(other, Architecture) and (self.space_name, self._json) == (other.space_name, other._json)
 
     def __hash__(self) -> int:
-        return hash((self.space_name, self._json))
+        return self._hash
 
     def __repr__(self) -> str:
         return f"Architecture({self.space_name}:{self.id} {self.describe()})"

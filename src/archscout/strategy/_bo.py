@@ -11,8 +11,6 @@ import math
 from itertools import product
 
 import numpy as np
-from scipy.linalg import cho_factor, cho_solve, solve_triangular
-from scipy.stats import norm, rankdata
 from threadpoolctl import threadpool_limits
 
 from ..errors import ArchscoutError
@@ -47,7 +45,7 @@ class BayesianOptimization(Strategy):
     * ``acquisition``: ``ucb`` (default: mean + ``kappa`` × std, ``kappa`` 1), ``ei``
       (expected improvement) or ``its`` (independent Thompson sampling, BANANAS' choice).
     * Candidates each round: the whole one-step neighbourhood (:meth:`Space.neighbors`) of
-      each of the ``parents`` (10) best architectures, plus ``candidates`` (50) more, of which
+      each of the ``parents`` (10) best architectures, plus ``candidates`` (25) more, of which
       90 % are two-step mutations of those parents and 10 % fresh samples, plus a fixed random
       sample of ``pool`` (2,000) architectures drawn once, so that promising regions far from
       the best so far are found too; never one already told or asked. With the GP, only the
@@ -59,7 +57,7 @@ class BayesianOptimization(Strategy):
 
     def __init__(self, space: Space, seed: int = 0, surrogate: str = "gp", encoding: str = "onehot",
                  acquisition: str = "ucb", kappa: float = 1.0, initial: int = 5, batch: int = 5,
-                 candidates: int = 50, parents: int = 10, refit: int = 10, ensemble_size: int = 5,
+                 candidates: int = 25, parents: int = 10, refit: int = 20, ensemble_size: int = 5,
                  pool: int = 2000):
         super().__init__(space, seed)
         if surrogate not in SURROGATES:
@@ -175,6 +173,8 @@ class BayesianOptimization(Strategy):
         def factor(rows, length, linear, noise):
             K = np.exp(D[np.ix_(rows, rows)] / (-2.0 * length ** 2)) + linear * G[np.ix_(rows, rows)]
             K[np.diag_indices_from(K)] += noise
+            from scipy.linalg import cho_factor, cho_solve  # imported here: `archscout` starts 0.2 s faster
+
             L = cho_factor(K, lower=True, check_finite=False)
             alpha = cho_solve(L, t[rows], check_finite=False)
             return L, alpha
@@ -207,6 +207,8 @@ class BayesianOptimization(Strategy):
                 + linear * C / size
             if not with_std:
                 return mu + sd * (Ks @ alpha)
+            from scipy.linalg import solve_triangular
+
             v = solve_triangular(L[0], Ks.T, lower=True, check_finite=False)
             var = scale * np.maximum(1.0 + linear * zq / size - np.sum(v * v, 0), 1e-12)
             return mu + sd * (Ks @ alpha), sd * np.sqrt(var)
@@ -241,7 +243,9 @@ class BayesianOptimization(Strategy):
         X = np.stack([self._code(a) for a, _ in scored])
         # the model learns the normal scores of the ranks: a few failed or poor architectures (a long
         # lower tail) then cannot dominate the fit, and only the order of the scores matters
-        y = norm.ppf((rankdata([s for _, s in scored]) - 0.5) / len(scored))
+        from scipy.special import ndtri
+
+        y = ndtri((_ranks(np.array([s for _, s in scored], dtype=np.float64)) - 0.5) / len(scored))
         # matrices this small are slower with several BLAS threads, and much slower when the cores are busy
         with threadpool_limits(1):
             predict = self._fit(X, y)
@@ -256,9 +260,21 @@ class BayesianOptimization(Strategy):
             value = mean + self.kappa * std
         elif self.acquisition == "ei":
             z = (mean - y.max()) / std
-            value = (mean - y.max()) * norm.cdf(z) + std * norm.pdf(z)
+            from scipy.special import ndtr
+
+            value = (mean - y.max()) * ndtr(z) + std * np.exp(-0.5 * z * z) / math.sqrt(2 * math.pi)
         else:
             draws = np.random.default_rng(self.rng.randrange(2**31)).standard_normal(len(candidates))
             value = mean + std * draws
         order = np.argsort(-value, kind="stable")[:self.batch]
         return [candidates[i] for i in order]
+
+
+def _ranks(values: np.ndarray) -> np.ndarray:
+    """Ranks 1..n, ties sharing their average rank (as scipy.stats.rankdata, without its 0.5 s import)."""
+    order = np.argsort(values, kind="stable")
+    ranks = np.empty(len(values))
+    ranks[order] = np.arange(1, len(values) + 1)
+    _, inverse, counts = np.unique(values, return_inverse=True, return_counts=True)
+    sums = np.bincount(inverse, weights=ranks)
+    return sums[inverse] / counts[inverse]
