@@ -45,7 +45,7 @@ class BayesianOptimization(Strategy):
     * ``acquisition``: ``ucb`` (default: mean + ``kappa`` × std, ``kappa`` 1), ``ei``
       (expected improvement) or ``its`` (independent Thompson sampling, BANANAS' choice).
     * Candidates each round: the whole one-step neighbourhood (:meth:`Space.neighbors`) of
-      each of the ``parents`` (10) best architectures, plus ``candidates`` (25) more, of which
+      each of the ``parents`` (10) best architectures, plus ``candidates`` (50) more, of which
       90 % are two-step mutations of those parents and 10 % fresh samples, plus a fixed random
       sample of ``pool`` (2,000) architectures drawn once, so that promising regions far from
       the best so far are found too; never one already told or asked. With the GP, only the
@@ -57,7 +57,7 @@ class BayesianOptimization(Strategy):
 
     def __init__(self, space: Space, seed: int = 0, surrogate: str = "gp", encoding: str = "onehot",
                  acquisition: str = "ucb", kappa: float = 1.0, initial: int = 5, batch: int = 5,
-                 candidates: int = 25, parents: int = 10, refit: int = 20, ensemble_size: int = 5,
+                 candidates: int = 50, parents: int = 10, refit: int = 10, ensemble_size: int = 5,
                  pool: int = 2000):
         super().__init__(space, seed)
         if surrogate not in SURROGATES:
