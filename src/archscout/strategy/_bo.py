@@ -80,6 +80,7 @@ class BayesianOptimization(Strategy):
         self.refit = refit
         self.pool = pool
         self._pool: list[Architecture] | None = None
+        self._pool_codes = np.empty((0, 0))
         self._hyper: tuple[float, float, float] | None = None
         self._rounds = 0
         self._neighbors: dict[Architecture, list[Architecture]] = {}
@@ -203,8 +204,15 @@ class BayesianOptimization(Strategy):
         def predict(Z, with_std=True):
             zq = np.sum(Z * Z, 1)
             C = Z @ X.T
-            Ks = np.exp(np.maximum(zq[:, None] + sq[None, :] - 2.0 * C, 0.0) / (-2.0 * length ** 2)) \
-                + linear * C / size
+            # in place: these matrices are thousands of candidates by hundreds of results
+            Ks = 2.0 * C
+            Ks -= zq[:, None]
+            Ks -= sq[None, :]
+            np.minimum(Ks, 0.0, out=Ks)
+            Ks *= 1.0 / (2.0 * length ** 2)
+            np.exp(Ks, out=Ks)
+            C *= linear / size
+            Ks += C
             if not with_std:
                 return mu + sd * (Ks @ alpha)
             from scipy.linalg import solve_triangular
@@ -214,9 +222,10 @@ class BayesianOptimization(Strategy):
             return mu + sd * (Ks @ alpha), sd * np.sqrt(var)
         return predict
 
-    def _candidates(self, scored: list[tuple[Architecture, float]]) -> list[Architecture]:
+    def _candidates(self, scored: list[tuple[Architecture, float]]) -> tuple[list[Architecture], np.ndarray]:
         """The whole one-step neighbourhood of the ``parents`` best, ``candidates`` two-step mutations of
-        them and 10 % fresh samples: everything not already told or asked."""
+        them and 10 % fresh samples, then the pool: everything not already told or asked. Returns them
+        and the encodings of the pool's part (the last rows)."""
         best = [a for a, _ in sorted(scored, key=lambda item: -item[1])[:self.parents]]
         out: dict[Architecture, None] = {}
         for parent in best:
@@ -229,15 +238,20 @@ class BayesianOptimization(Strategy):
             else:
                 step = self.rng.choice(self._neighbors[self.rng.choice(best)])
                 out[self.space.mutate(step, self.rng)] = None
-        if self.pool:
-            if self._pool is None:
-                self._pool = list(dict.fromkeys(self.space.sample(self.rng) for _ in range(self.pool)))
-            out.update(dict.fromkeys(self._pool))
-        return [a for a in out if a not in self.scores and a not in self.asked]
+        others = [a for a in out if a not in self.scores and a not in self.asked]
+        if not self.pool:
+            return others, np.empty((0, 0))
+        if self._pool is None:
+            self._pool = list(dict.fromkeys(self.space.sample(self.rng) for _ in range(self.pool)))
+            self._pool_codes = np.stack([self._code(a) for a in self._pool])
+        taken = set(others)
+        keep = np.flatnonzero(np.fromiter((a not in self.scores and a not in self.asked and a not in taken
+                                           for a in self._pool), bool, len(self._pool)))
+        return others + [self._pool[i] for i in keep], self._pool_codes[keep]
 
     def _propose(self, scored: list[tuple[Architecture, float]]) -> list[Architecture]:
         self._since_fit = 0
-        candidates = self._candidates(scored)
+        candidates, pool_codes = self._candidates(scored)
         if not candidates:
             return []
         X = np.stack([self._code(a) for a, _ in scored])
@@ -249,7 +263,10 @@ class BayesianOptimization(Strategy):
         # matrices this small are slower with several BLAS threads, and much slower when the cores are busy
         with threadpool_limits(1):
             predict = self._fit(X, y)
-            Z = np.stack([self._code(a) for a in candidates])
+            fresh = len(candidates) - len(pool_codes)  # the pool's encodings are kept as one matrix
+            parts = ([np.stack([self._code(a) for a in candidates[:fresh]])] if fresh else []) \
+                + ([pool_codes] if len(pool_codes) else [])
+            Z = np.vstack(parts)
             if self.surrogate == "gp" and len(candidates) > SHORTLIST:
                 # the uncertainty costs a triangular solve per candidate: only the best by the mean get one
                 top = np.argsort(-predict(Z, with_std=False), kind="stable")[:SHORTLIST]
