@@ -77,6 +77,24 @@ def test_running_trials_of_live_sessions_are_not_stale(any_db):
     assert s.stale_trials(st.id) == [t.id]
 
 
+def test_a_process_that_starts_during_the_stale_check_is_not_declared_dead(any_db, monkeypatch):
+    store = Storage(any_db)
+    sid = store.create_study("s", {}).id
+    real_sessions = store.sessions
+    started = []
+
+    def sessions_while_another_process_starts(study_id):
+        seen = real_sessions(study_id)
+        if not started:  # right after the sessions are read, a new process opens its session and claims a trial
+            session = store.open_session(sid)
+            started.append(store.claim_trial(sid, "a", "{}", "b", 0, session).trial.id)
+        return seen
+
+    monkeypatch.setattr(store, "sessions", sessions_while_another_process_starts)
+    assert store.stale_trials(sid) == []
+    assert started and store.stale_trials(sid) == []  # and once both reads see it, it is alive
+
+
 def test_a_silent_session_on_another_host_goes_stale(any_db):
     s = Storage(any_db)
     st = s.create_study("x", {})

@@ -444,10 +444,13 @@ class Storage:
     def stale_trials(self, study_id: int, stale_after: float = 60.0) -> list[int]:
         """Running trials whose process is gone: stopped, dead on this host, or silent for ``stale_after`` s."""
         now = time.time()
-        alive = {s.id for s in self.sessions(study_id) if self.session_alive(s, stale_after, now)}
+        # trials first, sessions second: a process that starts in between opens its session before it
+        # claims a trial, so every trial read here has its session in the second read (the other order
+        # declared a just-started process's first trial interrupted)
         with self.engine.connect() as c:
             rows = c.execute(sa.select(trials.c.id, trials.c.session_id).where(
                 (trials.c.study_id == study_id) & (trials.c.status == "running"))).all()
+        alive = {s.id for s in self.sessions(study_id) if self.session_alive(s, stale_after, now)}
         return [tid for tid, sid in rows if sid is None or sid not in alive]
 
     def mark_interrupted(self, study_id: int, stale_after: float = 60.0) -> int:
