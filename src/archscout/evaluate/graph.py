@@ -18,7 +18,7 @@ from ..errors import ArchscoutError, TrialFailed
 from ..space import Architecture
 from ..tasks import GraphTask
 from . import Evaluation, Infeasible, LatencyConfig, TrainingEvaluator
-from .training import TrainConfig, _optimizer, _schedule
+from .training import TrainConfig, _optimizer, _schedule, optimisation_step
 
 FLOPS_NOTE = ("torch.utils.flop_counter on one full-graph forward: dense layers (linear maps, matmuls) only; "
               "message passing over the edges (gather / scatter) is not counted")
@@ -47,13 +47,7 @@ def train_graph(model, x, edge_index, y, mask, cfg: TrainConfig, seed: int = 0, 
         if guard is not None:
             guard.check()
         loss = torch.nn.functional.cross_entropy(model(x, edge_index)[idx], target)
-        if not torch.isfinite(loss):
-            raise TrialFailed(f"training diverged: loss became {loss.item()} at step {step + 1} of {total}")
-        opt.zero_grad(set_to_none=True)
-        loss.backward()
-        opt.step()
-        if sched is not None:
-            sched.step()
+        optimisation_step(loss, opt, sched, step, total)
     return {"steps": total, "train_seconds": time.perf_counter() - t0, "train_loss": loss.item()}
 
 

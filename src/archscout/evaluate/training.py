@@ -79,6 +79,19 @@ def _schedule(opt, cfg: TrainConfig, total: int):
     return None
 
 
+def optimisation_step(loss, opt, sched, step: int, total: int) -> None:
+    """Backpropagate ``loss`` and step the optimiser and schedule; a NaN or infinite loss fails the trial."""
+    import torch
+
+    if not torch.isfinite(loss):
+        raise TrialFailed(f"training diverged: loss became {loss.item()} at step {step + 1} of {total}")
+    opt.zero_grad(set_to_none=True)
+    loss.backward()
+    opt.step()
+    if sched is not None:
+        sched.step()
+
+
 def train(model, X: np.ndarray, y: np.ndarray, cfg: TrainConfig, seed: int = 0, guard=None) -> dict:
     """Train in place; raise TrialFailed when the loss turns NaN or infinite, or when ``guard.check()``
     (per-trial time and memory limits, checked every step) raises. Returns steps, seconds, loss."""
@@ -104,13 +117,7 @@ def train(model, X: np.ndarray, y: np.ndarray, cfg: TrainConfig, seed: int = 0, 
         idx = perm[pos:pos + bs]
         pos += bs
         loss = loss_fn(model(Xt[idx]), yt[idx])
-        if not torch.isfinite(loss):
-            raise TrialFailed(f"training diverged: loss became {loss.item()} at step {step + 1} of {total}")
-        opt.zero_grad(set_to_none=True)
-        loss.backward()
-        opt.step()
-        if sched is not None:
-            sched.step()
+        optimisation_step(loss, opt, sched, step, total)
         running = loss.item() if step == 0 else 0.98 * running + 0.02 * loss.item()
     return {"steps": total, "train_seconds": time.perf_counter() - t0, "train_loss": running}
 
