@@ -105,6 +105,16 @@ class TrainingEvaluator:
             raise TrialFailed(f"forward pass failed on the task's input shape: {e}") from None
         return {"params": count_params(model), "flops": flops, "size_bytes@fp32": size_bytes(model, 32)}
 
+    def build_and_cost(self, arch: Architecture, seed: int, cost_check=None) -> tuple:
+        """The untrained network and its cost metrics; Infeasible when ``cost_check`` gives a reason."""
+        model = self.build(arch, seed)
+        metrics = self.costs(model)
+        if cost_check is not None:
+            reason = cost_check(metrics)
+            if reason:
+                raise Infeasible(reason, metrics)
+        return model, metrics
+
     def evaluate(self, arch: Architecture, seed: int = 0, cost_check=None, guard=None) -> Evaluation:
         """Metrics: accuracy, loss (validation), params, flops, size, latency, train_seconds.
 
@@ -112,12 +122,7 @@ class TrainingEvaluator:
         a reason stops the evaluation before training (TrialFailed carries the partial metrics).
         ``guard`` (a :class:`~archscout.evaluate.runner.Guard`) enforces per-trial limits during training.
         """
-        model = self.build(arch, seed)
-        metrics = self.costs(model)
-        if cost_check is not None:
-            reason = cost_check(metrics)
-            if reason:
-                raise Infeasible(reason, metrics)
+        model, metrics = self.build_and_cost(arch, seed, cost_check)
         stats = train(model, self.task.train.X, self.task.train.y, self.train_config, seed=seed, guard=guard)
         metrics.update(evaluate(model, self.task.valid.X, self.task.valid.y))
         metrics["train_seconds"] = stats["train_seconds"]

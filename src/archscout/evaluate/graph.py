@@ -17,7 +17,7 @@ from ..cost import count_flops, count_params, measure_latency, size_bytes
 from ..errors import ArchscoutError, TrialFailed
 from ..space import Architecture
 from ..tasks import GraphTask
-from . import Evaluation, Infeasible, LatencyConfig, TrainingEvaluator
+from . import Evaluation, LatencyConfig, TrainingEvaluator
 from .training import TrainConfig, _optimizer, _schedule, optimisation_step
 
 FLOPS_NOTE = ("torch.utils.flop_counter on one full-graph forward: dense layers (linear maps, matmuls) only; "
@@ -112,12 +112,7 @@ class GraphTrainingEvaluator(TrainingEvaluator):
         ``cost_check`` and ``guard`` as for :meth:`TrainingEvaluator.evaluate`; ``train_loss`` is the
         training nodes' loss at the last step (with dropout).
         """
-        model = self.build(arch, seed)
-        metrics = self.costs(model)
-        if cost_check is not None:
-            reason = cost_check(metrics)
-            if reason:
-                raise Infeasible(reason, metrics)
+        model, metrics = self.build_and_cost(arch, seed, cost_check)
         x, edge_index, y = self.graph()
         stats = train_graph(model, x, edge_index, y, self.task.train_mask, self.train_config, seed=seed, guard=guard)
         metrics.update(evaluate_graph(model, x, edge_index, y, self.task.valid_mask))
