@@ -10,13 +10,17 @@ class Strategy:
     """Proposes architectures (``ask``) and learns from their scores (``tell``).
 
     ``score`` is "higher is better" (the study negates minimised objectives); ``None``
-    means the candidate failed or broke a constraint. A strategy's state is rebuilt on
+    means the candidate failed or broke a constraint. In a study with several objectives
+    the score is a tuple with one such value per objective, in the study's order; only
+    strategies with ``multi_objective = True`` are used there (they also accept a plain
+    float, as a one-objective tuple). A strategy's state is rebuilt on
     resume by telling it the stored history in trial order and then calling
     ``resume(n)``, which reseeds its random numbers from the seed and the length of that
     history: the same stored history always gives the same next proposals.
     """
 
     name = "strategy"
+    multi_objective = False  # True: can be told a tuple of objective values
 
     def __init__(self, space: Space, seed: int = 0):
         self.space = space
@@ -30,5 +34,5 @@ class Strategy:
     def ask(self) -> Architecture:
         raise NotImplementedError
 
-    def tell(self, arch: Architecture, score: float | None) -> None:
+    def tell(self, arch: Architecture, score: float | tuple | None) -> None:
         """Default: nothing to learn."""

@@ -14,6 +14,7 @@ class RandomSearch(Strategy):
     """
 
     name = "random"
+    multi_objective = True  # it ignores scores, so any number of objectives will do
 
     def ask(self) -> Architecture:
         return self.space.sample(self.rng)
