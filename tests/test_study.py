@@ -34,7 +34,7 @@ def test_search_stores_every_trial_and_resumes_without_duplicates(db):
     assert len(first) == 5 and all(t.status == "complete" for t in first)
     assert all(0 <= t.metrics["accuracy"] <= 1 and t.metrics["params"] > 0 and t.metrics["flops"] > 0
                and t.metrics["latency_ms"] > 0 for t in first)
-    assert first[0].details["latency"]["repeats"] == 30 and first[0].details["latency"]["threads"] >= 1
+    assert first[0].details["latency"]["repeats"] >= 30 and first[0].details["latency"]["threads"] >= 1
     again = Study("s", space="mlp", task=blobs(), strategy="evolution", storage=db, train=FAST,
                   strategy_options={"population_size": 4, "sample_size": 2})
     again.run(trials=5, final_top_k=0)  # budget already met: nothing new

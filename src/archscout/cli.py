@@ -77,8 +77,15 @@ def _check_config_type(path: str, param, value) -> None:
               help="Study name; default TASK-SPACE. The same name and settings resume the study.")
 @_storage_option
 @click.option("--seed", type=int, default=0, show_default=True, help="Seed of the strategy and of training.")
+@click.option("--objectives", default=None,
+              help="Metrics to optimise with directions, e.g. accuracy:max,latency_ms@onnxruntime:b1:min,params:min "
+                   "(default accuracy:max). Several objectives need a multi-objective strategy (nsga2, linas, "
+                   "random, optuna-*).")
+@click.option("--measure", default="",
+              help="More metrics to measure for every trial, e.g. accuracy@int8,size_bytes@int8,memory_mb.")
 @click.option("--constraint", "constraints", multiple=True,
-              help="A bound on a metric, e.g. 'params <= 20000' (repeatable). Cost bounds skip training.")
+              help="A bound on a metric, e.g. 'params <= 20000' or 'latency_ms <= 2' (repeatable). Bounds on "
+                   "costs (params, flops, size_bytes, latency_ms, memory_mb) are checked before training.")
 @click.option("--steps", type=int, default=1000, show_default=True, help="Training steps per candidate.")
 @click.option("--epochs", type=float, default=None, help="Training epochs per candidate (instead of --steps).")
 @click.option("--batch-size", type=int, default=100, show_default=True, help="Training batch size.")
@@ -111,7 +118,8 @@ def _check_config_type(path: str, param, value) -> None:
 @click.option("--on-interrupted", type=click.Choice(["requeue", "fail"]), default="requeue", show_default=True,
               help="Trials running when their process died: evaluate again, or store as failed.")
 @click.option("--progress/--no-progress", default=True, show_default=True, help="Show the progress bar.")
-def search(task, space, strategy, trials, time_budget, study_name, storage, seed, constraints, steps, epochs,
+def search(task, space, strategy, trials, time_budget, study_name, storage, seed, objectives, measure, constraints,
+           steps, epochs,
            batch_size, lr, optimizer, schedule, final_steps, top_k, final_seeds, population_size, sample_size,
            evaluator, workers, executor, address, trial_timeout, trial_memory, max_failures, on_interrupted,
            progress):
@@ -137,8 +145,8 @@ def search(task, space, strategy, trials, time_budget, study_name, storage, seed
     if max_failures < 0:
         raise ArchscoutError(f"--max-failures must be >= 0, got {max_failures}")
     study = Study(study_name, space=space, task=task, strategy=strategy, strategy_options=options,
-                  storage=storage, seed=seed, constraints=constraints, train=train, final_train=final_train,
-                  evaluator=evaluator)
+                  storage=storage, seed=seed, objectives=objectives, constraints=constraints, train=train,
+                  final_train=final_train, evaluator=evaluator, measure=measure)
     what = study.task.summary() if study.evaluator_spec == "train" else f"evaluator {study.evaluator_spec}"
     _echo(f"study {study.name} · {what}")
     where = f"{workers} worker{'s' if workers > 1 else ''}" + (f" on {executor}" if executor else "")
@@ -149,6 +157,8 @@ def search(task, space, strategy, trials, time_budget, study_name, storage, seed
               progress=progress, workers=workers, executor=executor, address=address, trial_timeout=trial_timeout,
               trial_memory_mb=trial_memory, max_failures=max_failures or None, on_interrupted=on_interrupted)
     _print_board(study, 10)
+    if study.multi_objective:
+        _print_front(study)
     _echo(f"\nresults: study {study.name!r} in {study.storage.shown_url}")
     exportable = study.evaluator_spec == "train"  # a lookup evaluator trained nothing that could be exported
     _echo(f"next: archscout show {study.name}"
@@ -186,6 +196,45 @@ def show(study, storage, top, failed):
         for t in s.trials():
             if t.status not in ("complete", "running"):
                 _echo(f"#{t.number:<4} {t.status}: {t.error}")
+
+
+@cli.command()
+@click.argument("study")
+@_storage_option
+@click.option("--plots", "plots", default=None, help="Folder for the plots (default: next to the SQLite file).")
+@click.option("--no-plots", is_flag=True, help="Print the front only.")
+@click.option("--json", "as_json", is_flag=True, help="Print the front (trials, objectives, metrics) as JSON.")
+def front(study, storage, plots, no_plots, as_json):
+    """Show a study's Pareto-optimal trials and write plots of the front and of hypervolume vs trials."""
+    from .study import Study
+
+    s = Study.load(study, _existing(storage))
+    if as_json:
+        history = s.fronts()
+        doc = {"study": s.name, "objectives": [list(o) for o in s.objectives], "reference_point": s.reference_point,
+               "hypervolume": history[-1]["hypervolume"] if history else None,
+               "front": [{"trial": t.number, "architecture": t.arch.to_dict(), "metrics": t.metrics,
+                          "final": t.final or None} for t in s.front()]}
+        click.echo(json.dumps(doc, indent=2, default=float))
+        return
+    _print_front(s, None if no_plots else (plots or ""))
+
+
+def _print_front(study, plots: str | None = "") -> None:
+    """The front table, the hypervolume, and (unless ``plots`` is None) the plots written next to the study."""
+    from .report.front import front_table, write_plots
+
+    if not study.leaderboard(1):
+        _echo(f"study {study.name} has no completed trial yet")
+        return
+    _console().print(front_table(study))
+    history = [f for f in study.fronts() if f["hypervolume"] is not None]
+    if history:
+        ref = ", ".join(f"{k} {v:.4g}" for k, v in (study.reference_point or {}).items())
+        _echo(f"hypervolume {history[-1]['hypervolume']:.6g} after {history[-1]['finished']} trials "
+              f"(reference point: {ref})")
+    if plots is not None and study.multi_objective:
+        _echo(f"plots: {', '.join(write_plots(study, plots or None))}")
 
 
 @cli.command()

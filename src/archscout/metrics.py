@@ -10,17 +10,23 @@ from .errors import ArchscoutError, unknown_name
 
 # name -> direction ("max" is better when larger)
 METRICS: dict[str, str] = {
-    "accuracy": "max",        # validation accuracy, used for selection
+    "accuracy": "max",        # validation accuracy, used for selection; accuracy@int8 after INT8 quantization
     "test_accuracy": "max",   # final, reported only
     "loss": "min",
     "params": "min",
     "flops": "min",
-    "size_bytes": "min",      # qualified as size_bytes@fp32 / @fp16 / @int8
-    "latency_ms": "min",      # bare: PyTorch eager on this CPU at batch 1; qualified: latency_ms@pytorch:b1
-    "memory_mb": "min",
+    "size_bytes": "min",      # bare: fp32; qualified as size_bytes@fp32 / @fp16 / @int8
+    "latency_ms": "min",      # bare: PyTorch eager on this CPU at batch 1; qualified: latency_ms@onnxruntime:b8
+    "memory_mb": "min",       # peak memory of a batch-1 inference (PyTorch eager, CPU)
     "train_seconds": "min",
 }
-COST_METRICS = ("params", "flops", "size_bytes")  # measured before training: constraints on them skip training
+RUNTIMES = ("pytorch", "onnxruntime", "onnxruntime-int8")
+PRECISIONS = ("fp32", "fp16", "int8")
+# metrics measured on the untrained network: constraints on them reject a candidate before training
+COST_METRICS = ("params", "flops", "size_bytes", "latency_ms", "memory_mb")
+QUALIFIED_FORMS = ("accuracy@int8", "size_bytes@fp32", "size_bytes@fp16", "size_bytes@int8",
+                   "latency_ms@RUNTIME:bN (RUNTIME: pytorch, onnxruntime, onnxruntime-int8; N: batch size)")
+_LATENCY = re.compile(r"^latency_ms@([a-z0-9-]+)(?::b(\d+))?$")
 
 
 def base_name(metric: str) -> str:
@@ -28,13 +34,79 @@ def base_name(metric: str) -> str:
 
 
 def check_metric(metric: str) -> str:
-    if base_name(metric) not in METRICS:
+    """The canonical name of a metric (``latency_ms@pytorch:b1`` is ``latency_ms``, ``size_bytes`` is
+    ``size_bytes@fp32``); unknown names and qualifiers are errors that list the valid ones."""
+    if not isinstance(metric, str):
+        raise ArchscoutError(f"a metric is named by a string, got {metric!r}")
+    metric = metric.strip()
+    base = base_name(metric)
+    if base not in METRICS:
         raise unknown_name("metric", metric, METRICS)
-    return metric
+    if "@" not in metric:
+        return "size_bytes@fp32" if base == "size_bytes" else metric
+    qualifier = metric.split("@", 1)[1]
+    if base == "accuracy" and qualifier == "int8":
+        return metric
+    if base == "size_bytes" and qualifier in PRECISIONS:
+        return metric
+    if base == "latency_ms":
+        m = _LATENCY.match(metric)
+        if m and m.group(1) in RUNTIMES:
+            batch = int(m.group(2) or 1)
+            if batch < 1:
+                raise ArchscoutError(f"metric {metric!r}: the batch size must be >= 1")
+            return "latency_ms" if (m.group(1), batch) == ("pytorch", 1) else f"latency_ms@{m.group(1)}:b{batch}"
+    raise ArchscoutError(f"unknown metric qualifier in {metric!r}; qualified metrics are "
+                         f"{', '.join(QUALIFIED_FORMS)}")
+
+
+def latency_spec(metric: str) -> tuple[str, int] | None:
+    """(runtime, batch size) of a latency metric in canonical form, else None."""
+    if metric == "latency_ms":
+        return "pytorch", 1
+    m = _LATENCY.match(metric)
+    return (m.group(1), int(m.group(2) or 1)) if m else None
+
+
+def is_int8(metric: str) -> bool:
+    """Whether measuring the metric needs the INT8-quantized network."""
+    return metric.endswith("@int8") or "@onnxruntime-int8" in metric
 
 
 def direction(metric: str) -> str:
     return METRICS[base_name(check_metric(metric))]
+
+
+def parse_objectives(objectives) -> list[tuple[str, str]]:
+    """[(metric, direction)] from ``"accuracy:max,latency_ms:min"``, a list of such items, or a dict
+    ``{"accuracy": "max"}``; a missing direction is the metric's natural one."""
+    if isinstance(objectives, str):
+        items = [p for p in objectives.split(",") if p.strip()]
+    elif isinstance(objectives, dict):
+        items = [f"{k}:{v}" for k, v in objectives.items()]
+    elif isinstance(objectives, (list, tuple)):
+        items = [f"{o[0]}:{o[1]}" if isinstance(o, (list, tuple)) else o for o in objectives]
+    else:
+        raise ArchscoutError(f"objectives are written 'accuracy:max,latency_ms:min' (or a dict), got {objectives!r}")
+    if not items:
+        raise ArchscoutError("give at least one objective, e.g. accuracy:max")
+    out: list[tuple[str, str]] = []
+    for item in items:
+        if not isinstance(item, str):
+            raise ArchscoutError(f"cannot read objective {item!r}; write METRIC:max or METRIC:min")
+        name, sep, way = item.strip().rpartition(":")
+        if sep and not name.strip():
+            raise ArchscoutError(f"cannot read objective {item.strip()!r}; write METRIC:max or METRIC:min")
+        if not sep or way not in ("max", "min"):
+            if sep and not re.fullmatch(r"b\d+", way):  # the colon of a latency qualifier is followed by bN
+                raise ArchscoutError(f"cannot read objective {item.strip()!r}: the direction after the colon is "
+                                     f"max or min")
+            name, way = item.strip(), None  # no direction given: the metric's natural one
+        metric = check_metric(name)
+        if metric in [m for m, _ in out]:
+            raise ArchscoutError(f"objective {metric!r} is given twice; name each metric once")
+        out.append((metric, way or METRICS[base_name(metric)]))
+    return out
 
 
 _OPS = {"<=": operator.le, ">=": operator.ge, "<": operator.lt, ">": operator.gt, "==": operator.eq}
@@ -58,7 +130,7 @@ class Constraint:
             raise ArchscoutError(f"cannot read constraint {text!r}; write it as 'METRIC OP NUMBER', "
                                  f"e.g. 'params <= 20000' (OP is one of <=, >=, <, >, ==)")
         metric, op, num = m.groups()
-        check_metric(metric)
+        metric = check_metric(metric)
         try:
             bound = float(num.replace("_", ""))
         except ValueError:
@@ -69,6 +141,7 @@ class Constraint:
 
     @property
     def is_cost(self) -> bool:
+        """Measured on the untrained network, so checked before training."""
         return base_name(self.metric) in COST_METRICS
 
     def check(self, metrics: dict) -> str | None:

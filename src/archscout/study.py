@@ -11,13 +11,16 @@ import time
 from dataclasses import dataclass, field
 from typing import Callable, Iterable
 
+import numpy as np
+
 from .errors import ArchscoutError
-from .evaluate import (LatencyConfig, check_evaluator_spec, evaluator_space, make_evaluator, measured_metrics,
-                       release_memory)
+from .evaluate import (LatencyConfig, check_evaluator_spec, evaluator_space, make_evaluator, measurable,
+                       measured_metrics, release_memory)
 from .evaluate.runner import Outcome, TrialRunner
 from .evaluate.training import TrainConfig
 from .execute import Executor, make_executor
-from .metrics import Constraint, check_metric, direction
+from .metrics import Constraint, direction, parse_objectives
+from .pareto import hypervolume, nondominated, to_minimise
 from .space import Architecture, GNNSpace, Space, get_space
 from .storage import FINISHED, PROCESS_DIED, Storage, TrialRow
 from .strategy import canonical_name, make_strategy
@@ -32,6 +35,7 @@ STALE_AFTER = 60.0  # seconds without a heartbeat after which a process on anoth
 HEARTBEAT_EVERY = 5.0
 SYNC_EVERY = 2.0  # seconds between looks for results stored by other processes
 RECOVER_EVERY = 30.0  # seconds between looks for trials of dead processes
+REFERENCE_AFTER = 5  # results from which a multi-objective study fixes its hypervolume reference point
 
 
 def parse_duration(text: str | float | int | None, what: str = "time budget") -> float | None:
@@ -104,10 +108,12 @@ class Study:
     """
 
     def __init__(self, name: str | None = None, *, space: str | Space | None = None, task: str | Task | None = None,
-                 objective: str = "accuracy", constraints: Iterable[str] = (), strategy: str = "evolution",
-                 strategy_options: dict | None = None, storage: str | Storage = "sqlite:///archscout.db",
-                 train: TrainConfig | dict | None = None, final_train: TrainConfig | dict | None = None,
-                 seed: int = 0, latency: LatencyConfig | None = None, evaluator: str = "train"):
+                 objective: str | None = None, objectives=None, constraints: Iterable[str] = (),
+                 strategy: str = "evolution", strategy_options: dict | None = None,
+                 storage: str | Storage = "sqlite:///archscout.db", train: TrainConfig | dict | None = None,
+                 final_train: TrainConfig | dict | None = None, seed: int = 0,
+                 latency: LatencyConfig | None = None, evaluator: str = "train",
+                 reference_point: dict | None = None, measure: Iterable[str] = ()):
         if not isinstance(seed, int) or isinstance(seed, bool) or seed < 0:
             raise ArchscoutError(f"seed must be a non-negative integer, got {seed!r}")
         self.evaluator_spec = check_evaluator_spec(evaluator)
@@ -133,16 +139,23 @@ class Study:
         if not _NAME.match(self.name):
             raise ArchscoutError(f"study name {self.name!r}: use letters, digits and . _ - : (up to 200), "
                                  f"starting with a letter or digit")
-        self.objective = check_metric(objective)
-        if self.objective == "test_accuracy":
-            raise ArchscoutError("the objective cannot be test_accuracy: selection uses validation data only")
+        if objective is not None and objectives is not None:
+            raise ArchscoutError("give either objective (one metric) or objectives (several), not both")
+        self.objectives = parse_objectives(objectives if objectives is not None else (objective or "accuracy"))
+        for metric, _ in self.objectives:
+            if metric == "test_accuracy":
+                raise ArchscoutError("an objective cannot be test_accuracy: selection uses validation data only")
+            if not measurable(self.evaluator_spec, metric):
+                raise ArchscoutError(f"the objective {metric!r} is not measured by the {self.evaluator_spec} "
+                                     f"evaluator; it measures {', '.join(measured_metrics(self.evaluator_spec))}")
+        self.objective = self.objectives[0][0]  # the leaderboard's first sort key
+        self.measure = _measure_list(measure, self.evaluator_spec)
         self.constraints = [_measured(Constraint.parse(c), self.evaluator_spec) for c in constraints]
-        if self.objective not in measured_metrics(self.evaluator_spec):
-            raise ArchscoutError(f"the objective {self.objective!r} is not measured by the {self.evaluator_spec} "
-                                 f"evaluator; it measures {', '.join(measured_metrics(self.evaluator_spec))}")
+        self.reference_point = _check_reference(reference_point, self.objectives)
         self.strategy_name = canonical_name(strategy)
         self.strategy_options = dict(strategy_options or {})
-        make_strategy(self.strategy_name, self.space, seed=seed, **self.strategy_options)  # validate options
+        make_strategy(self.strategy_name, self.space, seed=seed, objectives=len(self.objectives),
+                      **self.strategy_options)  # validate options (and that it handles several objectives)
         self.train_config = _train_config(train, TrainConfig())
         self.final_train = _train_config(final_train, self.train_config.with_(
             steps=self.train_config.steps * 3, epochs=None if self.train_config.epochs is None
@@ -155,6 +168,7 @@ class Study:
         if row is None:
             if self.evaluator_spec == "train":  # bad data or a space that cannot take it: refuse before storing
                 self._check_space_fits(self.task)
+            self._check_meetable()
             row = self.storage.create_study(self.name, config)
         else:
             _check_same(self.name, row.config, config)
@@ -164,7 +178,8 @@ class Study:
     def _config(self, task_name: str) -> dict:
         return {
             "space": self.space.name, "space_fingerprint": self.space.fingerprint(),
-            "task": task_name, "objective": self.objective,
+            "task": task_name, "objective": self.objective, "objectives": [list(o) for o in self.objectives],
+            "reference_point": self.reference_point, "measure": list(self.measure),
             "constraints": [str(c) for c in self.constraints], "strategy": self.strategy_name,
             "strategy_options": self.strategy_options, "seed": self.seed,
             "train": self.train_config.as_dict(), "final_train": self.final_train.as_dict(),
@@ -190,8 +205,10 @@ class Study:
             if space is None:
                 raise ArchscoutError(f"study {name!r} uses the custom space {cfg['space']!r}; open it from Python "
                                      f"with Study.load(name, storage, space=...)")
-        return cls(name, space=space, task=task if task is not None else cfg["task"], objective=cfg["objective"],
+        objectives = cfg.get("objectives") or [[cfg["objective"], direction(cfg["objective"])]]
+        return cls(name, space=space, task=task if task is not None else cfg["task"], objectives=objectives,
                    constraints=cfg["constraints"], strategy=cfg["strategy"],
+                   reference_point=cfg.get("reference_point"), measure=cfg.get("measure", ()),
                    strategy_options=cfg["strategy_options"], storage=store, train=cfg["train"],
                    final_train=cfg.get("final_train"), seed=cfg["seed"], evaluator=cfg.get("evaluator", "train"))
 
@@ -205,15 +222,34 @@ class Study:
 
     def evaluator(self):
         if self.evaluator_spec == "train":
-            return make_evaluator("train", self.task, self.train_config, self.latency)
+            return make_evaluator("train", self.task, self.train_config, self.latency, metrics=self.needed_metrics)
         return make_evaluator(self.evaluator_spec)
 
+    @property
+    def needed_metrics(self) -> list[str]:
+        """The metrics the objectives and constraints name (an evaluator measures them besides its own)."""
+        names = [m for m, _ in self.objectives] + [c.metric for c in self.constraints] + list(self.measure)
+        return list(dict.fromkeys(names))
+
+    @property
+    def multi_objective(self) -> bool:
+        return len(self.objectives) > 1
+
     # -- reading ----------------------------------------------------------------------
-    def _score(self, metrics: dict) -> float | None:
-        value = metrics.get(self.objective)
-        if value is None or not math.isfinite(value):
-            return None
-        return value if direction(self.objective) == "max" else -value
+    def _score(self, metrics: dict) -> float | tuple | None:
+        """"Higher is better" value of the objective (a tuple, one per objective, for several); None if
+        any objective is missing or not finite."""
+        values = []
+        for metric, way in self.objectives:
+            value = metrics.get(metric)
+            if value is None or not math.isfinite(value):
+                return None
+            values.append(float(value) if way == "max" else -float(value))
+        return tuple(values) if self.multi_objective else values[0]
+
+    def _minimised(self, trials: list[Trial]) -> np.ndarray:
+        return to_minimise([[t.metrics[m] for m, _ in self.objectives] for t in trials],
+                           [w for _, w in self.objectives])
 
     def trials(self, status: str | None = None) -> list[Trial]:
         finals = self._final_summary()
@@ -240,24 +276,99 @@ class Study:
             out[tid] = {"test_accuracy_mean": statistics.fmean(accs),
                         "test_accuracy_std": statistics.pstdev(accs) if len(accs) > 1 else 0.0,
                         "seeds": len(accs), "test_accuracies": accs}
+            int8 = [r.metrics["test_accuracy@int8"] for r in rows if "test_accuracy@int8" in r.metrics]
+            if len(int8) == len(rows):  # the retrained networks quantized to INT8, scored on the same test data
+                out[tid].update({"test_accuracy_int8_mean": statistics.fmean(int8),
+                                 "test_accuracy_int8_std": statistics.pstdev(int8) if len(int8) > 1 else 0.0,
+                                 "size_bytes_int8": rows[0].metrics["size_bytes@int8"]})
         return out
 
     def leaderboard(self, n: int | None = None) -> list[Trial]:
-        """Completed trials that meet every constraint, best objective first (ties: lower validation loss)."""
+        """Completed trials that meet every constraint, best first objective first (ties: the later objectives,
+        then the lower validation loss)."""
         ranked = [t for t in self.trials("complete") if self._score(t.metrics) is not None]
-        # accuracy on a few hundred validation samples ties often; the validation loss breaks ties
-        ranked.sort(key=lambda t: (-self._score(t.metrics), t.metrics.get("loss", math.inf), t.number))
+
+        def key(t: Trial) -> tuple:
+            score = self._score(t.metrics)
+            scores = score if isinstance(score, tuple) else (score,)
+            # accuracy on a few hundred validation samples ties often; the validation loss breaks ties
+            return tuple(-v for v in scores) + (t.metrics.get("loss", math.inf), t.number)
+
+        ranked.sort(key=key)
         return ranked[:n] if n else ranked
 
     def best(self) -> Trial:
+        """The best trial by the (first) objective; with several objectives, the front's best on the first."""
         board = self.leaderboard(1)
         if not board:
             raise ArchscoutError(f"study {self.name!r} has no completed trial yet")
         return board[0]
 
     def front(self) -> list[Trial]:
-        """The trials not dominated on the objective: with one objective, the best one."""
-        return [self.best()]
+        """The completed trials that meet every constraint and that no other such trial dominates on the
+        objectives, best first objective first; with one objective, the best trial."""
+        board = self.leaderboard()
+        if not self.multi_objective or not board:
+            return board[:1]
+        on_front = set(nondominated(self._minimised(board)).tolist())
+        return [t for i, t in enumerate(board) if i in on_front]
+
+    def fronts(self) -> list[dict]:
+        """The front after each trial as stored (multi-objective studies): finished trials, the trial numbers
+        on the front, and its hypervolume (None until the reference point is fixed)."""
+        return self.storage.fronts(self.id)
+
+    def _front_with(self, points: dict[int, tuple]) -> dict:
+        """The front (trial numbers) and hypervolume of ``points`` (trial number -> objective values),
+        fixing the study's reference point from the first results if the user gave none."""
+        numbers = sorted(points)
+        F = to_minimise([points[n] for n in numbers], [w for _, w in self.objectives])
+        front = [numbers[i] for i in nondominated(F)] if numbers else []
+        ref = self._reference(F)
+        hv = hypervolume(F[np.isin(numbers, front)], ref) if ref is not None and front else None
+        return {"front": front, "hypervolume": hv}
+
+    def _reference(self, F: np.ndarray) -> np.ndarray | None:
+        """The reference point in minimisation form, fixed (and stored) the first time it is needed. Per
+        objective, the first of: the user's value; 0 for a maximised accuracy; the bound of a constraint
+        on that metric; a tabular benchmark's worst value; once REFERENCE_AFTER results exist, their worst
+        value plus half their range. Until then there is no hypervolume (None)."""
+        if self.reference_point is None or len(self.reference_point) < len(self.objectives):
+            config = self.storage.get_study(self.name).config
+            stored = config.get("reference_point") or {}
+            if len(stored) < len(self.objectives):  # first to fix it; another process may have done so
+                stored = self._default_reference(F)
+                if stored is None:
+                    return None
+                self.storage.update_config(self.id, {**config, "reference_point": stored})
+            self.reference_point = stored
+        return to_minimise([[self.reference_point[m] for m, _ in self.objectives]],
+                           [w for _, w in self.objectives])[0]
+
+    def _default_reference(self, F: np.ndarray) -> dict | None:
+        ref = dict(self.reference_point or {})
+        rows = self.evaluator().rows() if self.evaluator_spec.startswith("nas-bench-graph:") else None
+        for j, (metric, way) in enumerate(self.objectives):
+            if metric in ref:
+                continue
+            bound = [c.bound for c in self.constraints if c.metric == metric
+                     and c.op in (("<=", "<") if way == "min" else (">=", ">"))]
+            if way == "max" and metric.split("@")[0] == "accuracy":
+                ref[metric] = 0.0
+            elif bound:
+                ref[metric] = float(max(bound) if way == "min" else min(bound))
+            elif rows is not None and metric in rows[0]:
+                values = [r[metric] for r in rows]
+                ref[metric] = float(max(values) if way == "min" else min(values))
+            elif len(F) >= REFERENCE_AFTER:
+                worst, best = F[:, j].max(), F[:, j].min()
+                value = worst + 0.5 * ((worst - best) or abs(worst) or 1.0)
+                ref[metric] = float(value if way == "min" else -value)
+            else:
+                return None
+        return ref
+        return to_minimise([[self.reference_point[m] for m, _ in self.objectives]],
+                           [w for _, w in self.objectives])[0]
 
     @property
     def search_seconds(self) -> float:
@@ -358,6 +469,16 @@ class Study:
                 out.append(Architecture.from_json(r.arch, self.space))
         return out
 
+    def _check_meetable(self) -> None:
+        """Refuse, before anything is stored, a constraint that no architecture of the space can meet."""
+        from .bounds import check_table, check_trained, check_unit_range
+
+        check_unit_range(self.constraints)
+        if self.evaluator_spec.startswith("nas-bench-graph:"):
+            check_table(self.constraints, self.evaluator().rows(), f"in the {self.evaluator_spec} table")
+        elif self.evaluator_spec == "train":
+            check_trained(self.constraints, self.space, self.evaluator(), self.seed)
+
     def _check_space_fits(self, task: Task | GraphTask) -> None:
         """A space that cannot take the task's inputs at all is the user's error, not a failing trial.
 
@@ -390,15 +511,27 @@ class Study:
                                  f"use a new study name for this data")
 
     # -- final retraining ---------------------------------------------------------------
-    def finalize(self, top_k: int = 3, seeds: int = 3, progress: bool | Callable | None = None) -> list[Trial]:
-        """Retrain the top-k trials (by the objective, on validation) on all training data with ``seeds``
-        seeds; store test accuracy and weights. Pairs already stored are not trained again."""
+    def finalize(self, top_k: int = 3, seeds: int = 3, progress: bool | Callable | None = None,
+                 trials: Iterable[int] | None = None) -> list[Trial]:
+        """Retrain the top-k trials (by the objective, on validation; with several objectives, k trials spread
+        along the front) on all training data with ``seeds`` seeds; store test accuracy and weights.
+        ``trials``: retrain these trial numbers instead. Pairs already stored are not trained again."""
         if top_k < 1 or seeds < 1:
             raise ArchscoutError("final retraining needs top_k >= 1 and seeds >= 1")
         if self.evaluator_spec != "train":
             raise ArchscoutError(f"final retraining needs the train evaluator; study {self.name!r} uses "
                                  f"{self.evaluator_spec!r}")
-        top = self.leaderboard(top_k)
+        if trials is not None:
+            wanted = list(trials)
+            by_number = {t.number: t for t in self.trials("complete")}
+            missing = [n for n in wanted if n not in by_number]
+            if missing:
+                raise ArchscoutError(f"study {self.name!r} has no completed trial #{missing[0]} to retrain")
+            top = [by_number[n] for n in wanted]
+        elif self.multi_objective:
+            top = spread(self.front(), top_k)
+        else:
+            top = self.leaderboard(top_k)
         if not top:
             n = len(self.trials())
             raise ArchscoutError(f"study {self.name!r} has no completed trial to retrain ({n} trials failed or "
@@ -433,11 +566,53 @@ def _measured(c: Constraint, spec: str) -> Constraint:
     if c.metric == "test_accuracy":
         raise ArchscoutError(f"constraint {c}: test accuracy is never used during the search (selection uses "
                              f"validation data only)")
-    measured = measured_metrics(spec)
-    if c.metric not in measured:
+    if not measurable(spec, c.metric):
         raise ArchscoutError(f"constraint {c}: the {spec.split(':')[0]} evaluator does not measure "
-                             f"{c.metric!r}; it measures {', '.join(measured)}")
+                             f"{c.metric!r}; it measures {', '.join(measured_metrics(spec))}")
     return c
+
+
+def spread(front: list, k: int) -> list:
+    """``k`` members of a front (sorted by its first objective) evenly spaced along it, both ends included."""
+    if len(front) <= k:
+        return list(front)
+    if k == 1:
+        return front[:1]
+    picks = sorted({round(i * (len(front) - 1) / (k - 1)) for i in range(k)})
+    return [front[i] for i in picks]
+
+
+def _measure_list(measure, spec: str) -> list[str]:
+    """Metrics to measure for every trial besides the objectives and constraints (e.g. accuracy@int8)."""
+    from .metrics import check_metric
+    items = [p for p in measure.split(",") if p.strip()] if isinstance(measure, str) else list(measure)
+    out = []
+    for item in items:
+        metric = check_metric(item)
+        if not measurable(spec, metric):
+            raise ArchscoutError(f"cannot measure {metric!r}: the {spec.split(':')[0]} evaluator measures "
+                                 f"{', '.join(measured_metrics(spec))}")
+        out.append(metric)
+    return list(dict.fromkeys(out))
+
+
+def _check_reference(reference: dict | None, objectives: list[tuple[str, str]]) -> dict | None:
+    """A user's hypervolume reference point: {objective metric: value}, finite numbers."""
+    if reference is None:
+        return None
+    if not isinstance(reference, dict):
+        raise ArchscoutError(f"a reference point is a dict {{metric: value}}, got {reference!r}")
+    from .metrics import check_metric
+    names = [m for m, _ in objectives]
+    out = {}
+    for key, value in reference.items():
+        metric = check_metric(key)
+        if metric not in names:
+            raise ArchscoutError(f"reference point: {metric!r} is not an objective ({', '.join(names)})")
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+            raise ArchscoutError(f"reference point: {metric} must be a finite number, got {value!r}")
+        out[metric] = float(value)
+    return out
 
 
 def check_search_options(workers: int = 1, executor=None, address: str | None = None,
@@ -489,8 +664,8 @@ def _train_config(value: TrainConfig | dict | None, default: TrainConfig) -> Tra
 
 
 def _check_same(name: str, stored: dict, wanted: dict) -> None:
-    keys = ["space", "space_fingerprint", "task", "objective", "constraints", "strategy", "strategy_options",
-            "seed", "budget", "final_train", "evaluator"]
+    keys = ["space", "space_fingerprint", "task", "objective", "objectives", "constraints", "strategy",
+            "strategy_options", "seed", "budget", "final_train", "evaluator"]
     diff = [k for k in keys if k in stored and stored.get(k) != wanted.get(k)]
     if diff:
         parts = "; ".join(f"{k}: stored {stored.get(k)!r}, asked {wanted.get(k)!r}" for k in diff
@@ -538,13 +713,15 @@ class _Loop:
         # the first process of a study proposes from the study's seed; processes that join a running
         # search get seeds of their own, so they do not propose the same candidates
         seed = study.seed if index == 0 else int(hashlib.sha256(f"{study.seed}/{index}".encode()).hexdigest()[:8], 16)
-        self.strategy = make_strategy(study.strategy_name, study.space, seed=seed, **study.strategy_options)
+        self.strategy = make_strategy(study.strategy_name, study.space, seed=seed, objectives=len(study.objectives),
+                                      **study.strategy_options)
         self.reporter = _reporter(progress, trials, seconds)
         self.known: dict[str, dict | None] = {}  # arch id -> metrics (None: failed/infeasible) at this budget
         self.told: set[int] = set()
         self.inflight: dict[int, tuple[TrialRow, Architecture]] = {}
         self.requeue: list[Architecture] = []
-        self.best: float | None = None
+        self.best: float | None = None  # of the first objective, "higher is better"
+        self.points: dict[int, tuple] = {}  # trial number -> objective values, of complete trials
         self.counted = 0
         self.failed_in_row: list[str] = []
         self.new: list[Trial] = []
@@ -557,10 +734,19 @@ class _Loop:
         self.strategy.tell(arch, score)
         self.told.add(r.id)
         self.counted += 1
-        if score is not None and (self.best is None or score > self.best):
-            self.best = score
+        if score is not None:
+            self.points[r.number] = tuple(r.metrics[m] for m, _ in self.study.objectives)
+            first = score[0] if isinstance(score, tuple) else score
+            if self.best is None or first > self.best:
+                self.best = first
         return Trial(r.number, arch, r.status, r.metrics, r.details, r.error, r.budget, r.seed, r.duration, r.id,
                      {}, self.study)
+
+    def _best_shown(self) -> float | None:
+        """The best value of the first objective so far, in its own units."""
+        if self.best is None or self.study.objectives[0][1] == "max":
+            return self.best
+        return -self.best
 
     def _used(self) -> float:
         return self.base_used + time.monotonic() - self.t0
@@ -574,7 +760,7 @@ class _Loop:
         if self.told:
             self.strategy.resume(len(self.told))
         self.t0, self.base_used = time.monotonic(), self.store.search_seconds(study.id)
-        self.reporter.start(self.counted, self.base_used, self.best, study)
+        self.reporter.start(self.counted, self.base_used, self._best_shown(), study)
         stop: str | None = None
         streak = 0
         last_sync = last_recover = time.monotonic()
@@ -645,7 +831,13 @@ class _Loop:
 
     def _store(self, key: int, out: Outcome) -> None:
         row, arch = self.inflight.pop(key)
-        if not self.store.finish_trial(row.id, out.status, out.metrics, out.details, out.error):
+        front = None
+        if self.study.multi_objective:  # the front with this result, stored with it
+            points = dict(self.points)
+            if out.status == "complete" and self.study._score(out.metrics) is not None:
+                points[row.number] = tuple(out.metrics[m] for m, _ in self.study.objectives)
+            front = {"finished": self.counted + 1, **self.study._front_with(points)}
+        if not self.store.finish_trial(row.id, out.status, out.metrics, out.details, out.error, front):
             self.reporter.note(f"trial #{row.number} was declared interrupted by another process "
                                f"before it finished; its result is not stored")
             return
@@ -657,7 +849,7 @@ class _Loop:
         else:
             self.failed_in_row.clear()
         self.new.append(trial)
-        self.reporter.trial(trial, self.counted, self._used(), self.best)
+        self.reporter.trial(trial, self.counted, self._used(), self._best_shown())
 
 
 def _reason_kind(error: str | None) -> str:

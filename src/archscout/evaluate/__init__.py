@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 
 from ..cost import count_flops, count_params, measure_latency, size_bytes
 from ..errors import ArchscoutError, TrialFailed
+from ..metrics import is_int8, latency_spec
 from ..space import Architecture
 from ..tasks import GraphTask, Task
 from .training import TrainConfig, evaluate, train
@@ -57,9 +58,17 @@ def _malloc_trim():
 
 @dataclass(frozen=True)
 class LatencyConfig:
+    """How latency is measured: warm-up runs, at least ``repeats`` timed runs (more until the median is
+    stable), and the thread count (one by default, for steady figures while other trials train; None:
+    PyTorch's current setting)."""
+
     batch_size: int = 1
     warmup: int = 5
     repeats: int = 30
+    threads: int | None = 1
+
+
+CALIBRATION_SAMPLES = 256  # training samples that calibrate INT8 quantization
 
 
 class TrainingEvaluator:
@@ -73,11 +82,15 @@ class TrainingEvaluator:
     kind = "train"
     measures = ("accuracy", "loss", "params", "flops", "size_bytes@fp32", "latency_ms", "train_seconds",
                 "train_loss")
+    # measured when a study names them: latency_ms@RUNTIME:bN, size_bytes@fp16 / @int8, memory_mb, accuracy@int8
+    on_request = ("latency_ms@", "size_bytes@", "memory_mb", "accuracy@int8")
 
-    def __init__(self, task: Task, train: TrainConfig | None = None, latency: LatencyConfig | None = None):
+    def __init__(self, task: Task, train: TrainConfig | None = None, latency: LatencyConfig | None = None,
+                 metrics: tuple | list = ()):
         self.task = task
         self.train_config = train or TrainConfig()
         self.latency = latency or LatencyConfig()
+        self.extra = [m for m in metrics if m not in self.measures and m.startswith(self.on_request)]
 
     @property
     def budget_key(self) -> str:
@@ -98,17 +111,95 @@ class TrainingEvaluator:
         except (RuntimeError, ValueError) as e:
             raise TrialFailed(f"cannot build: {type(e).__name__}: {e}") from None
 
-    def costs(self, model) -> dict:
+    def static_costs(self, model, arch: Architecture | None = None) -> dict:
+        """Parameters, FLOPs and fp32 / fp16 sizes: what needs no timing."""
         try:
             flops = count_flops(model, self.task.input_shape)
         except RuntimeError as e:
             raise TrialFailed(f"forward pass failed on the task's input shape: {e}") from None
-        return {"params": count_params(model), "flops": flops, "size_bytes@fp32": size_bytes(model, 32)}
+        return {"params": count_params(model), "flops": flops, "size_bytes@fp32": size_bytes(model, 32),
+                "size_bytes@fp16": size_bytes(model, 16)}
 
-    def build_and_cost(self, arch: Architecture, seed: int, cost_check=None) -> tuple:
+    def costs(self, model, arch: Architecture | None = None, details: dict | None = None) -> dict:
+        """Cost metrics of the untrained network: parameters, FLOPs, fp32 size, PyTorch latency at batch 1,
+        and what the study asked for besides (other runtimes and batches, fp16 / INT8 size, peak memory).
+        Latency records (median, quartiles, repetitions, threads) go to ``details["latencies"]``."""
+        metrics = self.static_costs(model, arch)
+        if "size_bytes@fp16" not in self.extra:
+            del metrics["size_bytes@fp16"]
+        latencies = {}
+        onnx = int8 = None
+        for metric in ["latency_ms"] + [m for m in self.extra if m != "accuracy@int8"]:
+            spec = latency_spec(metric)
+            if metric == "size_bytes@fp16":
+                continue
+            if metric == "memory_mb":
+                from ..cost.runtime import peak_memory_mb
+                metrics[metric] = peak_memory_mb(model, self.task.input_shape, 1)
+            elif is_int8(metric):
+                if int8 is None:
+                    onnx = onnx or self._onnx(model)
+                    int8 = self._quantize(onnx, arch)
+                if metric == "size_bytes@int8":
+                    metrics[metric] = int8.size_bytes
+                else:
+                    latencies[metric] = self._latency_onnx(int8.model_bytes, spec[1], "onnxruntime-int8")
+            elif spec[0] == "pytorch":
+                latencies[metric] = measure_latency(model, self.task.input_shape, spec[1], self.latency.warmup,
+                                                    self.latency.repeats, self.latency.threads)
+            else:
+                onnx = onnx or self._onnx(model)
+                latencies[metric] = self._latency_onnx(onnx, spec[1], "onnxruntime")
+        for metric, lat in latencies.items():
+            metrics[metric] = lat.median_ms
+        if details is not None:
+            details["latency"] = latencies["latency_ms"].as_dict()
+            details["latencies"] = {m: lat.as_dict() for m, lat in latencies.items()}
+            if int8 is not None:
+                details["int8"] = {"quantized_nodes": len(int8.quantized_nodes), "fp32_nodes": int8.fp32_nodes}
+        return metrics
+
+    def _onnx(self, model) -> bytes:
+        from ..cost.runtime import onnx_bytes
+        try:
+            return onnx_bytes(model, self.task.input_shape)
+        except Exception as e:  # noqa: BLE001 - an operator ONNX cannot express fails this candidate only
+            raise TrialFailed(f"cannot export to ONNX: {type(e).__name__}: {str(e)[:300]}") from None
+
+    def _threads(self) -> int:
+        import torch
+        return self.latency.threads or torch.get_num_threads()
+
+    def _latency_onnx(self, model_bytes: bytes, batch: int, runtime: str):
+        from ..cost.runtime import measure_latency_onnx
+        return measure_latency_onnx(model_bytes, self.task.input_shape, batch, self.latency.warmup,
+                                    self.latency.repeats, self._threads(), runtime=runtime)
+
+    def _quantize(self, model_bytes: bytes, arch: Architecture | None):
+        """INT8 post-training quantization (ONNX Runtime, static), calibrated on training samples; the
+        architecture's quantization policy (if its space has one) keeps some layers in fp32."""
+        from ..cost.quantize import quantize_int8
+        scopes = arch.space.fp32_scopes(arch) if arch is not None and arch.space is not None else []
+        try:
+            return quantize_int8(model_bytes, self.task.train.X[:CALIBRATION_SAMPLES], fp32_scopes=scopes)
+        except Exception as e:  # noqa: BLE001 - a graph the quantizer cannot handle fails this candidate only
+            raise TrialFailed(f"INT8 quantization failed: {type(e).__name__}: {str(e)[:300]}") from None
+
+    def quantized_accuracy(self, model, arch: Architecture | None, split: str = "valid") -> dict:
+        """Accuracy and loss of the trained network after INT8 quantization (ONNX Runtime) on the validation
+        (or test) part, and the quantized size."""
+        from ..cost.quantize import onnx_accuracy
+        int8 = self._quantize(self._onnx(model), arch)
+        data = getattr(self.task, split)
+        res = onnx_accuracy(int8.model_bytes, data.X, data.y, threads=self._threads())
+        prefix = "" if split == "valid" else "test_"
+        return {f"{prefix}accuracy@int8": res["accuracy"], f"{prefix}loss@int8": res["loss"],
+                "size_bytes@int8": int8.size_bytes}
+
+    def build_and_cost(self, arch: Architecture, seed: int, cost_check=None, details: dict | None = None) -> tuple:
         """The untrained network and its cost metrics; Infeasible when ``cost_check`` gives a reason."""
         model = self.build(arch, seed)
-        metrics = self.costs(model)
+        metrics = self.costs(model, arch, details)
         if cost_check is not None:
             reason = cost_check(metrics)
             if reason:
@@ -122,15 +213,15 @@ class TrainingEvaluator:
         a reason stops the evaluation before training (TrialFailed carries the partial metrics).
         ``guard`` (a :class:`~archscout.evaluate.runner.Guard`) enforces per-trial limits during training.
         """
-        model, metrics = self.build_and_cost(arch, seed, cost_check)
+        details: dict = {}
+        model, metrics = self.build_and_cost(arch, seed, cost_check, details)
         stats = train(model, self.task.train.X, self.task.train.y, self.train_config, seed=seed, guard=guard)
         metrics.update(evaluate(model, self.task.valid.X, self.task.valid.y))
         metrics["train_seconds"] = stats["train_seconds"]
         metrics["train_loss"] = stats["train_loss"]
-        lat = measure_latency(model, self.task.input_shape, self.latency.batch_size, self.latency.warmup,
-                              self.latency.repeats)
-        metrics["latency_ms"] = lat.median_ms
-        details = {"latency": lat.as_dict(), "train": {"steps": stats["steps"], **self.train_config.as_dict()}}
+        if "accuracy@int8" in self.extra:
+            metrics.update(self.quantized_accuracy(model, arch))
+        details["train"] = {"steps": stats["steps"], **self.train_config.as_dict()}
         return Evaluation(metrics, details)
 
     def final(self, arch: Architecture, seed: int, train_config: TrainConfig) -> tuple[Evaluation, bytes]:
@@ -149,6 +240,8 @@ class TrainingEvaluator:
         torch.save(model.state_dict(), buf)
         metrics = {"test_accuracy": res["accuracy"], "test_loss": res["loss"], "train_seconds": stats["train_seconds"],
                    "params": count_params(model), "latency_ms": lat.median_ms}
+        if "accuracy@int8" in self.extra:  # the retrained network as it would be deployed in INT8
+            metrics.update(self.quantized_accuracy(model, arch, "test"))
         return Evaluation(metrics, {"latency": lat.as_dict(), "train": train_config.as_dict()}), buf.getvalue()
 
 
@@ -197,15 +290,21 @@ def evaluator_space(spec: str) -> str | None:
     return None
 
 
+def measurable(spec: str, metric: str) -> bool:
+    """Whether the evaluator of ``spec`` stores ``metric`` (when a study names it)."""
+    return metric in measured_metrics(spec) or (spec == "train" and metric.startswith(TrainingEvaluator.on_request))
+
+
 def make_evaluator(spec: str, task: Task | GraphTask | None = None, train: TrainConfig | None = None,
-                   latency: LatencyConfig | None = None):
-    """The evaluator of a spec; ``train`` on a graph task is full-graph GNN training (:mod:`.graph`)."""
+                   latency: LatencyConfig | None = None, metrics: tuple | list = ()):
+    """The evaluator of a spec; ``train`` on a graph task is full-graph GNN training (:mod:`.graph`).
+    ``metrics``: what the study's objectives and constraints name, measured besides the evaluator's own."""
     spec = check_evaluator_spec(spec)
     if spec == "train":
         if isinstance(task, GraphTask):
             from .graph import GraphTrainingEvaluator
-            return GraphTrainingEvaluator(task, train, latency)
-        return TrainingEvaluator(task, train, latency)
+            return GraphTrainingEvaluator(task, train, latency, metrics)
+        return TrainingEvaluator(task, train, latency, metrics)
     if spec.startswith("nas-bench-graph:"):
         from .tabular import NasBenchGraphEvaluator
         return NasBenchGraphEvaluator.parse(spec)

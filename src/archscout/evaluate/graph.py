@@ -71,13 +71,18 @@ class GraphTrainingEvaluator(TrainingEvaluator):
     """Trains each candidate on a :class:`~archscout.tasks.GraphTask` (full graph, training nodes' loss)
     and scores it on the validation nodes.
 
-    Metrics as :class:`TrainingEvaluator`: params, FLOPs and fp32 size before training (so a
-    cost constraint rejects a candidate untrained), latency of a full-graph inference
-    forward on the trained network (PyTorch eager, CPU).
+    Metrics as :class:`TrainingEvaluator`: params, FLOPs, fp32 size and the latency of a
+    full-graph inference (PyTorch eager, CPU) on the untrained network, so a cost constraint
+    rejects a candidate untrained. Other runtimes, INT8 and peak memory are not measured for
+    graph networks.
     """
 
-    def __init__(self, task: GraphTask, train: TrainConfig | None = None, latency: LatencyConfig | None = None):
-        super().__init__(task, train, latency)
+    def __init__(self, task: GraphTask, train: TrainConfig | None = None, latency: LatencyConfig | None = None,
+                 metrics: tuple | list = ()):
+        super().__init__(task, train, latency, metrics)
+        if self.extra:
+            raise ArchscoutError(f"graph networks are measured for {', '.join(self.measures)}; "
+                                 f"{', '.join(self.extra)} cannot be measured on a graph task")
         self._tensors = None
 
     def __getstate__(self):  # workers rebuild the tensors from the task's arrays
@@ -92,13 +97,20 @@ class GraphTrainingEvaluator(TrainingEvaluator):
             self._tensors = (torch.from_numpy(t.x), torch.from_numpy(t.edge_index), torch.from_numpy(t.y))
         return self._tensors
 
-    def costs(self, model) -> dict:
+    def static_costs(self, model, arch: Architecture | None = None) -> dict:
         x, edge_index, _ = self.graph()
         try:
             flops = count_flops(model, self.task.input_shape, inputs=(x, edge_index))
         except (RuntimeError, TypeError) as e:
             raise TrialFailed(f"forward pass failed on the task's graph: {type(e).__name__}: {e}") from None
         return {"params": count_params(model), "flops": flops, "size_bytes@fp32": size_bytes(model, 32)}
+
+    def costs(self, model, arch: Architecture | None = None, details: dict | None = None) -> dict:
+        metrics = self.static_costs(model, arch)
+        lat = self._latency(model)
+        if details is not None:
+            details["latency"] = lat
+        return {**metrics, "latency_ms": lat["median_ms"]}
 
     def _latency(self, model) -> dict:
         x, edge_index, _ = self.graph()
@@ -112,16 +124,15 @@ class GraphTrainingEvaluator(TrainingEvaluator):
         ``cost_check`` and ``guard`` as for :meth:`TrainingEvaluator.evaluate`; ``train_loss`` is the
         training nodes' loss at the last step (with dropout).
         """
-        model, metrics = self.build_and_cost(arch, seed, cost_check)
+        details: dict = {}
+        model, metrics = self.build_and_cost(arch, seed, cost_check, details)
         x, edge_index, y = self.graph()
         stats = train_graph(model, x, edge_index, y, self.task.train_mask, self.train_config, seed=seed, guard=guard)
         metrics.update(evaluate_graph(model, x, edge_index, y, self.task.valid_mask))
         metrics["train_seconds"] = stats["train_seconds"]
         metrics["train_loss"] = stats["train_loss"]
-        lat = self._latency(model)
-        metrics["latency_ms"] = lat["median_ms"]
-        details = {"latency": lat, "flops": FLOPS_NOTE,
-                   "train": {"steps": stats["steps"], "full_batch": True, **self.train_config.as_dict()}}
+        details.update({"flops": FLOPS_NOTE,
+                        "train": {"steps": stats["steps"], "full_batch": True, **self.train_config.as_dict()}})
         return Evaluation(metrics, details)
 
     def final(self, arch: Architecture, seed: int, train_config: TrainConfig) -> tuple[Evaluation, bytes]:

@@ -86,6 +86,10 @@ class NasBenchGraphEvaluator:
         valid, test, latency, params = row
         return {"accuracy": valid, "test_accuracy": test, "latency_ms": latency, "params": params}
 
+    def rows(self) -> list[dict]:
+        """Every architecture's metrics in the table (for the exact range of each metric)."""
+        return [{"accuracy": v, "latency_ms": lat, "params": p} for v, _, lat, p in load_table(self.dataset).values()]
+
     def evaluate(self, arch: Architecture, seed: int = 0, cost_check=None, guard=None):
         from . import Evaluation, Infeasible
 

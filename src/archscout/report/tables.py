@@ -19,9 +19,14 @@ _COLUMNS = [("test_accuracy", "test acc % (table)", lambda v: f"{100 * v:.2f}"),
 
 
 def leaderboard_table(study, n: int = 10) -> Table:
+    from .front import fmt_metric
+
     board = study.leaderboard(n)
-    table = Table(title=f"study {study.name}: top {len(board)} by validation {study.objective}")
+    order = ", then ".join(f"{m} {w}" for m, w in study.objectives)
+    table = Table(title=f"study {study.name}: top {len(board)} by validation {order}")
     shown = [c for c in _COLUMNS if any(c[0] in t.metrics for t in board)]
+    known = {"accuracy"} | {c[0] for c in _COLUMNS}
+    shown += [(m, m, lambda v, m=m: fmt_metric(m, v)) for m, _ in study.objectives if m not in known]
     finals = any(t.final for t in board)
     headings = ["rank", "trial", "val acc %"] + (["test acc % (seeds)"] if finals else []) + [c[1] for c in shown]
     for col in headings:

@@ -241,6 +241,12 @@ class Space:
         from .macro import build_macro
         return build_macro(arch.values, tuple(input_shape), int(num_classes))
 
+    def fp32_scopes(self, arch: Architecture) -> list[str]:
+        """Module names of the built network that the architecture's quantization policy keeps in fp32 when
+        it is quantized to INT8 (empty: every quantizable layer runs in INT8)."""
+        from .macro import macro_fp32_scopes
+        return macro_fp32_scopes(arch.values)
+
     def to_graph(self, arch: Architecture) -> dict:
         from .macro import macro_graph
         return macro_graph(arch.values)

@@ -22,13 +22,27 @@ def fc_stages_last(values: dict) -> bool:
     return first_fc > 0 or values.get("head") in (None, "flatten")
 
 
-def conv1d() -> Space:
-    """Macro space for 1-D signals: 1-5 stages of conv, depthwise-separable conv or fc."""
+PRECISION = ["int8", "fp32"]
+QUANT_NOTE = "; a quantization policy: each stage and the classifier run in INT8 or fp32"
+
+
+def _policy(quantization: bool) -> dict:
+    """The stage field of a quantization policy (which layers run in INT8 after post-training quantization)."""
+    return {"precision": Choice(PRECISION)} if quantization else {}
+
+
+def _classifier_policy(quantization: bool) -> dict:
+    return {"classifier_precision": Choice(PRECISION)} if quantization else {}
+
+
+def conv1d(quantization: bool = False) -> Space:
+    """Macro space for 1-D signals: 1-5 stages of conv, depthwise-separable conv or fc (``conv1d-quant``:
+    with a per-layer INT8 / fp32 quantization policy)."""
     return Space(
-        "conv1d",
+        "conv1d-quant" if quantization else "conv1d",
         description="1-D signals: 1-5 stages (conv / dwconv / fc; width, kernel, dilation, "
                     "downsampling, residual, norm, activation), GAP / max / flatten head; "
-                    "all-fc stages give MLPs",
+                    "all-fc stages give MLPs" + (QUANT_NOTE if quantization else ""),
         stages=Repeat(1, 5, Block(
             op=Choice(["conv", "dwconv", "fc"]),
             width=Choice([8, 16, 24, 32, 48, 64, 96, 128]),
@@ -39,19 +53,23 @@ def conv1d() -> Space:
             norm=Choice(["none", "batch", "layer"]),
             act=Choice(["relu", "gelu", "silu"]),
             dropout=Choice([0.0, 0.1, 0.25], when={"op": ["fc"]}),
+            **_policy(quantization),
         )),
         head=Choice(["gap", "max", "flatten"]),
+        **_classifier_policy(quantization),
         constraints=[fc_stages_last],
         builder=partial(build_macro, dims=1),
     )
 
 
-def conv2d() -> Space:
-    """Macro space for small images: 1-4 stages of conv, depthwise-separable conv or fc."""
+def conv2d(quantization: bool = False) -> Space:
+    """Macro space for small images: 1-4 stages of conv, depthwise-separable conv or fc (``conv2d-quant``:
+    with a per-layer INT8 / fp32 quantization policy)."""
     return Space(
-        "conv2d",
+        "conv2d-quant" if quantization else "conv2d",
         description="small images: 1-4 stages (conv / dwconv / fc; width, kernel, dilation, "
-                    "downsampling, residual, norm, activation), GAP / max / flatten head",
+                    "downsampling, residual, norm, activation), GAP / max / flatten head"
+                    + (QUANT_NOTE if quantization else ""),
         stages=Repeat(1, 4, Block(
             op=Choice(["conv", "dwconv", "fc"]),
             width=Choice([8, 16, 32, 48, 64, 96]),
@@ -62,32 +80,37 @@ def conv2d() -> Space:
             norm=Choice(["none", "batch", "layer"]),
             act=Choice(["relu", "gelu", "silu"]),
             dropout=Choice([0.0, 0.1, 0.25], when={"op": ["fc"]}),
+            **_policy(quantization),
         )),
         head=Choice(["gap", "max", "flatten"]),
+        **_classifier_policy(quantization),
         constraints=[fc_stages_last],
         builder=partial(build_macro, dims=2),
     )
 
 
-def mlp() -> Space:
-    """Multilayer perceptrons for tabular data."""
+def mlp(quantization: bool = False) -> Space:
+    """Multilayer perceptrons for tabular data (``mlp-quant``: with a per-layer INT8 / fp32 policy)."""
     return Space(
-        "mlp",
+        "mlp-quant" if quantization else "mlp",
         description="tabular data: 1-4 fully connected layers (width, activation, dropout, "
-                    "normalization, skip connection)",
+                    "normalization, skip connection)" + (QUANT_NOTE if quantization else ""),
         stages=Repeat(1, 4, Block(
             width=Choice([16, 32, 64, 128, 256]),
             act=Choice(["relu", "gelu", "silu", "tanh"]),
             dropout=Choice([0.0, 0.1, 0.2, 0.3]),
             norm=Choice(["none", "batch", "layer"]),
             residual=Choice([False, True]),
+            **_policy(quantization),
         )),
+        **_classifier_policy(quantization),
         builder=build_macro,
     )
 
 
-_REGISTRY: dict[str, Callable[[], Space]] = {"conv1d": conv1d, "conv2d": conv2d, "mlp": mlp, "gnn": gnn,
-                                              "gnn-proteins": gnn_proteins}
+_REGISTRY: dict[str, Callable[[], Space]] = {
+    "conv1d": conv1d, "conv2d": conv2d, "mlp": mlp, "gnn": gnn, "gnn-proteins": gnn_proteins,
+    "conv1d-quant": partial(conv1d, True), "conv2d-quant": partial(conv2d, True), "mlp-quant": partial(mlp, True)}
 _CACHE: dict[str, Space] = {}
 
 

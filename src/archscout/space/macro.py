@@ -161,6 +161,23 @@ def build_macro(values: dict, input_shape: tuple, num_classes: int, dims: int | 
     return MacroNet()
 
 
+def macro_fp32_scopes(values: dict) -> list[str]:
+    """The modules that an architecture's quantization policy keeps in fp32: stages whose ``precision``
+    is ``fp32`` (``convs.J`` / ``fcs.K``, numbered as the builder numbers them) and the ``classifier``
+    when ``classifier_precision`` is ``fp32``. Without precision choices nothing is kept in fp32."""
+    scopes, convs, fcs = [], 0, 0
+    for st in _ops(values):
+        if st.get("op", "fc") in CONV_OPS:
+            name, convs = f"convs.{convs}", convs + 1
+        else:
+            name, fcs = f"fcs.{fcs}", fcs + 1
+        if st.get("precision") == "fp32":
+            scopes.append(name)
+    if values.get("classifier_precision") == "fp32":
+        scopes.append("classifier")
+    return scopes
+
+
 def describe_macro(values: dict) -> str:
     """A one-line summary: ``conv5-32 bn relu s2 res | fc-64 | head gap``."""
     parts = []
@@ -173,10 +190,13 @@ def describe_macro(values: dict) -> str:
         s += f"-{st.get('width')}"
         tags = [_SHORT_NORM.get(st.get("norm") or ""), st.get("act"),
                 _SHORT_DOWN.get(st.get("downsample") or ""),
-                f"drop{st['dropout']}" if st.get("dropout") else None, "res" if st.get("residual") else None]
+                f"drop{st['dropout']}" if st.get("dropout") else None, "res" if st.get("residual") else None,
+                "int8" if st.get("precision") == "int8" else None]
         parts.append(" ".join([s] + [t for t in tags if t]))
     if values.get("head"):
         parts.append(f"head {values['head']}")
+    if values.get("classifier_precision") == "int8":
+        parts.append("classifier int8")
     return " | ".join(parts)
 
 

@@ -22,8 +22,8 @@ import sqlalchemy as sa
 from sqlalchemy.exc import ArgumentError, DatabaseError, IntegrityError, NoSuchModuleError, OperationalError
 
 from ..errors import ArchscoutError
-from .schema import (MIGRATIONS, SCHEMA_VERSION, TABLES_AT, claim_key, finals, meta_table, metadata, sessions,
-                     studies, trials)
+from .schema import (MIGRATIONS, SCHEMA_VERSION, TABLES_AT, claim_key, finals, fronts, meta_table, metadata,
+                     sessions, studies, trials)
 
 FINISHED = ("complete", "failed", "infeasible")
 # the reason of a trial whose evaluating process died under it (counted against its architecture)
@@ -414,16 +414,34 @@ class Storage:
         return got.trial
 
     def finish_trial(self, trial_id: int, status: str, metrics: dict | None = None, details: dict | None = None,
-                     error: str | None = None) -> bool:
+                     error: str | None = None, front: dict | None = None) -> bool:
         """Store a running trial's result. False (and nothing written) if it is no longer running,
-        e.g. another process declared it interrupted after this process stopped heart-beating."""
+        e.g. another process declared it interrupted after this process stopped heart-beating.
+
+        ``front`` ({"finished", "front", "hypervolume"}): the study's Pareto front with this result,
+        stored in the same transaction."""
         if status not in FINISHED:
             raise ValueError(f"not a final status: {status!r}")
         with self._writer.begin() as c:
             res = c.execute(trials.update().where((trials.c.id == trial_id) & (trials.c.status == "running"))
                             .values(status=status, metrics=_dumps(metrics or {}), details=_dumps(details or {}),
                                     error=error, finished_at=time.time()))
+            if res.rowcount == 1 and front is not None:
+                study_id = c.execute(sa.select(trials.c.study_id).where(trials.c.id == trial_id)).scalar_one()
+                c.execute(fronts.insert().values(study_id=study_id, trial_id=trial_id, finished=front["finished"],
+                                                 front=_dumps(front["front"]), hypervolume=front["hypervolume"],
+                                                 created_at=time.time()))
         return res.rowcount == 1
+
+    def fronts(self, study_id: int) -> list[dict]:
+        """The stored fronts of a study in the order they were stored: finished, front (trial numbers),
+        hypervolume, created_at, trial_id."""
+        with self.engine.connect() as c:
+            rows = c.execute(sa.select(fronts.c.trial_id, fronts.c.finished, fronts.c.front, fronts.c.hypervolume,
+                                       fronts.c.created_at).where(fronts.c.study_id == study_id)
+                             .order_by(fronts.c.id)).all()
+        return [{"trial_id": r[0], "finished": r[1], "front": json.loads(r[2]), "hypervolume": r[3],
+                 "created_at": r[4]} for r in rows]
 
     def interrupt_trials(self, trial_ids: list[int], reason: str, fail: bool = False) -> list[TrialRow]:
         """Running trials that will not finish: ``interrupted`` (their claim released, so the architecture

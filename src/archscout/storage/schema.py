@@ -1,4 +1,4 @@
-"""The database schema (version 2) and the migrations that bring older archscout databases up to it.
+"""The database schema (version 3) and the migrations that bring older archscout databases up to it.
 
 A migration is a function of an open transaction; they run in order, all in one transaction
 per step, and the stored ``schema_version`` moves with them. A database whose version is
@@ -10,7 +10,7 @@ import hashlib
 
 import sqlalchemy as sa
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 
 metadata = sa.MetaData()
 meta_table = sa.Table("archscout_meta", metadata, sa.Column("key", sa.String(64), primary_key=True),
@@ -72,9 +72,21 @@ finals = sa.Table(
     sa.UniqueConstraint("trial_id", "seed", "budget"),
 )
 
+fronts = sa.Table(
+    "fronts", metadata,  # the Pareto front of a multi-objective study after each trial, to follow it over time
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("study_id", sa.Integer, sa.ForeignKey("studies.id"), nullable=False, index=True),
+    sa.Column("trial_id", sa.Integer, sa.ForeignKey("trials.id"), nullable=False),  # the trial just stored
+    sa.Column("finished", sa.Integer, nullable=False),  # finished trials the front was computed from
+    sa.Column("front", sa.Text, nullable=False),  # JSON list of the trial numbers on the front
+    sa.Column("hypervolume", sa.Float),  # NULL until the study's reference point is fixed
+    sa.Column("created_at", sa.Float, nullable=False),
+)
+
 # the tables each version has: what a database of that version must hold to be read
 TABLES_AT = {1: {"archscout_meta", "studies", "trials", "finals"},
-             2: {"archscout_meta", "studies", "trials", "finals", "sessions"}}
+             2: {"archscout_meta", "studies", "trials", "finals", "sessions"},
+             3: {"archscout_meta", "studies", "trials", "finals", "sessions", "fronts"}}
 
 
 def claim_key(arch_id: str, budget: str) -> str:
@@ -100,4 +112,9 @@ def _v1_to_v2(conn) -> None:
     conn.execute(sa.text("CREATE INDEX ix_trials_study_status ON trials (study_id, status)"))
 
 
-MIGRATIONS = {1: _v1_to_v2}  # from version -> the step to the next one
+def _v2_to_v3(conn) -> None:
+    """Pareto fronts after each trial (multi-objective studies)."""
+    fronts.create(conn)
+
+
+MIGRATIONS = {1: _v1_to_v2, 2: _v2_to_v3}  # from version -> the step to the next one

@@ -36,19 +36,30 @@ def describe_strategy(name: str) -> str:
     return (inspect.getdoc(_REGISTRY[name]) or "").splitlines()[0]
 
 
-def make_strategy(name: str | Strategy, space: Space, seed: int = 0, **options) -> Strategy:
-    """A strategy by name with its options (``population_size=…``); unknown names and options are errors."""
+def multi_objective_strategies() -> list[str]:
+    return sorted(k for k, cls in _REGISTRY.items() if cls.multi_objective)
+
+
+def make_strategy(name: str | Strategy, space: Space, seed: int = 0, objectives: int = 1, **options) -> Strategy:
+    """A strategy by name with its options (``population_size=…``) for a study of ``objectives`` objectives;
+    unknown names and options, and a one-objective strategy for several objectives, are errors."""
     if isinstance(name, Strategy):
         return name
     key = _ALIASES.get(name, name)
     if key not in _REGISTRY:
         raise unknown_name("strategy", name, _REGISTRY)
     cls = _REGISTRY[key]
-    accepted = [p for p in inspect.signature(cls.__init__).parameters if p not in ("self", "space", "seed")]
+    if objectives > 1 and not cls.multi_objective:
+        raise ArchscoutError(f"strategy {key!r} optimises one objective; for {objectives} objectives use one of "
+                             f"{', '.join(multi_objective_strategies())}")
+    accepted = [p for p in inspect.signature(cls.__init__).parameters
+                if p not in ("self", "space", "seed", "objectives")]
     bad = [k for k in options if k not in accepted]
     if bad:
         raise ArchscoutError(f"strategy {key!r} has no option(s) {', '.join(bad)}; "
                              f"its options: {', '.join(accepted) or 'none'}")
+    if "objectives" in inspect.signature(cls.__init__).parameters:
+        options["objectives"] = objectives
     return cls(space, seed=seed, **options)
 
 
@@ -60,5 +71,5 @@ def canonical_name(name: str) -> str:
 
 
 __all__ = ["Strategy", "BayesianOptimization", "RandomSearch", "RegularizedEvolution", "LocalSearch",
-           "make_strategy", "list_strategies", "canonical_name",
+           "make_strategy", "list_strategies", "multi_objective_strategies", "canonical_name",
            "ReinforceController", "OptunaSampler", "OptunaTPE", "OptunaNSGA2", "OptunaRandom"]

@@ -1,0 +1,135 @@
+"""Several objectives: the metric vocabulary, Pareto fronts stored after every trial, `archscout front`."""
+import json
+
+import numpy as np
+import pytest
+
+from archscout.cli import main
+from archscout.errors import ArchscoutError
+from archscout.metrics import check_metric, parse_objectives
+from archscout.space import get_space
+from archscout.study import Study
+
+CORA = "nas-bench-graph:cora"
+
+
+def test_metric_names_are_canonical():
+    assert check_metric("latency_ms@pytorch:b1") == "latency_ms"
+    assert check_metric("latency_ms@onnxruntime") == "latency_ms@onnxruntime:b1"
+    assert check_metric("size_bytes") == "size_bytes@fp32"
+    assert parse_objectives("accuracy:max, latency_ms@onnxruntime:b8:min,params") == [
+        ("accuracy", "max"), ("latency_ms@onnxruntime:b8", "min"), ("params", "min")]
+    assert parse_objectives({"accuracy@int8": "max", "size_bytes@int8": "min"}) == [
+        ("accuracy@int8", "max"), ("size_bytes@int8", "min")]
+    for bad, phrase in [("accuracy,accuracy:min", "given twice"), ("latency_ms@gpu", "qualifier"),
+                        ("accuracy:best", "max or min"), ("", "at least one"), ("latency_ms@onnxruntime:b0", ">= 1")]:
+        with pytest.raises(ArchscoutError, match=phrase):
+            parse_objectives(bad)
+
+
+def _dominated(a, b):
+    """Whether (acc, latency) b dominates a."""
+    return b[0] >= a[0] and b[1] <= a[1] and b != a
+
+
+def test_front_is_stored_after_every_trial_and_is_the_non_dominated_set(tmp_path):
+    db = f"sqlite:///{tmp_path}/mo.db"
+    study = Study("mo", evaluator=CORA, objectives="accuracy:max,latency_ms:min", strategy="random", storage=db,
+                  constraints=["latency_ms <= 3"])
+    study.run(trials=40)
+    done = [t for t in study.trials("complete")]
+    points = {t.number: (t.metrics["accuracy"], t.metrics["latency_ms"]) for t in done}
+    expected = {n for n, p in points.items() if not any(_dominated(p, q) for q in points.values())}
+    front = study.front()
+    assert {t.number for t in front} == expected and len(expected) >= 2
+    assert [t.metrics["accuracy"] for t in front] == sorted((t.metrics["accuracy"] for t in front), reverse=True)
+    assert all(t.metrics["latency_ms"] <= 3 for t in front)  # infeasible trials are never on the front
+
+    history = study.fronts()
+    assert [f["finished"] for f in history] == list(range(1, 41))
+    assert set(history[-1]["front"]) == expected
+    # the reference point: accuracy 0 and the latency constraint's bound, fixed and stored with the study
+    assert study.storage.get_study("mo").config["reference_point"] == {"accuracy": 0.0, "latency_ms": 3.0}
+    hv = [f["hypervolume"] for f in history]
+    assert all(h is not None for h in hv) and all(b >= a - 1e-12 for a, b in zip(hv, hv[1:]))
+    pts = np.array(sorted(points[n] for n in expected))
+    # two objectives: the area dominated up to (0, 3), summed as rectangles along the latency axis
+    order = np.argsort(pts[:, 1])
+    acc, lat = pts[order, 0], pts[order, 1]
+    area = sum((nxt - x) * a for a, x, nxt in zip(np.maximum.accumulate(acc), lat, list(lat[1:]) + [3.0]))
+    assert hv[-1] == pytest.approx(area)
+
+
+def test_a_multi_objective_study_resumes_with_its_objectives(tmp_path):
+    db = f"sqlite:///{tmp_path}/mo.db"
+    Study("mo", evaluator=CORA, objectives={"accuracy": "max", "params": "min"}, strategy="random",
+          storage=db).run(trials=10)
+    again = Study.load("mo", db)
+    assert again.objectives == [("accuracy", "max"), ("params", "min")]
+    again.run(trials=15)
+    assert len(again.trials()) == 15 and len(again.fronts()) == 15
+    with pytest.raises(ArchscoutError, match="objectives"):
+        Study("mo", evaluator=CORA, objectives="accuracy:max,latency_ms:min", strategy="random", storage=db)
+    assert again.best().number == again.leaderboard(1)[0].number == again.front()[0].number
+
+
+def test_one_objective_strategies_are_refused_for_several_objectives(tmp_path):
+    with pytest.raises(ArchscoutError, match="optimises one objective.*nsga2"):
+        Study("x", evaluator=CORA, objectives="accuracy:max,latency_ms:min", strategy="evolution",
+              storage=f"sqlite:///{tmp_path}/x.db")
+
+
+def test_quantization_policy_names_modules_of_the_built_network():
+    space = get_space("conv1d-quant")
+    for seed in range(20):
+        arch = space.sample(seed)
+        model = arch.build((40,), 10)
+        names = {n for n, _ in model.named_modules()}
+        scopes = space.fp32_scopes(arch)
+        assert all(s in names for s in scopes)
+        wanted = sum(st["precision"] == "fp32" for st in arch.values["stages"]) + (
+            arch.values["classifier_precision"] == "fp32")
+        assert len(scopes) == wanted
+    assert get_space("conv1d").fp32_scopes(get_space("conv1d").sample(0)) == []
+
+
+def test_front_command_prints_the_front_and_writes_plots(tmp_path, capsys, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    assert main(["search", "--evaluator", CORA, "--objectives", "accuracy:max,latency_ms:min,params:min",
+                 "--strategy", "random", "--trials", "25", "--study", "f", "--no-progress"]) == 0
+    out = capsys.readouterr().out
+    assert "Pareto front" in out and "hypervolume" in out
+    assert main(["front", "f", "--plots", str(tmp_path / "plots")]) == 0
+    out = capsys.readouterr().out
+    assert "latency_ms (min)" in out and "params (min)" in out
+    assert (tmp_path / "plots" / "f-front.png").stat().st_size > 0
+    assert (tmp_path / "plots" / "f-hypervolume.png").stat().st_size > 0
+    assert main(["front", "f", "--json"]) == 0
+    doc = json.loads(capsys.readouterr().out)
+    assert doc["objectives"] == [["accuracy", "max"], ["latency_ms", "min"], ["params", "min"]]
+    assert doc["front"] and doc["hypervolume"] > 0
+
+
+def test_training_evaluator_measures_runtimes_int8_and_memory_on_request(tmp_path):
+    """ONNX Runtime latency at two batch sizes, INT8 size / latency / accuracy under the space's policy,
+    peak memory: stored per trial with their measurement records."""
+    study = Study("rt", space="mlp-quant", task="iris", strategy="random", storage=f"sqlite:///{tmp_path}/rt.db",
+                  train={"steps": 40}, final_train={"steps": 40},
+                  objectives="accuracy@int8:max,latency_ms@onnxruntime:b1:min,size_bytes@int8:min",
+                  measure="latency_ms@onnxruntime:b8,memory_mb,size_bytes@fp16")
+    study.run(trials=3, final_top_k=1, final_seeds=1)
+    trials = study.trials("complete")
+    assert trials
+    for t in trials:
+        m = t.metrics
+        assert 0 <= m["accuracy@int8"] <= 1 and 0 <= m["accuracy"] <= 1
+        assert m["latency_ms@onnxruntime:b1"] > 0 and m["latency_ms@onnxruntime:b8"] > 0
+        assert m["size_bytes@fp16"] * 2 == m["size_bytes@fp32"]
+        assert m["size_bytes@int8"] < m["size_bytes@fp32"] or study.space.fp32_scopes(t.arch)
+        assert m["memory_mb"] > m["size_bytes@fp32"] / 2**20
+        records = t.details["latencies"]
+        assert records["latency_ms@onnxruntime:b8"]["batch_size"] == 8
+        assert all(r["threads"] >= 1 and r["repeats"] >= 1 for r in records.values())
+        assert records["latency_ms@onnxruntime:b1"]["runtime"] == "onnxruntime"
+    final = [t for t in study.trials() if t.final]
+    assert final and "test_accuracy_int8_mean" in final[0].final
