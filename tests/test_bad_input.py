@@ -177,12 +177,13 @@ SEARCH_OPTIONS = [
     ("task-empty", ["--task", "", "--evaluator", "train", *T1], "user", "unknown task ''"),
     ("task-with-synthetic-evaluator", ["--task", "iris", *T1], "user", "trains nothing"),
     # --space
-    ("space-unknown", ["--space", "conv3d", *T1], "user", "Valid spaces: conv1d, conv2d, gnn, gnn-proteins, mlp"),
+    ("space-unknown", ["--space", "conv3d", *T1], "user",
+     "Valid spaces: conv1d, conv1d-quant, conv2d, conv2d-quant, gnn, gnn-proteins, mlp, mlp-quant"),
     ("space-does-not-fit-task", ["--task", "iris", "--space", "conv2d", "--evaluator", "train", "--steps", "5",
                                  "--top-k", "0", *T1], "user", "does not fit task 'iris'"),
     # --strategy
-    ("strategy-unknown", ["--strategy", "genetic", *T1], "user", "Valid strategies: bo, evolution, local_search, "
-     "optuna, optuna-nsga2, optuna-random, optuna-tpe, random, rl"),
+    ("strategy-unknown", ["--strategy", "genetic", *T1], "user", "Valid strategies: bo, evolution, linas, "
+     "local_search, nsga2, optuna, optuna-nsga2, optuna-random, optuna-tpe, random, rl"),
     # --trials
     ("trials-not-int", ["--trials", "abc"], "usage", "'--trials'"),
     ("trials-zero", ["--trials", "0"], "user", "positive integer"),
@@ -202,11 +203,35 @@ SEARCH_OPTIONS = [
     ("constraint-empty", ["--constraint", "", *T1], "user", "cannot read constraint"),
     ("constraint-bound-not-number", ["--constraint", "params <= 1..2", *T1], "user", "is not a number"),
     ("constraint-bound-infinite", ["--constraint", "params <= 1e999", *T1], "user", "must be finite"),
-    # metrics that are never measured during a search: the constraint can never act
+    # test accuracy is never used in a search; a peak memory below every network's cannot be met
     ("constraint-test-accuracy", ["--constraint", "test_accuracy >= 0.9", *T1], "user", "test_accuracy"),
-    ("constraint-memory-mb", ["--constraint", "memory_mb <= 1", *T1], "user", "memory_mb"),
+    ("constraint-memory-mb", ["--constraint", "memory_mb <= 0.001", *T1], "user", "memory_mb"),
     ("constraint-unmeasured-qualifier", ["--constraint", "latency_ms@onnx:b1 <= 0.0001", *T1], "user",
      "latency_ms@onnx:b1"),
+    # constraints that no architecture of the space can meet: refused from the space's bounds, nothing stored
+    ("constraint-params-below-smallest", ["--evaluator", "train", "--constraint", "params <= 10", *T1], "user",
+     "no architecture of space 'conv1d' can meet the constraint params <= 10"),
+    ("constraint-params-above-largest", ["--evaluator", "train", "--constraint", "params >= 1e12", *T1], "user",
+     "ranges from"),
+    ("constraint-latency-impossible", ["--evaluator", "train", "--constraint", "latency_ms <= 0.000001", *T1], "user",
+     "cheapest architectures"),
+    ("constraint-accuracy-above-one", ["--constraint", "accuracy >= 1.5", *T1], "user", "fraction between 0 and 1"),
+    ("constraint-table-latency", ["--evaluator", "nas-bench-graph:cora", "--constraint", "latency_ms <= 0.01", *T1],
+     "user", "no architecture in the nas-bench-graph:cora table can meet"),
+    # --objectives
+    ("objectives-twice", ["--objectives", "accuracy:max,params:min,accuracy:min", *T1], "user", "given twice"),
+    ("objectives-unknown-metric", ["--objectives", "acc:max", *T1], "user", "Did you mean 'accuracy'"),
+    ("objectives-bad-direction", ["--objectives", "accuracy:up", *T1], "user", "max or min"),
+    ("objectives-bad-qualifier", ["--objectives", "accuracy:max,latency_ms@gpu:min", *T1], "user",
+     "unknown metric qualifier"),
+    ("objectives-empty", ["--objectives", ",", *T1], "user", "at least one objective"),
+    ("objectives-test-accuracy", ["--objectives", "test_accuracy:max", *T1], "user",
+     "selection uses validation data only"),
+    ("objectives-one-objective-strategy", ["--objectives", "accuracy:max,params:min", "--strategy", "evolution",
+                                           *T1], "user", "optimises one objective"),
+    ("objectives-unmeasured", ["--evaluator", "nas-bench-graph:cora", "--objectives",
+                               "accuracy:max,latency_ms@onnxruntime:b1:min", "--strategy", "random", *T1], "user",
+     "not measured by the nas-bench-graph:cora evaluator"),
     # --steps
     ("steps-zero", ["--steps", "0", *T1], "user", "steps must be a positive integer"),
     ("steps-negative", ["--steps", "-3", *T1], "user", "steps must be a positive integer"),

@@ -58,7 +58,8 @@ def test_search_persists_resumes_and_exports(capsys, db, tmp_path):
 
 
 @pytest.mark.parametrize("args,message", [
-    (["search", "--space", "conv3d", "--trials", "1"], "Valid spaces: conv1d, conv2d, gnn, gnn-proteins, mlp"),
+    (["search", "--space", "conv3d", "--trials", "1"],
+     "Valid spaces: conv1d, conv1d-quant, conv2d, conv2d-quant, gnn, gnn-proteins, mlp, mlp-quant"),
     (["search", "--task", "mnist", "--trials", "1"], "Did you mean 'mnist1d'"),
     (["search", "--strategy", "genetic", "--trials", "1"], "Valid strategies: bo, evolution, local_search, optuna, "
      "optuna-nsga2, optuna-random, optuna-tpe, random, rl"),

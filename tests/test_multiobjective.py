@@ -133,3 +133,41 @@ def test_training_evaluator_measures_runtimes_int8_and_memory_on_request(tmp_pat
         assert records["latency_ms@onnxruntime:b1"]["runtime"] == "onnxruntime"
     final = [t for t in study.trials() if t.final]
     assert final and "test_accuracy_int8_mean" in final[0].final
+
+
+def test_spread_picks_both_ends_and_evenly_between():
+    from archscout.study import spread
+    front = list(range(10))
+    assert spread(front, 3) == [0, 4, 9] or spread(front, 3) == [0, 5, 9]
+    assert spread(front, 2) == [0, 9] and spread(front, 1) == [0] and spread(front[:2], 5) == [0, 1]
+
+
+def test_a_latency_estimate_clearly_over_the_bound_rejects_the_candidate_unmeasured():
+    from archscout.evaluate import Infeasible, make_evaluator
+    from archscout.evaluate.training import TrainConfig
+    from archscout.tasks import get_task
+
+    class Table:  # stands in for a LatencyTable that puts every network at 10 ms
+        def estimate(self, arch):
+            return 10.0
+
+    ev = make_evaluator("train", get_task("iris"), TrainConfig(steps=5), metrics=["latency_ms@onnxruntime:b1"])
+    arch = get_space("mlp").sample(0)
+    ev.prescreen["latency_ms@onnxruntime:b1"] = (Table(), 1.0)
+    with pytest.raises(Infeasible, match="estimated at 10 ms .* not measured") as caught:
+        ev.evaluate(arch)
+    assert "latency_ms@onnxruntime:b1" not in caught.value.metrics and caught.value.metrics["params"] > 0
+    ev.prescreen["latency_ms@onnxruntime:b1"] = (Table(), 9.0)  # within the margin: measured for real
+    assert ev.evaluate(arch).metrics["latency_ms@onnxruntime:b1"] > 0
+
+
+def test_prescreening_builds_lookup_tables_for_the_latency_bounds(tmp_path):
+    study = Study("pre", space="mlp", task="iris", strategy="random", storage=f"sqlite:///{tmp_path}/p.db",
+                  train={"steps": 5}, constraints=["latency_ms <= 50"], prescreen_latency=True)
+    ev = study.evaluator()
+    study._attach_latency_tables(ev)
+    table, bound = ev.prescreen["latency_ms"]
+    assert bound == 50 and len(table) > 0 and table.runtime == "pytorch"
+    study.run(trials=2, final_top_k=0)
+    assert len(study.trials("complete")) == 2
+    assert Study.load("pre", f"sqlite:///{tmp_path}/p.db").prescreen_latency

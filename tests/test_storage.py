@@ -260,6 +260,7 @@ def test_a_schema_1_database_is_migrated_in_place(tmp_path):
     rows = s.trials(sid)
     assert [(r.arch_id, r.status) for r in rows] == [("a1", "complete"), ("a2", "failed"), ("a3", "running")]
     assert rows[0].metrics == {"accuracy": 0.9} and s.finals(sid)[0].metrics == {"test_accuracy": 0.8}
+    assert s.fronts(sid) == []  # schema 3: the fronts table exists, empty for an old study
     assert s.search_seconds(sid) == pytest.approx(123.5)  # the time of schema-1 runs is kept
     assert s.claim_trial(sid, "a1", "{}", "steps=10", 0).taken  # finished schema-1 trials hold their claims
     assert s.stale_trials(sid) == [3]  # a schema-1 'running' trial belongs to no live process

@@ -83,6 +83,9 @@ def _check_config_type(path: str, param, value) -> None:
                    "random, optuna-*).")
 @click.option("--measure", default="",
               help="More metrics to measure for every trial, e.g. accuracy@int8,size_bytes@int8,memory_mb.")
+@click.option("--prescreen-latency", is_flag=True,
+              help="Build a per-operator latency lookup table first and reject, unmeasured, candidates it puts more "
+                   "than 25 %% over a latency bound.")
 @click.option("--constraint", "constraints", multiple=True,
               help="A bound on a metric, e.g. 'params <= 20000' or 'latency_ms <= 2' (repeatable). Bounds on "
                    "costs (params, flops, size_bytes, latency_ms, memory_mb) are checked before training.")
@@ -118,8 +121,8 @@ def _check_config_type(path: str, param, value) -> None:
 @click.option("--on-interrupted", type=click.Choice(["requeue", "fail"]), default="requeue", show_default=True,
               help="Trials running when their process died: evaluate again, or store as failed.")
 @click.option("--progress/--no-progress", default=True, show_default=True, help="Show the progress bar.")
-def search(task, space, strategy, trials, time_budget, study_name, storage, seed, objectives, measure, constraints,
-           steps, epochs,
+def search(task, space, strategy, trials, time_budget, study_name, storage, seed, objectives, measure,
+           prescreen_latency, constraints, steps, epochs,
            batch_size, lr, optimizer, schedule, final_steps, top_k, final_seeds, population_size, sample_size,
            evaluator, workers, executor, address, trial_timeout, trial_memory, max_failures, on_interrupted,
            progress):
@@ -146,7 +149,8 @@ def search(task, space, strategy, trials, time_budget, study_name, storage, seed
         raise ArchscoutError(f"--max-failures must be >= 0, got {max_failures}")
     study = Study(study_name, space=space, task=task, strategy=strategy, strategy_options=options,
                   storage=storage, seed=seed, objectives=objectives, constraints=constraints, train=train,
-                  final_train=final_train, evaluator=evaluator, measure=measure)
+                  final_train=final_train, evaluator=evaluator, measure=measure,
+                  prescreen_latency=prescreen_latency)
     what = study.task.summary() if study.evaluator_spec == "train" else f"evaluator {study.evaluator_spec}"
     _echo(f"study {study.name} · {what}")
     where = f"{workers} worker{'s' if workers > 1 else ''}" + (f" on {executor}" if executor else "")

@@ -113,7 +113,8 @@ class Study:
                  storage: str | Storage = "sqlite:///archscout.db", train: TrainConfig | dict | None = None,
                  final_train: TrainConfig | dict | None = None, seed: int = 0,
                  latency: LatencyConfig | None = None, evaluator: str = "train",
-                 reference_point: dict | None = None, measure: Iterable[str] = ()):
+                 reference_point: dict | None = None, measure: Iterable[str] = (),
+                 prescreen_latency: bool = False):
         if not isinstance(seed, int) or isinstance(seed, bool) or seed < 0:
             raise ArchscoutError(f"seed must be a non-negative integer, got {seed!r}")
         self.evaluator_spec = check_evaluator_spec(evaluator)
@@ -150,6 +151,7 @@ class Study:
                                      f"evaluator; it measures {', '.join(measured_metrics(self.evaluator_spec))}")
         self.objective = self.objectives[0][0]  # the leaderboard's first sort key
         self.measure = _measure_list(measure, self.evaluator_spec)
+        self.prescreen_latency = bool(prescreen_latency)
         self.constraints = [_measured(Constraint.parse(c), self.evaluator_spec) for c in constraints]
         self.reference_point = _check_reference(reference_point, self.objectives)
         self.strategy_name = canonical_name(strategy)
@@ -180,6 +182,7 @@ class Study:
             "space": self.space.name, "space_fingerprint": self.space.fingerprint(),
             "task": task_name, "objective": self.objective, "objectives": [list(o) for o in self.objectives],
             "reference_point": self.reference_point, "measure": list(self.measure),
+            "prescreen_latency": self.prescreen_latency,
             "constraints": [str(c) for c in self.constraints], "strategy": self.strategy_name,
             "strategy_options": self.strategy_options, "seed": self.seed,
             "train": self.train_config.as_dict(), "final_train": self.final_train.as_dict(),
@@ -209,6 +212,7 @@ class Study:
         return cls(name, space=space, task=task if task is not None else cfg["task"], objectives=objectives,
                    constraints=cfg["constraints"], strategy=cfg["strategy"],
                    reference_point=cfg.get("reference_point"), measure=cfg.get("measure", ()),
+                   prescreen_latency=cfg.get("prescreen_latency", False),
                    strategy_options=cfg["strategy_options"], storage=store, train=cfg["train"],
                    final_train=cfg.get("final_train"), seed=cfg["seed"], evaluator=cfg.get("evaluator", "train"))
 
@@ -412,6 +416,8 @@ class Study:
         if self.evaluator_spec == "train":
             self._check_task(self.task)
             self._check_space_fits(self.task)
+            if self.prescreen_latency:
+                self._attach_latency_tables(evaluator)
         runner = TrialRunner(evaluator, self.space, self.constraints, time_limit, trial_memory_mb)
         ex.start(runner)  # before anything is stored: an executor that cannot start leaves no trace
         try:
@@ -468,6 +474,22 @@ class Study:
                 seen.add(r.arch_id)
                 out.append(Architecture.from_json(r.arch, self.space))
         return out
+
+    def _attach_latency_tables(self, evaluator) -> None:
+        """Per-operator latency lookup tables (built by measuring here, a few seconds each) for the study's
+        latency upper bounds on PyTorch and ONNX Runtime: candidates estimated clearly over a bound are
+        stored infeasible without being measured."""
+        from .cost.latency_table import LatencyTable
+        from .metrics import latency_spec
+
+        for c in self.constraints:
+            spec = latency_spec(c.metric)
+            if spec is None or c.op not in ("<=", "<") or spec[0] not in ("pytorch", "onnxruntime"):
+                continue
+            table = LatencyTable.build(self.space, self.task.input_shape, self.task.num_classes, samples=100,
+                                       runtime=spec[0], batch_size=spec[1], threads=self.latency.threads or 1,
+                                       seed=self.seed, calibration=20)
+            evaluator.prescreen[c.metric] = (table, c.bound)
 
     def _check_meetable(self) -> None:
         """Refuse, before anything is stored, a constraint that no architecture of the space can meet."""

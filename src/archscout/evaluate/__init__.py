@@ -69,6 +69,7 @@ class LatencyConfig:
 
 
 CALIBRATION_SAMPLES = 256  # training samples that calibrate INT8 quantization
+PRESCREEN_MARGIN = 0.25  # an estimate this far over a latency bound rejects a candidate unmeasured
 
 
 class TrainingEvaluator:
@@ -91,6 +92,7 @@ class TrainingEvaluator:
         self.train_config = train or TrainConfig()
         self.latency = latency or LatencyConfig()
         self.extra = [m for m in metrics if m not in self.measures and m.startswith(self.on_request)]
+        self.prescreen: dict = {}  # latency metric -> (LatencyTable, bound): see prescreen_latency
 
     @property
     def budget_key(self) -> str:
@@ -131,6 +133,8 @@ class TrainingEvaluator:
         onnx = int8 = None
         for metric in ["latency_ms"] + [m for m in self.extra if m != "accuracy@int8"]:
             spec = latency_spec(metric)
+            if metric in self.prescreen:
+                self._prescreen(metric, arch, metrics)
             if metric == "size_bytes@fp16":
                 continue
             if metric == "memory_mb":
@@ -158,6 +162,14 @@ class TrainingEvaluator:
             if int8 is not None:
                 details["int8"] = {"quantized_nodes": len(int8.quantized_nodes), "fp32_nodes": int8.fp32_nodes}
         return metrics
+
+    def _prescreen(self, metric: str, arch: Architecture, metrics: dict) -> None:
+        """Reject without measuring a candidate whose latency the lookup table puts clearly over the bound."""
+        table, bound = self.prescreen[metric]
+        estimate = table.estimate(arch)
+        if estimate > bound * (1 + PRESCREEN_MARGIN):
+            raise Infeasible(f"{metric} estimated at {estimate:.4g} ms by the per-operator lookup table, more than "
+                             f"{PRESCREEN_MARGIN:.0%} over the bound {bound:g}; not measured", metrics)
 
     def _onnx(self, model) -> bytes:
         from ..cost.runtime import onnx_bytes
