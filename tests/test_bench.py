@@ -4,11 +4,18 @@ import math
 
 import pytest
 
+import numpy as np
+
 from archscout import ArchscoutError
-from archscout.bench import mean_ci, run_bench, run_once, space_optimum, summarise, wilson
+from archscout.bench import (hypervolume_curve, markdown, mean_ci, run_bench, run_once, run_pareto, space_optimum,
+                             summarise, true_front, wilson, write_results)
 from archscout.cli import main
 from archscout.evaluate.tabular import load_table
+from archscout.pareto import nondominated
 from archscout.space import benchmark_key, get_space
+from archscout.strategy import Strategy
+
+ACC_LATENCY = ("accuracy:max", "latency_ms:min")
 
 
 def test_a_run_counts_distinct_queries_and_tracks_the_pick():
@@ -103,3 +110,94 @@ def test_out_that_is_a_file_is_refused(tmp_path, capsys):
 def test_api_refuses_bad_arguments():
     with pytest.raises(ArchscoutError, match="budgets"):
         run_bench("nas-bench-graph", ["cora"], ["random"], [-5], seeds=1)
+
+
+# -- multi-objective mode ----------------------------------------------------------------------
+
+class FrontFirst(Strategy):
+    """Proposes the table's true front first, then the rest of the space in order."""
+
+    multi_objective = True
+
+    def __init__(self, space, keys):
+        super().__init__(space)
+        by_key = {benchmark_key(a): a for a in space.enumerate()}
+        first = set(keys)
+        self.queue = [by_key[k] for k in keys] + [a for k, a in by_key.items() if k not in first]
+        self.told = []
+
+    def ask(self):
+        return self.queue.pop(0)
+
+    def tell(self, arch, score):
+        self.told.append(score)
+
+
+def test_hypervolume_ratio_by_hand():
+    scaled = np.array([[0.5, 0.5], [0.25, 0.75], [0.6, 0.6], [1.0, 0.0]])
+    # (0.5, 0.5) alone: 0.25; (0.25, 0.75) adds 0.25 x 0.25; a dominated point and one on the box edge add nothing
+    ratios, sizes = hypervolume_curve(scaled, 0.5, [1, 2, 3, 4, 9])
+    assert ratios == pytest.approx([0.5, 0.625, 0.625, 0.625, 0.625])
+    assert sizes == [1, 2, 2, 3, 3]
+
+
+def test_a_run_that_queries_the_true_front_reaches_a_ratio_of_one():
+    front = true_front("proteins", (("accuracy", "max"), ("latency_ms", "min")))
+    n = len(front["keys"])
+    strat = FrontFirst(get_space("gnn-proteins"), front["keys"])
+    run = run_pareto("proteins", strat, seed=0, budget=n + 10, objectives=ACC_LATENCY, at=[1, n - 1, n, n + 10])
+    assert run["hv_ratio"][0] < run["hv_ratio"][1] < 1.0
+    assert run["hv_ratio"][2] == pytest.approx(1.0) and run["hv_ratio"][3] == pytest.approx(1.0)
+    assert run["front_size"][2] == n and sorted(run["front_keys"]) == sorted(front["keys"])
+    table = load_table("proteins")
+    first = table[front["keys"][0]]
+    assert strat.told[0] == (first[0], -first[2])  # oriented: higher is better, latency negated
+
+
+def test_a_random_run_has_a_ratio_between_zero_and_one():
+    run = run_pareto("cora", "random", seed=4, budget=100, objectives=ACC_LATENCY)
+    assert run["queries"] == 100 and run["at_queries"][-1] == 100
+    ratios = run["hv_ratio"]
+    assert 0 < ratios[0] and ratios[-1] <= 1 and all(a <= b for a, b in zip(ratios, ratios[1:]))
+    table = load_table("cora")
+    F = np.array([[-table[k][0], table[k][2]] for k in run["front_keys"]])
+    assert len(nondominated(F)) == len(F) == run["front_size"][-1]
+
+
+def test_a_multi_objective_bench_summarises_and_writes_hypervolume_ratios(tmp_path):
+    result = run_bench("nas-bench-graph", ["cora", "proteins"], ["random", "optuna-nsga2"], [10, 30], seeds=3,
+                       objectives=["accuracy", "params:min"])
+    assert result["objectives"] == ["accuracy:max", "params:min"] and result["peers"] == ["random", "optuna-nsga2"]
+    rows = {(r["dataset"], r["strategy"], r["budget"]): r for r in result["summary"]}
+    assert len(rows) == 2 * 2 * 2
+    for r in rows.values():
+        assert 0 < r["hv_ratio"] <= 1 and r["hv_ratio_ci95"] >= 0 and r["front_size"] >= 1
+    assert rows[("cora", "random", 30)]["hv_ratio"] >= rows[("cora", "random", 10)]["hv_ratio"]
+    text = markdown(result)
+    assert "| strategy | B=10 HV ratio | B=10 front | B=30 HV ratio | B=30 front | s/run |" in text
+    assert f"## proteins (true front: {result['true_front']['proteins']['size']} architectures)" in text
+    paths = write_results(result, str(tmp_path / "mo"))
+    data = json.loads((tmp_path / "mo" / "results.json").read_text())
+    assert data["summary"] == json.loads(json.dumps(result["summary"]))
+    run = data["runs"][0]
+    assert 10 in run["at_queries"] and len(run["hv_ratio"]) == len(run["at_queries"]) == len(run["front_size"])
+    for path in paths[2:]:
+        assert open(path, "rb").read(8) == b"\x89PNG\r\n\x1a\n"
+
+
+@pytest.mark.parametrize("objectives, message", [
+    (["accuracy:max", "flops:min"], "do not hold 'flops'; objectives can use accuracy, latency_ms, params"),
+    (["accuracy:max", "latencyms:min"], "unknown metric"),
+    (["accuracy:max", "accuracy:min"], "given twice"),
+    (["accuracy:up", "latency_ms:min"], "accuracy:up"),
+    (["test_accuracy:max", "latency_ms:min"], "test_accuracy cannot be an objective"),
+    (["accuracy:max"], "two or more objectives"),
+])
+def test_bad_objectives_are_refused(objectives, message):
+    with pytest.raises(ArchscoutError, match=message):
+        run_bench("nas-bench-graph", ["cora"], ["random"], [5], seeds=1, objectives=objectives)
+
+
+def test_a_single_objective_strategy_is_refused_in_multi_objective_mode():
+    with pytest.raises(ArchscoutError, match="'evolution' optimises one objective; .*optuna-tpe.*random"):
+        run_bench("nas-bench-graph", ["cora"], ["random", "evolution"], [5], seeds=1, objectives=ACC_LATENCY)

@@ -162,6 +162,83 @@ def test_resume_after_replaying_a_history_gives_the_same_next_proposals(name):
     assert proposals(other, TOY, toy_score, 12) != first
 
 
+OPTUNA_PRESETS = ["optuna-tpe", "optuna-nsga2", "optuna-random"]
+
+
+def toy_pair(arch) -> tuple[float, float]:
+    """Two conflicting objectives, both oriented "higher is better": the toy score and shallowness."""
+    return toy_score(arch), -float(len(arch.values["stages"]))
+
+
+@pytest.mark.parametrize("name", OPTUNA_PRESETS)
+def test_optuna_presets_search_two_objectives(name):
+    strat = make_strategy(name, TOY, seed=1, objectives=2)
+    assert strat.multi_objective
+    rng = random.Random(0)
+    for _ in range(40):
+        a = strat.ask()
+        assert TOY.contains(a)
+        strat.tell(a, None if rng.random() < 0.2 else toy_pair(a))
+    assert [d.name for d in strat.study.directions] == ["MAXIMIZE", "MAXIMIZE"]
+    complete = [t for t in strat.study.trials if t.state.name == "COMPLETE"]
+    assert len(complete) >= 35 and all(len(t.values) == 2 for t in complete)
+
+
+def test_a_failure_is_told_as_the_worst_value_so_far_of_each_objective():
+    strat = make_strategy("optuna-nsga2", TOY, seed=0, objectives=2)
+    first = strat.ask()
+    strat.tell(first, None)  # nothing known yet: a failed trial
+    strat.tell(strat.ask(), (1.0, -5.0))
+    strat.tell(TOY.sample(3), (3.0, -2.0))  # never proposed: added as a finished trial
+    strat.tell(strat.ask(), None)
+    strat.tell(TOY.sample(4), None)
+    trials = strat.study.trials
+    assert trials[0].state.name == "FAIL"
+    assert [t.values for t in trials[1:]] == [[1.0, -5.0], [3.0, -2.0], [1.0, -5.0], [1.0, -5.0]]
+
+
+def test_a_score_of_the_wrong_shape_is_refused_and_changes_nothing():
+    two = make_strategy("optuna-tpe", TOY, seed=0, objectives=2)
+    a = two.ask()
+    with pytest.raises(ArchscoutError, match=r"made for 2 objective\(s\).*the single score 0.5"):
+        two.tell(a, 0.5)
+    with pytest.raises(ArchscoutError, match="a tuple of 3"):
+        two.tell(a, (1.0, 2.0, 3.0))
+    assert [t.state.name for t in two.study.trials] == ["RUNNING"] and two.worst is None
+    two.tell(a, (1.0, 2.0))
+    assert two.study.trials[0].values == [1.0, 2.0]
+    with pytest.raises(ArchscoutError, match="a tuple of 2"):
+        make_strategy("optuna-tpe", TOY, seed=0).tell(a, (1.0, 2.0))
+    with pytest.raises(ArchscoutError, match="objectives must be the number of objectives"):
+        make_strategy("optuna-random", TOY, objectives=0)
+
+
+@pytest.mark.parametrize("name", OPTUNA_PRESETS)
+def test_a_one_objective_tuple_is_a_plain_score(name):
+    def run(wrap):
+        strat = make_strategy(name, TOY, seed=2)
+        return proposals(strat, TOY, lambda a: wrap(toy_score(a)), 30)
+
+    assert run(lambda v: (v,)) == run(lambda v: v)
+
+
+@pytest.mark.parametrize("name", OPTUNA_PRESETS)
+def test_two_objective_resume_gives_the_same_next_proposals(name):
+    rng = random.Random(7)
+    history = [(a, None if rng.random() < 0.2 else toy_pair(a)) for a in (TOY.sample(rng) for _ in range(30))]
+
+    def resumed(told):
+        strat = make_strategy(name, TOY, seed=5, objectives=2)
+        for a, s in history:
+            strat.tell(a, s)
+        strat.resume(told)
+        return proposals(strat, TOY, toy_pair, 12)
+
+    first = resumed(len(history))
+    assert first == resumed(len(history))
+    assert resumed(len(history) + 1) != first
+
+
 def test_constrained_proposals_are_retried_and_never_break_the_constraint():
     tight = Space("tight", a=Choice(list(range(6))), b=Choice(list(range(6))),
                   constraints=[lambda v: v["a"] + v["b"] == 5])

@@ -326,16 +326,21 @@ def _int_list(kind: str, text: str) -> list[int]:
 @cli.command()
 @click.argument("benchmark")
 @click.option("--datasets", default=None, help="Comma-separated datasets (default: all nine of NAS-Bench-Graph).")
-@click.option("--strategies", default="random,evolution,bo,rl,optuna-tpe", show_default=True,
-              help="Comma-separated strategies; random and optuna-tpe are the peers.")
+@click.option("--strategies", default=None,
+              help="Comma-separated strategies (default random,evolution,bo,rl,optuna-tpe; with --objectives "
+                   "random,nsga2,linas,optuna-nsga2,optuna-tpe). Peers: random and the Optuna samplers.")
 @click.option("--budgets", default="50,100,500", show_default=True,
               help="Comma-separated numbers of distinct architectures queried at which runs are scored.")
 @click.option("--seeds", type=int, default=20, show_default=True, help="Runs per dataset and strategy (seeds 0..N-1).")
 @click.option("--out", default="bench-results", show_default=True,
               help="Directory for results.json, results.md and one PNG per dataset.")
 @click.option("--workers", type=int, default=1, show_default=True, help="Runs in parallel (processes).")
-def bench(benchmark, datasets, strategies, budgets, seeds, out, workers):
-    """Compare strategies on a tabular benchmark: valid regret, picked test accuracy and hit rate.
+@click.option("--objectives", default=None,
+              help="Several objectives, e.g. accuracy:max,latency_ms:min: runs are scored by the hypervolume of "
+                   "their front over the true front's (from the whole table).")
+def bench(benchmark, datasets, strategies, budgets, seeds, out, workers, objectives):
+    """Compare strategies on a tabular benchmark: valid regret, picked test accuracy and hit rate (with
+    --objectives: the hypervolume ratio of the found Pareto front).
 
     Example: archscout bench nas-bench-graph --datasets cora,citeseer --strategies random,evolution,bo,rl,optuna-tpe
     --budgets 50,100,500 --seeds 20 --out results/
@@ -352,8 +357,8 @@ def bench(benchmark, datasets, strategies, budgets, seeds, out, workers):
             click.echo(f"  {done}/{total} runs ({run['dataset']} {run['strategy']} seed {run['seed']}: "
                        f"{run['seconds']:.2f} s)", err=True)
 
-    result = run_bench(benchmark, names, _csv("strategies", strategies), _int_list("budgets", budgets), seeds,
-                       workers, progress)
+    result = run_bench(benchmark, names, _csv("strategies", strategies) if strategies is not None else None,
+                       _int_list("budgets", budgets), seeds, workers, progress, objectives=objectives)
     paths = write_results(result, out)
     click.echo(markdown(result))
     _echo(f"wrote {', '.join(paths)}")

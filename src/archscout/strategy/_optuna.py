@@ -74,12 +74,19 @@ class OptunaSampler(Strategy):
     trials: optuna's samplers ignore failed trials, so they would keep proposing the same
     infeasible region (a parameter-count limit, a constraint at the optimum's edge). Only while
     no score is known are they failed trials.
+
+    With ``objectives=k`` above 1 the optuna study has k directions, all maximised (scores come
+    oriented), and every score told is a tuple of k values: NSGA-II ranks by non-domination
+    and crowding, TPE splits good from bad trials by non-domination and hypervolume
+    contribution (Ozaki et al. 2020). A failure is then told as the worst value so far of
+    each objective, separately.
     """
 
     name = "optuna"
+    multi_objective = True
 
     def __init__(self, space: Space, seed: int = 0, sampler: str = "tpe", n_startup_trials: int | None = None,
-                 population_size: int | None = None):
+                 population_size: int | None = None, objectives: int = 1):
         super().__init__(space, seed)
         try:
             import optuna
@@ -96,13 +103,17 @@ class OptunaSampler(Strategy):
             raise ArchscoutError(f"n_startup_trials must be a non-negative integer, got {n_startup_trials!r}")
         if population_size is not None and (not isinstance(population_size, int) or population_size < 2):
             raise ArchscoutError(f"population_size must be an integer >= 2, got {population_size!r}")
+        if isinstance(objectives, bool) or not isinstance(objectives, int) or objectives < 1:
+            raise ArchscoutError(f"objectives must be the number of objectives, an integer >= 1, got {objectives!r}")
         self.sampler = sampler
         self.n_startup_trials = 10 if n_startup_trials is None else n_startup_trials
         self.population_size = 20 if population_size is None else population_size
+        self.objectives = objectives
         with self._quiet():
-            self.study = optuna.create_study(direction="maximize", sampler=self._make_sampler(_seed32(str(seed))))
+            self.study = optuna.create_study(directions=["maximize"] * objectives,
+                                             sampler=self._make_sampler(_seed32(str(seed))))
         self.pending: dict[Architecture, deque] = {}  # architecture -> its running trials, oldest first
-        self.worst: float | None = None  # the lowest score told so far
+        self.worst: list[float] | None = None  # the lowest value told so far of each objective
 
     @contextlib.contextmanager
     def _quiet(self):
@@ -177,37 +188,53 @@ class OptunaSampler(Strategy):
                 try:
                     arch = self.space.architecture(values)
                 except ArchscoutError:
-                    self._finish(trial, None)
+                    self._reject(trial)
                     continue
                 self.pending.setdefault(arch, deque()).append(trial)
                 return arch
         return self.space.sample(self.rng)
 
-    def _outcome(self, score: float | None) -> tuple[float | None, Any]:
-        """The value and state optuna is told: a failure is the worst score so far (see the class)."""
+    def _scores(self, score: float | tuple | None) -> tuple[float, ...] | None:
+        """The told score as one value per objective, or None for a failure (a non-finite value too)."""
+        if score is None:
+            return None
+        values = tuple(score) if isinstance(score, (tuple, list)) else (score,)
+        if len(values) != self.objectives:
+            told = f"a tuple of {len(values)}" if isinstance(score, (tuple, list)) else f"the single score {score!r}"
+            raise ArchscoutError(f"this {self.name} strategy was made for {self.objectives} objective(s) "
+                                 f"(objectives={self.objectives}) and was told {told}")
+        if not all(math.isfinite(v) for v in values):
+            return None
+        return tuple(float(v) for v in values)
+
+    def _outcome(self, score: float | tuple | None) -> tuple[list[float] | None, Any]:
+        """The values and state optuna is told: a failure is the worst value so far of each objective
+        (see the class)."""
         state = self._optuna.trial.TrialState
-        if score is not None and math.isfinite(score):
-            self.worst = float(score) if self.worst is None else min(self.worst, float(score))
-            return float(score), state.COMPLETE
-        return (None, state.FAIL) if self.worst is None else (self.worst, state.COMPLETE)
+        values = self._scores(score)
+        if values is not None:
+            self.worst = list(values) if self.worst is None else [min(w, v) for w, v in zip(self.worst, values)]
+            return list(values), state.COMPLETE
+        return (None, state.FAIL) if self.worst is None else (list(self.worst), state.COMPLETE)
 
-    def _finish(self, trial, score: float | None) -> None:
-        value, state = self._outcome(score)
-        self.study.tell(trial, value, state=state)
+    def _reject(self, trial) -> None:
+        """A proposal that breaks a space constraint is finished as a failure (see the class)."""
+        values, state = self._outcome(None)
+        self.study.tell(trial, values, state=state)
 
-    def tell(self, arch: Architecture, score: float | None) -> None:
+    def tell(self, arch: Architecture, score: float | tuple | None) -> None:
+        values, state = self._outcome(score)  # first: a score of the wrong shape leaves the trials as they were
         queue = self.pending.get(arch)
         with self._quiet():
             if queue:
                 trial = queue.popleft()
                 if not queue:
                     del self.pending[arch]
-                self._finish(trial, score)
+                self.study.tell(trial, values, state=state)
             else:
                 params, dists = self.params(arch)
-                value, state = self._outcome(score)
                 self.study.add_trial(self._optuna.trial.create_trial(params=params, distributions=dists,
-                                                                     value=value, state=state))
+                                                                     values=values, state=state))
 
 
 class OptunaTPE(OptunaSampler):
@@ -215,8 +242,8 @@ class OptunaTPE(OptunaSampler):
 
     name = "optuna-tpe"
 
-    def __init__(self, space: Space, seed: int = 0, n_startup_trials: int | None = None):
-        super().__init__(space, seed, sampler="tpe", n_startup_trials=n_startup_trials)
+    def __init__(self, space: Space, seed: int = 0, n_startup_trials: int | None = None, objectives: int = 1):
+        super().__init__(space, seed, sampler="tpe", n_startup_trials=n_startup_trials, objectives=objectives)
 
 
 class OptunaNSGA2(OptunaSampler):
@@ -224,8 +251,8 @@ class OptunaNSGA2(OptunaSampler):
 
     name = "optuna-nsga2"
 
-    def __init__(self, space: Space, seed: int = 0, population_size: int | None = None):
-        super().__init__(space, seed, sampler="nsga2", population_size=population_size)
+    def __init__(self, space: Space, seed: int = 0, population_size: int | None = None, objectives: int = 1):
+        super().__init__(space, seed, sampler="nsga2", population_size=population_size, objectives=objectives)
 
 
 class OptunaRandom(OptunaSampler):
@@ -233,5 +260,5 @@ class OptunaRandom(OptunaSampler):
 
     name = "optuna-random"
 
-    def __init__(self, space: Space, seed: int = 0):
-        super().__init__(space, seed, sampler="random")
+    def __init__(self, space: Space, seed: int = 0, objectives: int = 1):
+        super().__init__(space, seed, sampler="random", objectives=objectives)
