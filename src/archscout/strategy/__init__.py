@@ -8,7 +8,9 @@ from ..space import Space
 from ._base import Strategy
 from ._bo import BayesianOptimization
 from ._evolution import RegularizedEvolution
+from ._linas import LINAS
 from ._local import LocalSearch
+from ._nsga2 import NSGA2
 from ._optuna import OptunaNSGA2, OptunaRandom, OptunaSampler, OptunaTPE
 from ._random import RandomSearch
 from ._rl import ReinforceController
@@ -23,9 +25,12 @@ _REGISTRY: dict[str, type[Strategy]] = {
     "optuna-nsga2": OptunaNSGA2,
     "optuna-random": OptunaRandom,
     "bo": BayesianOptimization,
+    "nsga2": NSGA2,
+    "linas": LINAS,
 }
 _ALIASES = {"re": "evolution", "regularized_evolution": "evolution", "ls": "local_search", "rs": "random",
-            "bananas": "bo", "bayesian": "bo", "reinforce": "rl", "graphnas": "rl"}
+            "bananas": "bo", "bayesian": "bo", "reinforce": "rl", "graphnas": "rl",
+            "nsga-ii": "nsga2", "nsga_ii": "nsga2"}
 
 
 def list_strategies() -> list[str]:
@@ -72,4 +77,5 @@ def canonical_name(name: str) -> str:
 
 __all__ = ["Strategy", "BayesianOptimization", "RandomSearch", "RegularizedEvolution", "LocalSearch",
            "make_strategy", "list_strategies", "multi_objective_strategies", "canonical_name",
-           "ReinforceController", "OptunaSampler", "OptunaTPE", "OptunaNSGA2", "OptunaRandom"]
+           "ReinforceController", "OptunaSampler", "OptunaTPE", "OptunaNSGA2", "OptunaRandom",
+           "NSGA2", "LINAS"]
