@@ -74,7 +74,9 @@ def write_plots(study, folder: str | None = None) -> list[str]:
         ax.scatter([t.metrics[m] for t in board], [t.metrics[m0] for t in board], s=12, c="0.7",
                    label=f"complete trials ({len(board)})")
         pts = sorted((t.metrics[m], t.metrics[m0]) for t in front)
-        ax.plot([p[0] for p in pts], [p[1] for p in pts], "o-", c="C3", ms=5, drawstyle="steps-post"
+        # two objectives: the front as a staircase; more: this panel is a projection, so points only
+        style = "o-" if len(study.objectives) == 2 else "o"
+        ax.plot([p[0] for p in pts], [p[1] for p in pts], style, c="C3", ms=5, drawstyle="steps-post"
                 if w == "min" and w0 == "max" else "default", label=f"Pareto front ({len(front)})")
         ax.set_xlabel(f"{m} ({w})")
         ax.set_ylabel(f"{m0} ({w0})")
@@ -96,8 +98,8 @@ def write_plots(study, folder: str | None = None) -> list[str]:
         ax.set_xlabel("finished trials")
         ax.set_ylabel("hypervolume")
         ref = study.reference_point or {}
-        ax.set_title(f"{study.name}: hypervolume (reference {', '.join(f'{k}={v:.4g}' for k, v in ref.items())})",
-                     fontsize=9)
+        ax.set_title(f"{study.name}: hypervolume\nreference point {', '.join(f'{k}={v:.4g}' for k, v in ref.items())}",
+                     fontsize=8)
         ax.grid(alpha=0.3)
         fig.tight_layout()
         path = os.path.join(folder, f"{study.name}-hypervolume.png")
