@@ -349,61 +349,46 @@ def markdown(result: dict) -> str:
     """A table per dataset: valid regret, picked test accuracy and hit rate (with objectives: hypervolume
     ratio and front size), by strategy and budget."""
     if "objectives" in result:
-        return _markdown_pareto(result)
-    lines = [f"# {result['benchmark']}: {', '.join(result['strategies'])} × {result['seeds']} seeds",
-             "", f"Date {result['date']}; machine: {result['machine']['platform']}, "
-                 f"{result['machine']['cpus']} CPUs, {result['machine']['workers']} worker(s); "
-                 f"wall time {result['wall_seconds']:.0f} s.",
-             "Valid regret = best validation accuracy in the space − best found (points); test = test accuracy "
-             "of the architecture picked by validation; hit = runs that found the space's best-validation "
-             "architecture. ± is the 95 % interval over seeds.", ""]
-    by = {(r["dataset"], r["strategy"], r["budget"]): r for r in result["summary"]}
-    for d in result["datasets"]:
-        lines += [f"## {d} (best validation accuracy in the space {result['optimum'][d]:.2f} %)", "",
-                  "| strategy | " + " | ".join(f"B={b} regret | B={b} test % | B={b} hit" for b in result["budgets"])
-                  + " | s/run |",
-                  "|---|" + "---|" * (3 * len(result["budgets"]) + 1)]
-        for s in result["strategies"]:
-            cells = []
-            for b in result["budgets"]:
-                r = by[(d, s, b)]
-                flag = "*" if r["runs_short_of_budget"] else ""
-                cells += [f"{r['valid_regret']:.2f} ± {r['valid_regret_ci95']:.2f}{flag}",
-                          f"{r['test_accuracy']:.2f} ± {r['test_accuracy_ci95']:.2f}",
-                          f"{100 * r['hit_rate']:.0f} %"]
-            cells.append(f"{by[(d, s, result['budgets'][-1])]['seconds_per_run']:.2f}")
-            lines.append(f"| {s} | " + " | ".join(cells) + " |")
-        lines.append("")
-    if any(r["runs_short_of_budget"] for r in result["summary"]):
-        lines.append(f"\\* some runs stopped short of the budget: the strategy proposed only repeats "
-                     f"({MAX_ASKS_PER_QUERY} asks per query); their last value is carried.")
-    return "\n".join(lines) + "\n"
+        return _tables(
+            result, f", {' and '.join(result['objectives'])}",
+            "HV ratio = hypervolume of the front of the architectures queried after B queries / hypervolume of "
+            "the table's true front, both with every objective min-max scaled to [0, 1] over the whole table "
+            "(minimisation form) and the reference point (1, ..., 1); front = architectures on the front found "
+            "(mean). ± is the 95 % interval over seeds.",
+            lambda d: f"{d} (true front: {result['true_front'][d]['size']} architectures)", ("HV ratio", "front"),
+            lambda r: [f"{r['hv_ratio']:.3f} ± {r['hv_ratio_ci95']:.3f}", f"{r['front_size']:.1f}"])
+    return _tables(
+        result, "",
+        "Valid regret = best validation accuracy in the space − best found (points); test = test accuracy "
+        "of the architecture picked by validation; hit = runs that found the space's best-validation "
+        "architecture. ± is the 95 % interval over seeds.",
+        lambda d: f"{d} (best validation accuracy in the space {result['optimum'][d]:.2f} %)",
+        ("regret", "test %", "hit"),
+        lambda r: [f"{r['valid_regret']:.2f} ± {r['valid_regret_ci95']:.2f}",
+                   f"{r['test_accuracy']:.2f} ± {r['test_accuracy_ci95']:.2f}", f"{100 * r['hit_rate']:.0f} %"])
 
 
-def _markdown_pareto(result: dict) -> str:
-    objectives = " and ".join(result["objectives"])
-    lines = [f"# {result['benchmark']}, {objectives}: {', '.join(result['strategies'])} × {result['seeds']} seeds",
-             "", f"Date {result['date']}; machine: {result['machine']['platform']}, "
-                 f"{result['machine']['cpus']} CPUs, {result['machine']['workers']} worker(s); "
-                 f"wall time {result['wall_seconds']:.0f} s.",
-             "HV ratio = hypervolume of the front of the architectures queried after B queries / hypervolume of "
-             "the table's true front, both with every objective min-max scaled to [0, 1] over the whole table "
-             "(minimisation form) and the reference point (1, ..., 1); front = architectures on the front found "
-             "(mean). ± is the 95 % interval over seeds.", ""]
+def _tables(result: dict, what: str, explanation: str, heading, names: tuple, cells) -> str:
+    """The report: a header, then per dataset a table of ``cells(summary row)`` by strategy and budget."""
+    m = result["machine"]
+    lines = [f"# {result['benchmark']}{what}: {', '.join(result['strategies'])} × {result['seeds']} seeds", "",
+             f"Date {result['date']}; machine: {m['platform']}, {m['cpus']} CPUs, {m['workers']} worker(s); "
+             f"wall time {result['wall_seconds']:.0f} s.", explanation, ""]
     by = {(r["dataset"], r["strategy"], r["budget"]): r for r in result["summary"]}
+    budgets = result["budgets"]
     for d in result["datasets"]:
-        lines += [f"## {d} (true front: {result['true_front'][d]['size']} architectures)", "",
-                  "| strategy | " + " | ".join(f"B={b} HV ratio | B={b} front" for b in result["budgets"])
-                  + " | s/run |",
-                  "|---|" + "---|" * (2 * len(result["budgets"]) + 1)]
+        lines += [f"## {heading(d)}", "",
+                  "| strategy | " + " | ".join(f"B={b} {n}" for b in budgets for n in names) + " | s/run |",
+                  "|---|" + "---|" * (len(names) * len(budgets) + 1)]
         for s in result["strategies"]:
-            cells = []
-            for b in result["budgets"]:
+            row = []
+            for b in budgets:
                 r = by[(d, s, b)]
-                flag = "*" if r["runs_short_of_budget"] else ""
-                cells += [f"{r['hv_ratio']:.3f} ± {r['hv_ratio_ci95']:.3f}{flag}", f"{r['front_size']:.1f}"]
-            cells.append(f"{by[(d, s, result['budgets'][-1])]['seconds_per_run']:.2f}")
-            lines.append(f"| {s} | " + " | ".join(cells) + " |")
+                values = cells(r)
+                values[0] += "*" if r["runs_short_of_budget"] else ""
+                row += values
+            row.append(f"{by[(d, s, budgets[-1])]['seconds_per_run']:.2f}")
+            lines.append(f"| {s} | " + " | ".join(row) + " |")
         lines.append("")
     if any(r["runs_short_of_budget"] for r in result["summary"]):
         lines.append(f"\\* some runs stopped short of the budget: the strategy proposed only repeats "
