@@ -132,7 +132,7 @@ def _trained_template(tmp_path_factory):
     path = tmp_path_factory.mktemp("trained") / "trained.db"
     u = url(path)
     assert main(["search", "--task", "iris", *TINY, "--study", "tr", "--storage", u]) == 0
-    assert main(["search", "--task", "iris", *TINY, "--trials", "2", "--constraint", "params <= 1",
+    assert main(["search", "--task", "iris", *TINY, "--trials", "2", "--constraint", "loss < 0",
                  "--study", "allfail", "--storage", u]) == 0
     assert main(["search", *SYN, "--trials", "2", "--study", "syn", "--storage", u]) == 0
     return str(path)

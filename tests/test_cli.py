@@ -61,8 +61,8 @@ def test_search_persists_resumes_and_exports(capsys, db, tmp_path):
     (["search", "--space", "conv3d", "--trials", "1"],
      "Valid spaces: conv1d, conv1d-quant, conv2d, conv2d-quant, gnn, gnn-proteins, mlp, mlp-quant"),
     (["search", "--task", "mnist", "--trials", "1"], "Did you mean 'mnist1d'"),
-    (["search", "--strategy", "genetic", "--trials", "1"], "Valid strategies: bo, evolution, local_search, optuna, "
-     "optuna-nsga2, optuna-random, optuna-tpe, random, rl"),
+    (["search", "--strategy", "genetic", "--trials", "1"], "Valid strategies: bo, evolution, linas, local_search, "
+     "nsga2, optuna, optuna-nsga2, optuna-random, optuna-tpe, random, rl"),
     (["search", "--time-budget", "ten minutes"], "cannot read time budget"),
     (["search", "--trials", "0"], "positive integer"),
     (["search"], "give a budget"),

@@ -215,6 +215,7 @@ def test_bad_space_definitions_and_values_are_clear_errors():
 
 
 def test_registry_names_and_close_matches():
-    assert asc.spaces.list() == ["conv1d", "conv2d", "gnn", "gnn-proteins", "mlp"]
+    assert asc.spaces.list() == ["conv1d", "conv1d-quant", "conv2d", "conv2d-quant", "gnn", "gnn-proteins", "mlp",
+                                 "mlp-quant"]
     with pytest.raises(ArchscoutError, match="Did you mean 'conv1d'"):
         asc.spaces.get("conv1")

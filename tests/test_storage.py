@@ -268,3 +268,27 @@ def test_a_schema_1_database_is_migrated_in_place(tmp_path):
         claims = dict(c.execute("select id, claim from trials").fetchall())
     assert claims[1] == claim_key("a1", "steps=10") and claims[3] is None
     Storage(f"sqlite:///{path}")  # opening again is a no-op
+
+
+def _open_storage(url, barrier, results):
+    barrier.wait()
+    try:
+        Storage(url)
+        results.put("ok")
+    except Exception as e:  # noqa: BLE001 - reported to the test
+        results.put(f"{type(e).__name__}: {e}")
+
+
+@pytest.mark.parametrize("round_", range(4))
+def test_processes_creating_the_schema_at_once_all_succeed(any_db, round_):
+    """Six processes open an empty database at the same moment: one creates the schema, the others find it
+    (PostgreSQL reports their CREATE TABLE as a duplicate table, which must not surface as an error)."""
+    ctx = mp.get_context("fork")  # started in a few milliseconds, so that they really meet at the barrier
+    barrier, results = ctx.Barrier(6), ctx.Queue()
+    procs = [ctx.Process(target=_open_storage, args=(any_db, barrier, results)) for _ in range(6)]
+    for p in procs:
+        p.start()
+    for p in procs:
+        p.join(60)
+    assert [results.get(timeout=5) for _ in procs] == ["ok"] * 6
+    assert Storage(any_db).schema_version() == SCHEMA_VERSION

@@ -371,7 +371,7 @@ def spaces():
 
     for name in list_spaces():
         sp = get_space(name)
-        _echo(f"{name:10} {sp.description}  (~{sp.size():.2e} architectures)")
+        _echo(f"{name:13} {sp.description}  (~{sp.size():.2e} architectures)")
 
 
 @cli.command()

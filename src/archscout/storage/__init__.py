@@ -192,6 +192,12 @@ class Storage:
             return ArchscoutError(f"cannot connect to storage {self.shown_url!r}: {first}")
         return ArchscoutError(f"storage {self.shown_url!r} is not a readable database ({first})")
 
+    def _tables(self) -> set[str]:
+        try:
+            return set(sa.inspect(self.engine).get_table_names())
+        except (DatabaseError, OperationalError):
+            return set()
+
     def _init_schema(self) -> None:
         try:
             existing = set(sa.inspect(self.engine).get_table_names())
@@ -209,10 +215,14 @@ class Storage:
                 with self._writer.begin() as c:
                     metadata.create_all(c)
                     c.execute(meta_table.insert().values(key="schema_version", value=str(SCHEMA_VERSION)))
-            except IntegrityError:  # another process created it at the same moment
-                pass
             except (DatabaseError, OperationalError) as e:
-                raise self._error(e) from None
+                # another process created the schema at the same moment: PostgreSQL reports the second
+                # CREATE TABLE as a duplicate table or a duplicate type name; read what it created instead
+                if not isinstance(e, IntegrityError) and meta_table.name not in self._tables():
+                    raise self._error(e) from None
+                if not getattr(self, "_retried", False):
+                    self._retried = True
+                    return self._init_schema()
             self._use_wal()
             return
         version = self.schema_version()
@@ -249,8 +259,23 @@ class Storage:
         if self.backend != "sqlite" or not sa.engine.make_url(self.url).database \
                 or sa.engine.make_url(self.url).database == ":memory:":
             return
+        import sqlite3
+
         raw = self.engine.raw_connection()  # outside any transaction (SQLite requires it)
         try:
+            for _ in range(100):
+                try:
+                    raw.driver_connection.execute("PRAGMA journal_mode=WAL")
+                    return
+                except sqlite3.OperationalError as e:
+                    # processes that open a new file at the same moment: the switch needs the file to
+                    # itself and does not wait for it; another process may have switched it already
+                    if "locked" not in str(e):
+                        raise
+                    mode = raw.driver_connection.execute("PRAGMA journal_mode").fetchone()
+                    if mode and str(mode[0]).lower() == "wal":
+                        return
+                    time.sleep(0.05)
             raw.driver_connection.execute("PRAGMA journal_mode=WAL")
         finally:
             raw.close()
