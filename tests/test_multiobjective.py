@@ -96,7 +96,8 @@ def test_quantization_policy_names_modules_of_the_built_network():
 def test_front_command_prints_the_front_and_writes_plots(tmp_path, capsys, monkeypatch):
     monkeypatch.chdir(tmp_path)
     assert main(["search", "--evaluator", CORA, "--objectives", "accuracy:max,latency_ms:min,params:min",
-                 "--strategy", "random", "--trials", "25", "--study", "f", "--no-progress"]) == 0
+                 "--strategy", "random", "--trials", "25", "--study", "f", "--no-progress",
+                 "--reference", "latency_ms=3", "--reference", "params=2e6"]) == 0
     out = capsys.readouterr().out
     assert "Pareto front" in out and "hypervolume" in out
     assert main(["front", "f", "--plots", str(tmp_path / "plots")]) == 0
@@ -106,6 +107,7 @@ def test_front_command_prints_the_front_and_writes_plots(tmp_path, capsys, monke
     assert (tmp_path / "plots" / "f-hypervolume.png").stat().st_size > 0
     assert main(["front", "f", "--json"]) == 0
     doc = json.loads(capsys.readouterr().out)
+    assert doc["reference_point"] == {"accuracy": 0.0, "latency_ms": 3.0, "params": 2000000.0}
     assert doc["objectives"] == [["accuracy", "max"], ["latency_ms", "min"], ["params", "min"]]
     assert doc["front"] and doc["hypervolume"] > 0
 

@@ -81,6 +81,9 @@ def _check_config_type(path: str, param, value) -> None:
               help="Metrics to optimise with directions, e.g. accuracy:max,latency_ms@onnxruntime:b1:min,params:min "
                    "(default accuracy:max). Several objectives need a multi-objective strategy (nsga2, linas, "
                    "random, optuna-*).")
+@click.option("--reference", "reference", multiple=True,
+              help="Hypervolume reference point of an objective, METRIC=VALUE (repeatable; default: derived, see "
+                   "docs/multiobjective.md).")
 @click.option("--measure", default="",
               help="More metrics to measure for every trial, e.g. accuracy@int8,size_bytes@int8,memory_mb.")
 @click.option("--prescreen-latency", is_flag=True,
@@ -121,7 +124,7 @@ def _check_config_type(path: str, param, value) -> None:
 @click.option("--on-interrupted", type=click.Choice(["requeue", "fail"]), default="requeue", show_default=True,
               help="Trials running when their process died: evaluate again, or store as failed.")
 @click.option("--progress/--no-progress", default=True, show_default=True, help="Show the progress bar.")
-def search(task, space, strategy, trials, time_budget, study_name, storage, seed, objectives, measure,
+def search(task, space, strategy, trials, time_budget, study_name, storage, seed, objectives, reference, measure,
            prescreen_latency, constraints, steps, epochs,
            batch_size, lr, optimizer, schedule, final_steps, top_k, final_seeds, population_size, sample_size,
            evaluator, workers, executor, address, trial_timeout, trial_memory, max_failures, on_interrupted,
@@ -150,7 +153,7 @@ def search(task, space, strategy, trials, time_budget, study_name, storage, seed
     study = Study(study_name, space=space, task=task, strategy=strategy, strategy_options=options,
                   storage=storage, seed=seed, objectives=objectives, constraints=constraints, train=train,
                   final_train=final_train, evaluator=evaluator, measure=measure,
-                  prescreen_latency=prescreen_latency)
+                  prescreen_latency=prescreen_latency, reference_point=_reference(reference))
     what = study.task.summary() if study.evaluator_spec == "train" else f"evaluator {study.evaluator_spec}"
     _echo(f"study {study.name} · {what}")
     where = f"{workers} worker{'s' if workers > 1 else ''}" + (f" on {executor}" if executor else "")
@@ -304,6 +307,21 @@ def export(study, storage, out, number, seed):
         _echo(f"no ONNX file: {info['onnx_error']}")
     else:
         _echo(f"ONNX Runtime matches PyTorch within {info['onnx_max_abs_diff']:.2e} (max abs logit difference)")
+
+
+def _reference(items: tuple) -> dict | None:
+    """--reference METRIC=VALUE options as a dict (None when none is given)."""
+    out = {}
+    for item in items:
+        metric, sep, value = item.rpartition("=")
+        try:
+            number = float(value)
+        except ValueError:
+            number = None
+        if not sep or not metric.strip() or number is None:
+            raise ArchscoutError(f"cannot read --reference {item!r}; write METRIC=NUMBER, e.g. latency_ms=2")
+        out[metric.strip()] = number
+    return out or None
 
 
 def _csv(kind: str, text: str) -> list[str]:
