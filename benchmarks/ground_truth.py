@@ -1,0 +1,104 @@
+"""Ground truth for training-free evaluation (issue #6): conv1d architectures trained on MNIST-1D.
+
+    .venv/bin/python benchmarks/ground_truth.py --archs 320 --workers 2
+
+Samples distinct architectures of the ``conv1d`` space (seeded), trains each with the
+standard search recipe (1,000 steps of AdamW, lr 1e-2, one-cycle, batch 100, on the 3,601
+training samples of the search split), and records its validation and test accuracy and loss,
+parameters, FLOPs and training time, one JSON line per architecture, in
+benchmarks/data/mnist1d-conv1d.jsonl. The file is appended to as architectures finish, so an
+interrupted run resumes where it stopped; the same seed always samples the same architectures.
+"""
+from __future__ import annotations
+
+import argparse
+import datetime
+import json
+import multiprocessing as mp
+import os
+import platform
+import sys
+import time
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+OUT = os.path.join(HERE, "data", "mnist1d-conv1d.jsonl")
+
+
+def sample(n: int, seed: int) -> list:
+    """``n`` distinct conv1d architectures, the same for the same seed."""
+    import random
+
+    from archscout.space import get_space
+
+    space, rng, out, seen = get_space("conv1d"), random.Random(seed), [], set()
+    while len(out) < n:
+        arch = space.sample(rng)
+        if arch.id not in seen:
+            seen.add(arch.id)
+            out.append(arch)
+    return out
+
+
+def _one_thread() -> None:
+    import torch
+    torch.set_num_threads(1)
+
+
+def measure(job: tuple) -> dict:
+    """Train one architecture (seed 0) and score it on the validation and test splits."""
+    arch_json, steps = job
+    import torch
+
+    from archscout.cost import count_flops, count_params
+    from archscout.errors import ArchscoutError, TrialFailed
+    from archscout.evaluate.training import TrainConfig, evaluate, train
+    from archscout.space import Architecture, get_space
+    from archscout.tasks import get_task
+
+    task = get_task("mnist1d")
+    arch = Architecture.from_json(arch_json, get_space("conv1d"))
+    row = {"id": arch.id, "architecture": arch.to_dict(), "describe": arch.describe()}
+    try:
+        torch.manual_seed(0)
+        model = arch.build(task.input_shape, task.num_classes)
+        row.update(params=count_params(model), flops=count_flops(model, task.input_shape))
+        t0 = time.perf_counter()
+        train(model, task.train.X, task.train.y, TrainConfig(steps=steps), seed=0)
+        row["train_seconds"] = round(time.perf_counter() - t0, 3)
+        val, test = evaluate(model, task.valid.X, task.valid.y), evaluate(model, task.test.X, task.test.y)
+        row.update(val_accuracy=val["accuracy"], val_loss=val["loss"], test_accuracy=test["accuracy"],
+                   test_loss=test["loss"], status="complete")
+    except (TrialFailed, ArchscoutError, RuntimeError, ValueError) as e:
+        row.update(status="failed", error=f"{type(e).__name__}: {e}"[:300])
+    return row
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--archs", type=int, default=320)
+    ap.add_argument("--steps", type=int, default=1000)
+    ap.add_argument("--workers", type=int, default=2)
+    ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--out", default=OUT)
+    args = ap.parse_args()
+    os.makedirs(os.path.dirname(args.out), exist_ok=True)
+    done = set()
+    if os.path.exists(args.out):
+        with open(args.out) as f:
+            done = {json.loads(line)["id"] for line in f if line.strip()}
+    todo = [(a.to_json(), args.steps) for a in sample(args.archs, args.seed) if a.id not in done]
+    print(f"{len(done)} architectures stored, {len(todo)} to train", flush=True)
+    meta = {"command": " ".join([".venv/bin/python", "benchmarks/ground_truth.py"] + sys.argv[1:]),
+            "date": datetime.date.today().isoformat(), "platform": platform.platform(), "seed": args.seed,
+            "steps": args.steps}
+    with mp.get_context("spawn").Pool(args.workers, initializer=_one_thread) as pool, open(args.out, "a") as f:
+        for i, row in enumerate(pool.imap_unordered(measure, todo), 1):
+            f.write(json.dumps({**row, "run": meta}) + "\n")
+            f.flush()
+            if i % 10 == 0 or i == len(todo):
+                print(f"{len(done) + i}/{args.archs}", flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

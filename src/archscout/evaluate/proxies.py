@@ -1,0 +1,373 @@
+"""Zero-cost proxies: scores of an untrained network from one batch, to rank architectures without training.
+
+Every proxy has the same calling convention. ``inputs`` is the tuple of the forward's
+positional arguments (``(x,)`` for the macro networks, ``(x, edge_index)`` for a GNN);
+``targets`` holds one class label per output row; ``mask`` (optional, boolean over the output
+rows) picks the rows that are samples, e.g. a graph's training nodes; ``loss(outputs,
+targets)`` is a mean loss, cross-entropy unless given. A proxy works on a deep copy of the
+model in training mode (batch statistics in BatchNorm, as the proxies' papers use), under a
+private random state seeded by ``seed``, so the caller's model, mode and random state are
+left as they were and a seed gives the same score.
+
+>>> from archscout.evaluate.proxies import score, score_all
+>>> score("synflow", model, (X,), y)                              # doctest: +SKIP
+>>> score_all(model, (x, edge_index), y, mask=train_mask)["snip"]  # doctest: +SKIP
+{'value': 12.3, 'error': None, 'seconds': 0.004}
+
+A proxy that cannot score a network (a NaN, no ReLU-like activation for ``nwot``, no
+BatchNorm for ``zen``) raises :class:`ProxyFailed` naming the proxy and the reason; it never
+stands in a zero. Kernel proxies (``jacov``, ``nwot``, ``epe_nas``) build an n x n matrix over
+the n samples, so keep batches (or graph masks) to hundreds of samples.
+"""
+from __future__ import annotations
+
+import copy
+import math
+import time
+from typing import Callable
+
+from ..cost import count_flops, count_params
+from ..errors import ArchscoutError, unknown_name
+
+PROXIES = ("synflow", "snip", "grasp", "fisher", "grad_norm", "jacov", "nwot", "zen", "epe_nas", "grad_sign",
+           "l2_norm", "plain", "params", "flops")
+
+# Keeps logarithms of (near-)zero eigenvalues and correlations finite; the value Mellor et al. and
+# Lopes et al. use.
+_K = 1e-5
+
+
+class ProxyFailed(ArchscoutError):
+    """A proxy could not score this network; the message names the proxy and the reason."""
+
+
+def _torch():
+    import torch
+
+    return torch
+
+
+def _weights(net) -> list:
+    """Conv / linear / attention weights: the parameters with two or more dimensions (biases and norm
+    scales are left out, as SNIP, GraSP and SynFlow prune weights only)."""
+    return [p for p in net.parameters() if p.dim() >= 2]
+
+
+def _rows(out, mask):
+    return out if mask is None else out[mask]
+
+
+def _loss_and_outputs(net, inputs, targets, loss, mask):
+    out = _rows(net(*inputs), mask)
+    return loss(out, _rows(targets, mask)), out
+
+
+def _grads(value, tensors, **kwargs) -> list:
+    """Gradients with zeros for tensors the value does not depend on (e.g. an unused branch)."""
+    torch = _torch()
+    grads = torch.autograd.grad(value, tensors, allow_unused=True, **kwargs)
+    return [torch.zeros_like(t) if g is None else g for t, g in zip(tensors, grads)]
+
+
+def _weight_grads(net, inputs, targets, loss, mask) -> tuple[list, list]:
+    ws = _weights(net)
+    value, _ = _loss_and_outputs(net, inputs, targets, loss, mask)
+    return ws, _grads(value, ws)
+
+
+class _ActivationRecorder:
+    """Records the inputs and outputs of activation functions called during a forward.
+
+    Built-in networks call activations both as modules (``nn.ReLU``) and as functions (the GNN's
+    ``F.relu``), so calls are intercepted at the torch-function level rather than by module hooks.
+    Only activations over the samples (first dimension ``rows``) are kept: a GAT layer's
+    leaky ReLU over edges is an attention score, not a unit of the network.
+    """
+
+    def __init__(self, rows: int, relu_like_only: bool):
+        import torch.nn.functional as F
+        from torch.overrides import TorchFunctionMode
+
+        relu_like = {F.relu, F.relu6, F.leaky_relu, F.elu, F.selu, F.celu, F.gelu, F.silu, F.mish, F.hardswish,
+                     F.prelu, F.rrelu, _torch().relu}
+        others = {_torch().tanh, F.tanh, _torch().sigmoid, F.sigmoid, F.softplus, F.hardtanh, F.logsigmoid}
+        kinds = relu_like if relu_like_only else relu_like | others
+        self.inputs: list = []
+        self.outputs: list = []
+        recorder = self
+
+        class Mode(TorchFunctionMode):
+            def __torch_function__(self, func, types, args=(), kwargs=None):
+                out = func(*args, **(kwargs or {}))
+                if func in kinds and out.dim() >= 2 and out.shape[0] == rows:
+                    recorder.inputs.append(args[0])
+                    recorder.outputs.append(out)
+                return out
+
+        self.mode = Mode()
+
+
+def synflow(net, inputs, targets, loss, mask) -> float:
+    """SynFlow (Tanaka et al., NeurIPS 2020, "Pruning neural networks without any data by iteratively
+    conserving synaptic flow"): sum of |theta * dR/dtheta| with R the sum of the outputs of the network
+    with every parameter replaced by its absolute value, on an all-ones input. Data-free: targets and
+    loss are unused. Computed in double precision, where deep products of weights stay finite, with
+    BatchNorm on its running statistics (batch statistics of identical inputs would have zero variance).
+    """
+    torch = _torch()
+    net.eval().double()
+    with torch.no_grad():
+        for p in net.parameters():
+            p.abs_()
+    first = inputs[0]
+    ones = [torch.ones((1,) + tuple(first.shape[1:]), dtype=torch.float64)] if len(inputs) == 1 else \
+        [torch.ones_like(a, dtype=torch.float64) if a.is_floating_point() else a for a in inputs]
+    ws = _weights(net)
+    grads = _grads(net(*ones).sum(), ws)
+    return float(sum((w.detach() * g).sum() for w, g in zip(ws, grads)))
+
+
+def snip(net, inputs, targets, loss, mask) -> float:
+    """SNIP (Lee et al., ICLR 2019, "SNIP: single-shot network pruning based on connection sensitivity"):
+    sum of |theta * dL/dtheta| over the weights."""
+    ws, grads = _weight_grads(net, inputs, targets, loss, mask)
+    return float(sum((w.detach() * g).abs().sum() for w, g in zip(ws, grads)))
+
+
+def grasp(net, inputs, targets, loss, mask) -> float:
+    """GraSP (Wang et al., ICLR 2020, "Picking winning tickets before training by preserving gradient
+    flow"): -sum of theta * Hg, with H the Hessian of the loss and g its gradient (one Hessian-vector
+    product by double backpropagation), as scored by Abdelfattah et al. 2021."""
+    ws = _weights(net)
+    value, _ = _loss_and_outputs(net, inputs, targets, loss, mask)
+    grads = _grads(value, ws, create_graph=True)
+    gnorm = sum((g.detach() * g).sum() for g in grads)
+    if not gnorm.requires_grad:
+        raise ProxyFailed("grasp: the loss gradient does not depend on the weights (no second derivative)")
+    hg = _grads(gnorm, ws)
+    return float(-sum((w.detach() * h).sum() for w, h in zip(ws, hg)))
+
+
+def fisher(net, inputs, targets, loss, mask) -> float:
+    """Fisher (Turner et al., ICLR 2020, "BlockSwap: Fisher-guided block substitution for network
+    compression on a budget"): for each channel c of each activation a,
+    0.5 * mean over samples of (sum over positions of a * dL/da)^2, summed over channels and layers."""
+    recorder = _ActivationRecorder(inputs[0].shape[0], relu_like_only=False)
+    with recorder.mode:
+        value, _ = _loss_and_outputs(net, inputs, targets, loss, mask)
+    if not recorder.outputs:
+        raise ProxyFailed("fisher: the network has no activation function over its samples")
+    total = 0.0
+    for a, g in zip(recorder.outputs, _grads(value, recorder.outputs)):
+        per_channel = (a * g).reshape(a.shape[0], a.shape[1], -1).sum(2)
+        total += float(0.5 * per_channel.detach().pow(2).mean(0).sum())
+    return total
+
+
+def grad_norm(net, inputs, targets, loss, mask) -> float:
+    """Gradient norm (Abdelfattah et al., ICLR 2021, "Zero-cost proxies for lightweight NAS"): sum over
+    weight tensors of the L2 norm of dL/dtheta."""
+    _, grads = _weight_grads(net, inputs, targets, loss, mask)
+    return float(sum(g.norm() for g in grads))
+
+
+def plain(net, inputs, targets, loss, mask) -> float:
+    """Plain (Abdelfattah et al., ICLR 2021, from Mozer & Smolensky 1989): sum of theta * dL/dtheta."""
+    ws, grads = _weight_grads(net, inputs, targets, loss, mask)
+    return float(sum((w.detach() * g).sum() for w, g in zip(ws, grads)))
+
+
+def l2_norm(net, inputs, targets, loss, mask) -> float:
+    """L2 norm (Abdelfattah et al., ICLR 2021; NAS-Bench-Suite-Zero, Krishnakumar et al. 2022): sum over
+    weight tensors of their L2 norm. Data-free."""
+    return float(sum(w.detach().norm() for w in _weights(net)))
+
+
+def _input_jacobian(net, inputs, mask):
+    """Per-sample gradient of the summed outputs with respect to the first input, one row per sample,
+    in double precision (the kernels below are ill-conditioned in float32)."""
+    torch = _torch()
+    x = inputs[0].detach().clone().requires_grad_(True)
+    out = _rows(net(x, *inputs[1:]), mask)
+    (g,) = torch.autograd.grad(out.sum(), x)
+    g = _rows(g, mask)
+    return g.reshape(g.shape[0], -1).double()
+
+
+def _correlation(rows, proxy: str):
+    torch = _torch()
+    if rows.shape[0] < 2:
+        raise ProxyFailed(f"{proxy}: needs at least two samples")
+    corr = torch.corrcoef(rows)
+    if not torch.isfinite(corr).all():
+        raise ProxyFailed(f"{proxy}: a sample's input Jacobian is constant, so its correlation is undefined")
+    return corr
+
+
+def jacov(net, inputs, targets, loss, mask) -> float:
+    """Jacobian covariance (Mellor et al., "Neural architecture search without training", arXiv v1 2020):
+    -sum over eigenvalues l of the correlation matrix of per-sample input Jacobians of
+    log(l + k) + 1 / (l + k), k = 1e-5: high when the samples' Jacobians are uncorrelated."""
+    torch = _torch()
+    corr = _correlation(_input_jacobian(net, inputs, mask), "jacov")
+    # rounding can leave a zero eigenvalue of the (positive semi-definite) matrix slightly negative
+    eig = torch.linalg.eigvalsh(corr).clamp(min=0)
+    return float(-(torch.log(eig + _K) + 1.0 / (eig + _K)).sum())
+
+
+def epe_nas(net, inputs, targets, loss, mask) -> float:
+    """EPE-NAS (Lopes et al., ICANN 2021, "EPE-NAS: efficient performance estimation without training for
+    neural architecture search"): per class c, s_c = sum of log(|corr| + k) over the correlation matrix of
+    that class's per-sample input Jacobians; the score is sum over class pairs of |s_c - s_c'| divided by
+    the number of classes (classes with fewer than two samples are left out)."""
+    torch = _torch()
+    jac = _input_jacobian(net, inputs, mask)
+    labels = _rows(targets, mask)
+    per_class = []
+    for c in torch.unique(labels):
+        rows = jac[labels == c]
+        if rows.shape[0] >= 2:
+            per_class.append(torch.log(_correlation(rows, "epe_nas").abs() + _K).sum())
+    if not per_class:
+        raise ProxyFailed("epe_nas: no class has two samples in the batch")
+    s = torch.stack(per_class)
+    return float((s[:, None] - s[None, :]).abs().sum() / len(per_class))
+
+
+def nwot(net, inputs, targets, loss, mask) -> float:
+    """NASWOT (Mellor et al., ICML 2021, "Neural architecture search without training"): log-determinant
+    of the kernel K_ij = number of ReLU-like units on which samples i and j agree (both active or both
+    inactive), from the units' binary codes (pre-activation > 0) over one batch."""
+    torch = _torch()
+    recorder = _ActivationRecorder(inputs[0].shape[0], relu_like_only=True)
+    with torch.no_grad(), recorder.mode:
+        net(*inputs)
+    if not recorder.inputs:
+        raise ProxyFailed("nwot: the network has no ReLU-like activation (relu, gelu, silu, elu, ...), "
+                          "so its units have no binary codes")
+    codes = torch.cat([(a > 0).reshape(a.shape[0], -1) for a in recorder.inputs], 1).double()
+    codes = _rows(codes, mask)
+    kernel = codes @ codes.T + (1 - codes) @ (1 - codes).T
+    sign, logdet = torch.linalg.slogdet(kernel)
+    if sign <= 0:
+        raise ProxyFailed("nwot: the activation-code kernel is singular (samples share a binary code)")
+    return float(logdet)
+
+
+def zen(net, inputs, targets, loss, mask) -> float:
+    """Zen-score (Lin et al., ICCV 2021, "Zen-NAS: a zero-shot NAS for high-performance image
+    recognition"): log E ||f(x) - f(x + 0.01 e)||_F + sum over BatchNorm layers of log sqrt(mean of
+    the batch variance), with x and e Gaussian and f the features before global pooling (the
+    classifier's input when the network has no global pooling). Data-free: only the input shape is used.
+    """
+    torch = _torch()
+    from torch import nn
+
+    norms = [m for m in net.modules() if isinstance(m, nn.modules.batchnorm._BatchNorm)]
+    if not norms:
+        raise ProxyFailed("zen: the network has no BatchNorm layer, and Zen-score's second term is the "
+                          "sum of the BatchNorm layers' log scales")
+    pools = (nn.AdaptiveAvgPool1d, nn.AdaptiveAvgPool2d, nn.AdaptiveMaxPool1d, nn.AdaptiveMaxPool2d)
+    pooled = [m for m in net.modules() if isinstance(m, pools)]
+    # the built-in networks register their classifier last
+    feature_module = pooled[0] if pooled else [m for m in net.modules() if isinstance(m, nn.Linear)][-1]
+    features: list = []
+    variances: list = []
+    feature_hook = feature_module.register_forward_hook(lambda m, args, out: features.append(args[0]))
+    bn_hooks = [bn.register_forward_hook(
+        lambda m, args, out: variances.append(args[0].transpose(0, 1).reshape(args[0].shape[1], -1)
+                                              .var(1, unbiased=False).mean())) for bn in norms]
+    x = torch.randn_like(inputs[0])
+    with torch.no_grad():
+        net(x, *inputs[1:])
+        for h in bn_hooks:
+            h.remove()
+        net(x + 0.01 * torch.randn_like(x), *inputs[1:])
+    feature_hook.remove()
+    f1, f2 = features
+    bn_term = sum(torch.log(torch.sqrt(v)) for v in variances)
+    delta = _rows((f1 - f2).reshape(f1.shape[0], -1).norm(dim=1), mask).mean()
+    return float(torch.log(delta) + bn_term)
+
+
+def grad_sign(net, inputs, targets, loss, mask) -> float:
+    """GradSign (Zhang & Jia, ICLR 2022, "GradSign: model performance inference with theoretical
+    insights"): sum over weight entries k of |sum over samples i of sign(dL_i/dtheta_k)|, with L_i the
+    loss of sample i: high when the samples' gradients agree in sign."""
+    torch = _torch()
+    ws = _weights(net)
+    out = _rows(net(*inputs), mask)
+    labels = _rows(targets, mask)
+    losses = torch.stack([loss(out[i:i + 1], labels[i:i + 1]) for i in range(out.shape[0])])
+    n = losses.shape[0]
+    # every sample's gradient in one batched backward pass (vmap over the rows of the identity)
+    grads = _grads(losses, ws, grad_outputs=torch.eye(n), is_grads_batched=True)
+    return float(sum(g.sign().sum(0).abs().sum() for g in grads))
+
+
+def params(net, inputs, targets, loss, mask) -> float:
+    """Number of parameters (archscout.cost.count_params), a baseline every proxy should beat."""
+    return float(count_params(net))
+
+
+def flops(net, inputs, targets, loss, mask) -> float:
+    """FLOPs of one forward pass (archscout.cost.count_flops): per sample for a batch of samples, for the
+    whole graph for a GNN (inputs with more than one argument), as the evaluators report them."""
+    if len(inputs) == 1:
+        return float(count_flops(net, tuple(inputs[0].shape[1:])))
+    return float(count_flops(net, (), inputs=inputs))
+
+
+_FUNCTIONS: dict[str, Callable] = {
+    "synflow": synflow, "snip": snip, "grasp": grasp, "fisher": fisher, "grad_norm": grad_norm, "jacov": jacov,
+    "nwot": nwot, "zen": zen, "epe_nas": epe_nas, "grad_sign": grad_sign, "l2_norm": l2_norm, "plain": plain,
+    "params": params, "flops": flops}
+
+
+def _check_name(name: str) -> Callable:
+    if name not in _FUNCTIONS:
+        raise unknown_name("proxy", name, PROXIES)
+    return _FUNCTIONS[name]
+
+
+def score(name: str, model, inputs: tuple, targets, *, loss: Callable | None = None, mask=None,
+          seed: int = 0) -> float:
+    """The proxy ``name`` of the untrained ``model`` on one batch; raises :class:`ProxyFailed` when the proxy
+    cannot score it and an ArchscoutError listing the valid names for an unknown one."""
+    torch = _torch()
+    fn = _check_name(name)
+    inputs = tuple(torch.as_tensor(a) for a in inputs)
+    targets = torch.as_tensor(targets)
+    mask = None if mask is None else torch.as_tensor(mask)
+    loss = loss or torch.nn.functional.cross_entropy
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        net = copy.deepcopy(model).train()
+        try:
+            value = fn(net, inputs, targets, loss, mask)
+        except (RuntimeError, ValueError, IndexError) as e:
+            raise ProxyFailed(f"{name}: {type(e).__name__}: {e}") from None
+    if not math.isfinite(value):
+        raise ProxyFailed(f"{name}: the score is {value} (an overflow or a degenerate network)")
+    return value
+
+
+def score_all(model, inputs: tuple, targets, names=None, *, loss: Callable | None = None, mask=None,
+              seed: int = 0) -> dict:
+    """Every proxy in ``names`` (default: all of :data:`PROXIES`, in order):
+    ``{name: {"value": float or None, "error": message or None, "seconds": wall time}}``."""
+    names = list(PROXIES if names is None else names)
+    for name in names:
+        _check_name(name)
+    results = {}
+    for name in names:
+        t0 = time.perf_counter()
+        try:
+            value, error = score(name, model, inputs, targets, loss=loss, mask=mask, seed=seed), None
+        except ProxyFailed as e:
+            value, error = None, str(e)
+        results[name] = {"value": value, "error": error, "seconds": time.perf_counter() - t0}
+    return results
+
+
+__all__ = ["PROXIES", "ProxyFailed", "score", "score_all"]
