@@ -22,7 +22,7 @@ def leaderboard_table(study, n: int = 10) -> Table:
     from .front import fmt_metric
 
     board = study.leaderboard(n)
-    order = ", then ".join(f"{m} {w}" for m, w in study.objectives)
+    order = study.objective if len(study.objectives) == 1 else ", then ".join(f"{m} ({w})" for m, w in study.objectives)
     table = Table(title=f"study {study.name}: top {len(board)} by validation {order}")
     shown = [c for c in _COLUMNS if any(c[0] in t.metrics for t in board)]
     known = {"accuracy"} | {c[0] for c in _COLUMNS}
