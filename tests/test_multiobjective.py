@@ -173,3 +173,25 @@ def test_prescreening_builds_lookup_tables_for_the_latency_bounds(tmp_path):
     study.run(trials=2, final_top_k=0)
     assert len(study.trials("complete")) == 2
     assert Study.load("pre", f"sqlite:///{tmp_path}/p.db").prescreen_latency
+
+
+def test_latency_on_every_runtime_is_measured_before_training():
+    """A cost check sees every latency (and the INT8 size) of the untrained network, so a latency bound
+    rejects a candidate without training it."""
+    from archscout.evaluate import Infeasible, make_evaluator
+    from archscout.evaluate.training import TrainConfig
+    from archscout.metrics import Constraint
+    from archscout.tasks import get_task
+
+    wanted = ["latency_ms@onnxruntime:b4", "latency_ms@onnxruntime-int8:b1", "size_bytes@int8"]
+    ev = make_evaluator("train", get_task("iris"), TrainConfig(steps=5), metrics=wanted)
+    seen = {}
+
+    def reject(metrics):
+        seen.update(metrics)
+        return Constraint.parse("latency_ms@onnxruntime:b4 <= 0").check(metrics)
+
+    with pytest.raises(Infeasible, match="violates latency_ms@onnxruntime:b4"):
+        ev.evaluate(get_space("mlp").sample(1), cost_check=reject)
+    assert all(seen[m] > 0 for m in wanted + ["latency_ms", "params", "flops"])
+    assert "accuracy" not in seen and "train_seconds" not in seen
