@@ -54,16 +54,13 @@ MAX_ASKS_PER_QUERY = 50  # a strategy that proposes only repeats is stopped afte
 Objectives = tuple[tuple[str, str], ...]  # ((metric, "max" or "min"), ...)
 
 
-def run_once(dataset: str, strategy: str, seed: int, budget: int) -> dict:
-    """One run: the best validation accuracy (and its architecture's test accuracy) after each query."""
-    table = load_table(dataset)
-    space = get_space(space_for(dataset))
-    strat = make_strategy(strategy, space, seed=seed)
-    known: dict[str, float] = {}
-    best_valid, best_test, best_key = -math.inf, math.nan, None
-    valid_curve, test_curve, key_curve = [], [], []
+def _query(strat: Strategy, table: dict, budget: int, told) -> tuple[list[int], int]:
+    """Ask until ``budget`` distinct architectures were queried; a repeat is told again from what the run
+    knows and does not count. ``told(row)`` is what the strategy hears of a table row. Returns the queried
+    keys in order and the number of asks."""
+    known: dict[str, float | tuple] = {}
+    keys: list[int] = []
     asks = 0
-    t0 = time.perf_counter()
     while len(known) < budget and asks < MAX_ASKS_PER_QUERY * budget:
         arch = strat.ask()
         asks += 1
@@ -71,16 +68,30 @@ def run_once(dataset: str, strategy: str, seed: int, budget: int) -> dict:
             strat.tell(arch, known[arch.id])
             continue
         key = benchmark_key(arch)
+        known[arch.id] = told(table[key])
+        keys.append(key)
+        strat.tell(arch, known[arch.id])
+    return keys, asks
+
+
+def run_once(dataset: str, strategy: str, seed: int, budget: int) -> dict:
+    """One run: the best validation accuracy (and its architecture's test accuracy) after each query."""
+    table = load_table(dataset)
+    strat = make_strategy(strategy, get_space(space_for(dataset)), seed=seed)
+    t0 = time.perf_counter()
+    keys, asks = _query(strat, table, budget, lambda row: row[0])
+    seconds = time.perf_counter() - t0
+    best_valid, best_test, best_key = -math.inf, math.nan, None
+    valid_curve, test_curve, key_curve = [], [], []
+    for key in keys:
         valid, test = table[key][0], table[key][1]
-        known[arch.id] = valid
-        strat.tell(arch, valid)
         if valid > best_valid:
             best_valid, best_test, best_key = valid, test, key
         valid_curve.append(best_valid)
         test_curve.append(best_test)
         key_curve.append(best_key)
-    return {"dataset": dataset, "strategy": strategy, "seed": seed, "queries": len(known), "asks": asks,
-            "seconds": time.perf_counter() - t0, "best_valid": valid_curve, "picked_test": test_curve,
+    return {"dataset": dataset, "strategy": strategy, "seed": seed, "queries": len(keys), "asks": asks,
+            "seconds": seconds, "best_valid": valid_curve, "picked_test": test_curve,
             "picked_key": key_curve}
 
 
@@ -102,21 +113,8 @@ def run_pareto(dataset: str, strategy: str | Strategy, seed: int, budget: int, o
     strat = make_strategy(strategy, space, seed=seed, objectives=len(objectives), **(options or {}))
     columns = [TABLE_METRICS[m] for m, _ in objectives]
     signs = [1.0 if way == "max" else -1.0 for _, way in objectives]  # told oriented: higher is better
-    known: dict[str, tuple[float, ...]] = {}
-    keys: list[int] = []
-    asks = 0
     t0 = time.perf_counter()
-    while len(known) < budget and asks < MAX_ASKS_PER_QUERY * budget:
-        arch = strat.ask()
-        asks += 1
-        if arch.id in known:
-            strat.tell(arch, known[arch.id])
-            continue
-        key = benchmark_key(arch)
-        row = table[key]
-        known[arch.id] = tuple(sign * row[c] for sign, c in zip(signs, columns))
-        keys.append(key)
-        strat.tell(arch, known[arch.id])
+    keys, asks = _query(strat, table, budget, lambda row: tuple(sign * row[c] for sign, c in zip(signs, columns)))
     seconds = time.perf_counter() - t0
     at = checkpoints(budget, [budget]) if at is None else list(at)
     scaled = scaled_objectives(dataset, objectives, keys)

@@ -10,8 +10,8 @@ from ..errors import ArchscoutError
 from ..space import Architecture, Space
 from ._base import Strategy
 from ._bo import _ranks
-from ._nsga2 import (check_objective_count, check_options, check_probability, environmental_selection,
-                     fresh_sample, make_offspring, objective_vector)
+from ._nsga2 import (check_options, check_probability, environmental_selection, fresh_sample, make_offspring,
+                     record)
 
 SURROGATES = ("ridge", "gp", "forest")
 
@@ -85,13 +85,7 @@ class LINAS(Strategy):
         return arch
 
     def tell(self, arch: Architecture, score: float | tuple | None) -> None:
-        self.seen.add(arch)
-        if arch in self.results:  # a repeat answered from the records: counted once
-            return
-        objectives = objective_vector(score)
-        if objectives is not None:
-            check_objective_count(self.results, objectives)
-        self.results[arch] = objectives
+        record(self.results, self.seen, arch, score)
 
     # -- one round ----------------------------------------------------------------------
     def _code(self, arch: Architecture) -> np.ndarray:

@@ -28,6 +28,19 @@ def check_objective_count(results: dict, objectives: tuple[float, ...]) -> None:
     if len(first) != len(objectives):
         raise ArchscoutError(f"a score with {len(objectives)} objective value(s) after scores with {len(first)}")
 
+def record(results: dict, seen: set, arch: Architecture, score) -> bool:
+    """Keep a told result in ``results`` (None: failed) and mark the architecture seen; a repeat answered
+    from the study's records is counted once. True when the result was new."""
+    seen.add(arch)
+    if arch in results:
+        return False
+    objectives = objective_vector(score)
+    if objectives is not None:
+        check_objective_count(results, objectives)
+    results[arch] = objectives
+    return True
+
+
 def environmental_selection(F, size: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """NSGA-II's survivors of the rows of ``F`` (minimisation form): indices, their ranks and crowding distances.
 
@@ -146,14 +159,10 @@ class NSGA2(Strategy):
         return arch
 
     def tell(self, arch: Architecture, score: float | tuple | None) -> None:
-        self.seen.add(arch)
-        if arch in self.results:  # a repeat answered from the records: counted once
+        if not record(self.results, self.seen, arch, score):
             return
-        objectives = objective_vector(score)
-        if objectives is not None:
-            check_objective_count(self.results, objectives)
+        if self.results[arch] is not None:
             self._new.append(arch)
-        self.results[arch] = objectives
         self._since += 1
         if self._since >= self.population_size:
             self._next_generation()
