@@ -229,6 +229,8 @@ SEARCH_OPTIONS = [
      "selection uses validation data only"),
     ("objectives-one-objective-strategy", ["--objectives", "accuracy:max,params:min", "--strategy", "evolution",
                                            *T1], "user", "optimises one objective"),
+    ("prescreen-without-latency-bound", ["--evaluator", "train", "--prescreen-latency", *T1], "user",
+     "latency prescreening needs"),
     ("reference-malformed", ["--reference", "latency_ms", *T1], "user", "write METRIC=NUMBER"),
     ("reference-not-an-objective", ["--objectives", "accuracy:max,latency_ms:min", "--strategy", "random",
                                     "--reference", "params=5", *T1], "user", "'params' is not an objective"),

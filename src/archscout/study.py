@@ -154,6 +154,9 @@ class Study:
         self.prescreen_latency = bool(prescreen_latency)
         self.constraints = [_measured(Constraint.parse(c), self.evaluator_spec) for c in constraints]
         self.reference_point = _check_reference(reference_point, self.objectives)
+        if self.prescreen_latency and (self.evaluator_spec != "train" or not self._latency_bounds()):
+            raise ArchscoutError("latency prescreening needs the train evaluator and an upper bound on a PyTorch or "
+                                 "ONNX Runtime latency to screen against, e.g. --constraint 'latency_ms <= 2'")
         self.strategy_name = canonical_name(strategy)
         self.strategy_options = dict(strategy_options or {})
         make_strategy(self.strategy_name, self.space, seed=seed, objectives=len(self.objectives),
@@ -475,6 +478,13 @@ class Study:
                 out.append(Architecture.from_json(r.arch, self.space))
         return out
 
+    def _latency_bounds(self) -> list[Constraint]:
+        """The constraints a latency lookup table can screen: upper bounds on PyTorch / ONNX Runtime latency."""
+        from .metrics import latency_spec
+
+        return [c for c in self.constraints if c.op in ("<=", "<") and latency_spec(c.metric) is not None
+                and latency_spec(c.metric)[0] in ("pytorch", "onnxruntime")]
+
     def _attach_latency_tables(self, evaluator) -> None:
         """Per-operator latency lookup tables (built by measuring here, a few seconds each) for the study's
         latency upper bounds on PyTorch and ONNX Runtime: candidates estimated clearly over a bound are
@@ -482,10 +492,8 @@ class Study:
         from .cost.latency_table import LatencyTable
         from .metrics import latency_spec
 
-        for c in self.constraints:
+        for c in self._latency_bounds():
             spec = latency_spec(c.metric)
-            if spec is None or c.op not in ("<=", "<") or spec[0] not in ("pytorch", "onnxruntime"):
-                continue
             table = LatencyTable.build(self.space, self.task.input_shape, self.task.num_classes, samples=100,
                                        runtime=spec[0], batch_size=spec[1], threads=self.latency.threads or 1,
                                        seed=self.seed, calibration=20)
