@@ -89,6 +89,13 @@ def _check_config_type(path: str, param, value) -> None:
 @click.option("--prescreen-latency", is_flag=True,
               help="Build a per-operator latency lookup table first and reject, unmeasured, candidates it puts more "
                    "than 25 %% over a latency bound.")
+@click.option("--guide", type=click.Choice(["proxies", "predictor"]), default=None,
+              help="Proxy-guided search: rank a pool of the strategy's proposals by zero-cost proxies (a vote) or by a "
+                   "predictor fitted to the trained ones, and train only the best of each pool.")
+@click.option("--guide-pool", type=int, default=None, help="--guide: proposals ranked per trained candidate (10).")
+@click.option("--guide-proxies", default=None,
+              help="--guide: comma-separated proxies to rank by (default nwot,jacov,flops for proxies; all but "
+                   "grad_sign for predictor).")
 @click.option("--constraint", "constraints", multiple=True,
               help="A bound on a metric, e.g. 'params <= 20000' or 'latency_ms <= 2' (repeatable). Bounds on "
                    "costs (params, flops, size_bytes, latency_ms, memory_mb) are checked before training.")
@@ -107,9 +114,10 @@ def _check_config_type(path: str, param, value) -> None:
 @click.option("--population-size", type=int, default=None, help="evolution: population size (default 20).")
 @click.option("--sample-size", type=int, default=None, help="evolution: tournament size (default 5).")
 @click.option("--evaluator", default="train", show_default=True,
-              help="How candidates are measured: train (budgeted training on the task), nas-bench-graph:DATASET "
-                   "(a lookup in NAS-Bench-Graph's tables; space gnn) or synthetic[:OPTS] (a no-training "
-                   "stand-in for testing; see the docs).")
+              help="How candidates are measured: train (budgeted training on the task), zero-cost (proxies of the "
+                   "untrained network; objective proxy@nwot unless given), predictor:FILE (a predictor written by "
+                   "`archscout proxies --save-predictor`), nas-bench-graph:DATASET (a lookup in NAS-Bench-Graph's "
+                   "tables; space gnn) or synthetic[:OPTS] (a no-training stand-in for testing; see the docs).")
 @click.option("--workers", type=int, default=1, show_default=True,
               help="Trials evaluated at once (a local process pool when > 1).")
 @click.option("--executor", type=click.Choice(["local", "pool", "ray"]), default=None,
@@ -125,7 +133,7 @@ def _check_config_type(path: str, param, value) -> None:
               help="Trials running when their process died: evaluate again, or store as failed.")
 @click.option("--progress/--no-progress", default=True, show_default=True, help="Show the progress bar.")
 def search(task, space, strategy, trials, time_budget, study_name, storage, seed, objectives, reference, measure,
-           prescreen_latency, constraints, steps, epochs,
+           prescreen_latency, guide, guide_pool, guide_proxies, constraints, steps, epochs,
            batch_size, lr, optimizer, schedule, final_steps, top_k, final_seeds, population_size, sample_size,
            evaluator, workers, executor, address, trial_timeout, trial_memory, max_failures, on_interrupted,
            progress):
@@ -134,6 +142,7 @@ def search(task, space, strategy, trials, time_budget, study_name, storage, seed
     Every trial is stored as it finishes; running the same command again resumes the
     study and never trains an architecture twice at the same budget.
     """
+    from .evaluate import uses_task
     from .study import Study, check_budget, check_search_options
 
     check_budget(trials, time_budget)
@@ -150,11 +159,16 @@ def search(task, space, strategy, trials, time_budget, study_name, storage, seed
         final_train = {**train, "steps": final_steps, "epochs": None}
     if max_failures < 0:
         raise ArchscoutError(f"--max-failures must be >= 0, got {max_failures}")
+    if guide is None and (guide_pool is not None or guide_proxies is not None):
+        raise ArchscoutError("--guide-pool and --guide-proxies set up a guide: add --guide proxies or "
+                             "--guide predictor")
+    guide_options = None if guide is None else {"by": guide, **({"pool": guide_pool} if guide_pool is not None else {}),
+                                                 **({"proxies": guide_proxies} if guide_proxies else {})}
     study = Study(study_name, space=space, task=task, strategy=strategy, strategy_options=options,
                   storage=storage, seed=seed, objectives=objectives, constraints=constraints, train=train,
                   final_train=final_train, evaluator=evaluator, measure=measure,
-                  prescreen_latency=prescreen_latency, reference_point=_reference(reference))
-    what = study.task.summary() if study.evaluator_spec == "train" else f"evaluator {study.evaluator_spec}"
+                  prescreen_latency=prescreen_latency, reference_point=_reference(reference), guide=guide_options)
+    what = study.task.summary() if uses_task(study.evaluator_spec) else f"evaluator {study.evaluator_spec}"
     _echo(f"study {study.name} · {what}")
     where = f"{workers} worker{'s' if workers > 1 else ''}" + (f" on {executor}" if executor else "")
     _echo(f"space {study.space.name} · strategy {study.strategy_name} · budget "
@@ -167,7 +181,7 @@ def search(task, space, strategy, trials, time_budget, study_name, storage, seed
     if study.multi_objective:
         _print_front(study)
     _echo(f"\nresults: study {study.name!r} in {study.storage.shown_url}")
-    exportable = study.evaluator_spec == "train"  # a lookup evaluator trained nothing that could be exported
+    exportable = uses_task(study.evaluator_spec)  # a lookup evaluator trained nothing that could be exported
     _echo(f"next: archscout show {study.name}"
           + (f"   ·   archscout export {study.name} --out model/" if exportable else "")
           + ("" if storage == "sqlite:///archscout.db" else f"   (add --storage {storage})"))
@@ -380,6 +394,102 @@ def bench(benchmark, datasets, strategies, budgets, seeds, out, workers, objecti
     paths = write_results(result, out)
     click.echo(markdown(result))
     _echo(f"wrote {', '.join(paths)}")
+
+
+@cli.command()
+@click.option("--study", "study_name", default=None,
+              help="Correlate against this study's trained trials (proxies it stored are reused); with --samples, "
+                   "train more in it first.")
+@_storage_option
+@click.option("--ground-truth", "ground_truth", default=None,
+              help="A ground-truth file (JSON lines with architectures, val_accuracy and proxies), e.g. "
+                   "benchmarks/data/mnist1d-conv1d.jsonl: nothing is trained or scored.")
+@click.option("--space", default="conv1d", show_default=True, help="Space to sample (new study).")
+@click.option("--task", default="mnist1d", show_default=True, help="Task to train on (new study).")
+@click.option("--samples", type=int, default=None,
+              help="Sample and train this many architectures (random search; stored in the study, default name "
+                   "proxies-TASK-SPACE).")
+@click.option("--steps", type=int, default=1000, show_default=True, help="Training steps per sampled architecture.")
+@click.option("--seed", type=int, default=0, show_default=True)
+@click.option("--proxies", "names", default=None, help="Comma-separated proxies (default: all; see --list).")
+@click.option("--json", "json_out", default=None, help="Write the correlations and timings to this JSON file.")
+@click.option("--plots", default=None, help="Write the scatter plots (one panel per proxy) to this PNG file.")
+@click.option("--save-predictor", "predictor_out", default=None,
+              help="Fit a predictor on these architectures and write it here (use it with --evaluator predictor:FILE).")
+@click.option("--predictor", "predictor_name", default="ensemble", show_default=True,
+              help="Which predictor --save-predictor fits: ensemble, gbt, forest, gbt-encoding, gbt-proxies, "
+                   "combination.")
+@click.option("--list", "list_only", is_flag=True, help="List the proxies with their papers and exit.")
+def proxies(study_name, storage, ground_truth, space, task, samples, steps, seed, names, json_out, plots,
+            predictor_out, predictor_name, list_only):
+    """How well each zero-cost proxy ranks trained architectures: Spearman ρ and Kendall τ against validation
+    accuracy, and the time per proxy per architecture.
+
+    Examples: archscout proxies --samples 50 --steps 500   ·   archscout proxies --study mnist1d-conv1d   ·
+    archscout proxies --ground-truth benchmarks/data/mnist1d-conv1d.jsonl --plots proxies.png
+    """
+    from .evaluate.predictors import PREDICTORS
+    from .evaluate.proxies import PROXIES, describe_proxy
+    from .report import proxies as rp
+
+    if list_only:
+        for name in PROXIES:
+            _echo(f"{name:10} {describe_proxy(name)}")
+        return
+    chosen = _csv("proxies", names) if names is not None else list(PROXIES)
+    for name in chosen:
+        if name not in PROXIES:
+            from .errors import unknown_name
+            raise unknown_name("proxy", name, PROXIES)
+    if predictor_out is not None and predictor_name not in PREDICTORS:
+        from .errors import unknown_name
+        raise unknown_name("predictor", predictor_name, PREDICTORS)
+    if samples is not None and samples < 3:
+        raise ArchscoutError(f"--samples must be at least 3 to correlate anything, got {samples}")
+    info = {}
+    if ground_truth is not None:
+        if study_name is not None or samples is not None:
+            raise ArchscoutError("--ground-truth reads trained architectures from the file: leave out --study and "
+                                 "--samples")
+        records = rp.records_from_file(ground_truth)
+        source, space_obj = f"ground truth {ground_truth}", records[0]["arch"].space
+        info["source"] = ground_truth
+    else:
+        from .study import Study
+
+        if samples is None:
+            if study_name is None:
+                raise ArchscoutError("say which trained architectures to use: --study NAME (a study's trials), "
+                                     "--samples N (train N now) or --ground-truth FILE")
+            study = Study.load(study_name, _existing(storage))
+        else:
+            name = study_name or f"proxies-{task}-{space}"
+            study = Study(name, space=space, task=task, strategy="random", seed=seed, storage=storage,
+                          train={"steps": steps}, measure=[f"proxy@{p}" for p in chosen])
+            _echo(f"training up to {samples} sampled architectures in study {name} ({steps} steps each)")
+            study.search(trials=samples, progress=True)
+        records = rp.records_from_study(study, chosen)
+        source, space_obj = f"study {study.name} ({len(records)} trained)", study.space
+        info.update(source=f"study {study.name}", task=study.task.name)
+    rows = rp.correlations(records, chosen)
+    _console().print(rp.correlation_table(rows, f"zero-cost proxies against validation accuracy · {source}"))
+    totals = rp.total_seconds(records, chosen)
+    if totals:
+        _echo(f"all {len(chosen)} proxies of one architecture: median {totals['median']:.3f} s, mean "
+              f"{totals['mean']:.3f} s, max {totals['max']:.3f} s")
+    if json_out:
+        with open(json_out, "w") as f:
+            json.dump({"source": source, "architectures": len(records), "proxies": rows, "total_seconds": totals},
+                      f, indent=1)
+        _echo(f"wrote {json_out}")
+    if plots:
+        _echo(f"wrote {rp.write_scatter(records, chosen, plots, source)}")
+    if predictor_out:
+        if ground_truth is not None:
+            info["task"] = records[0].get("task")
+        header = rp.fit_predictor(records, predictor_name, space_obj, chosen, predictor_out, seed=seed, **info)
+        _echo(f"wrote predictor {predictor_out} ({predictor_name}, fitted on {header['fitted_on']} architectures); "
+              f"search with it: archscout search --evaluator predictor:{predictor_out}")
 
 
 @cli.command()

@@ -19,12 +19,15 @@ METRICS: dict[str, str] = {
     "latency_ms": "min",      # bare: PyTorch eager on this CPU at batch 1; qualified: latency_ms@onnxruntime:b8
     "memory_mb": "min",       # peak memory of a batch-1 inference (PyTorch eager, CPU)
     "train_seconds": "min",
+    "proxy": "max",           # a zero-cost proxy of the untrained network, always qualified: proxy@nwot
+    "predicted_accuracy": "max",  # a learned predictor's estimate of the validation accuracy
 }
 RUNTIMES = ("pytorch", "onnxruntime", "onnxruntime-int8")
 PRECISIONS = ("fp32", "fp16", "int8")
 # metrics measured on the untrained network: constraints on them reject a candidate before training
 COST_METRICS = ("params", "flops", "size_bytes", "latency_ms", "memory_mb")
-QUALIFIED_FORMS = ("accuracy@int8", "size_bytes@fp32", "size_bytes@fp16", "size_bytes@int8",
+QUALIFIED_FORMS = ("proxy@NAME (a zero-cost proxy: archscout proxies --list)", "accuracy@int8", "size_bytes@fp32",
+                   "size_bytes@fp16", "size_bytes@int8",
                    "latency_ms@RUNTIME:bN (RUNTIME: pytorch, onnxruntime, onnxruntime-int8; N: batch size)")
 _LATENCY = re.compile(r"^latency_ms@([a-z0-9-]+)(?::b(\d+))?$")
 
@@ -43,8 +46,16 @@ def check_metric(metric: str) -> str:
     if base not in METRICS:
         raise unknown_name("metric", metric, METRICS)
     if "@" not in metric:
+        if base == "proxy":
+            from .evaluate.proxies import PROXIES
+            raise ArchscoutError(f"name the proxy: proxy@NAME, with NAME one of {', '.join(PROXIES)}")
         return "size_bytes@fp32" if base == "size_bytes" else metric
     qualifier = metric.split("@", 1)[1]
+    if base == "proxy":
+        from .evaluate.proxies import PROXIES
+        if qualifier not in PROXIES:
+            raise unknown_name("proxy", qualifier, PROXIES)
+        return metric
     if base == "accuracy" and qualifier == "int8":
         return metric
     if base == "size_bytes" and qualifier in PRECISIONS:

@@ -15,7 +15,7 @@ import numpy as np
 
 from .errors import ArchscoutError
 from .evaluate import (LatencyConfig, check_evaluator_spec, evaluator_space, make_evaluator, measurable,
-                       measured_metrics, release_memory)
+                       measured_metrics, release_memory, uses_task)
 from .evaluate.runner import Outcome, TrialRunner
 from .evaluate.training import TrainConfig
 from .execute import Executor, make_executor
@@ -114,7 +114,7 @@ class Study:
                  final_train: TrainConfig | dict | None = None, seed: int = 0,
                  latency: LatencyConfig | None = None, evaluator: str = "train",
                  reference_point: dict | None = None, measure: Iterable[str] = (),
-                 prescreen_latency: bool = False):
+                 prescreen_latency: bool = False, guide: str | dict | None = None):
         if not isinstance(seed, int) or isinstance(seed, bool) or seed < 0:
             raise ArchscoutError(f"seed must be a non-negative integer, got {seed!r}")
         self.evaluator_spec = check_evaluator_spec(evaluator)
@@ -123,9 +123,9 @@ class Study:
         if required is not None and self.space.name != required:
             raise ArchscoutError(f"the {self.evaluator_spec} table holds architectures of the {required!r} space, "
                                  f"not {self.space.name!r}; use --space {required} (or leave it out)")
-        if task is None and self.evaluator_spec == "train":
+        if task is None and uses_task(self.evaluator_spec):
             task = "mnist1d"
-        elif task is not None and self.evaluator_spec != "train":
+        elif task is not None and not uses_task(self.evaluator_spec):
             raise ArchscoutError(f"the {self.evaluator_spec.split(':')[0]} evaluator trains nothing, so a task has "
                                  f"no effect; leave out the task (--task)")
         self._task_ref = task
@@ -142,7 +142,8 @@ class Study:
                                  f"starting with a letter or digit")
         if objective is not None and objectives is not None:
             raise ArchscoutError("give either objective (one metric) or objectives (several), not both")
-        self.objectives = parse_objectives(objectives if objectives is not None else (objective or "accuracy"))
+        self.objectives = parse_objectives(objectives if objectives is not None else
+                                           (objective or _default_objective(self.evaluator_spec)))
         for metric, _ in self.objectives:
             if metric == "test_accuracy":
                 raise ArchscoutError("an objective cannot be test_accuracy: selection uses validation data only")
@@ -153,8 +154,10 @@ class Study:
         self.measure = _measure_list(measure, self.evaluator_spec)
         self.prescreen_latency = bool(prescreen_latency)
         self.constraints = [_measured(Constraint.parse(c), self.evaluator_spec) for c in constraints]
+        from .guide import check_guide
+        self.guide = check_guide(guide, self)
         self.reference_point = _check_reference(reference_point, self.objectives)
-        if self.prescreen_latency and (self.evaluator_spec != "train" or not self._latency_bounds()):
+        if self.prescreen_latency and (not uses_task(self.evaluator_spec) or not self._latency_bounds()):
             raise ArchscoutError("latency prescreening needs the train evaluator and an upper bound on a PyTorch or "
                                  "ONNX Runtime latency to screen against, e.g. --constraint 'latency_ms <= 2'")
         self.strategy_name = canonical_name(strategy)
@@ -171,7 +174,7 @@ class Study:
         config = self._config(task_name)
         row = self.storage.get_study(self.name)
         if row is None:
-            if self.evaluator_spec == "train":  # bad data or a space that cannot take it: refuse before storing
+            if uses_task(self.evaluator_spec):  # bad data or a space that cannot take it: refuse before storing
                 self._check_space_fits(self.task)
             self._check_meetable()
             row = self.storage.create_study(self.name, config)
@@ -185,7 +188,7 @@ class Study:
             "space": self.space.name, "space_fingerprint": self.space.fingerprint(),
             "task": task_name, "objective": self.objective, "objectives": [list(o) for o in self.objectives],
             "reference_point": self.reference_point, "measure": list(self.measure),
-            "prescreen_latency": self.prescreen_latency,
+            "prescreen_latency": self.prescreen_latency, "guide": self.guide,
             "constraints": [str(c) for c in self.constraints], "strategy": self.strategy_name,
             "strategy_options": self.strategy_options, "seed": self.seed,
             "train": self.train_config.as_dict(), "final_train": self.final_train.as_dict(),
@@ -215,7 +218,7 @@ class Study:
         return cls(name, space=space, task=task if task is not None else cfg["task"], objectives=objectives,
                    constraints=cfg["constraints"], strategy=cfg["strategy"],
                    reference_point=cfg.get("reference_point"), measure=cfg.get("measure", ()),
-                   prescreen_latency=cfg.get("prescreen_latency", False),
+                   prescreen_latency=cfg.get("prescreen_latency", False), guide=cfg.get("guide"),
                    strategy_options=cfg["strategy_options"], storage=store, train=cfg["train"],
                    final_train=cfg.get("final_train"), seed=cfg["seed"], evaluator=cfg.get("evaluator", "train"))
 
@@ -228,14 +231,17 @@ class Study:
         return self._task
 
     def evaluator(self):
-        if self.evaluator_spec == "train":
-            return make_evaluator("train", self.task, self.train_config, self.latency, metrics=self.needed_metrics)
+        if uses_task(self.evaluator_spec):
+            return make_evaluator(self.evaluator_spec, self.task, self.train_config, self.latency,
+                                  metrics=self.needed_metrics)
         return make_evaluator(self.evaluator_spec)
 
     @property
     def needed_metrics(self) -> list[str]:
         """The metrics the objectives and constraints name (an evaluator measures them besides its own)."""
         names = [m for m, _ in self.objectives] + [c.metric for c in self.constraints] + list(self.measure)
+        if self.guide:  # the proxies a guide ranks by are stored with every trained candidate
+            names += [f"proxy@{p}" for p in self.guide["proxies"]]
         return list(dict.fromkeys(names))
 
     @property
@@ -374,8 +380,6 @@ class Study:
             else:
                 return None
         return ref
-        return to_minimise([[self.reference_point[m] for m, _ in self.objectives]],
-                           [w for _, w in self.objectives])[0]
 
     @property
     def search_seconds(self) -> float:
@@ -393,7 +397,7 @@ class Study:
             raise ArchscoutError(f"study {self.name!r} uses strategy {self.strategy_name!r}, not {strategy!r}; "
                                  f"start a new study (another name) to compare strategies")
         self.search(trials=trials, time_budget=time_budget, progress=progress, **search_options)
-        if final_top_k > 0 and final_seeds > 0 and self.evaluator_spec == "train":
+        if final_top_k > 0 and final_seeds > 0 and uses_task(self.evaluator_spec):
             self.finalize(top_k=final_top_k, seeds=final_seeds, progress=progress)
         return self
 
@@ -416,7 +420,7 @@ class Study:
         ex, time_limit = check_search_options(workers, executor, address, trial_timeout, trial_memory_mb,
                                               max_failures, on_interrupted)
         evaluator = self.evaluator()
-        if self.evaluator_spec == "train":
+        if uses_task(self.evaluator_spec):
             self._check_task(self.task)
             self._check_space_fits(self.task)
             if self.prescreen_latency:
@@ -506,7 +510,7 @@ class Study:
         check_unit_range(self.constraints)
         if self.evaluator_spec.startswith("nas-bench-graph:"):
             check_table(self.constraints, self.evaluator().rows(), f"in the {self.evaluator_spec} table")
-        elif self.evaluator_spec == "train":
+        elif uses_task(self.evaluator_spec):
             check_trained(self.constraints, self.space, self.evaluator(), self.seed)
 
     def _check_space_fits(self, task: Task | GraphTask) -> None:
@@ -548,9 +552,9 @@ class Study:
         ``trials``: retrain these trial numbers instead. Pairs already stored are not trained again."""
         if top_k < 1 or seeds < 1:
             raise ArchscoutError("final retraining needs top_k >= 1 and seeds >= 1")
-        if self.evaluator_spec != "train":
-            raise ArchscoutError(f"final retraining needs the train evaluator; study {self.name!r} uses "
-                                 f"{self.evaluator_spec!r}")
+        if not uses_task(self.evaluator_spec):
+            raise ArchscoutError(f"final retraining needs a task to train on; study {self.name!r} uses the lookup "
+                                 f"evaluator {self.evaluator_spec!r}")
         if trials is not None:
             wanted = list(trials)
             by_number = {t.number: t for t in self.trials("complete")}
@@ -600,6 +604,16 @@ def _measured(c: Constraint, spec: str) -> Constraint:
         raise ArchscoutError(f"constraint {c}: the {spec.split(':')[0]} evaluator does not measure "
                              f"{c.metric!r}; it measures {', '.join(measured_metrics(spec))}")
     return c
+
+
+def _default_objective(spec: str) -> str:
+    """What a study optimises when it names no objective: accuracy, or what a training-free evaluator gives."""
+    if spec == "zero-cost":
+        from .evaluate.zero_cost import DEFAULT_PROXY
+        return f"proxy@{DEFAULT_PROXY}"
+    if spec.startswith("predictor:"):
+        return "predicted_accuracy"
+    return "accuracy"
 
 
 def spread(front: list, k: int) -> list:
@@ -695,7 +709,7 @@ def _train_config(value: TrainConfig | dict | None, default: TrainConfig) -> Tra
 
 def _check_same(name: str, stored: dict, wanted: dict) -> None:
     keys = ["space", "space_fingerprint", "task", "objective", "objectives", "constraints", "strategy",
-            "strategy_options", "seed", "budget", "final_train", "evaluator"]
+            "strategy_options", "seed", "budget", "final_train", "evaluator", "guide"]
     diff = [k for k in keys if k in stored and stored.get(k) != wanted.get(k)]
     if diff:
         parts = "; ".join(f"{k}: stored {stored.get(k)!r}, asked {wanted.get(k)!r}" for k in diff
@@ -755,12 +769,20 @@ class _Loop:
         self.counted = 0
         self.failed_in_row: list[str] = []
         self.new: list[Trial] = []
+        self.guide = None
+        if study.guide:
+            from .guide import Guide
+            self.guide = Guide(study.guide, study.evaluator(), study.space, study.seed)
+        self.trained: dict[str, tuple] = {}  # arch id -> (arch, metrics, score): what a guide learns from
+        self.guided: dict[str, dict] = {}  # arch id -> how the guide picked it, stored with its trial
 
     def _learn(self, r: TrialRow, arch: Architecture | None = None) -> Trial:
         arch = arch or Architecture.from_json(r.arch, self.study.space)
         score = self.study._score(r.metrics) if r.status == "complete" else None
         if r.budget == self.budget:
             self.known[r.arch_id] = r.metrics if r.status == "complete" else None
+            if score is not None:
+                self.trained[r.arch_id] = (arch, r.metrics, score)
         self.strategy.tell(arch, score)
         self.told.add(r.id)
         self.counted += 1
@@ -800,7 +822,7 @@ class _Loop:
             while True:
                 can_submit = stop is None and (self.seconds is None or self._used() < self.seconds)
                 while can_submit and stop is None and self.ex.free() > 0:
-                    arch = self.requeue.pop(0) if self.requeue else self.strategy.ask()
+                    arch = self.requeue.pop(0) if self.requeue else self._ask()
                     if arch.id in self.known:  # evaluated at this budget already: tell, do not evaluate again
                         metrics = self.known[arch.id]
                         self.strategy.tell(arch, study._score(metrics) if metrics else None)
@@ -859,8 +881,29 @@ class _Loop:
                 f"See `archscout show {study.name} --failed`")
         return self.new
 
+    def _ask(self) -> Architecture:
+        """The strategy's next proposal; with a guide, the best-ranked of a pool of fresh proposals."""
+        if self.guide is None:
+            return self.strategy.ask()
+        pool: list[Architecture] = []
+        held = {a.id for _, a in self.inflight.values()}
+        arch = None
+        for _ in range(self.guide.pool * 5):
+            arch = self.strategy.ask()
+            if arch.id not in self.known and arch.id not in held and all(a.id != arch.id for a in pool):
+                pool.append(arch)
+                if len(pool) == self.guide.pool:
+                    break
+        if not pool:  # nothing fresh: let the loop handle the duplicate
+            return arch
+        best, info = self.guide.pick(pool, list(self.trained.values()))
+        self.guided[pool[best].id] = info
+        return pool[best]
+
     def _store(self, key: int, out: Outcome) -> None:
         row, arch = self.inflight.pop(key)
+        if arch.id in self.guided:
+            out.details["guide"] = self.guided.pop(arch.id)
         front = None
         if self.study.multi_objective:  # the front with this result, stored with it
             points = dict(self.points)

@@ -16,7 +16,7 @@ from ..tasks import GraphTask, Task
 from .training import TrainConfig, evaluate, train
 
 __all__ = ["Evaluation", "Infeasible", "LatencyConfig", "TrainingEvaluator", "TrainConfig", "train", "evaluate",
-           "make_evaluator"]
+           "make_evaluator", "uses_task"]
 
 
 class Infeasible(TrialFailed):
@@ -83,15 +83,18 @@ class TrainingEvaluator:
     kind = "train"
     measures = ("accuracy", "loss", "params", "flops", "size_bytes@fp32", "latency_ms", "train_seconds",
                 "train_loss")
-    # measured when a study names them: latency_ms@RUNTIME:bN, size_bytes@fp16 / @int8, memory_mb, accuracy@int8
-    on_request = ("latency_ms@", "size_bytes@", "memory_mb", "accuracy@int8")
+    # measured when a study names them: latency_ms@RUNTIME:bN, size_bytes@fp16 / @int8, memory_mb, accuracy@int8,
+    # and zero-cost proxies of the untrained network (proxy@NAME)
+    on_request = ("latency_ms@", "size_bytes@", "memory_mb", "accuracy@int8", "proxy@")
 
     def __init__(self, task: Task, train: TrainConfig | None = None, latency: LatencyConfig | None = None,
                  metrics: tuple | list = ()):
         self.task = task
         self.train_config = train or TrainConfig()
         self.latency = latency or LatencyConfig()
-        self.extra = [m for m in metrics if m not in self.measures and m.startswith(self.on_request)]
+        self.proxies = [m.split("@", 1)[1] for m in metrics if m.startswith("proxy@")]
+        self.extra = [m for m in metrics if m not in self.measures and m.startswith(self.on_request)
+                      and not m.startswith("proxy@")]
         self.prescreen: dict = {}  # latency metric -> (LatencyTable, bound): see prescreen_latency
 
     @property
@@ -208,14 +211,37 @@ class TrainingEvaluator:
         return {f"{prefix}accuracy@int8": res["accuracy"], f"{prefix}loss@int8": res["loss"],
                 "size_bytes@int8": int8.size_bytes}
 
+    def proxy_scores(self, model, details: dict | None = None) -> dict:
+        """The zero-cost proxies the study names (``proxy@NAME``) of the untrained network, on one batch of
+        training samples; a proxy that cannot score it is left out, with its reason in
+        ``details["proxy_errors"]``. Time per proxy goes to ``details["proxy_seconds"]``."""
+        from .proxies import proxy_batch, score_all
+
+        if getattr(self, "_proxy_batch", None) is None:
+            self._proxy_batch = proxy_batch(self.task)
+        inputs, targets, mask = self._proxy_batch
+        results = score_all(model, inputs, targets, self.proxies, mask=mask)
+        if details is not None:
+            details["proxy_seconds"] = {k: round(v["seconds"], 5) for k, v in results.items()}
+            errors = {k: v["error"] for k, v in results.items() if v["error"]}
+            if errors:
+                details["proxy_errors"] = errors
+        return {f"proxy@{k}": v["value"] for k, v in results.items() if v["value"] is not None}
+
+    def __getstate__(self):  # the proxy batch is rebuilt in each worker
+        return {**self.__dict__, "_proxy_batch": None}
+
     def build_and_cost(self, arch: Architecture, seed: int, cost_check=None, details: dict | None = None) -> tuple:
-        """The untrained network and its cost metrics; Infeasible when ``cost_check`` gives a reason."""
+        """The untrained network, its cost metrics and the proxies the study names; Infeasible when
+        ``cost_check`` gives a reason (before any proxy is computed)."""
         model = self.build(arch, seed)
         metrics = self.costs(model, arch, details)
         if cost_check is not None:
             reason = cost_check(metrics)
             if reason:
                 raise Infeasible(reason, metrics)
+        if self.proxies:
+            metrics.update(self.proxy_scores(model, details))
         return model, metrics
 
     def evaluate(self, arch: Architecture, seed: int = 0, cost_check=None, guard=None) -> Evaluation:
@@ -258,11 +284,19 @@ class TrainingEvaluator:
 
 
 
-EVALUATORS = ("train", "synthetic", "nas-bench-graph")
+EVALUATORS = ("train", "zero-cost", "predictor", "synthetic", "nas-bench-graph")
+TRAINING_FREE_MEASURES = ("params", "flops", "size_bytes@fp32", "latency_ms")
+
+
+def uses_task(spec: str) -> bool:
+    """Whether the evaluator of ``spec`` builds networks for a task (training them or scoring them untrained),
+    as opposed to looking results up."""
+    return spec.split(":", 1)[0] in ("train", "zero-cost", "predictor")
 
 
 def measured_metrics(spec: str) -> tuple:
-    """The metrics an evaluator (by spec) stores for every trial it completes."""
+    """The metrics an evaluator (by spec) stores for every trial it completes (and, for those that build
+    networks, what a study can ask for besides: see :func:`measurable`)."""
     name = spec.split(":", 1)[0]
     if name == "synthetic":
         from .synthetic import SyntheticEvaluator
@@ -270,21 +304,34 @@ def measured_metrics(spec: str) -> tuple:
     if name == "nas-bench-graph":
         from .tabular import NasBenchGraphEvaluator
         return NasBenchGraphEvaluator.measures
+    if name == "zero-cost":
+        return TRAINING_FREE_MEASURES + ("proxy@NAME",)
+    if name == "predictor":
+        return ("predicted_accuracy", "predicted_accuracy_std") + TRAINING_FREE_MEASURES + ("proxy@NAME",)
     return TrainingEvaluator.measures
 
 
 def check_evaluator_spec(spec: str) -> str:
-    """Validate an evaluator name (``train``, ``synthetic[:options]``, ``nas-bench-graph:DATASET``);
-    returns it in canonical form."""
+    """Validate an evaluator name (``train``, ``zero-cost``, ``predictor:FILE``, ``synthetic[:options]``,
+    ``nas-bench-graph:DATASET``); returns it in canonical form."""
     from ..errors import unknown_name
 
     if not isinstance(spec, str):
         raise ArchscoutError(f"an evaluator is named by a string, got {spec!r}")
     name = spec.split(":", 1)[0]
-    if name == "train":
-        if spec != "train":
-            raise ArchscoutError("the train evaluator takes no options here; use --steps, --lr, ... instead")
-        return "train"
+    if name in ("train", "zero-cost"):
+        if spec != name:
+            raise ArchscoutError(f"the {name} evaluator takes no options here; use --steps, --lr, ... (train) or "
+                                 f"--objective proxy@NAME (zero-cost) instead")
+        return name
+    if name == "predictor":
+        path = spec.split(":", 1)[1] if ":" in spec else ""
+        if not path:
+            raise ArchscoutError("name the predictor file: --evaluator predictor:FILE (write one with "
+                                 "`archscout proxies ... --save-predictor FILE`)")
+        from .zero_cost import load_predictor
+        load_predictor(path)
+        return spec
     if name == "synthetic":
         from .synthetic import SyntheticEvaluator
         return SyntheticEvaluator.parse(spec).spec
@@ -295,16 +342,26 @@ def check_evaluator_spec(spec: str) -> str:
 
 
 def evaluator_space(spec: str) -> str | None:
-    """The built-in space an evaluator requires (a tabular benchmark's), or None when any space works."""
+    """The built-in space an evaluator requires (a tabular benchmark's, a predictor's on encodings), or None
+    when any space works."""
     if spec.split(":", 1)[0] == "nas-bench-graph":
         from .tabular import NasBenchGraphEvaluator
         return NasBenchGraphEvaluator.parse(spec).space_name
+    if spec.startswith("predictor:"):
+        from .zero_cost import load_predictor
+        return load_predictor(spec.split(":", 1)[1])[1].get("space")
     return None
 
 
 def measurable(spec: str, metric: str) -> bool:
     """Whether the evaluator of ``spec`` stores ``metric`` (when a study names it)."""
-    return metric in measured_metrics(spec) or (spec == "train" and metric.startswith(TrainingEvaluator.on_request))
+    if metric in measured_metrics(spec):
+        return True
+    if uses_task(spec):
+        if metric.startswith("proxy@"):
+            return True
+        return metric.startswith(TrainingEvaluator.on_request) and (spec == "train" or metric != "accuracy@int8")
+    return False
 
 
 def make_evaluator(spec: str, task: Task | GraphTask | None = None, train: TrainConfig | None = None,
@@ -317,6 +374,13 @@ def make_evaluator(spec: str, task: Task | GraphTask | None = None, train: Train
             from .graph import GraphTrainingEvaluator
             return GraphTrainingEvaluator(task, train, latency, metrics)
         return TrainingEvaluator(task, train, latency, metrics)
+    if spec == "zero-cost":
+        from .zero_cost import ZeroCostEvaluator
+        return ZeroCostEvaluator(task, train, latency, metrics)
+    if spec.startswith("predictor:"):
+        from .zero_cost import PredictorEvaluator
+        return PredictorEvaluator(spec.split(":", 1)[1], task, train, latency,
+                                  [m for m in metrics if not m.startswith("predicted_accuracy")])
     if spec.startswith("nas-bench-graph:"):
         from .tabular import NasBenchGraphEvaluator
         return NasBenchGraphEvaluator.parse(spec)

@@ -86,7 +86,7 @@ class GraphTrainingEvaluator(TrainingEvaluator):
         self._tensors = None
 
     def __getstate__(self):  # workers rebuild the tensors from the task's arrays
-        return {**self.__dict__, "_tensors": None}
+        return {**super().__getstate__(), "_tensors": None}
 
     def graph(self):
         """The task as tensors: features, edges, labels."""

@@ -324,10 +324,38 @@ _FUNCTIONS: dict[str, Callable] = {
     "params": params, "flops": flops}
 
 
+def describe_proxy(name: str) -> str:
+    """The proxy's paper and definition, in one line (its function's docstring)."""
+    return " ".join(_check_name(name).__doc__.split())
+
+
 def _check_name(name: str) -> Callable:
     if name not in _FUNCTIONS:
         raise unknown_name("proxy", name, PROXIES)
     return _FUNCTIONS[name]
+
+
+BATCH_SIZE = 64  # samples (or graph training nodes) a proxy sees: one minibatch of the training data
+
+
+def proxy_batch(task, size: int = BATCH_SIZE, seed: int = 0) -> tuple:
+    """``(inputs, targets, mask)`` for scoring networks of ``task``: ``size`` training samples drawn with
+    ``seed`` (never validation or test data); for a graph task, the whole graph with ``size`` of its
+    training nodes in the mask."""
+    import numpy as np
+
+    torch = _torch()
+    rng = np.random.default_rng(seed)
+    if hasattr(task, "edge_index"):  # a GraphTask: the network needs the whole graph
+        nodes = np.flatnonzero(task.train_mask)
+        mask = np.zeros(task.num_nodes, dtype=bool)
+        mask[rng.choice(nodes, min(size, len(nodes)), replace=False)] = True
+        inputs = (torch.as_tensor(task.x, dtype=torch.float32), torch.as_tensor(task.edge_index))
+        return inputs, torch.as_tensor(task.y), torch.as_tensor(mask)
+    rows = rng.choice(len(task.train), min(size, len(task.train)), replace=False)
+    rows.sort()
+    return ((torch.as_tensor(task.train.X[rows], dtype=torch.float32),), torch.as_tensor(task.train.y[rows]),
+            None)
 
 
 def score(name: str, model, inputs: tuple, targets, *, loss: Callable | None = None, mask=None,
@@ -370,4 +398,4 @@ def score_all(model, inputs: tuple, targets, names=None, *, loss: Callable | Non
     return results
 
 
-__all__ = ["PROXIES", "ProxyFailed", "score", "score_all"]
+__all__ = ["BATCH_SIZE", "PROXIES", "ProxyFailed", "describe_proxy", "proxy_batch", "score", "score_all"]

@@ -14,7 +14,7 @@ def fmt_metric(metric: str, value) -> str:
     if value is None:
         return ""
     base = base_name(metric)
-    if base in ("accuracy", "test_accuracy"):
+    if base in ("accuracy", "test_accuracy", "predicted_accuracy"):
         return f"{100 * value:.2f}"
     if base in ("params", "flops", "size_bytes"):
         return f"{int(value):,}"
@@ -22,7 +22,7 @@ def fmt_metric(metric: str, value) -> str:
 
 
 def heading(metric: str, way: str) -> str:
-    unit = " %" if base_name(metric) in ("accuracy", "test_accuracy") else ""
+    unit = " %" if base_name(metric) in ("accuracy", "test_accuracy", "predicted_accuracy") else ""
     return f"{metric}{unit} ({way})"
 
 

@@ -28,13 +28,18 @@ def leaderboard_table(study, n: int = 10) -> Table:
     known = {"accuracy"} | {c[0] for c in _COLUMNS}
     shown += [(m, m, lambda v, m=m: fmt_metric(m, v)) for m, _ in study.objectives if m not in known]
     finals = any(t.final for t in board)
-    headings = ["rank", "trial", "val acc %"] + (["test acc % (seeds)"] if finals else []) + [c[1] for c in shown]
+    trained = any("accuracy" in t.metrics for t in board)  # training-free evaluators measure no accuracy
+    headings = ["rank", "trial"] + (["val acc %"] if trained else []) + (["test acc % (seeds)"] if finals else []) \
+        + [c[1] for c in shown]
     for col in headings:
         table.add_column(col, justify="right", overflow="fold")
     table.add_column("architecture", justify="left", overflow="fold")
     for i, t in enumerate(board, 1):
         m = t.metrics
-        cells = [str(i), f"#{t.number}", f"{100 * m['accuracy']:.2f}"] + ([_fmt_final(t.final)] if finals else [])
+        cells = [str(i), f"#{t.number}"]
+        if trained:
+            cells.append(f"{100 * m['accuracy']:.2f}" if "accuracy" in m else "")
+        cells += [_fmt_final(t.final)] if finals else []
         cells += [fmt(m[key]) if key in m else "" for key, _, fmt in shown]
         table.add_row(*cells, t.arch.describe())
     return table

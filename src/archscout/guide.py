@@ -1,0 +1,156 @@
+"""Proxy-guided search: rank a pool of proposals without training and train only the most promising.
+
+With a guide, each time a study's loop needs a candidate it asks its strategy for a pool of
+``pool`` fresh proposals, scores every one with zero-cost proxies (on the untrained network,
+one batch of training data) and sends only the best-ranked one to be trained. The rest are
+never evaluated or stored; the strategy is told only about what was trained.
+
+* ``proxies``: the pool is ranked by a vote of the proxies (the sum of each proxy's rank in
+  the pool, as Abdelfattah et al. 2021 vote).
+* ``predictor``: a vote of nwot, jacov and flops (those of them it computes) until ``warmup``
+  candidates are trained; then a predictor
+  (:mod:`archscout.evaluate.predictors`, ``ensemble`` by default) is fitted to the trained
+  candidates' encodings and proxy scores and ranks the pool by its prediction plus half its
+  uncertainty (an upper confidence bound), refitted as results come in.
+
+The proxies of every trained candidate are stored with its metrics (``proxy@NAME``), so the
+predictor is refitted from storage alone on resume. The time spent ranking is part of the
+search time, like the training.
+"""
+from __future__ import annotations
+
+import time
+
+import numpy as np
+
+from .errors import ArchscoutError
+
+GUIDES = ("proxies", "predictor")
+VOTE_PROXIES = ("nwot", "jacov", "flops")
+# every proxy but grad_sign, which alone costs more than the others together (per-sample gradients)
+PREDICTOR_PROXIES = ("synflow", "snip", "grasp", "fisher", "grad_norm", "jacov", "nwot", "zen", "epe_nas",
+                     "l2_norm", "plain", "params", "flops")
+DEFAULT_POOL = 10
+DEFAULT_WARMUP = 10
+UCB = 0.5  # weight of the predictor's uncertainty in its ranking
+
+
+def check_guide(guide, study) -> dict | None:
+    """A guide setting (``"proxies"``, ``"predictor"`` or a dict with ``by`` and options) in canonical form;
+    clear errors for a guide the study cannot use."""
+    if guide is None or guide is False:
+        return None
+    if isinstance(guide, str):
+        guide = {"by": guide}
+    if not isinstance(guide, dict):
+        raise ArchscoutError(f"a guide is 'proxies', 'predictor' or a dict of options, got {guide!r}")
+    known = {"by", "pool", "proxies", "predictor", "warmup"}
+    bad = sorted(set(guide) - known)
+    if bad:
+        raise ArchscoutError(f"unknown guide option(s) {', '.join(bad)}; known: {', '.join(sorted(known))}")
+    by = guide.get("by")
+    if by not in GUIDES:
+        from .errors import unknown_name
+        raise unknown_name("guide", str(by), GUIDES)
+    if study.evaluator_spec != "train":
+        raise ArchscoutError("a guide picks which candidates to train, so it needs the train evaluator; for a search "
+                             "without training use --evaluator zero-cost")
+    if study.multi_objective:
+        raise ArchscoutError("a guide ranks candidates by one objective; it cannot be used with several objectives")
+    pool = guide.get("pool", DEFAULT_POOL)
+    warmup = guide.get("warmup", DEFAULT_WARMUP)
+    for name, value, low in (("pool", pool, 2), ("warmup", warmup, 4)):
+        if isinstance(value, bool) or not isinstance(value, int) or value < low:
+            raise ArchscoutError(f"guide {name} must be an integer >= {low}, got {value!r}")
+    from .evaluate.proxies import PROXIES
+    proxies = guide.get("proxies") or (VOTE_PROXIES if by == "proxies" else PREDICTOR_PROXIES)
+    if isinstance(proxies, str):
+        proxies = [p.strip() for p in proxies.split(",") if p.strip()]
+    for p in proxies:
+        if p not in PROXIES:
+            from .errors import unknown_name
+            raise unknown_name("proxy", p, PROXIES)
+    predictor = guide.get("predictor", "ensemble")
+    from .evaluate.predictors import PREDICTORS
+    if predictor not in PREDICTORS:
+        from .errors import unknown_name
+        raise unknown_name("predictor", str(predictor), PREDICTORS)
+    out = {"by": by, "pool": pool, "proxies": list(dict.fromkeys(proxies))}
+    if by == "predictor":
+        out.update(predictor=predictor, warmup=warmup)
+    return out
+
+
+class Guide:
+    """Ranks pools of proposals for a study's loop (see the module's docstring)."""
+
+    def __init__(self, config: dict, evaluator, space, seed: int = 0):
+        self.config, self.evaluator, self.space, self.seed = config, evaluator, space, seed
+        self.pool = config["pool"]
+        self.proxies = list(config["proxies"])
+        self.vote_proxies = [p for p in VOTE_PROXIES if p in self.proxies] if config["by"] == "predictor" \
+            and any(p in self.proxies for p in VOTE_PROXIES) else self.proxies
+        self._cache: dict[str, dict] = {}  # arch id -> proxy scores (recomputable: seeded)
+        self._fitted = None
+        self._fitted_on = -1
+
+    def proxy_scores(self, arch) -> dict:
+        """The guide's proxies of the untrained network (None where a proxy failed or it cannot be built)."""
+        if arch.id not in self._cache:
+            from .errors import TrialFailed
+            from .evaluate.proxies import score_all
+
+            try:
+                model = self.evaluator.build(arch, self.seed)
+            except TrialFailed:
+                self._cache[arch.id] = {p: None for p in self.proxies}
+            else:
+                if getattr(self.evaluator, "_proxy_batch", None) is None:
+                    from .evaluate.proxies import proxy_batch
+                    self.evaluator._proxy_batch = proxy_batch(self.evaluator.task)
+                inputs, targets, mask = self.evaluator._proxy_batch
+                res = score_all(model, inputs, targets, self.proxies, mask=mask)
+                self._cache[arch.id] = {k: v["value"] for k, v in res.items()}
+        return self._cache[arch.id]
+
+    def pick(self, candidates: list, trained: list[tuple]) -> tuple[int, dict]:
+        """The index of the candidate to train, and what to record about the choice. ``trained``:
+        ``(architecture, metrics, score)`` of the candidates trained so far (score: higher is better)."""
+        t0 = time.perf_counter()
+        scores = [self.proxy_scores(a) for a in candidates]
+        info = {"by": "vote", "pool": len(candidates)}
+        if self.config["by"] == "predictor" and len(trained) >= self.config["warmup"]:
+            model = self._predictor(trained)
+            mean, std = model.predict(candidates, scores, return_std=True)
+            value = mean + UCB * std
+            best = int(np.argmax(value))
+            info.update(by=self.config["predictor"], predicted=round(float(mean[best]), 5),
+                        std=round(float(std[best]), 5), fitted_on=len(trained))
+        else:
+            value = vote(scores, self.vote_proxies)
+            best = int(np.argmax(value))
+        info["seconds"] = round(time.perf_counter() - t0, 4)
+        return best, info
+
+    def _predictor(self, trained: list[tuple]):
+        if self._fitted_on != len(trained):
+            from .evaluate.predictors import make_predictor
+
+            archs = [a for a, _, _ in trained]
+            proxies = [{p: m.get(f"proxy@{p}") for p in self.proxies} for _, m, _ in trained]
+            y = [s for _, _, s in trained]
+            self._fitted = make_predictor(self.config["predictor"], self.space, self.proxies,
+                                          seed=self.seed + len(trained)).fit(archs, y, proxies)
+            self._fitted_on = len(trained)
+        return self._fitted
+
+
+def vote(scores: list[dict], proxies: list[str]) -> np.ndarray:
+    """The sum over proxies of each candidate's rank among ``scores`` (a failed proxy ranks last)."""
+    from scipy.stats import rankdata
+
+    total = np.zeros(len(scores))
+    for p in proxies:
+        values = np.array([s.get(p) if s.get(p) is not None else -np.inf for s in scores], dtype=float)
+        total += rankdata(values)
+    return total

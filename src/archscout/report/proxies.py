@@ -1,0 +1,174 @@
+"""How well zero-cost proxies rank architectures: Spearman rho and Kendall tau against validation accuracy,
+time per proxy, a table, scatter plots, and a predictor fitted on the same records.
+
+A record is one trained architecture: ``{"arch", "accuracy", "proxies": {name: value or None},
+"seconds": {name: s}, "errors": {name: reason}}``. Records come from a study's completed trials
+(:func:`records_from_study`: stored ``proxy@NAME`` metrics are reused, the rest computed on the
+network as the study initialised it) or from a ground-truth file (:func:`records_from_file`).
+"""
+from __future__ import annotations
+
+import json
+import math
+import os
+import statistics
+
+from ..errors import ArchscoutError
+
+# Spearman rho on NAS-Bench-201 CIFAR-10 (Abdelfattah et al. 2021 on all 15,625 architectures; else
+# NAS-Bench-Suite-Zero 2022 on 1,000), as collected in the project's reference figures
+PUBLISHED_NB201 = {"synflow": 0.737, "jacov": 0.731, "nwot": 0.77, "snip": 0.596, "grad_norm": 0.594,
+                   "grasp": 0.514, "fisher": 0.360, "zen": 0.35, "params": 0.72, "flops": 0.69, "epe_nas": 0.70,
+                   "l2_norm": 0.68, "plain": -0.26}
+
+
+def records_from_study(study, proxies, progress=None) -> list[dict]:
+    """One record per completed trial of ``study`` (accuracy: the validation accuracy it stored)."""
+    from ..evaluate.proxies import proxy_batch, score_all
+
+    trials = [t for t in study.trials("complete") if t.metrics.get("accuracy") is not None]
+    if not trials:
+        raise ArchscoutError(f"study {study.name!r} has no completed trial with a validation accuracy to "
+                             f"correlate proxies with")
+    evaluator = None
+    batch = None
+    out = []
+    for i, t in enumerate(trials):
+        stored = {p: t.metrics.get(f"proxy@{p}") for p in proxies}
+        missing = [p for p in proxies if stored[p] is None]
+        seconds = dict(t.details.get("proxy_seconds", {}))
+        errors = {p: e for p, e in t.details.get("proxy_errors", {}).items() if p in proxies}
+        missing = [p for p in missing if p not in errors]
+        if missing:
+            if evaluator is None:
+                evaluator = study.evaluator()
+                batch = proxy_batch(study.task)
+            model = evaluator.build(t.arch, t.seed)
+            res = score_all(model, *batch[:2], missing, mask=batch[2])
+            for p, r in res.items():
+                stored[p], seconds[p] = r["value"], r["seconds"]
+                if r["error"]:
+                    errors[p] = r["error"]
+        out.append({"arch": t.arch, "accuracy": t.metrics["accuracy"], "proxies": stored,
+                    "seconds": {p: seconds.get(p) for p in proxies}, "errors": errors, "trial": t.number})
+        if progress is not None:
+            progress(i + 1, len(trials))
+    return out
+
+
+def records_from_file(path: str, space=None) -> list[dict]:
+    """Records of a ground-truth file (JSON lines as benchmarks/ground_truth.py writes them)."""
+    from ..space import Architecture, get_space
+
+    try:
+        with open(path) as f:
+            rows = [json.loads(line) for line in f if line.strip()]
+    except FileNotFoundError:
+        raise ArchscoutError(f"no ground-truth file at {path!r}") from None
+    except (OSError, json.JSONDecodeError, UnicodeDecodeError) as e:
+        raise ArchscoutError(f"cannot read the ground-truth file {path!r}: {e}") from None
+    out = []
+    for n, row in enumerate(rows, 1):
+        if not isinstance(row, dict) or row.get("status") != "complete":
+            continue
+        if "proxies" not in row or "val_accuracy" not in row or "architecture" not in row:
+            raise ArchscoutError(f"{path}: line {n} has no proxies, val_accuracy or architecture; regenerate it "
+                                 f"with benchmarks/ground_truth.py")
+        arch_space = space or get_space(row["architecture"]["space"])
+        out.append({"arch": Architecture.from_json(row["architecture"], arch_space), "accuracy": row["val_accuracy"],
+                    "proxies": row["proxies"], "seconds": row.get("proxy_seconds", {}),
+                    "errors": row.get("proxy_errors", {}), "test_accuracy": row.get("test_accuracy"),
+                    "task": row.get("task")})
+    if len(out) < 3:
+        raise ArchscoutError(f"{path}: fewer than 3 completed architectures to correlate")
+    return out
+
+
+def correlations(records: list[dict], proxies) -> list[dict]:
+    """Per proxy: architectures scored, failures, Spearman rho and Kendall tau against the accuracy (over the
+    architectures it scored), median and 95th-percentile seconds per architecture, the published NB201 rho."""
+    from scipy.stats import kendalltau, spearmanr
+
+    rows = []
+    for p in proxies:
+        pairs = [(r["proxies"].get(p), r["accuracy"]) for r in records]
+        pairs = [(v, a) for v, a in pairs if v is not None and math.isfinite(v)]
+        secs = sorted(s for s in (r["seconds"].get(p) for r in records) if s is not None)
+        rho = tau = None
+        if len(pairs) >= 3 and len({v for v, _ in pairs}) > 1:
+            x, y = zip(*pairs)
+            rho, tau = float(spearmanr(x, y)[0]), float(kendalltau(x, y)[0])
+        reasons = [r["errors"][p] for r in records if p in r.get("errors", {})]
+        rows.append({"proxy": p, "scored": len(pairs), "failed": len(records) - len(pairs), "spearman": rho,
+                     "kendall": tau, "seconds_median": statistics.median(secs) if secs else None,
+                     "seconds_p95": secs[min(len(secs) - 1, int(0.95 * len(secs)))] if secs else None,
+                     "published_nb201_spearman": PUBLISHED_NB201.get(p),
+                     "first_failure": reasons[0] if reasons else None})
+    return rows
+
+
+def total_seconds(records: list[dict], proxies) -> dict:
+    """Seconds for every proxy of one architecture: median, mean and max over the records."""
+    totals = [sum(r["seconds"].get(p) or 0.0 for p in proxies) for r in records if r["seconds"]]
+    if not totals:
+        return {}
+    return {"median": statistics.median(totals), "mean": statistics.fmean(totals), "max": max(totals)}
+
+
+def correlation_table(rows: list[dict], title: str):
+    from rich.table import Table
+
+    table = Table(title=title)
+    for col in ("proxy", "scored", "failed", "Spearman ρ", "Kendall τ", "ms / arch (median)", "NB201 ρ (published)"):
+        table.add_column(col, justify="right" if col != "proxy" else "left")
+    for r in rows:
+        table.add_row(r["proxy"], str(r["scored"]), str(r["failed"]), _num(r["spearman"]), _num(r["kendall"]),
+                      "" if r["seconds_median"] is None else f"{1000 * r['seconds_median']:.1f}",
+                      _num(r["published_nb201_spearman"]))
+    return table
+
+
+def _num(v) -> str:
+    return "–" if v is None else f"{v:+.3f}"
+
+
+def write_scatter(records: list[dict], proxies, path: str, title: str = "") -> str:
+    """One panel per proxy: its score (symmetric log scale) against the validation accuracy."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    cols = 4
+    rows = math.ceil(len(proxies) / cols)
+    fig, axes = plt.subplots(rows, cols, figsize=(3.4 * cols, 2.8 * rows), squeeze=False)
+    stats = {r["proxy"]: r for r in correlations(records, proxies)}
+    for ax, p in zip(axes.flat, proxies):
+        pts = [(r["proxies"].get(p), r["accuracy"]) for r in records if r["proxies"].get(p) is not None]
+        ax.scatter([v for v, _ in pts], [100 * a for _, a in pts], s=6, alpha=0.6)
+        if pts and (min(v for v, _ in pts) < 0 or max(v for v, _ in pts) / max(1e-300, min(v for v, _ in pts)) > 100):
+            ax.set_xscale("symlog", linthresh=max(1e-6, min(abs(v) for v, _ in pts if v) if any(v for v, _ in pts)
+                                                 else 1.0))
+        s = stats[p]
+        ax.set_title(f"{p}  ρ={_num(s['spearman'])}  τ={_num(s['kendall'])}", fontsize=9)
+        ax.set_ylabel("val. accuracy %", fontsize=8)
+        ax.tick_params(labelsize=7)
+        ax.grid(alpha=0.3)
+    for ax in list(axes.flat)[len(proxies):]:
+        ax.axis("off")
+    if title:
+        fig.suptitle(title)
+    fig.tight_layout()
+    os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+    return path
+
+
+def fit_predictor(records: list[dict], name: str, space, proxies, path: str, seed: int = 0, **info) -> dict:
+    """Fit the predictor ``name`` on every record and save it to ``path``; returns the file's header."""
+    from ..evaluate.predictors import make_predictor, save
+
+    predictor = make_predictor(name, space, list(proxies), seed=seed)
+    predictor.fit([r["arch"] for r in records], [r["accuracy"] for r in records], [r["proxies"] for r in records])
+    return save(predictor, path, kind=name, **info)
