@@ -21,6 +21,7 @@ METRICS: dict[str, str] = {
     "train_seconds": "min",
     "proxy": "max",           # a zero-cost proxy of the untrained network, always qualified: proxy@nwot
     "predicted_accuracy": "max",  # a learned predictor's estimate of the validation accuracy
+    "predicted_accuracy_std": "min",  # the predictor's uncertainty about it
 }
 RUNTIMES = ("pytorch", "onnxruntime", "onnxruntime-int8")
 PRECISIONS = ("fp32", "fp16", "int8")
@@ -44,7 +45,7 @@ def check_metric(metric: str) -> str:
     metric = metric.strip()
     base = base_name(metric)
     if base not in METRICS:
-        raise unknown_name("metric", metric, METRICS)
+        raise unknown_name("metric", metric, [m if m != "proxy" else "proxy@NAME" for m in METRICS])
     if "@" not in metric:
         if base == "proxy":
             from .evaluate.proxies import PROXIES

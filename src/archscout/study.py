@@ -121,7 +121,8 @@ class Study:
         required = evaluator_space(self.evaluator_spec)
         self.space = get_space(space if space is not None else required or "conv1d")
         if required is not None and self.space.name != required:
-            raise ArchscoutError(f"the {self.evaluator_spec} table holds architectures of the {required!r} space, "
+            what = "predictor was fitted on" if self.evaluator_spec.startswith("predictor:") else "table holds"
+            raise ArchscoutError(f"the {self.evaluator_spec} {what} architectures of the {required!r} space, "
                                  f"not {self.space.name!r}; use --space {required} (or leave it out)")
         if task is None and uses_task(self.evaluator_spec):
             task = "mnist1d"

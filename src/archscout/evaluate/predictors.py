@@ -67,6 +67,8 @@ def _check_fit_input(archs, y, proxies) -> np.ndarray:
 def _check_proxy_names(proxies) -> tuple:
     from .proxies import PROXIES
 
+    if isinstance(proxies, str):
+        proxies = [p.strip() for p in proxies.split(",") if p.strip()]
     names = tuple(PROXIES if proxies is None else proxies)
     bad = [n for n in names if n not in PROXIES]
     if bad:
@@ -251,7 +253,12 @@ class ProxyCombination(Predictor):
         for _ in range(self.n_bootstrap):
             rows = rng.integers(0, len(y), len(y))
             rho = _spearman_columns(z[rows] @ candidates.T, y[rows])
-            weights.append(candidates[int(np.nanargmax(rho))])
+            if np.isfinite(rho).any():  # a resample of tied targets or constant proxies ranks nothing
+                weights.append(candidates[int(np.nanargmax(rho))])
+        if not weights:
+            rho = _spearman_columns(z @ candidates.T, y)
+            weights.append(candidates[int(np.nanargmax(rho))] if np.isfinite(rho).any() else
+                           np.full(z.shape[1], 1.0 / np.sqrt(z.shape[1])))
         self.weights_ = np.stack(weights)
         self.weight_ = self.weights_.mean(0)
         scores = z @ self.weight_
