@@ -518,3 +518,21 @@ def test_bad_proxies_and_guide_options_are_one_line_errors(capsys, tmp_path, mon
     code, _, err = cli(capsys, *args)
     assert_one_line_error(code, err, phrase)
     assert not os.path.exists(tmp_path / "archscout.db") and not os.path.exists(tmp_path / "p.pkl")
+
+
+def test_the_python_examples_of_the_training_free_guide_run(monkeypatch):
+    """docs/training-free.md's examples run as written, from the repository's root."""
+    import re
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[1]
+    blocks = re.findall(r"```python\n(.*?)```", (root / "docs" / "training-free.md").read_text(), re.S)
+    assert len(blocks) == 2
+    monkeypatch.chdir(root)
+    first: dict = {}
+    exec(compile(blocks[0], "training-free.md", "exec"), first)
+    assert set(first["scores"]) == set(PROXIES)
+    second: dict = {}
+    exec(compile(blocks[1], "training-free.md", "exec"), second)
+    assert len(second["mean"]) == len(second["archs"]) - 50 and (second["std"] >= 0).all()
+    assert second["header"]["task"] == "mnist1d"
