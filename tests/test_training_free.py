@@ -536,3 +536,11 @@ def test_the_python_examples_of_the_training_free_guide_run(monkeypatch):
     exec(compile(blocks[1], "training-free.md", "exec"), second)
     assert len(second["mean"]) == len(second["archs"]) - 50 and (second["std"] >= 0).all()
     assert second["header"]["task"] == "mnist1d"
+
+
+def test_proxies_of_a_lookup_study_are_refused(tmp_path, capsys):
+    db = f"sqlite:///{tmp_path}/s.db"
+    Study("lookup", evaluator="synthetic", storage=db).search(trials=3)
+    assert main(["proxies", "--study", "lookup", "--storage", db]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "uses the synthetic evaluator, which looks results up and builds no network" in err[0]

@@ -105,10 +105,7 @@ class Guide:
             except TrialFailed:
                 self._cache[arch.id] = {p: None for p in self.proxies}
             else:
-                if getattr(self.evaluator, "_proxy_batch", None) is None:
-                    from .evaluate.proxies import proxy_batch
-                    self.evaluator._proxy_batch = proxy_batch(self.evaluator.task)
-                inputs, targets, mask = self.evaluator._proxy_batch
+                inputs, targets, mask = self.evaluator.proxy_inputs()
                 res = score_all(model, inputs, targets, self.proxies, mask=mask)
                 self._cache[arch.id] = {k: v["value"] for k, v in res.items()}
         return self._cache[arch.id]

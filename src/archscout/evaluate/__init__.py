@@ -215,11 +215,9 @@ class TrainingEvaluator:
         """The zero-cost proxies the study names (``proxy@NAME``) of the untrained network, on one batch of
         training samples; a proxy that cannot score it is left out, with its reason in
         ``details["proxy_errors"]``. Time per proxy goes to ``details["proxy_seconds"]``."""
-        from .proxies import proxy_batch, score_all
+        from .proxies import score_all
 
-        if getattr(self, "_proxy_batch", None) is None:
-            self._proxy_batch = proxy_batch(self.task)
-        inputs, targets, mask = self._proxy_batch
+        inputs, targets, mask = self.proxy_inputs()
         results = score_all(model, inputs, targets, self.proxies, mask=mask)
         if details is not None:
             details["proxy_seconds"] = {k: round(v["seconds"], 5) for k, v in results.items()}
@@ -227,6 +225,14 @@ class TrainingEvaluator:
             if errors:
                 details["proxy_errors"] = errors
         return {f"proxy@{k}": v["value"] for k, v in results.items() if v["value"] is not None}
+
+    def proxy_inputs(self) -> tuple:
+        """``(inputs, targets, mask)``: the batch of training data every proxy is computed on (see
+        :func:`archscout.evaluate.proxies.proxy_batch`), built once."""
+        if getattr(self, "_proxy_batch", None) is None:
+            from .proxies import proxy_batch
+            self._proxy_batch = proxy_batch(self.task)
+        return self._proxy_batch
 
     def __getstate__(self):  # the proxy batch is rebuilt in each worker
         return {**self.__dict__, "_proxy_batch": None}

@@ -24,14 +24,18 @@ PUBLISHED_NB201 = {"synflow": 0.737, "jacov": 0.731, "nwot": 0.77, "snip": 0.596
 
 def records_from_study(study, proxies, progress=None) -> list[dict]:
     """One record per completed trial of ``study`` (accuracy: the validation accuracy it stored)."""
-    from ..evaluate.proxies import proxy_batch, score_all
+    from ..evaluate import uses_task
+    from ..evaluate.proxies import score_all
 
+    if study.evaluator_spec != "train":
+        what = "trains nothing" if uses_task(study.evaluator_spec) else "looks results up and builds no network"
+        raise ArchscoutError(f"study {study.name!r} uses the {study.evaluator_spec.split(':')[0]} evaluator, which "
+                             f"{what}: proxies are correlated with trained accuracy")
     trials = [t for t in study.trials("complete") if t.metrics.get("accuracy") is not None]
     if not trials:
         raise ArchscoutError(f"study {study.name!r} has no completed trial with a validation accuracy to "
                              f"correlate proxies with")
     evaluator = None
-    batch = None
     out = []
     for i, t in enumerate(trials):
         stored = {p: t.metrics.get(f"proxy@{p}") for p in proxies}
@@ -42,9 +46,8 @@ def records_from_study(study, proxies, progress=None) -> list[dict]:
         if missing:
             if evaluator is None:
                 evaluator = study.evaluator()
-                batch = proxy_batch(study.task)
-            model = evaluator.build(t.arch, t.seed)
-            res = score_all(model, *batch[:2], missing, mask=batch[2])
+            inputs, targets, mask = evaluator.proxy_inputs()
+            res = score_all(evaluator.build(t.arch, t.seed), inputs, targets, missing, mask=mask)
             for p, r in res.items():
                 stored[p], seconds[p] = r["value"], r["seconds"]
                 if r["error"]:
