@@ -76,6 +76,10 @@ def summarise(results: list[dict], n: int) -> dict:
         for mode in out:
             if mode != "evolution":
                 out[mode]["reaches_evolution_at_n"] = out[mode]["best_accuracy_mean"] >= target
+                # per run: how many trained architectures it took to match evolution's mean at N
+                out[mode]["trained_to_match"] = [
+                    next((c["trained"] for c in r["curve"] if (c["best_accuracy"] or 0) >= target), None)
+                    for r in by_mode[mode]]
     return out
 
 
@@ -85,18 +89,35 @@ def main() -> int:
     ap.add_argument("--n", type=int, default=60, help="architectures evolution trains (guided runs train n/3)")
     ap.add_argument("--modes", default=",".join(MODES))
     ap.add_argument("--processes", type=int, default=2)
+    ap.add_argument("--summarise-only", action="store_true",
+                    help="only rebuild summary.json from the runs' JSON files (those of --seeds that exist)")
     args = ap.parse_args()
     os.makedirs(OUT, exist_ok=True)
     seeds = [int(s) for s in args.seeds.split(",")]
     modes = args.modes.split(",")
     jobs = [(m, s, args.n if m == "evolution" else args.n // 3) for s in seeds for m in modes]
     t0 = time.time()
-    with mp.get_context("spawn").Pool(args.processes) as pool:
-        results = pool.map(run, jobs, chunksize=1)
+    if args.summarise_only:
+        results = []
+        for m, s, _ in jobs:
+            path = os.path.join(OUT, f"{m}-s{s}.json")
+            if os.path.exists(path):
+                with open(path) as f:
+                    results.append(json.load(f))
+        seeds = sorted({r["seed"] for r in results})
+    else:
+        with mp.get_context("spawn").Pool(args.processes) as pool:
+            results = pool.map(run, jobs, chunksize=1)
+    previous = {}
+    if args.summarise_only and os.path.exists(os.path.join(OUT, "summary.json")):
+        with open(os.path.join(OUT, "summary.json")) as f:
+            previous = json.load(f)  # keep the run's own command, date, machine and duration
     summary = {"command": " ".join([".venv/bin/python", "benchmarks/proxy_guided_search.py"] + sys.argv[1:]),
                "date": time.strftime("%Y-%m-%d"), "machine": machine(torch_threads=1, processes=args.processes),
                "n": args.n, "seeds": seeds, "total_seconds": round(time.time() - t0),
                "modes": summarise(results, args.n)}
+    if previous:
+        summary.update({k: previous[k] for k in ("command", "date", "machine", "total_seconds") if k in previous})
     with open(os.path.join(OUT, "summary.json"), "w") as f:
         json.dump(summary, f, indent=1)
     print(json.dumps(summary["modes"], indent=1))

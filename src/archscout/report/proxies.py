@@ -136,7 +136,8 @@ def _num(v) -> str:
 
 
 def write_scatter(records: list[dict], proxies, path: str, title: str = "") -> str:
-    """One panel per proxy: its score (symmetric log scale) against the validation accuracy."""
+    """One panel per proxy: its score (log scale when it spans orders of magnitude; its rank when it takes
+    both signs) against the validation accuracy."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -148,10 +149,14 @@ def write_scatter(records: list[dict], proxies, path: str, title: str = "") -> s
     stats = {r["proxy"]: r for r in correlations(records, proxies)}
     for ax, p in zip(axes.flat, proxies):
         pts = [(r["proxies"].get(p), r["accuracy"]) for r in records if r["proxies"].get(p) is not None]
-        ax.scatter([v for v, _ in pts], [100 * a for _, a in pts], s=6, alpha=0.6)
-        if pts and (min(v for v, _ in pts) < 0 or max(v for v, _ in pts) / max(1e-300, min(v for v, _ in pts)) > 100):
-            ax.set_xscale("symlog", linthresh=max(1e-6, min(abs(v) for v, _ in pts if v) if any(v for v, _ in pts)
-                                                 else 1.0))
+        xs = [v for v, _ in pts]
+        if xs and min(xs) <= 0:  # scores of both signs: plot ranks, which is what rho and tau compare
+            from scipy.stats import rankdata
+            xs = list(rankdata(xs))
+            ax.set_xlabel("rank of the score", fontsize=8)
+        elif xs and max(xs) / min(xs) > 100:
+            ax.set_xscale("log")
+        ax.scatter(xs, [100 * a for _, a in pts], s=6, alpha=0.6)
         s = stats[p]
         ax.set_title(f"{p}  ρ={_num(s['spearman'])}  τ={_num(s['kendall'])}", fontsize=9)
         ax.set_ylabel("val. accuracy %", fontsize=8)
