@@ -544,3 +544,15 @@ def test_proxies_of_a_lookup_study_are_refused(tmp_path, capsys):
     assert main(["proxies", "--study", "lookup", "--storage", db]) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and "uses the synthetic evaluator, which looks results up and builds no network" in err[0]
+
+
+def test_a_zero_cost_study_shows_its_best_and_exports_the_retrained_model(tmp_path, capsys):
+    db = f"sqlite:///{tmp_path}/s.db"
+    Study("zc", space="mlp", task="iris", evaluator="zero-cost", storage=db, train={"steps": 30}).search(trials=4)
+    assert main(["best", "zc", "--storage", db]) == 0
+    out = capsys.readouterr().out
+    assert "proxy@nwot" in out and "not retrained yet" in out
+    assert main(["show", "zc", "--storage", db]) == 0
+    assert "proxy@nwot" in capsys.readouterr().out
+    assert main(["export", "zc", "--storage", db, "--out", str(tmp_path / "model")]) == 0
+    assert (tmp_path / "model" / "model.onnx").exists() and (tmp_path / "model" / "model.pt").exists()

@@ -275,7 +275,14 @@ def best(study, storage, as_json):
         return
     _echo(f"best trial #{t.number} of {s.name}: {t.arch.describe()}")
     m = t.metrics
-    parts = [f"id {t.arch.id}", f"validation accuracy {100 * m['accuracy']:.2f} %"]
+    from .evaluate import uses_task
+    from .report.front import fmt_metric
+
+    parts = [f"id {t.arch.id}"]
+    if "accuracy" in m:
+        parts.append(f"validation accuracy {100 * m['accuracy']:.2f} %")
+    parts += [f"{metric} {fmt_metric(metric, m[metric])}" for metric, _ in s.objectives
+              if metric != "accuracy" and metric in m and metric not in ("params", "flops", "latency_ms")]
     if "test_accuracy" in m:
         parts.append(f"test accuracy {100 * m['test_accuracy']:.2f} % (the benchmark's)")
     parts += [f"params {m['params']:,}"] if "params" in m else []
@@ -285,7 +292,7 @@ def best(study, storage, as_json):
     if t.final:
         _echo(f"  test accuracy {100 * t.final['test_accuracy_mean']:.2f} ± {100 * t.final['test_accuracy_std']:.2f} % "
               f"over {t.final['seeds']} seeds (retrained on all training data)")
-    elif s.evaluator_spec == "train":
+    elif uses_task(s.evaluator_spec):
         _echo("  not retrained yet (archscout search ... with --top-k >= 1, or archscout export)")
 
 
@@ -297,6 +304,7 @@ def best(study, storage, as_json):
 @click.option("--seed", type=int, default=0, show_default=True, help="Which final retraining seed to export.")
 def export(study, storage, out, number, seed):
     """Write a trained model: model.onnx, model.pt (state dict), architecture.json, metrics.json."""
+    from .evaluate import uses_task
     from .study import Study
 
     if seed < 0:
@@ -309,7 +317,7 @@ def export(study, storage, out, number, seed):
         if not match:
             raise ArchscoutError(f"study {study!r} has no trial #{number}")
         t = match[0]
-    if s.evaluator_spec != "train":
+    if not uses_task(s.evaluator_spec):
         raise ArchscoutError(f"study {s.name!r} uses the {s.evaluator_spec.split(':')[0]} evaluator: it has no "
                              f"trained model to export")
     out = out or f"export-{s.name}"
