@@ -556,3 +556,12 @@ def test_a_zero_cost_study_shows_its_best_and_exports_the_retrained_model(tmp_pa
     assert "proxy@nwot" in capsys.readouterr().out
     assert main(["export", "zc", "--storage", db, "--out", str(tmp_path / "model")]) == 0
     assert (tmp_path / "model" / "model.onnx").exists() and (tmp_path / "model" / "model.pt").exists()
+
+
+def test_a_guided_search_runs_with_a_pool_of_workers(tmp_path):
+    study = Study("pool", space="mlp", task="iris", storage=f"sqlite:///{tmp_path}/s.db", train={"steps": 20},
+                  guide={"by": "predictor", "pool": 4, "warmup": 4, "proxies": "nwot,jacov,flops"})
+    study.search(trials=6, workers=2)
+    trials = study.trials()
+    assert len(trials) == 6 and all(t.status == "complete" for t in trials)
+    assert all("guide" in t.details and "proxy@flops" in t.metrics for t in trials)
