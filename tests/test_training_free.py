@@ -565,3 +565,17 @@ def test_a_guided_search_runs_with_a_pool_of_workers(tmp_path):
     trials = study.trials()
     assert len(trials) == 6 and all(t.status == "complete" for t in trials)
     assert all("guide" in t.details and "proxy@flops" in t.metrics for t in trials)
+
+
+def test_a_zero_cost_study_takes_cost_constraints_and_latency_prescreening(tmp_path):
+    study = Study("zc", space="conv1d", task="mnist1d", evaluator="zero-cost", storage=f"sqlite:///{tmp_path}/s.db",
+                  constraints=["params <= 3000", "latency_ms <= 5"], prescreen_latency=True)
+    study.search(trials=6)
+    trials = study.trials()
+    assert len(trials) == 6
+    for t in trials:
+        assert t.status in ("complete", "infeasible", "failed")
+        if t.status == "complete":
+            assert t.metrics["params"] <= 3000 and "proxy@nwot" in t.metrics
+        elif t.status == "infeasible":
+            assert "proxy@nwot" not in t.metrics  # rejected on its costs, before any proxy

@@ -328,7 +328,7 @@ def check_evaluator_spec(spec: str) -> str:
     if name in ("train", "zero-cost"):
         if spec != name:
             raise ArchscoutError(f"the {name} evaluator takes no options here; use --steps, --lr, ... (train) or "
-                                 f"--objective proxy@NAME (zero-cost) instead")
+                                 f"--objectives proxy@NAME (zero-cost) instead")
         return name
     if name == "predictor":
         path = spec.split(":", 1)[1] if ":" in spec else ""

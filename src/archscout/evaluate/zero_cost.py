@@ -12,6 +12,7 @@ import math
 from ..errors import ArchscoutError, TrialFailed
 from ..space import Architecture
 from . import Evaluation, LatencyConfig, TrainConfig
+from .proxies import BATCH_SIZE
 
 DEFAULT_PROXY = "nwot"  # the objective of a zero-cost study that names none (NASWOT: strong and cheap)
 
@@ -36,17 +37,12 @@ class ZeroCostEvaluator:
         self.trainer = make_evaluator("train", task, train, latency, metrics=list(metrics))
         self.required = [m for m in metrics if m.startswith("proxy@")]
 
-    def after_trial(self) -> None:
-        self.trainer.after_trial()
-
-    def build_and_cost(self, arch: Architecture, seed: int, cost_check=None, details: dict | None = None) -> tuple:
-        return self.trainer.build_and_cost(arch, seed, cost_check, details)
-
-    def static_costs(self, model, arch: Architecture | None = None) -> dict:
-        return self.trainer.static_costs(model, arch)
-
-    def costs(self, model, arch: Architecture | None = None, details: dict | None = None) -> dict:
-        return self.trainer.costs(model, arch, details)
+    def __getattr__(self, name: str):
+        """Everything but ``evaluate`` is the training evaluator's: building, costs, latency prescreening, the
+        proxy batch, the final retraining, the clean-up between trials."""
+        if name == "trainer":  # not set yet (while unpickling in a worker)
+            raise AttributeError(name)
+        return getattr(self.trainer, name)
 
     def evaluate(self, arch: Architecture, seed: int = 0, cost_check=None, guard=None) -> Evaluation:
         details: dict = {}
@@ -55,12 +51,8 @@ class ZeroCostEvaluator:
         if missing:
             reasons = details.get("proxy_errors", {})
             raise TrialFailed("; ".join(reasons.get(m.split("@", 1)[1], f"{m} was not computed") for m in missing))
-        details["proxies"] = {"batch": "64 training samples, seed 0", "seed": seed}
+        details["proxies"] = {"batch": f"{BATCH_SIZE} training samples, seed 0", "seed": seed}
         return Evaluation(metrics, details)
-
-    def final(self, arch: Architecture, seed: int, train_config: TrainConfig):
-        """Retrain on training + validation data and score on the test part (the training evaluator's final)."""
-        return self.trainer.final(arch, seed, train_config)
 
 
 class PredictorEvaluator(ZeroCostEvaluator):
