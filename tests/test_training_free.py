@@ -579,3 +579,12 @@ def test_a_zero_cost_study_takes_cost_constraints_and_latency_prescreening(tmp_p
             assert t.metrics["params"] <= 3000 and "proxy@nwot" in t.metrics
         elif t.status == "infeasible":
             assert "proxy@nwot" not in t.metrics  # rejected on its costs, before any proxy
+
+
+def test_an_output_that_cannot_be_written_is_refused_before_any_work(tmp_path, capsys):
+    (tmp_path / "afile").write_text("x")
+    for option, target in (("--json", tmp_path), ("--plots", tmp_path / "afile" / "p.png"),
+                           ("--save-predictor", tmp_path)):
+        assert main(["proxies", "--ground-truth", GROUND_TRUTH, "--proxies", "nwot", option, str(target)]) == 2
+        err = capsys.readouterr().err.strip().splitlines()
+        assert len(err) == 1 and err[0].startswith(f"error: {option} ")

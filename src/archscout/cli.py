@@ -454,6 +454,9 @@ def proxies(study_name, storage, ground_truth, space, task, samples, steps, seed
         raise unknown_name("predictor", predictor_name, PREDICTORS)
     if samples is not None and samples < 3:
         raise ArchscoutError(f"--samples must be at least 3 to correlate anything, got {samples}")
+    for option, path in (("--json", json_out), ("--plots", plots), ("--save-predictor", predictor_out)):
+        if path is not None:  # before any training: an unwritable output is known now, not after it
+            _check_writable(option, path)
     info = {}
     if ground_truth is not None:
         if study_name is not None or samples is not None:
@@ -498,6 +501,19 @@ def proxies(study_name, storage, ground_truth, space, task, samples, steps, seed
         header = rp.fit_predictor(records, predictor_name, space_obj, chosen, predictor_out, seed=seed, **info)
         _echo(f"wrote predictor {predictor_out} ({predictor_name}, fitted on {header['fitted_on']} architectures); "
               f"search with it: archscout search --evaluator predictor:{predictor_out}")
+
+
+def _check_writable(option: str, path: str) -> None:
+    """An output file can be created: its folder exists (or is created) and is writable, and it is not a folder."""
+    folder = os.path.dirname(os.path.abspath(path))
+    try:
+        os.makedirs(folder, exist_ok=True)
+    except OSError as e:
+        raise ArchscoutError(f"{option} {path!r}: cannot create the folder {folder!r} ({e.strerror})") from None
+    if os.path.isdir(path):
+        raise ArchscoutError(f"{option} {path!r} is a folder; give a file name")
+    if not os.access(folder, os.W_OK):
+        raise ArchscoutError(f"{option} {path!r}: the folder {folder!r} is not writable")
 
 
 @cli.command()
