@@ -26,6 +26,7 @@ with a header that names the space and the proxies they need.
 """
 from __future__ import annotations
 
+import itertools
 import pickle
 
 import numpy as np
@@ -274,7 +275,7 @@ class ProxyCombination(Predictor):
         sign = np.where(rho < 0, -1.0, 1.0)
         order = np.argsort(-np.abs(rho))[:5]
         votes = [np.isin(np.arange(p), c).astype(float) for k in (2, 3, 4)
-                 for c in _combinations(order.tolist(), k)]
+                 for c in itertools.combinations(order.tolist(), k)]
         random = rng.dirichlet(np.full(p, 0.5), size=self.n_candidates)
         out = np.vstack([np.eye(p)] + ([np.stack(votes)] if votes else []) + [random]) * sign
         return out / np.linalg.norm(out, axis=1, keepdims=True)
@@ -290,11 +291,6 @@ class ProxyCombination(Predictor):
         per_member = np.stack([self.calibration_.predict(z @ w) for w in self.weights_])
         mean = self.calibration_.predict(z @ self.weight_)
         return (mean, per_member.std(0)) if return_std else mean
-
-
-def _combinations(items: list, k: int) -> list:
-    import itertools
-    return list(itertools.combinations(items, k))
 
 
 def _spearman_columns(S: np.ndarray, y: np.ndarray) -> np.ndarray:
