@@ -20,6 +20,7 @@ $(STAMP): pyproject.toml
 demo: $(STAMP)
 	$(VENV)/bin/archscout search --task mnist1d --space conv1d --strategy evolution \
 		--study demo-mnist1d-conv1d --time-budget 6m --steps 600 --top-k 1 --final-seeds 3
+	$(VENV)/bin/archscout report demo-mnist1d-conv1d
 
 test: $(STAMP)
 	$(PY) -m pytest -q

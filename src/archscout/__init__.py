@@ -5,21 +5,23 @@ Public API::
     import archscout as asc
     study = asc.Study("mnist1d-small", space="conv1d", task="mnist1d", train={"steps": 1000})
     study.run(trials=50)
-    model = asc.load_model("model/")        # after `archscout export` or study.best().export("model/")
+    study.best().export("model/", formats=["onnx", "torchscript", "state"])  # or `archscout export`
+    model = asc.load("model/")              # the nn.Module with its weights (load_model: the same)
+    again = asc.Study.load("mnist1d-small")  # reopen a stored study
+    df = study.trials_dataframe()           # pandas; asc.plots.front(study) etc. return matplotlib figures
 """
 from . import spaces, strategies, tasks
 from .errors import ArchscoutError, TrialFailed
 from .evaluate import TrainingEvaluator
 from .evaluate.training import TrainConfig
-from .export import load_model
+from .export import load, load_model
 from .metrics import METRICS, Constraint
+from .report import plots
 from .space import Architecture, Block, Choice, Integer, Repeat, Space
 from .storage import Storage
 from .study import Study, Trial
 
-load = Study.load
-
 __version__ = "0.1.0"
 __all__ = ["Study", "Trial", "Space", "Choice", "Integer", "Repeat", "Block", "Architecture", "TrainConfig",
            "TrainingEvaluator", "Storage", "Constraint", "METRICS", "ArchscoutError", "TrialFailed", "load",
-           "load_model", "spaces", "tasks", "strategies"]
+           "load_model", "spaces", "tasks", "strategies", "plots"]

@@ -241,6 +241,53 @@ def front(study, storage, plots, no_plots, as_json):
     _print_front(s, None if no_plots else (plots or ""))
 
 
+@cli.command()
+@click.argument("study")
+@_storage_option
+@click.option("--out", default=None, help="HTML file to write (default: STUDY-report.html next to the SQLite file).")
+@click.option("--top", type=int, default=5, show_default=True, help="How many top architectures to draw.")
+def report(study, storage, out, top):
+    """Write a study's report: one self-contained HTML file (opens offline) and its plots as PNG files."""
+    from .report.html import write_report
+    from .study import Study
+
+    if top < 1:
+        raise ArchscoutError(f"--top must be >= 1, got {top}")
+    if out is not None and (os.path.isdir(out) or not out.strip()):
+        raise ArchscoutError(f"--out {out!r} is a folder; give the report's file name, e.g. report.html")
+    s = Study.load(study, _existing(storage))
+    written = write_report(s, out, top)
+    _echo(f"report: {written['html']} ({written['bytes'] / 1e6:.2f} MB, self-contained)")
+    if written["png"]:
+        _echo(f"plots: {os.path.dirname(written['png'][0])}/ ({len(written['png'])} PNG files)")
+
+
+@cli.command()
+@_storage_option
+@click.option("--host", default="127.0.0.1", show_default=True,
+              help="Address to listen on; the default is reachable from this machine only.")
+@click.option("--port", type=int, default=8050, show_default=True, help="Port (0: any free port).")
+@click.option("--refresh", type=float, default=2.0, show_default=True,
+              help="Seconds between a study page's checks for new trials.")
+def dashboard(storage, host, port, refresh):
+    """Serve a live, read-only dashboard of the studies in the database (Ctrl-C stops it)."""
+    from .report.dashboard import serve
+
+    if not 0 <= port <= 65535:
+        raise ArchscoutError(f"--port must be between 0 and 65535, got {port}")
+
+    def ready(server):
+        h, p = server.server_address[:2]
+        _echo(f"archscout dashboard of {storage} on http://{h}:{p}/ (read-only; Ctrl-C stops it)")
+        if h not in ("127.0.0.1", "localhost", "::1"):
+            _echo("note: it is reachable from other machines and has no login")
+
+    try:
+        serve(_existing(storage), host, port, refresh, ready)
+    except KeyboardInterrupt:
+        _echo("dashboard stopped")
+
+
 def _print_front(study, plots: str | None = "") -> None:
     """The front table, the hypervolume, and (unless ``plots`` is None) the plots written next to the study."""
     from .report.front import front_table, write_plots
@@ -302,11 +349,22 @@ def best(study, storage, as_json):
 @click.option("--out", default=None, help="Folder to write to (default: export-STUDY).")
 @click.option("--trial", "number", type=int, default=None, help="Trial number (default: the best).")
 @click.option("--seed", type=int, default=0, show_default=True, help="Which final retraining seed to export.")
-def export(study, storage, out, number, seed):
-    """Write a trained model: model.onnx, model.pt (state dict), architecture.json, metrics.json."""
+@click.option("--format", "formats", default="onnx,state", show_default=True,
+              help="Comma-separated formats: onnx (model.onnx), torchscript (model.ts), state (model.pt, the "
+                   "state dict).")
+@click.option("--int8", is_flag=True, default=False,
+              help="Also write model.int8.onnx, quantized as the study measured INT8 (needs a study that did: "
+                   "--measure accuracy@int8 or a -quant space).")
+def export(study, storage, out, number, seed, formats, int8):
+    """Write a trained model with its architecture JSON and metrics.json, each file checked against PyTorch.
+
+    Reload it with archscout.load(FOLDER) (needs the state or torchscript format); see docs/export.md.
+    """
     from .evaluate import uses_task
+    from .export import check_formats
     from .study import Study
 
+    formats = check_formats(formats)
     if seed < 0:
         raise ArchscoutError(f"--seed must be >= 0, got {seed}")
     s = Study.load(study, _existing(storage))
@@ -323,12 +381,29 @@ def export(study, storage, out, number, seed):
     out = out or f"export-{s.name}"
     if os.path.exists(out) and not os.path.isdir(out):
         raise ArchscoutError(f"cannot create export folder {out!r}: a file of that name exists")
-    info = t.export(out, seed=seed)
+    info = t.export(out, seed=seed, formats=formats, int8=int8)
     _echo(f"exported trial #{t.number} ({t.arch.describe()}) to {out}/: {', '.join(info['files'])}")
-    if info["onnx_max_abs_diff"] is None:  # a graph operator ONNX cannot express: the state dict is exported
-        _echo(f"no ONNX file: {info['onnx_error']}")
-    else:
-        _echo(f"ONNX Runtime matches PyTorch within {info['onnx_max_abs_diff']:.2e} (max abs logit difference)")
+    if "onnx" in formats:
+        if info["onnx_max_abs_diff"] is None:  # an operator ONNX cannot express: the other formats are exported
+            _echo(f"no ONNX file: {info['onnx_error']}")
+        else:
+            _echo(f"ONNX Runtime matches PyTorch within {info['onnx_max_abs_diff']:.2e} (max abs logit difference)")
+    if "torchscript" in formats:
+        if info["torchscript_max_abs_diff"] is None:
+            _echo(f"no TorchScript file: {info['torchscript_error']}")
+        else:
+            _echo(f"TorchScript reloaded matches PyTorch within {info['torchscript_max_abs_diff']:.2e} "
+                  f"(max abs logit difference)")
+    if int8:
+        q = info["int8"]
+        if q is None:
+            _echo(f"no INT8 file: {info['int8_error']}")
+        else:
+            test = f", {100 * q['test_accuracy_int8']:.2f} % vs {100 * q['test_accuracy_fp32']:.2f} % on test " \
+                f"data" if "test_accuracy_int8" in q else ""
+            _echo(f"INT8 ({q['file']}) in ONNX Runtime: accuracy {100 * q['accuracy_int8']:.2f} % vs "
+                  f"{100 * q['accuracy_fp32']:.2f} % fp32 on validation data{test}; weights "
+                  f"{q['size_bytes_int8']:,} B vs {q['size_bytes_fp32']:,} B fp32")
 
 
 def _reference(items: tuple) -> dict | None:

@@ -83,17 +83,22 @@ class Trial:
     id: int
     final: dict = field(default_factory=dict)  # test_accuracy mean/std over seeds, when retrained
     _study: "Study | None" = field(default=None, repr=False)
+    started_at: float | None = None  # Unix time
+    finished_at: float | None = None
 
     def build(self):
         """An untrained ``nn.Module`` for the study's task."""
         task = self._study.task
         return self.arch.build(task.input_shape, task.num_classes)
 
-    def export(self, path: str, seed: int = 0) -> dict:
-        """Write model.onnx, model.pt (state dict of the retraining with ``seed``), architecture.json and
-        metrics.json to ``path``."""
+    def export(self, path: str, seed: int = 0, formats=("onnx", "state"), int8: bool = False) -> dict:
+        """Write the model of the retraining with ``seed`` to ``path`` in ``formats`` ("onnx": model.onnx,
+        "torchscript": model.ts, "state": model.pt, the state dict), with architecture.json and
+        metrics.json; ``int8``: also model.int8.onnx (for a study that measured INT8). Each file is checked
+        against PyTorch; returns metrics.json's content. A trial that did not complete is refused with
+        its reason. See :func:`archscout.export.export_trial`; :func:`archscout.load` reads it back."""
         from .export import export_trial
-        return export_trial(self._study, self, path, seed=seed)
+        return export_trial(self._study, self, path, seed=seed, formats=formats, int8=int8)
 
 
 class Study:
@@ -277,7 +282,7 @@ class Study:
     def _trial(self, r: TrialRow, final: dict) -> Trial:
         arch = Architecture.from_json(r.arch, self.space)
         return Trial(r.number, arch, r.status, r.metrics, r.details, r.error, r.budget, r.seed, r.duration, r.id,
-                     final, self)
+                     final, self, started_at=r.started_at, finished_at=r.finished_at)
 
     def _final_summary(self) -> dict[int, dict]:
         by_trial: dict[int, list] = {}
@@ -331,6 +336,42 @@ class Study:
         """The front after each trial as stored (multi-objective studies): finished trials, the trial numbers
         on the front, and its hypervolume (None until the reference point is fixed)."""
         return self.storage.fronts(self.id)
+
+    def trials_dataframe(self, status: str | None = None):
+        """The trials as a pandas DataFrame, one row per trial in number order: ``number``, ``status``,
+        ``architecture`` (short description), ``arch_id``, ``arch_json``, ``started``/``finished`` (UTC
+        timestamps), ``duration_s``, ``budget``, ``seed``, ``error`` (why a trial failed or was infeasible),
+        ``feasible`` (complete and within every constraint), ``on_front`` (Pareto-optimal; with one objective,
+        the best), one column per stored metric (objectives first), and for retrained trials
+        ``test_accuracy_mean``, ``test_accuracy_std`` and ``final_seeds``."""
+        import pandas as pd
+
+        trials = self.trials(status)
+        feasible = {t.number for t in self.leaderboard()}
+        on_front = {t.number for t in self.front()}
+        first = [m for m, _ in self.objectives]
+        metrics = first + sorted({k for t in trials for k in t.metrics} - set(first))
+        stamp = lambda v: None if v is None else pd.Timestamp(v, unit="s", tz="UTC")  # noqa: E731
+        rows = []
+        for t in trials:
+            row = {"number": t.number, "status": t.status, "architecture": t.arch.describe(), "arch_id": t.arch.id,
+                   "arch_json": t.arch.to_json(), "started": stamp(t.started_at), "finished": stamp(t.finished_at),
+                   "duration_s": t.duration, "budget": t.budget, "seed": t.seed, "error": t.error,
+                   "feasible": t.number in feasible, "on_front": t.number in on_front}
+            row.update({m: t.metrics.get(m) for m in metrics})
+            row.update({"test_accuracy_mean": t.final.get("test_accuracy_mean"),
+                        "test_accuracy_std": t.final.get("test_accuracy_std"), "final_seeds": t.final.get("seeds", 0)})
+            rows.append(row)
+        columns = ["number", "status", "architecture", "arch_id", "arch_json", "started", "finished", "duration_s",
+                   "budget", "seed", "error", "feasible", "on_front", *metrics, "test_accuracy_mean",
+                   "test_accuracy_std", "final_seeds"]
+        return pd.DataFrame(rows, columns=columns)
+
+    def report(self, path: str | None = None, top: int = 5) -> dict:
+        """Write the self-contained HTML report (default ``STUDY-report.html`` next to the SQLite file) and
+        its figures as PNG files; returns the paths (``archscout report`` does the same)."""
+        from .report.html import write_report
+        return write_report(self, path, top)
 
     def _front_with(self, points: dict[int, tuple]) -> dict:
         """The front (trial numbers) and hypervolume of ``points`` (trial number -> objective values),

@@ -58,52 +58,15 @@ def plots_dir(storage_url: str) -> str:
 def write_plots(study, folder: str | None = None) -> list[str]:
     """``STUDY-front.png`` (every complete trial, the front highlighted; one panel per pair of the first
     objective with another) and ``STUDY-hypervolume.png`` (hypervolume after each trial). Returns the paths."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    from . import plots
 
     folder = folder or plots_dir(study.storage.url)
     os.makedirs(folder, exist_ok=True)
+    figures = [("front", plots.front(study))]
+    if any(f["hypervolume"] is not None for f in study.fronts()):
+        figures.append(("hypervolume", plots.hypervolume(study)))
     paths = []
-    board = study.leaderboard()
-    front = study.front()
-    (m0, w0), others = study.objectives[0], study.objectives[1:]
-    fig, axes = plt.subplots(1, len(others), figsize=(5.2 * len(others), 4.2), squeeze=False)
-    for ax, (m, w) in zip(axes[0], others):
-        ax.scatter([t.metrics[m] for t in board], [t.metrics[m0] for t in board], s=12, c="0.7",
-                   label=f"complete trials ({len(board)})")
-        pts = sorted((t.metrics[m], t.metrics[m0]) for t in front)
-        # two objectives: the front as a staircase; more: this panel is a projection, so points only
-        style = "o-" if len(study.objectives) == 2 else "o"
-        ax.plot([p[0] for p in pts], [p[1] for p in pts], style, c="C3", ms=5, drawstyle="steps-post"
-                if w == "min" and w0 == "max" else "default", label=f"Pareto front ({len(front)})")
-        ax.set_xlabel(f"{m} ({w})")
-        ax.set_ylabel(f"{m0} ({w0})")
-        if base_name(m) in ("params", "flops", "size_bytes"):
-            ax.set_xscale("log")
-        ax.grid(alpha=0.3)
-        ax.legend(fontsize=8)
-    fig.suptitle(f"{study.name}: front after {len(study.trials())} trials")
-    fig.tight_layout()
-    path = os.path.join(folder, f"{study.name}-front.png")
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
-    paths.append(path)
-
-    history = [(f["finished"], f["hypervolume"]) for f in study.fronts() if f["hypervolume"] is not None]
-    if history:
-        fig, ax = plt.subplots(figsize=(5.6, 3.8))
-        ax.plot([h[0] for h in history], [h[1] for h in history], c="C0")
-        ax.set_xlabel("finished trials")
-        ax.set_ylabel("hypervolume")
-        ref = study.reference_point or {}
-        ax.set_title(f"{study.name}: hypervolume\nreference point {', '.join(f'{k}={v:.4g}' for k, v in ref.items())}",
-                     fontsize=8)
-        ax.grid(alpha=0.3)
-        fig.tight_layout()
-        path = os.path.join(folder, f"{study.name}-hypervolume.png")
-        fig.savefig(path, dpi=110)
-        plt.close(fig)
-        paths.append(path)
+    for name, fig in figures:
+        paths.append(os.path.join(folder, f"{study.name}-{name}.png"))
+        fig.savefig(paths[-1], dpi=110)
     return paths

@@ -45,14 +45,15 @@ def leaderboard_table(study, n: int = 10) -> Table:
     return table
 
 
+STATUS_COLUMNS = ("complete", "failed", "infeasible", "interrupted")
+
+
 def studies_table(rows: list[dict]) -> Table:
     table = Table(title="studies")
-    for col in ("study", "task", "space", "strategy", "complete", "failed", "infeasible", "interrupted",
-                "search min"):
+    for col in ("study", "task", "space", "strategy", *STATUS_COLUMNS, "search min"):
         table.add_column(col)
     for r in rows:
         c, counts = r["config"], r["counts"]
-        table.add_row(r["name"], c["task"], c["space"], c["strategy"],
-                      *(str(counts.get(k, 0)) for k in ("complete", "failed", "infeasible", "interrupted")),
+        table.add_row(r["name"], c["task"], c["space"], c["strategy"], *(str(counts.get(k, 0)) for k in STATUS_COLUMNS),
                       f"{r['search_seconds'] / 60:.1f}")
     return table

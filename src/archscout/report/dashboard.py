@@ -1,0 +1,269 @@
+"""A read-only web dashboard that reads the storage live: studies, a study's trials as they finish, the report's
+plots, and each trial's architecture and metrics.
+
+It is a small HTTP server from the standard library (no web framework to install): pages are the report's
+HTML fragments, and a few lines of script poll a version stamp and swap in the new content when trials finish.
+It answers GET and HEAD only; unknown studies, trials and paths get a 404 page.
+"""
+from __future__ import annotations
+
+import json
+import logging
+import threading
+from http import HTTPStatus
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from urllib.parse import quote, unquote, urlsplit
+
+from ..errors import ArchscoutError
+from . import html as H
+
+log = logging.getLogger("archscout.dashboard")
+
+LIVE = """<script>
+(function () {
+  const state = document.getElementById("live");
+  let version = state.dataset.version;
+  async function poll() {
+    try {
+      const r = await fetch(state.dataset.versionUrl, {cache: "no-store"});
+      if (r.ok) {
+        const v = (await r.json()).version;
+        if (v !== version) {
+          const c = await fetch(state.dataset.contentUrl, {cache: "no-store"});
+          if (c.ok) { document.getElementById("content").innerHTML = await c.text(); version = v; }
+        }
+        state.textContent = "live: checked " + new Date().toLocaleTimeString();
+      } else { state.textContent = "the study is no longer readable (" + r.status + ")"; }
+    } catch (e) { state.textContent = "dashboard unreachable; retrying"; }
+    setTimeout(poll, REFRESH_MS);
+  }
+  setTimeout(poll, REFRESH_MS);
+})();
+</script>"""
+
+
+class NotFound(Exception):
+    """A study, trial or page that does not exist: answered with a 404 page."""
+
+    def __init__(self, message: str, body: str = ""):
+        super().__init__(message)
+        self.body = body
+
+
+def study_url(name: str) -> str:
+    return f"/study/{quote(name, safe='')}"
+
+
+class Dashboard:
+    """The pages, read from ``storage`` on each request; figures are cached per study version."""
+
+    def __init__(self, storage, refresh: float = 2.0):
+        self.storage = storage
+        self.refresh = refresh
+        self._cache: dict[str, tuple[str, str]] = {}  # study -> (version, content)
+        self._lock = threading.Lock()
+
+    # -- reading ----------------------------------------------------------------------
+    def names(self) -> list[str]:
+        return [r["name"] for r in self.storage.list_studies()]
+
+    def study(self, name: str):
+        from ..study import Study
+
+        if self.storage.get_study(name) is None:
+            raise NotFound(f"no study named {name!r}", self._known_studies())
+        try:
+            return Study.load(name, self.storage)
+        except ArchscoutError as e:  # e.g. a custom space, which only Python can open
+            raise NotFound(f"study {name!r} cannot be shown here: {e}") from None
+
+    def _known_studies(self) -> str:
+        names = self.names()
+        if not names:
+            return "<p>The database holds no studies.</p>"
+        links = "".join(f'<li><a href="{H.esc(study_url(n))}">{H.esc(n)}</a></li>' for n in names)
+        return f"<p>The studies in this database:</p><ul>{links}</ul>"
+
+    def version(self, study) -> str:
+        """Changes whenever a trial starts or finishes or a final retraining is stored."""
+        rows = self.storage.trials(study.id)
+        finals = self.storage.finals(study.id)
+        last = max((r.finished_at or r.started_at for r in rows), default=0.0)
+        running = sum(r.status == "running" for r in rows)
+        return f"{len(rows)}-{running}-{len(finals)}-{last:.3f}"
+
+    def content(self, study, version: str) -> str:
+        with self._lock:
+            cached = self._cache.get(study.name)
+        if cached and cached[0] == version:
+            return cached[1]
+        trials = study.trials()
+        link = lambda n: f"{study_url(study.name)}/trial/{n}"  # noqa: E731
+        text = H.summary(study, trials) + H.leaderboard(study, 10, link) + H.finals(study, link)
+        if study.leaderboard(1):
+            text += H.progress_figures(study) + H.top_architectures(study, 3, link)
+        text += H.trials_table(study, trials, link, expand=False)
+        with self._lock:
+            self._cache[study.name] = (version, text)
+        return text
+
+    # -- pages ------------------------------------------------------------------------
+    def index(self) -> str:
+        from .tables import STATUS_COLUMNS
+
+        rows = []
+        for r in self.storage.list_studies():
+            c, n = r["config"], r["counts"]
+            cells = "".join(f"<td>{n.get(k, 0)}</td>" for k in STATUS_COLUMNS)
+            rows.append(f'<tr><td class="l"><a href="{H.esc(study_url(r["name"]))}">{H.esc(r["name"])}</a></td>'
+                        f'<td class="l">{H.esc(c["task"])}</td><td class="l">{H.esc(c["space"])}</td>'
+                        f'<td class="l">{H.esc(c["strategy"])}</td>{cells}'
+                        f'<td>{r["search_seconds"] / 60:.1f}</td></tr>')
+        head = "".join(f"<th>{k}</th>" for k in STATUS_COLUMNS)
+        body = (f'<section><h2>Studies</h2><table id="studies"><tr><th class="l">study</th><th class="l">task</th>'
+                f'<th class="l">space</th><th class="l">strategy</th>{head}<th>search min</th></tr>{"".join(rows)}'
+                f'</table></section>' if rows else "<section><p>The database holds no studies yet.</p></section>")
+        return H.page("archscout dashboard", H.esc(self.storage.shown_url), body)
+
+    def study_page(self, name: str) -> str:
+        study = self.study(name)
+        version = self.version(study)
+        url = study_url(study.name)
+        live = (f'<p id="live" class="muted" data-version="{H.esc(version)}" '
+                f'data-version-url="{H.esc("/api" + url + "/version")}" '
+                f'data-content-url="{H.esc(url + "/content")}">live</p>')
+        script = LIVE.replace("REFRESH_MS", str(int(self.refresh * 1000)))
+        return H.page(f"study {study.name}", f'<a href="/">all studies</a> · read live from '
+                      f'{H.esc(self.storage.shown_url)}', live + f'<div id="content">{self.content(study, version)}'
+                      f'</div>', script=script)
+
+    def trial(self, study, number: str):
+        match = [t for t in study.trials() if str(t.number) == number]
+        if not match:
+            raise NotFound(f"study {study.name!r} has no trial #{number}",
+                           f'<p><a href="{H.esc(study_url(study.name))}">back to the study</a></p>')
+        return match[0]
+
+    def trial_page(self, name: str, number: str) -> str:
+        study = self.study(name)
+        trial = self.trial(study, number)
+        return H.page(f"{study.name} · trial #{trial.number}",
+                      f'<a href="/">all studies</a> · <a href="{H.esc(study_url(study.name))}">study '
+                      f'{H.esc(study.name)}</a>', H.trial_detail(study, trial))
+
+    def not_found(self, message: str, body: str = "") -> str:
+        return H.page("not found", '<a href="/">all studies</a>', f"<section><h2>{H.esc(message)}</h2>{body}</section>")
+
+    # -- JSON -------------------------------------------------------------------------
+    def study_json(self, name: str) -> dict:
+        study = self.study(name)
+        front = {t.number for t in study.front()}
+        return {"study": study.name, "objectives": [list(o) for o in study.objectives],
+                "version": self.version(study),
+                "trials": [{"number": t.number, "status": t.status, "metrics": t.metrics, "error": t.error,
+                            "architecture": t.arch.to_dict(), "on_front": t.number in front,
+                            "final": t.final or None} for t in study.trials()]}
+
+    def trial_json(self, name: str, number: str) -> dict:
+        study = self.study(name)
+        t = self.trial(study, number)
+        return {"study": study.name, "number": t.number, "status": t.status, "error": t.error,
+                "metrics": t.metrics, "details": t.details, "architecture": t.arch.to_dict(),
+                "graph": t.arch.to_graph(), "final": t.final or None, "started_at": t.started_at,
+                "finished_at": t.finished_at}
+
+    def route(self, path: str) -> tuple[int, str, str]:
+        """(status, content type, body) for a GET of ``path``."""
+        parts = [unquote(p) for p in urlsplit(path).path.split("/") if p]
+        html, js = "text/html; charset=utf-8", "application/json"
+        try:
+            match parts:
+                case []:
+                    return 200, html, self.index()
+                case ["study", name]:
+                    return 200, html, self.study_page(name)
+                case ["study", name, "content"]:
+                    study = self.study(name)
+                    return 200, html, self.content(study, self.version(study))
+                case ["study", name, "trial", number]:
+                    return 200, html, self.trial_page(name, number)
+                case ["api", "studies"]:
+                    return 200, js, json.dumps({"studies": self.names()})
+                case ["api", "study", name]:
+                    return 200, js, json.dumps(self.study_json(name), default=str)
+                case ["api", "study", name, "version"]:
+                    return 200, js, json.dumps({"version": self.version(self.study(name))})
+                case ["api", "study", name, "trial", number]:
+                    return 200, js, json.dumps(self.trial_json(name, number), default=str)
+                case _:
+                    raise NotFound(f"no page at {path}")
+        except NotFound as e:
+            if parts[:1] == ["api"]:
+                return 404, js, json.dumps({"error": str(e)})
+            return 404, html, self.not_found(str(e), e.body)
+
+
+class _Handler(BaseHTTPRequestHandler):
+    server_version = "archscout-dashboard"
+    dashboard: Dashboard
+
+    def _answer(self, head_only: bool) -> None:
+        try:
+            status, kind, body = self.dashboard.route(self.path)
+        except Exception as e:  # noqa: BLE001 - one broken page must not stop the dashboard
+            log.exception("dashboard page %s failed", self.path)
+            status, kind = 500, "text/html; charset=utf-8"
+            body = H.page("error", '<a href="/">all studies</a>',
+                          f"<section><h2>This page failed: {H.esc(type(e).__name__)}: {H.esc(e)}</h2></section>")
+        data = body.encode("utf-8")
+        self.send_response(status)
+        self.send_header("Content-Type", kind)
+        self.send_header("Content-Length", str(len(data)))
+        self.send_header("Cache-Control", "no-store")
+        self.end_headers()
+        if not head_only:
+            self.wfile.write(data)
+
+    def do_GET(self):  # noqa: N802 - the name http.server calls
+        self._answer(False)
+
+    def do_HEAD(self):  # noqa: N802
+        self._answer(True)
+
+    def _read_only(self):
+        self.send_error(HTTPStatus.METHOD_NOT_ALLOWED, "the dashboard is read-only")
+
+    do_POST = do_PUT = do_DELETE = do_PATCH = _read_only
+
+    def log_message(self, fmt, *args):
+        log.debug("%s %s", self.address_string(), fmt % args)
+
+
+def make_server(storage, host: str = "127.0.0.1", port: int = 8050, refresh: float = 2.0) -> ThreadingHTTPServer:
+    """A dashboard server for ``storage`` (a Storage or URL) on ``host:port`` (port 0: any free port);
+    call ``serve_forever()`` on it, ``shutdown()`` to stop."""
+    from ..storage import Storage
+
+    store = storage if isinstance(storage, Storage) else Storage(storage, create=False)
+    if refresh <= 0:
+        raise ArchscoutError(f"--refresh must be a positive number of seconds, got {refresh}")
+    handler = type("Handler", (_Handler,), {"dashboard": Dashboard(store, refresh)})
+    try:
+        server = ThreadingHTTPServer((host, port), handler)
+    except OSError as e:
+        raise ArchscoutError(f"cannot listen on {host}:{port}: {e.strerror or e}") from None
+    server.daemon_threads = True
+    return server
+
+
+def serve(storage, host: str = "127.0.0.1", port: int = 8050, refresh: float = 2.0, ready=None) -> None:
+    server = make_server(storage, host, port, refresh)
+    if ready:
+        ready(server)
+    try:
+        server.serve_forever(poll_interval=0.25)
+    finally:
+        server.server_close()
+
+
+__all__ = ["Dashboard", "make_server", "serve", "study_url"]

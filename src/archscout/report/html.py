@@ -1,0 +1,284 @@
+"""A study as HTML: the fragments shared by the self-contained report file and the dashboard's pages.
+
+Every fragment takes a study (and trials already read) and returns a string; figures are inline SVG,
+so a page needs no network, no script library and no other file.
+"""
+from __future__ import annotations
+
+import datetime as dt
+import html
+import json
+import math
+from typing import Callable
+
+from ..metrics import base_name
+from . import plots
+from .front import fmt_metric
+
+STYLE = """
+body{font:14px/1.45 system-ui,-apple-system,Segoe UI,Roboto,sans-serif;margin:0;color:#1d232a;background:#f6f7f9}
+header{background:#1d3557;color:#fff;padding:14px 28px}header a{color:#cfe3ff}
+header h1{margin:0;font-size:20px}header p{margin:4px 0 0;opacity:.85}
+nav{padding:6px 28px;background:#e9eef5;font-size:13px}nav a{margin-right:14px}
+main{padding:10px 28px 40px;max-width:1500px}
+section{background:#fff;border:1px solid #dde3ea;border-radius:6px;padding:12px 18px;margin:14px 0}
+h2{font-size:16px;margin:4px 0 10px}h3{font-size:14px;margin:10px 0 4px}
+table{border-collapse:collapse;font-size:12.5px}th,td{padding:3px 9px;border-bottom:1px solid #e6e9ee;text-align:right}
+th{background:#f0f3f7;position:sticky;top:0}td.l,th.l{text-align:left}
+tr.failed td,tr.infeasible td,tr.interrupted td{color:#8a2a2a}tr.running td{color:#6b5b00}
+.status{font-weight:600}.muted{color:#6a737d}.figure svg{max-width:100%;height:auto}
+.grid{display:flex;flex-wrap:wrap;gap:14px}.card{border:1px solid #e1e5ea;border-radius:5px;padding:6px}
+pre{background:#f6f8fa;padding:8px;overflow:auto;font-size:12px;max-height:360px}
+details summary{cursor:pointer}.kv td{text-align:left}.kv td:first-child{color:#57606a;padding-right:18px}
+"""
+
+STATUSES = ("complete", "failed", "infeasible", "interrupted", "running")
+
+
+def esc(value) -> str:
+    return html.escape("" if value is None else str(value), quote=True)
+
+
+def when(ts: float | None) -> str:
+    return "" if ts is None else dt.datetime.fromtimestamp(ts, dt.timezone.utc).strftime("%Y-%m-%d %H:%M:%S UTC")
+
+
+def value_text(metric: str, value) -> str:
+    if value is None or (isinstance(value, float) and not math.isfinite(value)):
+        return "" if value is None else str(value)
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        return fmt_metric(metric, value)
+    return esc(value)
+
+
+def unit(metric: str) -> str:
+    return " %" if base_name(metric) in ("accuracy", "test_accuracy", "predicted_accuracy") else ""
+
+
+def final_text(final: dict) -> str:
+    if not final:
+        return ""
+    return f"{100 * final['test_accuracy_mean']:.2f} ± {100 * final['test_accuracy_std']:.2f} ({final['seeds']})"
+
+
+def figure(fig, caption: str = "", name: str | None = None, sink: dict | None = None) -> str:
+    """The figure inline as SVG; with a ``sink``, its PNG is also kept there under ``name``."""
+    if sink is not None and name:
+        sink[name] = plots.png_bytes(fig)
+    return f'<div class="figure">{plots.svg_text(fig)}</div>' + (f'<p class="muted">{esc(caption)}</p>'
+                                                                   if caption else "")
+
+
+def page(title: str, subtitle: str, body: str, nav: list[tuple[str, str]] = (), script: str = "") -> str:
+    links = "".join(f'<a href="{esc(href)}">{esc(text)}</a>' for href, text in nav)
+    return (f'<!DOCTYPE html><html lang="en"><head><meta charset="utf-8"><title>{esc(title)}</title>'
+            f'<meta name="viewport" content="width=device-width, initial-scale=1"><style>{STYLE}</style></head>'
+            f'<body><header><h1>{esc(title)}</h1><p>{subtitle}</p></header>'
+            + (f"<nav>{links}</nav>" if links else "") + f"<main>{body}</main>{script}</body></html>")
+
+
+def counts(trials) -> dict[str, int]:
+    out = {s: 0 for s in STATUSES}
+    for t in trials:
+        out[t.status] = out.get(t.status, 0) + 1
+    return out
+
+
+def summary(study, trials) -> str:
+    """What the study searched, how, and how far it got."""
+    n = counts(trials)
+    fronts = [f for f in study.fronts() if f["hypervolume"] is not None] if study.multi_objective else []
+    task = study._task_ref if isinstance(study._task_ref, str) else getattr(study._task_ref, "name", None)
+    rows = [("task", task or "— (a lookup evaluator trains nothing)"),
+            ("space", study.space.name), ("strategy", study.strategy_name), ("evaluator", study.evaluator_spec),
+            ("objectives", ", ".join(f"{m} ({w})" for m, w in study.objectives)),
+            ("constraints", ", ".join(str(c) for c in study.constraints) or "none"),
+            ("training budget per trial", study.train_config.budget_key() if study.evaluator_spec == "train"
+             else "—"),
+            ("trials", ", ".join(f"{v} {k}" for k, v in n.items() if v) or "none yet"),
+            ("search time", f"{study.search_seconds / 60:.1f} min"),
+            ("first trial started", when(min((t.started_at for t in trials if t.started_at), default=None))),
+            ("last trial finished", when(max((t.finished_at for t in trials if t.finished_at), default=None)))]
+    if fronts:
+        ref = ", ".join(f"{k}={v:.4g}" for k, v in (study.reference_point or {}).items())
+        rows.append(("hypervolume", f"{fronts[-1]['hypervolume']:.6g} after {fronts[-1]['finished']} trials "
+                                    f"(reference point {ref})"))
+    body = "".join(f"<tr><td>{esc(k)}</td><td>{esc(v)}</td></tr>" for k, v in rows)
+    return f'<section id="summary"><h2>Study</h2><table class="kv">{body}</table></section>'
+
+
+def _metric_columns(study, trials) -> list[str]:
+    """The objectives, then the usual costs the trials measured."""
+    names = [m for m, _ in study.objectives]
+    present = {k for t in trials for k in t.metrics}
+    for m in ("accuracy", "params", "flops", "latency_ms", "train_seconds"):
+        if m in present and m not in names:
+            names.append(m)
+    return names
+
+
+def leaderboard(study, n: int, link: Callable[[int], str]) -> str:
+    """The best ``n`` complete trials that meet every constraint (the front first with several objectives)."""
+    board = study.leaderboard()
+    front = {t.number for t in study.front()} if study.multi_objective else set()
+    shown = sorted(board, key=lambda t: t.number not in front)[:n]  # stable: the front first, each in board order
+    if not shown:
+        return '<section id="leaderboard"><h2>Leaderboard</h2><p class="muted">no completed trial yet</p></section>'
+    cols = _metric_columns(study, shown)
+    head = "".join(f"<th>{esc(m + unit(m))}</th>" for m in cols)
+    rows = []
+    for i, t in enumerate(shown, 1):
+        cells = "".join(f"<td>{value_text(m, t.metrics.get(m))}</td>" for m in cols)
+        mark = " ★" if t.number in front else ""
+        rows.append(f'<tr><td>{i}</td><td><a href="{esc(link(t.number))}">#{t.number}</a>{mark}</td>{cells}'
+                    f'<td>{final_text(t.final)}</td><td class="l">{esc(t.arch.describe())}</td></tr>')
+    what = ("Pareto-optimal trials (★) first, then the rest by " if study.multi_objective else "by ") \
+        + f"validation {study.objectives[0][0]}"
+    return (f'<section id="leaderboard"><h2>Leaderboard</h2><p class="muted">Top {len(shown)} of {len(board)} '
+            f'complete trials that meet every constraint, {esc(what)}.</p><table><tr><th>rank</th><th>trial</th>'
+            f'{head}<th>test acc % (seeds)</th><th class="l">architecture</th></tr>{"".join(rows)}</table></section>')
+
+
+def finals(study, link: Callable[[int], str]) -> str:
+    """The final retrainings: test accuracy per seed, mean ± std, and INT8 where it was measured."""
+    retrained = sorted((t for t in study.trials("complete") if t.final),
+                       key=lambda t: -t.final["test_accuracy_mean"])
+    if not retrained:
+        return ('<section id="final"><h2>Final test accuracy</h2><p class="muted">no trial retrained yet (a search '
+                'retrains its best at the end; `archscout export` retrains one on demand)</p></section>')
+    int8 = any("test_accuracy_int8_mean" in t.final for t in retrained)
+    rows = []
+    for t in retrained:
+        f = t.final
+        seeds = ", ".join(f"{100 * a:.2f}" for a in f["test_accuracies"])
+        q = (f"<td>{100 * f['test_accuracy_int8_mean']:.2f} ± {100 * f['test_accuracy_int8_std']:.2f}</td>"
+             if "test_accuracy_int8_mean" in f else "<td></td>") if int8 else ""
+        rows.append(f'<tr><td><a href="{esc(link(t.number))}">#{t.number}</a></td><td>{final_text(f)}</td>'
+                    f'<td class="l">{seeds}</td>{q}<td class="l">{esc(t.arch.describe())}</td></tr>')
+    head = "<th>INT8 test acc %</th>" if int8 else ""
+    return (f'<section id="final"><h2>Final test accuracy</h2><p class="muted">Retrained on the training data '
+            f'with {esc(study.final_train.budget_key())}, scored once on the test split (never used for '
+            f'selection).</p><table><tr><th>trial</th><th>test acc % (seeds)</th><th class="l">per seed</th>{head}'
+            f'<th class="l">architecture</th></tr>{"".join(rows)}</table></section>')
+
+
+def progress_figures(study, sink: dict | None = None) -> str:
+    """Best so far against trials and against wall time; the front; hypervolume with several objectives."""
+    parts = [figure(plots.history(study, "trials"), name="best-vs-trials", sink=sink),
+             figure(plots.history(study, "time"), "Wall time counts the time any trial ran, so pauses between "
+                    "sessions are left out.", "best-vs-time", sink)]
+    out = f'<section id="progress"><h2>Search progress</h2>{"".join(parts)}</section>'
+    front_caption = ("Every complete trial within the constraints; Pareto-optimal ones in red and numbered, "
+                     "dominated ones grey." + (" With more than two objectives each panel is a projection."
+                                               if len(study.objectives) > 2 else ""))
+    out += (f'<section id="front"><h2>Pareto front</h2>'
+            f'{figure(plots.front(study), front_caption, "front", sink)}</section>')
+    if study.multi_objective:
+        out += (f'<section id="hypervolume"><h2>Hypervolume</h2>'
+                f'{figure(plots.hypervolume(study), name="hypervolume", sink=sink)}</section>')
+    return out
+
+
+def top_architectures(study, n: int, link: Callable[[int], str], sink: dict | None = None) -> str:
+    shown = (study.front() if study.multi_objective else study.leaderboard())[:n]
+    if not shown:
+        return ""
+    cards = "".join(f'<div class="card"><a href="{esc(link(t.number))}">#{t.number}</a>'
+                    f'{figure(plots.architecture(t.arch, _arch_title(study, t)), "", f"architecture-{t.number}", sink)}'
+                    f'</div>' for t in shown)
+    return f'<section id="architectures"><h2>Top architectures</h2><div class="grid">{cards}</div></section>'
+
+
+def _arch_title(study, t) -> str:
+    m0 = study.objectives[0][0]
+    head = f"#{t.number}  {m0} {value_text(m0, t.metrics.get(m0))}{unit(m0)}"
+    if "params" in t.metrics and m0 != "params":
+        head += f"  params {t.metrics['params']:,}"
+    return head
+
+
+def trials_table(study, trials, link: Callable[[int], str] | None, expand: bool) -> str:
+    """Every trial: status, objectives, duration, the reason of a failure; ``expand`` adds each trial's
+    stored metrics and details (the report), else rows link to trial pages (the dashboard)."""
+    cols = [m for m, _ in study.objectives]
+    head = "".join(f"<th>{esc(m + unit(m))}</th>" for m in cols)
+    rows = []
+    for t in sorted(trials, key=lambda t: -t.number):
+        cells = "".join(f"<td>{value_text(m, t.metrics.get(m))}</td>" for m in cols)
+        name = f'<a href="{esc(link(t.number))}">#{t.number}</a>' if link else f"#{t.number}"
+        reason = esc(t.error or "")
+        extra = ""
+        if expand:
+            extra = (f'<details><summary>metrics and details</summary><pre>'
+                     f'{esc(json.dumps({"metrics": t.metrics, "details": t.details}, indent=1, default=str))}'
+                     f'</pre></details>')
+        rows.append(f'<tr class="{esc(t.status)}" id="trial-{t.number}"><td>{name}</td>'
+                    f'<td class="status l">{esc(t.status)}</td>{cells}'
+                    f'<td>{"" if t.duration is None else f"{t.duration:.1f}"}</td>'
+                    f'<td class="l">{esc(t.arch.describe())}</td><td class="l">{reason}{extra}</td></tr>')
+    return (f'<section id="trials"><h2>All trials ({len(trials)})</h2><table><tr><th>trial</th>'
+            f'<th class="l">status</th>{head}<th>seconds</th><th class="l">architecture</th>'
+            f'<th class="l">reason / details</th></tr>{"".join(rows)}</table></section>')
+
+
+def trial_detail(study, trial) -> str:
+    """One trial: status and reason, every metric, the final retrainings, details, the drawing and the JSON."""
+    rows = [("status", trial.status), ("reason", trial.error or ""), ("architecture", trial.arch.describe()),
+            ("architecture id", trial.arch.id), ("budget", trial.budget), ("seed", trial.seed),
+            ("started", when(trial.started_at)), ("finished", when(trial.finished_at)),
+            ("seconds", "" if trial.duration is None else f"{trial.duration:.2f}")]
+    if trial.final:
+        rows.append(("final test accuracy %", final_text(trial.final)))
+    info = "".join(f"<tr><td>{esc(k)}</td><td>{esc(v)}</td></tr>" for k, v in rows if v != "")
+    metrics = "".join(f"<tr><td>{esc(k)}</td><td>{value_text(k, v)}{unit(k)}</td></tr>"
+                      for k, v in sorted(trial.metrics.items()))
+    drawing = figure(plots.architecture(trial.arch, _arch_title(study, trial)))
+    return (f'<section id="trial"><h2>Trial #{trial.number}</h2><table class="kv">{info}</table></section>'
+            f'<section id="metrics"><h2>Metrics</h2>'
+            + (f'<table class="kv">{metrics}</table>' if metrics else '<p class="muted">none stored</p>')
+            + f'</section><section id="drawing"><h2>Architecture</h2>{drawing}'
+            f'<pre>{esc(json.dumps(trial.arch.to_dict(), indent=1))}</pre></section>'
+            f'<section id="details"><h2>Details</h2><pre>{esc(json.dumps(trial.details, indent=1, default=str))}'
+            f'</pre></section>')
+
+
+def report(study, top: int = 5, sink: dict | None = None) -> str:
+    """The whole report as one HTML document; with a ``sink`` (a dict), each figure's PNG is put there too."""
+    trials = study.trials()
+    anchor = lambda n: f"#trial-{n}"  # noqa: E731
+    body = (summary(study, trials) + leaderboard(study, max(top, 10), anchor) + finals(study, anchor)
+            + (progress_figures(study, sink) if study.leaderboard(1) else "")
+            + top_architectures(study, top, anchor, sink) + trials_table(study, trials, None, expand=True))
+    nav = [("#summary", "study"), ("#leaderboard", "leaderboard"), ("#final", "final test accuracy"),
+           ("#progress", "progress"), ("#front", "Pareto front")] \
+        + ([("#hypervolume", "hypervolume")] if study.multi_objective else []) \
+        + [("#architectures", "top architectures"), ("#trials", "all trials")]
+    made = dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+    return page(f"archscout report: {study.name}", f"written {made} from {esc(study.storage.shown_url)}", body, nav)
+
+
+def write_report(study, path: str | None = None, top: int = 5) -> dict:
+    """Write the report to ``path`` (default ``STUDY-report.html`` next to the SQLite file) and each figure
+    as a PNG in the folder ``STUDY-report-plots`` beside it. Returns the paths written."""
+    import os
+
+    from .front import plots_dir
+
+    path = path or os.path.join(plots_dir(study.storage.url), f"{study.name}-report.html")
+    folder = os.path.splitext(path)[0] + "-plots"
+    sink: dict[str, bytes] = {}
+    text = report(study, top, sink)
+    try:
+        os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
+        with open(path, "w", encoding="utf-8") as f:
+            f.write(text)
+        os.makedirs(folder, exist_ok=True)
+        pngs = []
+        for name, data in sink.items():
+            pngs.append(os.path.join(folder, f"{name}.png"))
+            with open(pngs[-1], "wb") as f:
+                f.write(data)
+    except OSError as e:
+        from ..errors import ArchscoutError
+        raise ArchscoutError(f"cannot write the report {path!r}: {e.strerror or e}") from None
+    return {"html": path, "png": pngs, "bytes": len(text.encode())}

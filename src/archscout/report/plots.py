@@ -1,0 +1,280 @@
+"""Figures of a study — best so far, Pareto fronts, hypervolume, architecture drawings — as matplotlib figures.
+
+Each function returns a ``matplotlib.figure.Figure`` (shown inline in a notebook; ``fig.savefig`` writes a
+PNG or SVG) and draws nothing itself. The HTML report, the dashboard and ``archscout front`` use them.
+"""
+from __future__ import annotations
+
+import math
+
+from ..metrics import base_name
+from ..pareto import nondominated, to_minimise
+
+_PERCENT = ("accuracy", "test_accuracy", "predicted_accuracy")
+_LOG = ("params", "flops", "size_bytes")
+GREY, FRONT, LINE = "0.72", "C3", "C0"
+
+
+def _figure(width: float, height: float, panels: int = 1):
+    from matplotlib.figure import Figure  # not pyplot: no global state, safe in a web server's threads
+
+    fig = Figure(figsize=(width * panels, height))
+    axes = [fig.add_subplot(1, panels, i + 1) for i in range(panels)]
+    return fig, axes
+
+
+def _scale(metric: str) -> tuple[float, str]:
+    """Accuracies in %, everything else as stored."""
+    return (100.0, f"{metric} (%)") if base_name(metric) in _PERCENT else (1.0, metric)
+
+
+def _empty(fig, ax, text: str):
+    ax.text(0.5, 0.5, text, ha="center", va="center", transform=ax.transAxes, color="0.4")
+    ax.set_axis_off()
+    return fig
+
+
+def busy_seconds(intervals: list[tuple[float, float]], times: list[float]) -> list[float]:
+    """For each of ``times``, the seconds before it during which at least one of the (start, end) intervals
+    ran: the search's wall time with the idle gaps between sessions left out."""
+    import bisect
+
+    merged: list[list[float]] = []
+    for start, end in sorted(intervals):
+        if merged and start <= merged[-1][1]:
+            merged[-1][1] = max(merged[-1][1], end)
+        else:
+            merged.append([start, end])
+    starts = [m[0] for m in merged]
+    before = [0.0]  # busy seconds in the merged intervals before each one
+    for start, end in merged:
+        before.append(before[-1] + end - start)
+    out = []
+    for t in times:
+        i = bisect.bisect_right(starts, t)  # intervals that started by t
+        out.append(0.0 if i == 0 else before[i - 1] + min(t, merged[i - 1][1]) - merged[i - 1][0])
+    return out
+
+
+def finish_order(study) -> list:
+    """The study's finished trials (any status) in the order they finished."""
+    return sorted((t for t in study.trials() if t.finished_at is not None), key=lambda t: (t.finished_at, t.number))
+
+
+def history(study, x: str = "trials"):
+    """Best validation objective so far after each finished trial (``x="trials"``) or against the search's
+    wall time in minutes (``x="time"``, idle gaps between sessions removed); one panel per objective, each
+    complete trial a grey dot, failures counted on the trial axis."""
+    if x not in ("trials", "time"):
+        raise ValueError(f"x must be 'trials' or 'time', got {x!r}")
+    objectives = study.objectives[:3]
+    fig, axes = _figure(5.0, 3.6, len(objectives))
+    finished = finish_order(study)
+    feasible = {t.number for t in study.leaderboard()}
+    minutes = [b / 60 for b in busy_seconds([(t.started_at, t.finished_at) for t in finished],
+                                            [t.finished_at for t in finished])]
+    for ax, (metric, way) in zip(axes, objectives):
+        factor, label = _scale(metric)
+        xs, ys, best_x, best_y = [], [], [], []
+        best = None
+        for i, t in enumerate(finished, 1):
+            pos = i if x == "trials" else minutes[i - 1]
+            value = t.metrics.get(metric) if t.number in feasible else None
+            if value is not None and math.isfinite(value):
+                xs.append(pos)
+                ys.append(value * factor)
+                if best is None or (value > best if way == "max" else value < best):
+                    best = value
+            if best is not None:
+                best_x.append(pos)
+                best_y.append(best * factor)
+        if not best_x:
+            _empty(fig, ax, "no completed trial yet")
+            continue
+        ax.scatter(xs, ys, s=10, c=GREY, label="complete trials", zorder=2)
+        ax.step(best_x, best_y, where="post", c=LINE, lw=1.8, label=f"best so far ({way})", zorder=3)
+        ax.set_xlabel("finished trials" if x == "trials" else "search wall time (min)")
+        ax.set_ylabel(f"validation {label}" if base_name(metric) in _PERCENT + ("loss",) else label)
+        if base_name(metric) in _LOG and min(ys) > 0:
+            ax.set_yscale("log")
+        ax.grid(alpha=0.3)
+        ax.legend(fontsize=8, loc="lower right" if way == "max" else "upper right")
+    fig.suptitle(f"{study.name}: best so far vs {'trials' if x == 'trials' else 'wall time'}", fontsize=10)
+    fig.tight_layout()
+    return fig
+
+
+def front_pairs(study) -> list[tuple[tuple[str, str], tuple[str, str]]]:
+    """The (x, y) objective pairs a front plot shows: the first objective against each other one; a study
+    with one objective against the costs its trials measured (params, latency)."""
+    (m0, w0), others = study.objectives[0], list(study.objectives[1:])
+    if not others:
+        measured = {k for t in study.leaderboard() for k in t.metrics}
+        others = [(m, "min") for m in ("params", "latency_ms") if m in measured and m != m0]
+    return [((m, w), (m0, w0)) for m, w in others[:3]]
+
+
+def front(study):
+    """Every complete feasible trial in the plane of the first objective and each other objective (or each
+    measured cost, for one objective): the Pareto-optimal trials in colour and numbered, dominated ones in
+    grey. With more than two objectives a panel is a projection of the whole front."""
+    pairs = front_pairs(study)
+    fig, axes = _figure(5.2, 4.2, max(1, len(pairs)))
+    board = study.leaderboard()
+    if not pairs or not board:
+        return _empty(fig, axes[0], "no completed trial yet" if not board else
+                      "one objective and no measured cost: no front to draw")
+    if study.multi_objective:
+        on_front = set(nondominated(study._minimised(board)).tolist())
+    for ax, ((mx, wx), (my, wy)) in zip(axes, pairs):
+        rows = [t for t in board if t.metrics.get(mx) is not None and t.metrics.get(my) is not None]
+        if not study.multi_objective:  # the 2-D front of this pair
+            F = to_minimise([[t.metrics[mx], t.metrics[my]] for t in rows], [wx, wy])
+            on_front = {board.index(rows[i]) for i in nondominated(F)} if rows else set()
+        fx, x_label = _scale(mx)
+        fy, y_label = _scale(my)
+        dominated = [t for t in rows if board.index(t) not in on_front]
+        best = sorted((t for t in rows if board.index(t) in on_front), key=lambda t: t.metrics[mx])
+        ax.scatter([t.metrics[mx] * fx for t in dominated], [t.metrics[my] * fy for t in dominated], s=12, c=GREY,
+                   label=f"dominated ({len(dominated)})", zorder=2)
+        style = "o-" if len(study.objectives) <= 2 else "o"
+        ax.plot([t.metrics[mx] * fx for t in best], [t.metrics[my] * fy for t in best], style, c=FRONT, ms=5,
+                drawstyle="steps-post" if wx == "min" and wy == "max" and style == "o-" else "default",
+                label=f"Pareto-optimal ({len(best)})", zorder=3)
+        top = sorted(best, key=lambda t: t.metrics[my], reverse=wy == "max")[:8]  # more would overlap
+        for t in top:
+            ax.annotate(f"#{t.number}", (t.metrics[mx] * fx, t.metrics[my] * fy), fontsize=6, xytext=(3, 3),
+                        textcoords="offset points", color="0.25")
+        ax.set_xlabel(f"{x_label} ({wx})")
+        ax.set_ylabel(f"{'validation ' if base_name(my) in _PERCENT else ''}{y_label} ({wy})")
+        if base_name(mx) in _LOG:
+            ax.set_xscale("log")
+        ax.grid(alpha=0.3)
+        ax.legend(fontsize=8)
+    kind = "Pareto front" if study.multi_objective else "trade-offs (one objective; fronts of each pair)"
+    fig.suptitle(f"{study.name}: {kind}, {len(board)} complete trials", fontsize=10)
+    fig.tight_layout()
+    return fig
+
+
+def hypervolume(study):
+    """The stored hypervolume after each finished trial (studies with several objectives)."""
+    fig, (ax,) = _figure(5.6, 3.8)
+    history = [(f["finished"], f["hypervolume"]) for f in study.fronts() if f["hypervolume"] is not None]
+    if not study.multi_objective:
+        return _empty(fig, ax, "one objective: no hypervolume")
+    if not history:
+        return _empty(fig, ax, "no hypervolume yet (the reference point is fixed after the first results)")
+    ax.step([h[0] for h in history], [h[1] for h in history], where="post", c=LINE)
+    ax.set_xlabel("finished trials")
+    ax.set_ylabel("hypervolume")
+    ref = study.reference_point or {}
+    ax.set_title(f"{study.name}: hypervolume\nreference point {', '.join(f'{k}={v:.4g}' for k, v in ref.items())}",
+                 fontsize=8)
+    ax.grid(alpha=0.3)
+    fig.tight_layout()
+    return fig
+
+
+_SHORT = {"width": "w", "kernel": "k", "dilation": "d", "dropout": "p"}
+_ORDER = ["width", "kernel", "dilation", "downsample", "norm", "act", "dropout", "precision"]
+
+
+def node_label(node: dict) -> str:
+    """An operator and its settings in two short lines: ``conv`` / ``w32 k5 d2 batch relu``."""
+    parts = []
+    attrs = node.get("attrs", {})
+    for key, value in sorted(attrs.items(), key=lambda kv: (_ORDER.index(kv[0]) if kv[0] in _ORDER else 99, kv[0])):
+        if key == "role" or value in ("none", None, False) or (key in ("dilation", "dropout") and value in (0, 1)):
+            continue
+        if value is True:
+            parts.append(key)
+        elif key in _SHORT:
+            parts.append(f"{_SHORT[key]}{value}")
+        else:
+            parts.append(str(value))
+    lines = [str(node["op"])]
+    text = " ".join(parts)
+    while text:
+        cut = text.rfind(" ", 0, 22) if len(text) > 22 else len(text)
+        cut = cut if cut > 0 else len(text)
+        lines.append(text[:cut])
+        text = text[cut:].strip()
+    return "\n".join(lines)
+
+
+def layers(graph: dict) -> dict[int, int]:
+    """Each node's depth: the longest path to it from a node without inputs."""
+    parents: dict[int, list[int]] = {n["id"]: [] for n in graph["nodes"]}
+    for a, b in graph["edges"]:
+        parents[b].append(a)
+    depth: dict[int, int] = {}
+
+    def visit(n: int) -> int:
+        if n not in depth:
+            depth[n] = 0  # guards against a cycle in a malformed graph
+            depth[n] = 1 + max((visit(p) for p in parents[n]), default=-1)
+        return depth[n]
+
+    for n in parents:
+        visit(n)
+    return depth
+
+
+def architecture(arch, title: str | None = None):
+    """A drawing of the architecture as a graph of its operators (``arch.to_graph()``), top to bottom:
+    one box per operator with its settings, an arrow per edge; edges that skip layers are curved."""
+    from matplotlib.patches import FancyArrowPatch
+
+    graph = arch.to_graph()
+    depth = layers(graph)
+    by_layer: dict[int, list[int]] = {}
+    for n in sorted(depth):
+        by_layer.setdefault(depth[n], []).append(n)
+    widest = max(len(v) for v in by_layer.values())
+    pos = {n: (i - (len(ids) - 1) / 2, -d) for d, ids in by_layer.items() for i, n in enumerate(ids)}
+    fig, (ax,) = _figure(max(3.2, 1.9 * widest), 0.62 * len(by_layer) + 0.6)
+    labels = {n["id"]: node_label(n) for n in graph["nodes"]}
+    ops = sorted({n["op"] for n in graph["nodes"]})
+    colours = {op: f"C{i % 10}" for i, op in enumerate(ops)}
+    for a, b in graph["edges"]:
+        skip = depth[b] - depth[a] > 1 and pos[a][0] == pos[b][0]
+        ax.add_patch(FancyArrowPatch(pos[a], pos[b], arrowstyle="-|>", mutation_scale=9, lw=0.9, color="0.35",
+                                     shrinkA=11, shrinkB=11, connectionstyle=f"arc3,rad={0.55 if skip else 0}",
+                                     zorder=1))
+    for node in graph["nodes"]:
+        x, y = pos[node["id"]]
+        ax.text(x, y, labels[node["id"]], ha="center", va="center", fontsize=7, zorder=2,
+                bbox=dict(boxstyle="round,pad=0.3", fc=colours[node["op"]], alpha=0.25, ec=colours[node["op"]]))
+    xs = [p[0] for p in pos.values()]
+    ax.set_xlim(min(xs) - 0.9, max(xs) + 0.9)
+    ax.set_ylim(-max(by_layer) - 0.6, 0.6)
+    ax.set_axis_off()
+    ax.set_title(title or arch.describe(), fontsize=8, wrap=True)
+    fig.tight_layout()
+    return fig
+
+
+def png_bytes(fig, dpi: int = 110) -> bytes:
+    import io
+
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=dpi)
+    return buf.getvalue()
+
+
+def svg_text(fig) -> str:
+    """The figure as an inline ``<svg>`` element (text drawn as paths, so no font is needed)."""
+    import io
+
+    import matplotlib
+
+    buf = io.StringIO()
+    with matplotlib.rc_context({"svg.fonttype": "path", "svg.hashsalt": "archscout"}):
+        fig.savefig(buf, format="svg", metadata={"Date": None})
+    text = buf.getvalue()
+    return text[text.index("<svg"):]
+
+
+__all__ = ["history", "front", "hypervolume", "architecture", "busy_seconds", "node_label", "png_bytes",
+           "svg_text", "front_pairs"]
