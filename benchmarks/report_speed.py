@@ -41,7 +41,7 @@ def measure(n: int, folder: str) -> dict:
 
     db = f"sqlite:///{folder}/speed-{n}.db"
     study = Study(f"speed-{n}", space="conv1d", evaluator="synthetic:fail=0.1", strategy="nsga2",
-                  objectives="accuracy:max,latency_ms:min,params:min", constraints=["params <= 200000"], storage=db)
+                  objectives="accuracy:max,latency_ms:min,params:min", constraints=["params <= 50000"], storage=db)
     search_s, _ = timed(lambda: study.search(trials=n, max_failures=0))
     frame_s, df = timed(lambda: study.trials_dataframe(), 3)
     report_s, written = timed(lambda: study.report(f"{folder}/speed-{n}.html"))

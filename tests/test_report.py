@@ -277,3 +277,28 @@ def test_dashboard_bad_input(tmp_path, capsys, synthetic):
         assert f"cannot listen on 127.0.0.1:{port}" in capsys.readouterr().err
     finally:
         busy.server_close()
+
+
+def test_a_large_study_page_lists_the_newest_trials_and_redraws_at_most_so_often(synthetic, monkeypatch):
+    from archscout.report import dashboard as D
+    from archscout.storage import Storage
+
+    monkeypatch.setattr(D, "TRIAL_ROWS", 5)
+    board = D.Dashboard(Storage(synthetic.storage.url, create=False))
+    study = board.study("syn")
+    version = board.version(study)
+    text, shown = board.content(study, version)
+    assert shown == version and f"The newest 5 of {len(synthetic.trials())} trials" in text
+    assert text.count('href="/study/syn/trial/') >= 5
+    # the last drawing took "long": a newer version gets the cached content, labelled with its own version
+    name, (v, cached, drawn_at, _) = "syn", board._cache["syn"]
+    board._cache[name] = (v, cached, drawn_at, 1000.0)
+    assert board.content(study, "newer") == (cached, version)
+    board._cache[name] = (v, cached, drawn_at - 10.0, 0.1)  # drawn quickly, long ago: drawn again
+    assert board.content(study, "newer")[1] == "newer"
+
+
+def test_the_content_says_which_version_it_shows(dashboard):
+    with urllib.request.urlopen(dashboard + "/study/syn/content", timeout=30) as r:
+        shown = r.headers["X-Archscout-Version"]
+    assert shown == json.loads(_get(dashboard + "/api/study/syn/version")[1])["version"]

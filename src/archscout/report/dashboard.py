@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import logging
 import threading
+import time
 from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import quote, unquote, urlsplit
@@ -30,7 +31,10 @@ LIVE = """<script>
         const v = (await r.json()).version;
         if (v !== version) {
           const c = await fetch(state.dataset.contentUrl, {cache: "no-store"});
-          if (c.ok) { document.getElementById("content").innerHTML = await c.text(); version = v; }
+          if (c.ok) {
+            document.getElementById("content").innerHTML = await c.text();
+            version = c.headers.get("X-Archscout-Version") || v;  // what the content shows, maybe older than v
+          }
         }
         state.textContent = "live: checked " + new Date().toLocaleTimeString();
       } else { state.textContent = "the study is no longer readable (" + r.status + ")"; }
@@ -54,13 +58,23 @@ def study_url(name: str) -> str:
     return f"/study/{quote(name, safe='')}"
 
 
+TRIAL_ROWS = 500  # a study page lists the newest trials; the report and /api/study/NAME have them all
+RENDER_GAP = 4.0  # a study's content is drawn again at most once per this many times its last drawing took
+
+
 class Dashboard:
-    """The pages, read from ``storage`` on each request; figures are cached per study version."""
+    """The pages, read from ``storage`` on each request.
+
+    A study's content (tables and figures) is cached with the version it shows. When trials finish
+    faster than the figures can be drawn, it is drawn again only after ``RENDER_GAP`` times the last
+    drawing's duration, so a dashboard on a large running study does not take a core from the search;
+    the page then shows the older version until the next check.
+    """
 
     def __init__(self, storage, refresh: float = 2.0):
         self.storage = storage
         self.refresh = refresh
-        self._cache: dict[str, tuple[str, str]] = {}  # study -> (version, content)
+        self._cache: dict[str, tuple[str, str, float, float]] = {}  # study -> (version, content, drawn at, took)
         self._lock = threading.Lock()
 
     # -- reading ----------------------------------------------------------------------
@@ -92,20 +106,22 @@ class Dashboard:
         running = sum(r.status == "running" for r in rows)
         return f"{len(rows)}-{running}-{len(finals)}-{last:.3f}"
 
-    def content(self, study, version: str) -> str:
+    def content(self, study, version: str) -> tuple[str, str]:
+        """The study's content and the version it shows."""
         with self._lock:
             cached = self._cache.get(study.name)
-        if cached and cached[0] == version:
-            return cached[1]
+        if cached and (cached[0] == version or time.monotonic() - cached[2] < RENDER_GAP * cached[3]):
+            return cached[1], cached[0]
+        start = time.monotonic()
         trials = study.trials()
         link = lambda n: f"{study_url(study.name)}/trial/{n}"  # noqa: E731
         text = H.summary(study, trials) + H.leaderboard(study, 10, link) + H.finals(study, link)
         if study.leaderboard(1):
             text += H.progress_figures(study) + H.top_architectures(study, 3, link)
-        text += H.trials_table(study, trials, link, expand=False)
+        text += H.trials_table(study, trials, link, expand=False, limit=TRIAL_ROWS)
         with self._lock:
-            self._cache[study.name] = (version, text)
-        return text
+            self._cache[study.name] = (version, text, time.monotonic(), time.monotonic() - start)
+        return text, version
 
     # -- pages ------------------------------------------------------------------------
     def index(self) -> str:
@@ -127,22 +143,21 @@ class Dashboard:
 
     def study_page(self, name: str) -> str:
         study = self.study(name)
-        version = self.version(study)
+        text, shown = self.content(study, self.version(study))
         url = study_url(study.name)
-        live = (f'<p id="live" class="muted" data-version="{H.esc(version)}" '
+        live = (f'<p id="live" class="muted" data-version="{H.esc(shown)}" '
                 f'data-version-url="{H.esc("/api" + url + "/version")}" '
                 f'data-content-url="{H.esc(url + "/content")}">live</p>')
         script = LIVE.replace("REFRESH_MS", str(int(self.refresh * 1000)))
         return H.page(f"study {study.name}", f'<a href="/">all studies</a> · read live from '
-                      f'{H.esc(self.storage.shown_url)}', live + f'<div id="content">{self.content(study, version)}'
-                      f'</div>', script=script)
+                      f'{H.esc(self.storage.shown_url)}', live + f'<div id="content">{text}</div>', script=script)
 
     def trial(self, study, number: str):
-        match = [t for t in study.trials() if str(t.number) == number]
-        if not match:
+        rows = [r for r in self.storage.trials(study.id) if str(r.number) == number]
+        if not rows:
             raise NotFound(f"study {study.name!r} has no trial #{number}",
                            f'<p><a href="{H.esc(study_url(study.name))}">back to the study</a></p>')
-        return match[0]
+        return study._trial(rows[0], study._final_summary().get(rows[0].id, {}))
 
     def trial_page(self, name: str, number: str) -> str:
         study = self.study(name)
@@ -172,8 +187,8 @@ class Dashboard:
                 "graph": t.arch.to_graph(), "final": t.final or None, "started_at": t.started_at,
                 "finished_at": t.finished_at}
 
-    def route(self, path: str) -> tuple[int, str, str]:
-        """(status, content type, body) for a GET of ``path``."""
+    def route(self, path: str) -> tuple[int, str, str] | tuple[int, str, str, dict]:
+        """(status, content type, body[, headers]) for a GET of ``path``."""
         parts = [unquote(p) for p in urlsplit(path).path.split("/") if p]
         html, js = "text/html; charset=utf-8", "application/json"
         try:
@@ -184,7 +199,8 @@ class Dashboard:
                     return 200, html, self.study_page(name)
                 case ["study", name, "content"]:
                     study = self.study(name)
-                    return 200, html, self.content(study, self.version(study))
+                    text, shown = self.content(study, self.version(study))
+                    return 200, html, text, {"X-Archscout-Version": shown}
                 case ["study", name, "trial", number]:
                     return 200, html, self.trial_page(name, number)
                 case ["api", "studies"]:
@@ -208,8 +224,10 @@ class _Handler(BaseHTTPRequestHandler):
     dashboard: Dashboard
 
     def _answer(self, head_only: bool) -> None:
+        headers: dict = {}
         try:
-            status, kind, body = self.dashboard.route(self.path)
+            status, kind, body, *extra = self.dashboard.route(self.path)
+            headers = extra[0] if extra else {}
         except Exception as e:  # noqa: BLE001 - one broken page must not stop the dashboard
             log.exception("dashboard page %s failed", self.path)
             status, kind = 500, "text/html; charset=utf-8"
@@ -218,6 +236,8 @@ class _Handler(BaseHTTPRequestHandler):
         data = body.encode("utf-8")
         self.send_response(status)
         self.send_header("Content-Type", kind)
+        for key, value in headers.items():
+            self.send_header(key, value)
         self.send_header("Content-Length", str(len(data)))
         self.send_header("Cache-Control", "no-store")
         self.end_headers()

@@ -191,19 +191,26 @@ def top_architectures(study, n: int, link: Callable[[int], str], sink: dict | No
 
 def _arch_title(study, t) -> str:
     m0 = study.objectives[0][0]
-    head = f"#{t.number}  {m0} {value_text(m0, t.metrics.get(m0))}{unit(m0)}"
+    head = f"#{t.number}"
+    if t.metrics.get(m0) is not None:
+        head += f"  {m0} {value_text(m0, t.metrics[m0])}{unit(m0)}"
     if "params" in t.metrics and m0 != "params":
         head += f"  params {t.metrics['params']:,}"
-    return head
+    return head if t.status == "complete" else f"{head}  ({t.status})"
 
 
-def trials_table(study, trials, link: Callable[[int], str] | None, expand: bool) -> str:
-    """Every trial: status, objectives, duration, the reason of a failure; ``expand`` adds each trial's
-    stored metrics and details (the report), else rows link to trial pages (the dashboard)."""
+def trials_table(study, trials, link: Callable[[int], str] | None, expand: bool, limit: int | None = None) -> str:
+    """Every trial, newest first: status, objectives, duration, the reason of a failure; ``expand`` adds
+    each trial's stored metrics and details (the report), else rows link to trial pages (the dashboard).
+    ``limit``: show only the newest that many."""
     cols = [m for m, _ in study.objectives]
     head = "".join(f"<th>{esc(m + unit(m))}</th>" for m in cols)
     rows = []
-    for t in sorted(trials, key=lambda t: -t.number):
+    newest = sorted(trials, key=lambda t: -t.number)
+    shown = newest[:limit] if limit else newest
+    note = (f'<p class="muted">The newest {len(shown)} of {len(trials)} trials; the report '
+            f'(archscout report) lists them all.</p>' if len(shown) < len(trials) else "")
+    for t in shown:
         cells = "".join(f"<td>{value_text(m, t.metrics.get(m))}</td>" for m in cols)
         name = f'<a href="{esc(link(t.number))}">#{t.number}</a>' if link else f"#{t.number}"
         reason = esc(t.error or "")
@@ -216,7 +223,7 @@ def trials_table(study, trials, link: Callable[[int], str] | None, expand: bool)
                     f'<td class="status l">{esc(t.status)}</td>{cells}'
                     f'<td>{"" if t.duration is None else f"{t.duration:.1f}"}</td>'
                     f'<td class="l">{esc(t.arch.describe())}</td><td class="l">{reason}{extra}</td></tr>')
-    return (f'<section id="trials"><h2>All trials ({len(trials)})</h2><table><tr><th>trial</th>'
+    return (f'<section id="trials"><h2>All trials ({len(trials)})</h2>{note}<table><tr><th>trial</th>'
             f'<th class="l">status</th>{head}<th>seconds</th><th class="l">architecture</th>'
             f'<th class="l">reason / details</th></tr>{"".join(rows)}</table></section>')
 
