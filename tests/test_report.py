@@ -302,3 +302,14 @@ def test_the_content_says_which_version_it_shows(dashboard):
     with urllib.request.urlopen(dashboard + "/study/syn/content", timeout=30) as r:
         shown = r.headers["X-Archscout-Version"]
     assert shown == json.loads(_get(dashboard + "/api/study/syn/version")[1])["version"]
+
+
+def test_a_tabular_benchmark_report_shows_the_table_test_accuracy_and_no_retraining(tmp_path):
+    from archscout.report.html import write_report
+
+    study = Study("nbg", evaluator="nas-bench-graph:cora", strategy="nsga2", storage=f"sqlite:///{tmp_path}/s.db",
+                  objectives="accuracy:max,latency_ms:min")
+    study.search(trials=12)
+    text = open(write_report(study, str(tmp_path / "nbg.html"))["html"]).read()
+    assert 'id="final"' not in text and "test acc % (seeds)" not in text
+    assert "<th>test_accuracy %</th>" in text and text.count("<svg") >= 5  # graph drawings of the top GNNs

@@ -115,7 +115,9 @@ class Dashboard:
         start = time.monotonic()
         trials = study.trials()
         link = lambda n: f"{study_url(study.name)}/trial/{n}"  # noqa: E731
-        text = H.summary(study, trials) + H.leaderboard(study, 10, link) + H.finals(study, link)
+        retrains = H.uses_task(study.evaluator_spec)
+        text = H.summary(study, trials) + H.leaderboard(study, 10, link, retrains) \
+            + (H.finals(study, link) if retrains else "")
         if study.leaderboard(1):
             text += H.progress_figures(study) + H.top_architectures(study, 3, link)
         text += H.trials_table(study, trials, link, expand=False, limit=TRIAL_ROWS)

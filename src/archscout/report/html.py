@@ -11,6 +11,7 @@ import json
 import math
 from typing import Callable
 
+from ..evaluate import uses_task
 from ..metrics import base_name
 from . import plots
 from .front import fmt_metric
@@ -111,13 +112,13 @@ def _metric_columns(study, trials) -> list[str]:
     """The objectives, then the usual costs the trials measured."""
     names = [m for m, _ in study.objectives]
     present = {k for t in trials for k in t.metrics}
-    for m in ("accuracy", "params", "flops", "latency_ms", "train_seconds"):
+    for m in ("accuracy", "test_accuracy", "params", "flops", "latency_ms", "train_seconds"):
         if m in present and m not in names:
             names.append(m)
     return names
 
 
-def leaderboard(study, n: int, link: Callable[[int], str]) -> str:
+def leaderboard(study, n: int, link: Callable[[int], str], retrains: bool = True) -> str:
     """The best ``n`` complete trials that meet every constraint (the front first with several objectives)."""
     board = study.leaderboard()
     front = {t.number for t in study.front()} if study.multi_objective else set()
@@ -130,13 +131,15 @@ def leaderboard(study, n: int, link: Callable[[int], str]) -> str:
     for i, t in enumerate(shown, 1):
         cells = "".join(f"<td>{value_text(m, t.metrics.get(m))}</td>" for m in cols)
         mark = " ★" if t.number in front else ""
+        final = f"<td>{final_text(t.final)}</td>" if retrains else ""
         rows.append(f'<tr><td>{i}</td><td><a href="{esc(link(t.number))}">#{t.number}</a>{mark}</td>{cells}'
-                    f'<td>{final_text(t.final)}</td><td class="l">{esc(t.arch.describe())}</td></tr>')
+                    f'{final}<td class="l">{esc(t.arch.describe())}</td></tr>')
     what = ("Pareto-optimal trials (★) first, then the rest by " if study.multi_objective else "by ") \
         + f"validation {study.objectives[0][0]}"
     return (f'<section id="leaderboard"><h2>Leaderboard</h2><p class="muted">Top {len(shown)} of {len(board)} '
             f'complete trials that meet every constraint, {esc(what)}.</p><table><tr><th>rank</th><th>trial</th>'
-            f'{head}<th>test acc % (seeds)</th><th class="l">architecture</th></tr>{"".join(rows)}</table></section>')
+            f'{head}{"<th>test acc % (seeds)</th>" if retrains else ""}<th class="l">architecture</th></tr>'
+            f'{"".join(rows)}</table></section>')
 
 
 def finals(study, link: Callable[[int], str]) -> str:
@@ -253,11 +256,14 @@ def report(study, top: int = 5, sink: dict | None = None) -> str:
     """The whole report as one HTML document; with a ``sink`` (a dict), each figure's PNG is put there too."""
     trials = study.trials()
     anchor = lambda n: f"#trial-{n}"  # noqa: E731
-    body = (summary(study, trials) + leaderboard(study, max(top, 10), anchor) + finals(study, anchor)
+    retrains = uses_task(study.evaluator_spec)  # lookup evaluators have no network to retrain
+    body = (summary(study, trials) + leaderboard(study, max(top, 10), anchor, retrains)
+            + (finals(study, anchor) if retrains else "")
             + (progress_figures(study, sink) if study.leaderboard(1) else "")
             + top_architectures(study, top, anchor, sink) + trials_table(study, trials, None, expand=True))
-    nav = [("#summary", "study"), ("#leaderboard", "leaderboard"), ("#final", "final test accuracy"),
-           ("#progress", "progress"), ("#front", "Pareto front")] \
+    nav = [("#summary", "study"), ("#leaderboard", "leaderboard")] \
+        + ([("#final", "final test accuracy")] if retrains else []) \
+        + [("#progress", "progress"), ("#front", "Pareto front")] \
         + ([("#hypervolume", "hypervolume")] if study.multi_objective else []) \
         + [("#architectures", "top architectures"), ("#trials", "all trials")]
     made = dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
