@@ -345,3 +345,12 @@ def test_a_graph_network_is_not_quantized(ring, tmp_path):
                                              r"quantized to INT8; export it without --int8"):
         ring.best().export(str(tmp_path / "g"), int8=True)
     assert not (tmp_path / "g").exists()
+
+
+def test_an_export_folder_that_cannot_be_written_is_refused_before_any_retraining(plain, tmp_path):
+    trial = next(t for t in plain.trials("complete") if not t.final)
+    finals = len(plain.storage.finals(plain.id))
+    (tmp_path / "afile").write_text("x")
+    with pytest.raises(ArchscoutError, match="cannot create export folder .*afile' is a file"):
+        trial.export(str(tmp_path / "afile" / "model"))
+    assert len(plain.storage.finals(plain.id)) == finals  # nothing retrained, nothing stored

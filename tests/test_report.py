@@ -1,6 +1,7 @@
 """The HTML report, the plot functions, the trials data frame and the dashboard's pages (over HTTP)."""
 import html
 import json
+import os
 import re
 import threading
 import urllib.error
@@ -85,6 +86,8 @@ def test_a_report_defaults_to_the_database_folder(synthetic, tmp_path, monkeypat
     assert main(["report", "syn", "--storage", synthetic.storage.url]) == 0
     folder = synthetic.storage.url[len("sqlite:///"):].rsplit("/", 1)[0]
     assert f"{folder}/syn-report.html" in capsys.readouterr().out
+    assert os.path.getsize(f"{folder}/syn-report.html") > 10_000 and os.path.isdir(f"{folder}/syn-report-plots")
+    assert not os.listdir(tmp_path)
 
 
 def test_report_bad_input_is_one_line(synthetic, tmp_path, capsys):
@@ -246,13 +249,32 @@ def test_unknown_studies_trials_and_pages_are_404_pages(dashboard):
     assert code == 404 and json.loads(text) == {"error": "no study named 'nope'"}
 
 
+def _dump(url: str) -> list[str]:
+    import sqlite3
+
+    with sqlite3.connect(url[len("sqlite:///"):]) as c:
+        return list(c.iterdump())
+
+
 def test_the_dashboard_is_read_only(dashboard, synthetic):
-    before = [(t.number, t.status, t.metrics) for t in synthetic.trials()]
-    for method in ("POST", "PUT", "DELETE"):
+    before = _dump(synthetic.storage.url)
+    for method in ("POST", "PUT", "DELETE", "PATCH", "OPTIONS"):
         assert _get(dashboard + "/study/syn", method)[0] == 405
-    for path in ("/", "/study/syn", "/study/syn/content", "/api/study/syn", "/study/nope"):
+    for path in ("/", "/study/syn", "/study/syn/content", "/api/study/syn", "/study/nope", "/study/syn/trial/3"):
         _get(dashboard + path)
-    assert [(t.number, t.status, t.metrics) for t in synthetic.trials()] == before
+    assert _dump(synthetic.storage.url) == before  # every row of every table as it was
+
+
+def test_the_dashboard_answers_only_requests_for_a_loopback_host(dashboard):
+    """A page elsewhere that makes its own DNS name resolve to 127.0.0.1 cannot read the dashboard."""
+    request = urllib.request.Request(dashboard + "/api/studies", headers={"Host": "evil.example:8050"})
+    with pytest.raises(urllib.error.HTTPError) as e:
+        urllib.request.urlopen(request, timeout=30)
+    assert e.value.code == 403
+    for host in ("localhost:8050", "127.0.0.1"):
+        request = urllib.request.Request(dashboard + "/api/studies", headers={"Host": host})
+        with urllib.request.urlopen(request, timeout=30) as r:
+            assert r.status == 200
 
 
 def test_the_version_changes_when_a_trial_finishes(dashboard, synthetic):
@@ -294,8 +316,9 @@ def test_a_large_study_page_lists_the_newest_trials_and_redraws_at_most_so_often
     name, (v, cached, drawn_at, _) = "syn", board._cache["syn"]
     board._cache[name] = (v, cached, drawn_at, 1000.0)
     assert board.content(study, "newer") == (cached, version)
-    board._cache[name] = (v, cached, drawn_at - 10.0, 0.1)  # drawn quickly, long ago: drawn again
-    assert board.content(study, "newer")[1] == "newer"
+    board._cache[name] = (v, cached, drawn_at - 10.0, 0.1)  # drawn quickly, long ago: drawn again,
+    assert board.content(study, "newer")[1] == version  # labelled with the version of what it drew
+    assert board._cache[name][2] > drawn_at
 
 
 def test_the_content_says_which_version_it_shows(dashboard):
@@ -313,3 +336,49 @@ def test_a_tabular_benchmark_report_shows_the_table_test_accuracy_and_no_retrain
     text = open(write_report(study, str(tmp_path / "nbg.html"))["html"]).read()
     assert 'id="final"' not in text and "test acc % (seeds)" not in text
     assert "<th>test_accuracy %</th>" in text and text.count("<svg") >= 5  # graph drawings of the top GNNs
+
+
+def test_studies_without_results_running_or_minimising_only_are_shown(tmp_path):
+    """No complete trial; a trial still running; one objective that is minimised; a task given as arrays
+    in Python (not findable by name later); a custom space (only its Python code can open it)."""
+    from archscout import Choice, Space, tasks
+    from archscout.report.dashboard import Dashboard
+    from archscout.report.html import write_report
+    from archscout.storage import Storage
+
+    db = f"sqlite:///{tmp_path}/s.db"
+    failing = Study("allfail", space="mlp", evaluator="synthetic:fail=1", storage=db)
+    failing.search(trials=3, max_failures=0)
+    fast = Study("fastest", space="mlp", evaluator="synthetic", objectives="latency_ms:min", storage=db)
+    fast.search(trials=6)
+    arch = fast.space.sample(99)
+    fast.storage.start_trial(fast.id, arch.id, arch.to_json(), fast.trials()[0].budget, 0)
+    rng = np.random.default_rng(0)
+    mine = tasks.from_arrays(rng.normal(size=(60, 4)).astype(np.float32), rng.integers(0, 2, 60), name="mine")
+    Study("arrays", space="mlp", task=mine, storage=db, train={"steps": 5}).search(trials=2)
+    custom = Space("tiny", width=Choice([4, 8]))
+    Study("custom", space=custom, evaluator="synthetic", storage=db).search(trials=2)
+
+    text = open(write_report(failing, str(tmp_path / "a.html"))["html"]).read()
+    assert "no completed trial yet" in text and 'href="#front"' not in text and text.count('class="failed"') == 3
+    text = open(write_report(fast, str(tmp_path / "f.html"))["html"]).read()
+    assert 'class="running"' in text and "<!-- best so far (min) -->" in text  # SVG keeps text as comments
+    assert [a.get_xlabel() for a in plots.front(fast).axes] == ["params (min)"]  # latency against its cost
+
+    board = Dashboard(Storage(db, create=False))
+    for name in ("allfail", "fastest", "arrays"):
+        status, _, page = board.route(f"/study/{name}")[:3]
+        assert status == 200, (name, page)
+    status, _, page = board.route("/study/custom")[:3]
+    assert status == 409 and "custom space" in page and "study.report()" in page
+    assert board.route("/study/fastest/trial/6")[0] == 200  # the running one
+
+
+def test_a_snapshot_reads_the_trials_once(tmp_path):
+    study = Study("snap", space="mlp", evaluator="synthetic", storage=f"sqlite:///{tmp_path}/s.db")
+    study.search(trials=4)
+    other = Study.load("snap", study.storage)  # another process, say, that goes on searching
+    with study.snapshot() as trials:
+        other.search(trials=6)
+        assert len(trials) == len(study.trials()) == 4 and len(study.leaderboard()) == 4
+    assert len(study.trials()) == 6

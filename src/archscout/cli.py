@@ -211,7 +211,7 @@ def show(study, storage, top, failed):
 
     if top < 1:
         raise ArchscoutError(f"--top must be >= 1, got {top}")
-    s = Study.load(study, _existing(storage))
+    s = Study.load(study, _existing(storage), check_task=False)
     _print_board(s, top)
     if failed:
         for t in s.trials():
@@ -229,7 +229,7 @@ def front(study, storage, plots, no_plots, as_json):
     """Show a study's Pareto-optimal trials and write plots of the front and of hypervolume vs trials."""
     from .study import Study
 
-    s = Study.load(study, _existing(storage))
+    s = Study.load(study, _existing(storage), check_task=False)
     if as_json:
         history = s.fronts()
         doc = {"study": s.name, "objectives": [list(o) for o in s.objectives], "reference_point": s.reference_point,
@@ -255,7 +255,7 @@ def report(study, storage, out, top):
         raise ArchscoutError(f"--top must be >= 1, got {top}")
     if out is not None and (os.path.isdir(out) or not out.strip()):
         raise ArchscoutError(f"--out {out!r} is a folder; give the report's file name, e.g. report.html")
-    s = Study.load(study, _existing(storage))
+    s = Study.load(study, _existing(storage), check_task=False)
     written = write_report(s, out, top)
     _echo(f"report: {written['html']} ({written['bytes'] / 1e6:.2f} MB, self-contained)")
     if written["png"]:
@@ -313,7 +313,7 @@ def best(study, storage, as_json):
     """Show the best trial of a study: architecture, validation metrics, final test accuracy."""
     from .study import Study
 
-    s = Study.load(study, _existing(storage))
+    s = Study.load(study, _existing(storage), check_task=False)
     t = s.best()
     doc = {"study": s.name, "trial": t.number, "architecture": t.arch.to_dict(), "metrics": t.metrics,
            "final": t.final or None}

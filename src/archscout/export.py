@@ -79,7 +79,7 @@ def _graph_onnx(model, task: GraphTask, path: str, metadata: dict | None = None)
         except Exception as e:  # noqa: BLE001 - an operator the exporters or ONNX Runtime lack; keep the rest
             if os.path.exists(path):
                 os.remove(path)
-            return {"onnx_max_abs_diff": None, "onnx_error": f"{type(e).__name__}: {str(e)[:500]}"}
+            return {"onnx_max_abs_diff": None, "onnx_error": _error(e)}
     # a network without graph operators does not read the edges; the exporter drops that input
     return {"onnx_max_abs_diff": diff, "onnx_inputs": inputs}
 
@@ -178,6 +178,19 @@ def _add_metadata(path: str, doc: dict) -> None:
     entry = model.metadata_props.add()
     entry.key, entry.value = ARCHITECTURE_KEY, json.dumps(doc)
     onnx.save(model, path)
+
+
+def _check_writable(path: str) -> None:
+    """Refuse an export folder that cannot be created or written, before any work is done."""
+    if os.path.exists(path) and not os.path.isdir(path):
+        raise ArchscoutError(f"cannot create export folder {path!r}: a file of that name exists")
+    existing = os.path.abspath(path)
+    while not os.path.exists(existing):
+        existing = os.path.dirname(existing)
+    if not os.path.isdir(existing):
+        raise ArchscoutError(f"cannot create export folder {path!r}: {existing!r} is a file")
+    if not os.access(existing, os.W_OK | os.X_OK):
+        raise ArchscoutError(f"cannot create export folder {path!r}: {existing!r} is not writable")
 
 
 def _remove(path: str) -> None:
@@ -316,8 +329,7 @@ def export_trial(study, trial, path: str, seed: int = 0, formats=DEFAULT_FORMATS
     task = study.task
     if int8:
         _check_int8(study, trial, task)
-    if os.path.exists(path) and not os.path.isdir(path):
-        raise ArchscoutError(f"cannot create export folder {path!r}: a file of that name exists")
+    _check_writable(path)  # before a retraining that would be stored for nothing
     weights = study.final_weights(trial, seed)
     if weights is None:
         ev, weights = study.evaluator().final(trial.arch, seed=seed, train_config=study.final_train)

@@ -8,6 +8,7 @@ import re
 import statistics
 import threading
 import time
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Callable, Iterable
 
@@ -119,7 +120,7 @@ class Study:
                  final_train: TrainConfig | dict | None = None, seed: int = 0,
                  latency: LatencyConfig | None = None, evaluator: str = "train",
                  reference_point: dict | None = None, measure: Iterable[str] = (),
-                 prescreen_latency: bool = False, guide: str | dict | None = None):
+                 prescreen_latency: bool = False, guide: str | dict | None = None, _check_task_name: bool = True):
         if not isinstance(seed, int) or isinstance(seed, bool) or seed < 0:
             raise ArchscoutError(f"seed must be a non-negative integer, got {seed!r}")
         self.evaluator_spec = check_evaluator_spec(evaluator)
@@ -137,7 +138,7 @@ class Study:
         self._task_ref = task
         self._task: Task | GraphTask | None = task if isinstance(task, (Task, GraphTask)) else None
         task_name = task.name if isinstance(task, (Task, GraphTask)) else (None if task is None else str(task))
-        if isinstance(task, str):
+        if isinstance(task, str) and _check_task_name:
             check_task_name(task)  # the data itself is loaded when first needed
         if name is not None and not isinstance(name, str):
             raise ArchscoutError(f"a study name is a string, got {name!r}")
@@ -187,6 +188,7 @@ class Study:
         else:
             _check_same(self.name, row.config, config)
         self.id = row.id
+        self._snapshot: list[Trial] | None = None  # see snapshot()
 
     # -- construction helpers -----------------------------------------------------------
     def _config(self, task_name: str) -> dict:
@@ -204,8 +206,10 @@ class Study:
 
     @classmethod
     def load(cls, name: str, storage: str | Storage = "sqlite:///archscout.db", space: Space | None = None,
-             task: Task | None = None) -> "Study":
-        """Open an existing study with the settings it was created with."""
+             task: Task | None = None, check_task: bool = True) -> "Study":
+        """Open an existing study with the settings it was created with. ``check_task=False`` opens a study
+        whose task cannot be found here (arrays given in Python, a file elsewhere) for reading its trials;
+        anything that needs the data then fails with the reason."""
         store = storage if isinstance(storage, Storage) else Storage(storage)
         row = store.get_study(name)
         if row is None:
@@ -226,7 +230,8 @@ class Study:
                    reference_point=cfg.get("reference_point"), measure=cfg.get("measure", ()),
                    prescreen_latency=cfg.get("prescreen_latency", False), guide=cfg.get("guide"),
                    strategy_options=cfg["strategy_options"], storage=store, train=cfg["train"],
-                   final_train=cfg.get("final_train"), seed=cfg["seed"], evaluator=cfg.get("evaluator", "train"))
+                   final_train=cfg.get("final_train"), seed=cfg["seed"], evaluator=cfg.get("evaluator", "train"),
+                   _check_task_name=check_task)
 
     @property
     def task(self) -> Task | GraphTask:
@@ -270,7 +275,21 @@ class Study:
         return to_minimise([[t.metrics[m] for m, _ in self.objectives] for t in trials],
                            [w for _, w in self.objectives])
 
+    @contextmanager
+    def snapshot(self):
+        """Within the block, every read of the trials (``trials``, ``leaderboard``, ``front``, ...) sees them as
+        they were when it began: one read of the storage, so the tables and figures of a report agree while
+        a search goes on, and are drawn faster. Yields the trials."""
+        self._snapshot = None
+        self._snapshot = self.trials()
+        try:
+            yield list(self._snapshot)
+        finally:
+            self._snapshot = None
+
     def trials(self, status: str | None = None) -> list[Trial]:
+        if self._snapshot is not None:
+            return [t for t in self._snapshot if status is None or t.status == status]
         finals = self._final_summary()
         out = []
         for r in self.storage.trials(self.id):

@@ -19,6 +19,7 @@ from ..errors import ArchscoutError
 from . import html as H
 
 log = logging.getLogger("archscout.dashboard")
+LOOPBACK = ("127.0.0.1", "localhost", "::1")
 
 LIVE = """<script>
 (function () {
@@ -44,6 +45,10 @@ LIVE = """<script>
   setTimeout(poll, REFRESH_MS);
 })();
 </script>"""
+
+
+class Unavailable(Exception):
+    """A study that exists but cannot be shown here (a custom space): answered with a page that says why."""
 
 
 class NotFound(Exception):
@@ -76,6 +81,7 @@ class Dashboard:
         self.refresh = refresh
         self._cache: dict[str, tuple[str, str, float, float]] = {}  # study -> (version, content, drawn at, took)
         self._lock = threading.Lock()
+        self._drawing: dict[str, threading.Lock] = {}  # one drawing of a study at a time
 
     # -- reading ----------------------------------------------------------------------
     def names(self) -> list[str]:
@@ -86,10 +92,11 @@ class Dashboard:
 
         if self.storage.get_study(name) is None:
             raise NotFound(f"no study named {name!r}", self._known_studies())
-        try:
-            return Study.load(name, self.storage)
-        except ArchscoutError as e:  # e.g. a custom space, which only Python can open
-            raise NotFound(f"study {name!r} cannot be shown here: {e}") from None
+        try:  # the task's data is never needed: a study of arrays given in Python opens too
+            return Study.load(name, self.storage, check_task=False)
+        except ArchscoutError as e:  # a custom space, which only the Python code that defines it can open
+            raise Unavailable(f"study {name!r} cannot be shown here: {e}; then study.report() writes its "
+                              f"report") from None
 
     def _known_studies(self) -> str:
         names = self.names()
@@ -98,22 +105,33 @@ class Dashboard:
         links = "".join(f'<li><a href="{H.esc(study_url(n))}">{H.esc(n)}</a></li>' for n in names)
         return f"<p>The studies in this database:</p><ul>{links}</ul>"
 
-    def version(self, study) -> str:
-        """Changes whenever a trial starts or finishes or a final retraining is stored."""
-        rows = self.storage.trials(study.id)
-        finals = self.storage.finals(study.id)
+    def version(self, study, trials=None) -> str:
+        """Changes whenever a trial starts or finishes or a final retraining is stored (``trials``: the
+        study's trials as already read, e.g. a snapshot)."""
+        rows = self.storage.trials(study.id) if trials is None else trials
+        finals = len(self.storage.finals(study.id))
         last = max((r.finished_at or r.started_at for r in rows), default=0.0)
         running = sum(r.status == "running" for r in rows)
-        return f"{len(rows)}-{running}-{len(finals)}-{last:.3f}"
+        return f"{len(rows)}-{running}-{finals}-{last:.3f}"
 
     def content(self, study, version: str) -> tuple[str, str]:
         """The study's content and the version it shows."""
         with self._lock:
-            cached = self._cache.get(study.name)
-        if cached and (cached[0] == version or time.monotonic() - cached[2] < RENDER_GAP * cached[3]):
-            return cached[1], cached[0]
+            drawing = self._drawing.setdefault(study.name, threading.Lock())
+        with drawing:  # other requests for this study wait for this drawing and reuse it
+            with self._lock:
+                cached = self._cache.get(study.name)
+            if cached and (cached[0] == version or time.monotonic() - cached[2] < RENDER_GAP * cached[3]):
+                return cached[1], cached[0]
+            return self._draw(study, version)
+
+    def _draw(self, study, version: str) -> tuple[str, str]:
         start = time.monotonic()
-        trials = study.trials()
+        with study.snapshot() as trials:  # the tables and figures show the same trials
+            return self._draw_snapshot(study, trials, start)
+
+    def _draw_snapshot(self, study, trials, start: float) -> tuple[str, str]:
+        version = self.version(study, trials)
         link = lambda n: f"{study_url(study.name)}/trial/{n}"  # noqa: E731
         retrains = H.uses_task(study.evaluator_spec)
         text = H.summary(study, trials) + H.leaderboard(study, 10, link, retrains) \
@@ -219,13 +237,30 @@ class Dashboard:
             if parts[:1] == ["api"]:
                 return 404, js, json.dumps({"error": str(e)})
             return 404, html, self.not_found(str(e), e.body)
+        except Unavailable as e:
+            if parts[:1] == ["api"]:
+                return 409, js, json.dumps({"error": str(e)})
+            return 409, html, H.page("cannot show this study", '<a href="/">all studies</a>',
+                                     f"<section><h2>{H.esc(e)}</h2></section>")
 
 
 class _Handler(BaseHTTPRequestHandler):
     server_version = "archscout-dashboard"
     dashboard: Dashboard
 
+    def _host_allowed(self) -> bool:
+        """On a loopback address, only requests that name a loopback host: a web page elsewhere cannot read
+        the dashboard through a DNS name that resolves to 127.0.0.1 (DNS rebinding)."""
+        if self.server.server_address[0] not in LOOPBACK:
+            return True
+        host = (self.headers.get("Host") or "").strip().lower()
+        name = host[1:host.index("]")] if host.startswith("[") and "]" in host else host.rsplit(":", 1)[0]
+        return name in LOOPBACK
+
     def _answer(self, head_only: bool) -> None:
+        if not self._host_allowed():
+            self.send_error(HTTPStatus.FORBIDDEN, "the dashboard answers requests for 127.0.0.1 or localhost only")
+            return
         headers: dict = {}
         try:
             status, kind, body, *extra = self.dashboard.route(self.path)
@@ -255,7 +290,7 @@ class _Handler(BaseHTTPRequestHandler):
     def _read_only(self):
         self.send_error(HTTPStatus.METHOD_NOT_ALLOWED, "the dashboard is read-only")
 
-    do_POST = do_PUT = do_DELETE = do_PATCH = _read_only
+    do_POST = do_PUT = do_DELETE = do_PATCH = do_OPTIONS = do_TRACE = do_CONNECT = _read_only
 
     def log_message(self, fmt, *args):
         log.debug("%s %s", self.address_string(), fmt % args)

@@ -159,10 +159,10 @@ def finals(study, link: Callable[[int], str]) -> str:
         rows.append(f'<tr><td><a href="{esc(link(t.number))}">#{t.number}</a></td><td>{final_text(f)}</td>'
                     f'<td class="l">{seeds}</td>{q}<td class="l">{esc(t.arch.describe())}</td></tr>')
     head = "<th>INT8 test acc %</th>" if int8 else ""
-    return (f'<section id="final"><h2>Final test accuracy</h2><p class="muted">Retrained on the training data '
-            f'with {esc(study.final_train.budget_key())}, scored once on the test split (never used for '
-            f'selection).</p><table><tr><th>trial</th><th>test acc % (seeds)</th><th class="l">per seed</th>{head}'
-            f'<th class="l">architecture</th></tr>{"".join(rows)}</table></section>')
+    return (f'<section id="final"><h2>Final test accuracy</h2><p class="muted">Retrained on the training and '
+            f'validation data with {esc(study.final_train.budget_key())}, scored once on the test split (never '
+            f'used for selection).</p><table><tr><th>trial</th><th>test acc % (seeds)</th>'
+            f'<th class="l">per seed</th>{head}<th class="l">architecture</th></tr>{"".join(rows)}</table></section>')
 
 
 def progress_figures(study, sink: dict | None = None) -> str:
@@ -254,18 +254,23 @@ def trial_detail(study, trial) -> str:
 
 def report(study, top: int = 5, sink: dict | None = None) -> str:
     """The whole report as one HTML document; with a ``sink`` (a dict), each figure's PNG is put there too."""
-    trials = study.trials()
+    with study.snapshot() as trials:
+        return _report(study, trials, top, sink)
+
+
+def _report(study, trials, top: int, sink: dict | None) -> str:
     anchor = lambda n: f"#trial-{n}"  # noqa: E731
     retrains = uses_task(study.evaluator_spec)  # lookup evaluators have no network to retrain
     body = (summary(study, trials) + leaderboard(study, max(top, 10), anchor, retrains)
             + (finals(study, anchor) if retrains else "")
             + (progress_figures(study, sink) if study.leaderboard(1) else "")
             + top_architectures(study, top, anchor, sink) + trials_table(study, trials, None, expand=True))
+    done = bool(study.leaderboard(1))  # the figures and drawings need a completed trial
     nav = [("#summary", "study"), ("#leaderboard", "leaderboard")] \
         + ([("#final", "final test accuracy")] if retrains else []) \
-        + [("#progress", "progress"), ("#front", "Pareto front")] \
-        + ([("#hypervolume", "hypervolume")] if study.multi_objective else []) \
-        + [("#architectures", "top architectures"), ("#trials", "all trials")]
+        + ([("#progress", "progress"), ("#front", "Pareto front")] if done else []) \
+        + ([("#hypervolume", "hypervolume")] if done and study.multi_objective else []) \
+        + ([("#architectures", "top architectures")] if done else []) + [("#trials", "all trials")]
     made = dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
     return page(f"archscout report: {study.name}", f"written {made} from {esc(study.storage.shown_url)}", body, nav)
 
@@ -286,6 +291,9 @@ def write_report(study, path: str | None = None, top: int = 5) -> dict:
         with open(path, "w", encoding="utf-8") as f:
             f.write(text)
         os.makedirs(folder, exist_ok=True)
+        for old in os.listdir(folder):  # the figures of an earlier report (other top trials) would linger
+            if old.endswith(".png"):
+                os.remove(os.path.join(folder, old))
         pngs = []
         for name, data in sink.items():
             pngs.append(os.path.join(folder, f"{name}.png"))

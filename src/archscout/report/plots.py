@@ -5,7 +5,9 @@ PNG or SVG) and draws nothing itself. The HTML report, the dashboard and ``archs
 """
 from __future__ import annotations
 
+import functools
 import math
+import threading
 
 from ..metrics import base_name
 from ..pareto import nondominated, to_minimise
@@ -15,10 +17,24 @@ _LOG = ("params", "flops", "size_bytes")
 GREY, FRONT, LINE = "0.72", "C3", "C0"
 
 
-def _figure(width: float, height: float, panels: int = 1):
-    from matplotlib.figure import Figure  # not pyplot: no global state, safe in a web server's threads
+_SVG_LOCK = threading.Lock()  # svg_text changes matplotlib's global rcParams for the length of a save
 
-    fig = Figure(figsize=(width * panels, height))
+
+@functools.cache
+def _figure_class():
+    from matplotlib.figure import Figure  # not pyplot: no global list of figures to leak in a web server
+
+    class StudyFigure(Figure):
+        """A matplotlib Figure that a notebook shows as a PNG without pyplot's inline backend."""
+
+        def _repr_png_(self):
+            return png_bytes(self)
+
+    return StudyFigure
+
+
+def _figure(width: float, height: float, panels: int = 1):
+    fig = _figure_class()(figsize=(width * panels, height))
     axes = [fig.add_subplot(1, panels, i + 1) for i in range(panels)]
     return fig, axes
 
@@ -61,6 +77,15 @@ def finish_order(study) -> list:
     return sorted((t for t in study.trials() if t.finished_at is not None), key=lambda t: (t.finished_at, t.number))
 
 
+def busy_intervals(study, finished: list) -> list[tuple[float, float]]:
+    """When the study's search ran: its sessions (from start to stop, or to the last heartbeat of a process
+    that died) and the trials that ran to an end. A trial interrupted by a crash is left out: its end is
+    when a later session noticed, so its span covers the idle time in between."""
+    spans = [(s.started_at, s.stopped_at or s.heartbeat_at) for s in study.storage.sessions(study.id)]
+    spans += [(t.started_at, t.finished_at) for t in finished if t.status in ("complete", "infeasible")]
+    return spans
+
+
 def history(study, x: str = "trials"):
     """Best validation objective so far after each finished trial (``x="trials"``) or against the search's
     wall time in minutes (``x="time"``, idle gaps between sessions removed); one panel per objective, each
@@ -71,8 +96,7 @@ def history(study, x: str = "trials"):
     fig, axes = _figure(5.0, 3.6, len(objectives))
     finished = finish_order(study)
     feasible = {t.number for t in study.leaderboard()}
-    minutes = [b / 60 for b in busy_seconds([(t.started_at, t.finished_at) for t in finished],
-                                            [t.finished_at for t in finished])]
+    minutes = [b / 60 for b in busy_seconds(busy_intervals(study, finished), [t.finished_at for t in finished])]
     for ax, (metric, way) in zip(axes, objectives):
         factor, label = _scale(metric)
         xs, ys, best_x, best_y = [], [], [], []
@@ -125,22 +149,23 @@ def front(study):
         return _empty(fig, axes[0], "no completed trial yet" if not board else
                       "one objective and no measured cost: no front to draw")
     if study.multi_objective:
-        on_front = set(nondominated(study._minimised(board)).tolist())
-    for ax, ((mx, wx), (my, wy)) in zip(axes, pairs):
+        on_front = {board[i].number for i in nondominated(study._minimised(board))}
+    for panel, (ax, ((mx, wx), (my, wy))) in enumerate(zip(axes, pairs)):
         rows = [t for t in board if t.metrics.get(mx) is not None and t.metrics.get(my) is not None]
         if not study.multi_objective:  # the 2-D front of this pair
             F = to_minimise([[t.metrics[mx], t.metrics[my]] for t in rows], [wx, wy])
-            on_front = {board.index(rows[i]) for i in nondominated(F)} if rows else set()
+            on_front = {rows[i].number for i in nondominated(F)} if rows else set()
         fx, x_label = _scale(mx)
         fy, y_label = _scale(my)
-        dominated = [t for t in rows if board.index(t) not in on_front]
-        best = sorted((t for t in rows if board.index(t) in on_front), key=lambda t: t.metrics[mx])
+        dominated = [t for t in rows if t.number not in on_front]
+        best = sorted((t for t in rows if t.number in on_front), key=lambda t: t.metrics[mx])
+        # the gids name the points' groups in an SVG (the dashboard's browser test counts them)
         ax.scatter([t.metrics[mx] * fx for t in dominated], [t.metrics[my] * fy for t in dominated], s=12, c=GREY,
-                   label=f"dominated ({len(dominated)})", zorder=2)
+                   label=f"dominated ({len(dominated)})", zorder=2, gid=f"archscout-dominated-{panel}")
         style = "o-" if len(study.objectives) <= 2 else "o"
         ax.plot([t.metrics[mx] * fx for t in best], [t.metrics[my] * fy for t in best], style, c=FRONT, ms=5,
                 drawstyle="steps-post" if wx == "min" and wy == "max" and style == "o-" else "default",
-                label=f"Pareto-optimal ({len(best)})", zorder=3)
+                label=f"Pareto-optimal ({len(best)})", zorder=3, gid=f"archscout-front-{panel}")
         top = sorted(best, key=lambda t: t.metrics[my], reverse=wy == "max")[:8]  # more would overlap
         for t in top:
             ax.annotate(f"#{t.number}", (t.metrics[mx] * fx, t.metrics[my] * fy), fontsize=6, xytext=(3, 3),
@@ -270,7 +295,7 @@ def svg_text(fig) -> str:
     import matplotlib
 
     buf = io.StringIO()
-    with matplotlib.rc_context({"svg.fonttype": "path", "svg.hashsalt": "archscout"}):
+    with _SVG_LOCK, matplotlib.rc_context({"svg.fonttype": "path", "svg.hashsalt": "archscout"}):
         fig.savefig(buf, format="svg", metadata={"Date": None})
     text = buf.getvalue()
     return text[text.index("<svg"):]
