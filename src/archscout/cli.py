@@ -360,7 +360,6 @@ def export(study, storage, out, number, seed, formats, int8):
 
     Reload it with archscout.load(FOLDER) (needs the state or torchscript format); see docs/export.md.
     """
-    from .evaluate import uses_task
     from .export import check_formats
     from .study import Study
 
@@ -375,13 +374,8 @@ def export(study, storage, out, number, seed, formats, int8):
         if not match:
             raise ArchscoutError(f"study {study!r} has no trial #{number}")
         t = match[0]
-    if not uses_task(s.evaluator_spec):
-        raise ArchscoutError(f"study {s.name!r} uses the {s.evaluator_spec.split(':')[0]} evaluator: it has no "
-                             f"trained model to export")
     out = out or f"export-{s.name}"
-    if os.path.exists(out) and not os.path.isdir(out):
-        raise ArchscoutError(f"cannot create export folder {out!r}: a file of that name exists")
-    info = t.export(out, seed=seed, formats=formats, int8=int8)
+    info = t.export(out, seed=seed, formats=formats, int8=int8)  # refuses what cannot be exported, with why
     _echo(f"exported trial #{t.number} ({t.arch.describe()}) to {out}/: {', '.join(info['files'])}")
     if "onnx" in formats:
         if info["onnx_max_abs_diff"] is None:  # an operator ONNX cannot express: the other formats are exported
@@ -404,6 +398,9 @@ def export(study, storage, out, number, seed, formats, int8):
             _echo(f"INT8 ({q['file']}) in ONNX Runtime: accuracy {100 * q['accuracy_int8']:.2f} % vs "
                   f"{100 * q['accuracy_fp32']:.2f} % fp32 on validation data{test}; weights "
                   f"{q['size_bytes_int8']:,} B vs {q['size_bytes_fp32']:,} B fp32")
+    if not {"state", "torchscript"} & set(formats):
+        _echo("note: archscout.load rebuilds a PyTorch module from the state or torchscript format only; "
+              "this folder runs with ONNX Runtime")
 
 
 def _reference(items: tuple) -> dict | None:

@@ -9,12 +9,26 @@ from rich.table import Table
 from ..metrics import base_name
 
 
+PERCENT = ("accuracy", "test_accuracy", "predicted_accuracy")  # fractions, shown in %
+
+
+def unit(metric: str) -> str:
+    return " %" if base_name(metric) in PERCENT else ""
+
+
+def final_text(final: dict) -> str:
+    """A final retraining summary: test accuracy mean ± std in % and the number of seeds."""
+    if not final:
+        return ""
+    return f"{100 * final['test_accuracy_mean']:.2f} ± {100 * final['test_accuracy_std']:.2f} ({final['seeds']})"
+
+
 def fmt_metric(metric: str, value) -> str:
     """A metric value as people read it: accuracies in %, counts with separators, the rest to 4 figures."""
     if value is None:
         return ""
     base = base_name(metric)
-    if base in ("accuracy", "test_accuracy", "predicted_accuracy"):
+    if base in PERCENT:
         return f"{100 * value:.2f}"
     if base in ("params", "flops", "size_bytes"):
         return f"{int(value):,}"
@@ -22,8 +36,7 @@ def fmt_metric(metric: str, value) -> str:
 
 
 def heading(metric: str, way: str) -> str:
-    unit = " %" if base_name(metric) in ("accuracy", "test_accuracy", "predicted_accuracy") else ""
-    return f"{metric}{unit} ({way})"
+    return f"{metric}{unit(metric)} ({way})"
 
 
 def front_table(study) -> Table:
@@ -39,9 +52,7 @@ def front_table(study) -> Table:
     for t in front:
         cells = [f"#{t.number}"] + [fmt_metric(m, t.metrics.get(m)) for m, _ in study.objectives]
         if finals:
-            f = t.final
-            cells.append(f"{100 * f['test_accuracy_mean']:.2f} ± {100 * f['test_accuracy_std']:.2f} ({f['seeds']})"
-                         if f else "")
+            cells.append(final_text(t.final))
         table.add_row(*cells, t.arch.describe())
     return table
 

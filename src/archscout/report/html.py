@@ -12,9 +12,8 @@ import math
 from typing import Callable
 
 from ..evaluate import uses_task
-from ..metrics import base_name
 from . import plots
-from .front import fmt_metric
+from .front import final_text, fmt_metric, unit
 
 STYLE = """
 body{font:14px/1.45 system-ui,-apple-system,Segoe UI,Roboto,sans-serif;margin:0;color:#1d232a;background:#f6f7f9}
@@ -50,16 +49,6 @@ def value_text(metric: str, value) -> str:
     if isinstance(value, (int, float)) and not isinstance(value, bool):
         return fmt_metric(metric, value)
     return esc(value)
-
-
-def unit(metric: str) -> str:
-    return " %" if base_name(metric) in ("accuracy", "test_accuracy", "predicted_accuracy") else ""
-
-
-def final_text(final: dict) -> str:
-    if not final:
-        return ""
-    return f"{100 * final['test_accuracy_mean']:.2f} ± {100 * final['test_accuracy_std']:.2f} ({final['seeds']})"
 
 
 def figure(fig, caption: str = "", name: str | None = None, sink: dict | None = None) -> str:
@@ -168,8 +157,8 @@ def finals(study, link: Callable[[int], str]) -> str:
 def progress_figures(study, sink: dict | None = None) -> str:
     """Best so far against trials and against wall time; the front; hypervolume with several objectives."""
     parts = [figure(plots.history(study, "trials"), name="best-vs-trials", sink=sink),
-             figure(plots.history(study, "time"), "Wall time counts the time any trial ran, so pauses between "
-                    "sessions are left out.", "best-vs-time", sink)]
+             figure(plots.history(study, "time"), "Wall time counts the time the search ran (its sessions), so "
+                    "pauses between sessions are left out.", "best-vs-time", sink)]
     out = f'<section id="progress"><h2>Search progress</h2>{"".join(parts)}</section>'
     front_caption = ("Every complete trial within the constraints; Pareto-optimal ones in red and numbered, "
                      "dominated ones grey." + (" With more than two objectives each panel is a projection."

@@ -11,8 +11,8 @@ import threading
 
 from ..metrics import base_name
 from ..pareto import nondominated, to_minimise
+from .front import PERCENT
 
-_PERCENT = ("accuracy", "test_accuracy", "predicted_accuracy")
 _LOG = ("params", "flops", "size_bytes")
 GREY, FRONT, LINE = "0.72", "C3", "C0"
 
@@ -41,7 +41,7 @@ def _figure(width: float, height: float, panels: int = 1):
 
 def _scale(metric: str) -> tuple[float, str]:
     """Accuracies in %, everything else as stored."""
-    return (100.0, f"{metric} (%)") if base_name(metric) in _PERCENT else (1.0, metric)
+    return (100.0, f"{metric} (%)") if base_name(metric) in PERCENT else (1.0, metric)
 
 
 def _empty(fig, ax, text: str):
@@ -118,7 +118,7 @@ def history(study, x: str = "trials"):
         ax.scatter(xs, ys, s=10, c=GREY, label="complete trials", zorder=2)
         ax.step(best_x, best_y, where="post", c=LINE, lw=1.8, label=f"best so far ({way})", zorder=3)
         ax.set_xlabel("finished trials" if x == "trials" else "search wall time (min)")
-        ax.set_ylabel(f"validation {label}" if base_name(metric) in _PERCENT + ("loss",) else label)
+        ax.set_ylabel(f"validation {label}" if base_name(metric) in PERCENT + ("loss",) else label)
         if base_name(metric) in _LOG and min(ys) > 0:
             ax.set_yscale("log")
         ax.grid(alpha=0.3)
@@ -171,7 +171,7 @@ def front(study):
             ax.annotate(f"#{t.number}", (t.metrics[mx] * fx, t.metrics[my] * fy), fontsize=6, xytext=(3, 3),
                         textcoords="offset points", color="0.25")
         ax.set_xlabel(f"{x_label} ({wx})")
-        ax.set_ylabel(f"{'validation ' if base_name(my) in _PERCENT else ''}{y_label} ({wy})")
+        ax.set_ylabel(f"{'validation ' if base_name(my) in PERCENT else ''}{y_label} ({wy})")
         if base_name(mx) in _LOG:
             ax.set_xscale("log")
         ax.grid(alpha=0.3)

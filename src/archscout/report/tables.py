@@ -3,13 +3,6 @@ from __future__ import annotations
 
 from rich.table import Table
 
-
-def _fmt_final(final: dict) -> str:
-    if not final:
-        return ""
-    return f"{100 * final['test_accuracy_mean']:.2f} ± {100 * final['test_accuracy_std']:.2f} ({final['seeds']})"
-
-
 # optional columns: (metric, heading, format); shown when the study's trials measure the metric
 _COLUMNS = [("test_accuracy", "test acc % (table)", lambda v: f"{100 * v:.2f}"),
             ("params", "params", lambda v: f"{v:,}"),
@@ -19,7 +12,7 @@ _COLUMNS = [("test_accuracy", "test acc % (table)", lambda v: f"{100 * v:.2f}"),
 
 
 def leaderboard_table(study, n: int = 10) -> Table:
-    from .front import fmt_metric
+    from .front import final_text, fmt_metric
 
     board = study.leaderboard(n)
     order = study.objective if len(study.objectives) == 1 else ", then ".join(f"{m} ({w})" for m, w in study.objectives)
@@ -39,7 +32,7 @@ def leaderboard_table(study, n: int = 10) -> Table:
         cells = [str(i), f"#{t.number}"]
         if trained:
             cells.append(f"{100 * m['accuracy']:.2f}" if "accuracy" in m else "")
-        cells += [_fmt_final(t.final)] if finals else []
+        cells += [final_text(t.final)] if finals else []
         cells += [fmt(m[key]) if key in m else "" for key, _, fmt in shown]
         table.add_row(*cells, t.arch.describe())
     return table
