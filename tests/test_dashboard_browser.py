@@ -112,9 +112,10 @@ def test_the_dashboard_follows_a_running_search_in_chromium(tmp_path):
         assert shot.stat().st_size > 20_000 and shot.read_bytes()[:4] == b"\x89PNG"
 
         # a trial's page: its architecture drawn and its metrics listed
-        first = driver.find_element("css selector", "#trials tr td a")
-        number = first.text.lstrip("#")
-        first.click()
+        # the table is swapped in live while the search runs: find the link and click it in one script, so the
+        # element clicked is never one a swap has just replaced
+        number = driver.execute_script("const a = document.querySelector('#trials tr td a');"
+                                       "a.click(); return a.textContent;").strip().lstrip("#")
         _wait(lambda: f"Trial #{number}" in driver.page_source, 30, "the trial page")
         assert driver.find_elements("css selector", "#drawing svg") and driver.find_elements("css selector",
                                                                                                "#metrics")
