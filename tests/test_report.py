@@ -61,6 +61,12 @@ def test_the_report_is_one_self_contained_file_with_every_part(trained, tmp_path
     assert all(html.escape(t.error) in text for t in infeasible)  # e.g. "params = 2,307 violates params <= 2000"
     best = trained.front()[0]
     assert f"{100 * best.final['test_accuracy_mean']:.2f} ± " in text  # the final retrained test accuracy
+    # the leaderboard lists the Pareto-optimal trials first, each marked with a star kept beside its number
+    board = re.search(r'<section id="leaderboard">.*?</section>', text, re.S).group(0)
+    listed = [(int(n), star) for n, star in re.findall(r'<td class="nw"><a [^>]*>#(\d+)</a>( ★)?</td>', board)]
+    front = {t.number for t in trained.front()}
+    assert [n for n, star in listed if star] == [n for n, _ in listed[:len(front)]]
+    assert {n for n, star in listed if star} == front
     assert text.count("<svg") >= 5  # 2 progress, front, hypervolume, at least one architecture
     pngs = sorted(p.name for p in (tmp_path / "r" / "report-plots").iterdir())
     assert {"best-vs-trials.png", "best-vs-time.png", "front.png", "hypervolume.png"} <= set(pngs)

@@ -24,7 +24,7 @@ main{padding:10px 28px 40px;max-width:1500px}
 section{background:#fff;border:1px solid #dde3ea;border-radius:6px;padding:12px 18px;margin:14px 0}
 h2{font-size:16px;margin:4px 0 10px}h3{font-size:14px;margin:10px 0 4px}
 table{border-collapse:collapse;font-size:12.5px}th,td{padding:3px 9px;border-bottom:1px solid #e6e9ee;text-align:right}
-th{background:#f0f3f7;position:sticky;top:0}td.l,th.l{text-align:left}
+th{background:#f0f3f7;position:sticky;top:0}td.l,th.l{text-align:left}td.nw{white-space:nowrap}
 tr.failed td,tr.infeasible td,tr.interrupted td{color:#8a2a2a}tr.running td{color:#6b5b00}
 .status{font-weight:600}.muted{color:#6a737d}.figure svg{max-width:100%;height:auto}
 .grid{display:flex;flex-wrap:wrap;gap:14px}.card{border:1px solid #e1e5ea;border-radius:5px;padding:6px}
@@ -121,7 +121,7 @@ def leaderboard(study, n: int, link: Callable[[int], str], retrains: bool = True
         cells = "".join(f"<td>{value_text(m, t.metrics.get(m))}</td>" for m in cols)
         mark = " ★" if t.number in front else ""
         final = f"<td>{final_text(t.final)}</td>" if retrains else ""
-        rows.append(f'<tr><td>{i}</td><td><a href="{esc(link(t.number))}">#{t.number}</a>{mark}</td>{cells}'
+        rows.append(f'<tr><td>{i}</td><td class="nw"><a href="{esc(link(t.number))}">#{t.number}</a>{mark}</td>{cells}'
                     f'{final}<td class="l">{esc(t.arch.describe())}</td></tr>')
     what = ("Pareto-optimal trials (★) first, then the rest by " if study.multi_objective else "by ") \
         + f"validation {study.objectives[0][0]}"
