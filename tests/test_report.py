@@ -85,6 +85,10 @@ def test_the_report_of_a_study_with_failures_lists_each_reason(synthetic, tmp_pa
     assert text.count('class="infeasible"') == sum(t.status == "infeasible" for t in synthetic.trials())
     assert "injected failure" in text
     assert len([p for p in written["png"] if "architecture-" in p]) == 2
+    # each row opens to exactly what storage holds for the trial
+    for t in synthetic.trials():
+        row = re.search(rf'<tr class="[a-z]+" id="trial-{t.number}">.*?<pre>(.*?)</pre>', text, re.S).group(1)
+        assert json.loads(html.unescape(row)) == json.loads(json.dumps({"metrics": t.metrics, "details": t.details}))
 
 
 def test_a_report_defaults_to_the_database_folder(synthetic, tmp_path, monkeypatch, capsys):
