@@ -198,9 +198,14 @@ def test_load_of_what_is_not_an_export_is_one_clear_error(tmp_path, exported):
         asc.load(broken)
     doc = json.loads((folder / "architecture.json").read_text())
     (broken / "architecture.json").write_text(json.dumps({**doc, "space": "mine"}))
-    with pytest.raises(ArchscoutError, match=r"holds an architecture of the custom space 'mine'; pass that Space "
-                                             r"object: load\(path, space=...\)"):
+    with pytest.raises(ArchscoutError, match=r"holds an architecture of the space 'mine', which is not built in; for "
+                                             r"a space of your own pass its Space object: load\(path, space=...\)"):
         asc.load(broken)
+    for edit in ({"num_classes": -1}, {"input_shape": []}):
+        (broken / "architecture.json").write_text(json.dumps({**doc, **edit}))
+        with pytest.raises(ArchscoutError, match=r"not a readable architecture file \(ValueError: input_shape .* "
+                                                 r"must be positive\)"):
+            asc.load(broken)
 
 
 def test_a_model_torchscript_cannot_express_is_reported_not_raised(capsys, q8, db, tmp_path, monkeypatch):
@@ -231,8 +236,11 @@ def test_int8_export_of_a_study_that_measured_int8(capsys, q8, db, tmp_path):
     for key in ("accuracy_fp32", "accuracy_int8", "test_accuracy_fp32", "test_accuracy_int8"):
         assert 0.0 <= q[key] <= 1.0
     assert q["accuracy_fp32"] > 0.5 and q["quantized_nodes"] >= 1
-    # the same quantization as the search measured: the same stored INT8 size
+    # the same quantization as the search measured: the same stored INT8 size, and the retrained network's
+    # INT8 test accuracy that the final retraining stored
     assert q["size_bytes_int8"] == trial.metrics["size_bytes@int8"] < q["size_bytes_fp32"]
+    retrained = json.loads((tmp_path / "metrics.json").read_text())["retrained"]
+    assert q["test_accuracy_int8"] == pytest.approx(retrained["test_accuracy@int8"])
     sess = ort.InferenceSession(str(tmp_path / "model.int8.onnx"))
     X = q8.task.valid.X
     assert sess.run(None, {"input": X})[0].shape == (len(X), 3)
@@ -308,8 +316,10 @@ def test_cli_export_prints_each_check(capsys, q8, db, tmp_path):
     lines = out.splitlines()
     assert lines[0].startswith(f"exported trial #{q8.best().number} (") and lines[0].endswith(
         "model.onnx, model.ts, model.pt, architecture.json, metrics.json")
-    assert lines[1].startswith("ONNX Runtime matches PyTorch within")
-    assert lines[2].startswith("TorchScript reloaded matches PyTorch within") and len(lines) == 3
+    test = json.loads((tmp_path / "metrics.json").read_text())["retrained"]["test_accuracy"]
+    assert lines[1] == f"the model of its final retraining with seed 0: test accuracy {100 * test:.2f} %"
+    assert lines[2].startswith("ONNX Runtime matches PyTorch within")
+    assert lines[3].startswith("TorchScript reloaded matches PyTorch within") and len(lines) == 4
 
 
 # -- graph networks ---------------------------------------------------------------------------------
@@ -354,3 +364,68 @@ def test_an_export_folder_that_cannot_be_written_is_refused_before_any_retrainin
     with pytest.raises(ArchscoutError, match="cannot create export folder .*afile' is a file"):
         trial.export(str(tmp_path / "afile" / "model"))
     assert len(plain.storage.finals(plain.id)) == finals  # nothing retrained, nothing stored
+
+
+# -- the checks can fail, the seed, the folder -----------------------------------------------------
+
+def test_a_file_whose_outputs_differ_from_pytorch_is_not_kept(q8, tmp_path, monkeypatch):
+    run_onnx, load_ts = ort.InferenceSession.run, torch.jit.load
+
+    def off_by_five(self, *args, **kwargs):
+        return [out + 5.0 for out in run_onnx(self, *args, **kwargs)]
+
+    class Tripled(torch.nn.Module):
+        def __init__(self, inner):
+            super().__init__()
+            self.inner = inner
+
+        def forward(self, *inputs):
+            return 3 * self.inner(*inputs)
+
+    def tripled(*args, **kwargs):
+        return Tripled(load_ts(*args, **kwargs))
+
+    monkeypatch.setattr(ort.InferenceSession, "run", off_by_five)
+    monkeypatch.setattr(torch.jit, "load", tripled)
+    info = q8.best().export(str(tmp_path), formats="onnx,torchscript,state")
+    assert info["onnx_max_abs_diff"] is None and info["torchscript_max_abs_diff"] is None
+    assert "ONNX Runtime's outputs differ from PyTorch's by up to 5" in info["onnx_error"]
+    assert "reloaded TorchScript module's outputs differ from PyTorch's" in info["torchscript_error"]
+    assert sorted(os.listdir(tmp_path)) == ["architecture.json", "metrics.json", "model.pt"]
+
+
+def test_metrics_json_describes_the_exported_seed(plain, tmp_path):
+    trial = next(t for t in plain.trials("complete") if not t.final and t.number != plain.best().number)
+    first = trial.export(str(tmp_path / "s0"), formats="state")
+    assert first["final"]["seeds"] == 1 and first["final"]["test_accuracies"] == [first["retrained"]["test_accuracy"]]
+    second = trial.export(str(tmp_path / "s3"), formats="state", seed=3)
+    assert second["seed"] == 3 and second["final"]["seeds"] == 2
+    assert second["final"]["test_accuracies"] == [first["retrained"]["test_accuracy"],
+                                                  second["retrained"]["test_accuracy"]]
+    test = plain.task.test
+    for folder, info in (("s0", first), ("s3", second)):
+        predicted = _outputs(asc.load(tmp_path / folder), test.X).argmax(1)
+        assert float(np.mean(predicted == test.y)) == pytest.approx(info["retrained"]["test_accuracy"])
+    assert not np.array_equal(_outputs(asc.load(tmp_path / "s0"), test.X), _outputs(asc.load(tmp_path / "s3"), test.X))
+    again = trial.export(str(tmp_path / "s0"), formats="state")  # read back, not retrained
+    assert again["retrained"] == first["retrained"] and again["final"]["seeds"] == 2
+
+
+@pytest.mark.parametrize("seed", [-1, 2.5, "a", True])
+def test_a_bad_seed_is_refused_before_any_retraining(plain, tmp_path, seed):
+    finals = len(plain.storage.finals(plain.id))
+    with pytest.raises(ArchscoutError, match=f"a retraining seed is a non-negative integer, got {seed!r}"):
+        plain.best().export(str(tmp_path / "m"), seed=seed)
+    assert len(plain.storage.finals(plain.id)) == finals
+
+
+def test_a_folder_of_other_files_is_not_overwritten(q8, db, tmp_path, capsys):
+    (tmp_path / "model.pt").write_text("the user's own file")
+    (tmp_path / "notes.txt").write_text("notes")
+    message = "holds other files and no earlier export; give a new or empty folder"
+    with pytest.raises(ArchscoutError, match=message):
+        q8.best().export(str(tmp_path))
+    code, _, err = run(capsys, "export", "q8", "--storage", db, "--out", tmp_path)
+    assert code == 2 and message in err and err.count("\n") == 1
+    assert (tmp_path / "model.pt").read_text() == "the user's own file"
+    assert sorted(os.listdir(tmp_path)) == ["model.pt", "notes.txt"]

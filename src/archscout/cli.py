@@ -377,6 +377,9 @@ def export(study, storage, out, number, seed, formats, int8):
     out = out or f"export-{s.name}"
     info = t.export(out, seed=seed, formats=formats, int8=int8)  # refuses what cannot be exported, with why
     _echo(f"exported trial #{t.number} ({t.arch.describe()}) to {out}/: {', '.join(info['files'])}")
+    test = info["retrained"].get("test_accuracy")
+    if test is not None:
+        _echo(f"the model of its final retraining with seed {seed}: test accuracy {100 * test:.2f} %")
     if "onnx" in formats:
         if info["onnx_max_abs_diff"] is None:  # an operator ONNX cannot express: the other formats are exported
             _echo(f"no ONNX file: {info['onnx_error']}")

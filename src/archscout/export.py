@@ -22,21 +22,6 @@ from .space import Architecture
 from .tasks import GraphTask
 
 
-def _onnx_export(model, example, path: str) -> None:
-    import torch
-
-    kwargs = dict(input_names=["input"], output_names=["logits"],
-                  dynamic_axes={"input": {0: "batch"}, "logits": {0: "batch"}})
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        try:  # the TorchScript exporter: fast, and dynamic batch size without extra packages
-            torch.onnx.export(model, (example,), path, dynamo=False, opset_version=17, **kwargs)
-        except (TypeError, RuntimeError, AttributeError):
-            torch.onnx.export(model, (example,), path, dynamo=True,
-                              dynamic_shapes=({0: torch.export.Dim("batch")},), input_names=["input"],
-                              output_names=["logits"])
-
-
 def _subgraph(x, edge_index, n: int):
     """The first ``n`` nodes and the edges among them."""
     keep = (edge_index < n).all(0)
@@ -75,7 +60,7 @@ def _graph_onnx(model, task: GraphTask, path: str, metadata: dict | None = None)
                     ref = model(gx, ge).numpy()
                 feed = {"x": gx.numpy(), "edge_index": ge.numpy()}
                 got = sess.run(None, {k: feed[k] for k in inputs})[0]
-                diff = max(diff, float(np.max(np.abs(ref - got))))
+                diff = max(diff, _checked("ONNX Runtime", ref, got))
         except Exception as e:  # noqa: BLE001 - an operator the exporters or ONNX Runtime lack; keep the rest
             if os.path.exists(path):
                 os.remove(path)
@@ -100,6 +85,23 @@ def _one_line(text, limit: int = 300) -> str:
 
 def _error(e: Exception) -> str:
     return _one_line(f"{type(e).__name__}: {e}", 500)
+
+
+TOLERANCE = 1e-4  # largest logit difference allowed, relative to the largest logit (at least 1)
+
+
+def _checked(runtime: str, ref, got) -> float:
+    """The largest absolute difference between PyTorch's logits ``ref`` and another runtime's ``got``;
+    an exported file whose outputs differ by more than TOLERANCE (relative) is refused with the figures."""
+    ref, got = np.asarray(ref), np.asarray(got)
+    if ref.shape != got.shape:
+        raise RuntimeError(f"{runtime} gives outputs of shape {got.shape}, PyTorch {ref.shape}")
+    diff = float(np.max(np.abs(ref - got))) if ref.size else 0.0
+    allowed = TOLERANCE * max(1.0, float(np.max(np.abs(ref))) if ref.size else 1.0)
+    if not diff <= allowed:  # a NaN difference fails too
+        raise RuntimeError(f"{runtime}'s outputs differ from PyTorch's by up to {diff:.3g}, more than the "
+                           f"{allowed:.3g} allowed; the exported file does not compute the same network")
+    return diff
 
 
 def check_formats(formats) -> tuple[str, ...]:
@@ -163,9 +165,10 @@ def _check_int8(study, trial, task) -> None:
         raise ArchscoutError(f"trial #{trial.number} of study {study.name!r} is a graph network: graph networks "
                              f"are not quantized to INT8; export it without --int8")
     if not measured_int8(study):
-        raise ArchscoutError(f"study {study.name!r} never measured an INT8 variant, so there is no INT8 result to "
-                             f"check an INT8 export against; search a study that measures one (--measure "
-                             f"accuracy@int8, or a -quant space such as mlp-quant), or export without --int8")
+        raise ArchscoutError(f"study {study.name!r} never measured an INT8 variant (no INT8 metric, not a -quant "
+                             f"space), so its search never judged how its networks fare in INT8; search a study "
+                             f"that measures one (--measure accuracy@int8, or a -quant space such as mlp-quant), "
+                             f"or export without --int8")
 
 
 def _add_metadata(path: str, doc: dict) -> None:
@@ -180,10 +183,14 @@ def _add_metadata(path: str, doc: dict) -> None:
     onnx.save(model, path)
 
 
-def _check_writable(path: str) -> None:
-    """Refuse an export folder that cannot be created or written, before any work is done."""
+def _check_folder(path: str) -> None:
+    """Refuse, before any work is done, an export folder that cannot be created or written, and a folder
+    that holds files but no earlier export (its model files would be replaced)."""
     if os.path.exists(path) and not os.path.isdir(path):
         raise ArchscoutError(f"cannot create export folder {path!r}: a file of that name exists")
+    if os.path.isdir(path) and os.listdir(path) and not os.path.isfile(os.path.join(path, "architecture.json")):
+        raise ArchscoutError(f"export folder {path!r} holds other files and no earlier export; give a new or "
+                             f"empty folder (an earlier export's folder is replaced)")
     existing = os.path.abspath(path)
     while not os.path.exists(existing):
         existing = os.path.dirname(existing)
@@ -205,18 +212,22 @@ def _table_onnx(model, task, path: str, metadata: dict) -> dict:
     import onnxruntime as ort
     import torch
 
+    from .cost.runtime import onnx_bytes
+
     batch = torch.as_tensor(task.valid.X[:8])
     try:
-        _onnx_export(model, batch[:1], path)
+        with open(path, "wb") as f:  # the exporter the evaluator measured ONNX latency and INT8 with
+            f.write(onnx_bytes(model, task.input_shape))
         _add_metadata(path, metadata)
         with torch.inference_mode():
             ref = model(batch).numpy()
         sess = ort.InferenceSession(path, providers=["CPUExecutionProvider"])
         got = sess.run(None, {sess.get_inputs()[0].name: batch.numpy()})[0]
-    except Exception as e:  # noqa: BLE001 - an operator the exporters or ONNX Runtime lack; keep the rest
+        diff = _checked("ONNX Runtime", ref, got)
+    except Exception as e:  # noqa: BLE001 - an operator the exporter or ONNX Runtime lack; keep the rest
         _remove(path)
         return {"onnx_max_abs_diff": None, "onnx_error": _error(e)}
-    return {"onnx_max_abs_diff": float(np.max(np.abs(ref - got)))}
+    return {"onnx_max_abs_diff": diff}
 
 
 def _torchscript(model, task, path: str) -> dict:
@@ -251,7 +262,7 @@ def _torchscript(model, task, path: str) -> dict:
             for args in checks:
                 with torch.inference_mode():
                     ref, got = model(*args), loaded(*args)
-                diff = max(diff, float((ref - got).abs().max()))
+                diff = max(diff, _checked("the reloaded TorchScript module", ref.numpy(), got.numpy()))
         except Exception as e:  # noqa: BLE001 - an operator TorchScript cannot express; keep the rest
             _remove(path)
             return {"torchscript_max_abs_diff": None, "torchscript_error": _error(e)}
@@ -310,10 +321,13 @@ def export_trial(study, trial, path: str, seed: int = 0, formats=DEFAULT_FORMATS
     ONNX is checked with ONNX Runtime and TorchScript after reloading it, each against PyTorch on
     validation inputs (a graph network: the task's graph); the largest absolute logit difference is
     recorded in metrics.json (``onnx_max_abs_diff``, ``torchscript_max_abs_diff``). A network that a
-    format cannot express gets no file (the difference is None, ``onnx_error`` / ``torchscript_error``
-    says why). ``int8``: also model.int8.onnx, quantized as the study's evaluator measured it, with the
-    ONNX Runtime accuracy of the fp32 and INT8 models (``int8`` in metrics.json); only for a study that
-    measured an INT8 variant, never for a graph network. Returns the content of metrics.json.
+    format cannot express, or whose file computes logits further than TOLERANCE from PyTorch's, gets no
+    file (the difference is None, ``onnx_error`` / ``torchscript_error`` says why). metrics.json also
+    holds ``retrained`` (this seed's final retraining: test accuracy, ...) and ``final`` (the trial's
+    summary over every seed retrained so far, this one included). ``int8``: also model.int8.onnx,
+    quantized as the study's evaluator measured it, with the ONNX Runtime accuracy of the fp32 and INT8
+    models (``int8`` in metrics.json); only for a study that measured an INT8 variant, never for a graph
+    network. A folder holding other files and no earlier export is refused. Returns metrics.json's content.
     """
     import torch
 
@@ -329,12 +343,9 @@ def export_trial(study, trial, path: str, seed: int = 0, formats=DEFAULT_FORMATS
     task = study.task
     if int8:
         _check_int8(study, trial, task)
-    _check_writable(path)  # before a retraining that would be stored for nothing
-    weights = study.final_weights(trial, seed)
-    if weights is None:
-        ev, weights = study.evaluator().final(trial.arch, seed=seed, train_config=study.final_train)
-        study.storage.add_final(study.id, trial.id, seed, study.final_train.budget_key(), ev.metrics,
-                                ev.details, weights)
+    _check_folder(path)  # before a retraining that would be stored for nothing
+    retrained, weights = study.final_run(trial, seed)
+    final = next((t.final for t in study.trials("complete") if t.number == trial.number), None)
     model = trial.arch.build(task.input_shape, task.num_classes)
     model.load_state_dict(torch.load(io.BytesIO(weights), weights_only=True))
     model.eval()
@@ -348,7 +359,7 @@ def export_trial(study, trial, path: str, seed: int = 0, formats=DEFAULT_FORMATS
     arch_doc = {**trial.arch.to_dict(), "input_shape": list(task.input_shape), "num_classes": task.num_classes,
                 "classes": list(task.classes), "task": task.name, "study": study.name, "trial": trial.number}
     info = {"study": study.name, "trial": trial.number, "seed": seed, "formats": list(formats),
-            "validation": trial.metrics, "final": trial.final or None}
+            "validation": trial.metrics, "retrained": retrained, "final": final or None}
     files = []
     onnx_path = None
     if "onnx" in formats:
@@ -409,12 +420,14 @@ def load(path, space=None):
         with open(arch_file) as f:
             doc = json.load(f)
         input_shape, num_classes = tuple(int(d) for d in doc["input_shape"]), int(doc["num_classes"])
+        if not input_shape or min(input_shape) < 1 or num_classes < 1:
+            raise ValueError(f"input_shape {list(input_shape)} and num_classes {num_classes} must be positive")
     except (OSError, ValueError, KeyError, TypeError) as e:
         raise ArchscoutError(f"{arch_file!r} is not a readable architecture file ({_error(e)})") from None
     arch = Architecture.from_json(doc, space)
     if arch.space is None:
-        raise ArchscoutError(f"{arch_file!r} holds an architecture of the custom space {arch.space_name!r}; "
-                             f"pass that Space object: load(path, space=...)")
+        raise ArchscoutError(f"{arch_file!r} holds an architecture of the space {arch.space_name!r}, which is not "
+                             f"built in; for a space of your own pass its Space object: load(path, space=...)")
 
     if named in ("model.pt", "model.ts"):
         weights = path
@@ -444,7 +457,11 @@ def load(path, space=None):
         first = str(e).strip().split(". ")[0].split("\n")[0]
         raise ArchscoutError(f"{weights!r} is damaged or not a {what} ({type(e).__name__}: "
                              f"{_one_line(first, 160)})") from None
-    model = arch.build(input_shape, num_classes)
+    try:
+        model = arch.build(input_shape, num_classes)
+    except Exception as e:  # noqa: BLE001 - an edited file can ask for a network the builder cannot make
+        raise ArchscoutError(f"the architecture in {arch_file!r} cannot be built for input shape "
+                             f"{list(input_shape)} and {num_classes} classes ({_error(e)})") from None
     mismatch = _mismatch(model.state_dict(), state)
     if mismatch:
         raise ArchscoutError(f"{weights!r} does not hold the weights of the architecture in architecture.json "

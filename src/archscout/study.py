@@ -638,20 +638,37 @@ class Study:
         reporter = _reporter(progress, len(todo), None)
         reporter.start_final(len(todo))
         for i, (t, s) in enumerate(todo):
-            ev, weights = evaluator.final(t.arch, seed=s, train_config=self.final_train)
-            release_memory()
-            self.storage.add_final(self.id, t.id, s, budget, ev.metrics, ev.details, weights)
-            reporter.final(t, s, ev.metrics, i + 1, len(todo))
+            metrics, _ = self._retrain(t, s, evaluator)
+            reporter.final(t, s, metrics, i + 1, len(todo))
         reporter.stop()
         ids = {t.id for t in top}
         return [t for t in self.trials() if t.id in ids]
 
+    def _retrain(self, trial: Trial, seed: int, evaluator=None) -> tuple[dict, bytes]:
+        """Train ``trial`` on all training data with ``seed`` at the final budget and store the result."""
+        ev, weights = (evaluator or self.evaluator()).final(trial.arch, seed=seed, train_config=self.final_train)
+        release_memory()
+        self.storage.add_final(self.id, trial.id, seed, self.final_train.budget_key(), ev.metrics, ev.details,
+                               weights)
+        return ev.metrics, weights
+
     def final_weights(self, trial: Trial, seed: int = 0) -> bytes | None:
+        stored = self._stored_final(trial, seed)
+        return None if stored is None else stored[1]
+
+    def _stored_final(self, trial: Trial, seed: int) -> tuple[dict, bytes] | None:
         budget = self.final_train.budget_key()
         for f in self.storage.finals(self.id, with_weights=True):
-            if f.trial_id == trial.id and f.seed == seed and f.budget == budget:
-                return f.weights
+            if f.trial_id == trial.id and f.seed == seed and f.budget == budget and f.weights is not None:
+                return f.metrics, f.weights
         return None
+
+    def final_run(self, trial: Trial, seed: int = 0) -> tuple[dict, bytes]:
+        """The final retraining of ``trial`` with ``seed``: its metrics (test accuracy, ...) and weights as
+        stored; run and stored first when there is none, so it becomes part of the trial's final summary."""
+        if not isinstance(seed, int) or isinstance(seed, bool) or seed < 0:
+            raise ArchscoutError(f"a retraining seed is a non-negative integer, got {seed!r}")
+        return self._stored_final(trial, seed) or self._retrain(trial, seed)
 
 
 def _measured(c: Constraint, spec: str) -> Constraint:
