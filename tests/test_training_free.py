@@ -434,6 +434,10 @@ def test_a_predictor_guided_search_switches_to_the_predictor_after_warmup_and_re
     ({"guide": {"by": "predictor", "warmup": 2}}, "guide warmup must be an integer >= 4"),
     ({"guide": {"by": "proxies", "size": 3}}, "unknown guide option(s) size"),
     ({"guide": {"by": "proxies", "proxies": "nwot,bogus"}}, "unknown proxy 'bogus'"),
+    ({"guide": {"by": "proxies", "proxies": ","}}, "naming at least one, got ','"),
+    ({"guide": {"by": "proxies", "proxies": []}}, "naming at least one, got []"),
+    ({"guide": {"by": "proxies", "proxies": 5}}, "guide proxies are a list of proxy names"),
+    ({"guide": {"by": "proxies", "proxies": ["nwot", 5]}}, "a guide proxy is a proxy name, got 5"),
     ({"guide": {"by": "predictor", "predictor": "xgb"}}, "unknown predictor 'xgb'"),
     ({"guide": "proxies", "evaluator": "zero-cost"}, "needs the train evaluator"),
     ({"guide": "proxies", "objectives": "accuracy:max,params:min", "strategy": "nsga2"},
@@ -569,16 +573,100 @@ def test_a_guided_search_runs_with_a_pool_of_workers(tmp_path):
 
 def test_a_zero_cost_study_takes_cost_constraints_and_latency_prescreening(tmp_path):
     study = Study("zc", space="conv1d", task="mnist1d", evaluator="zero-cost", storage=f"sqlite:///{tmp_path}/s.db",
-                  constraints=["params <= 3000", "latency_ms <= 5"], prescreen_latency=True)
-    study.search(trials=6)
+                  constraints=["latency_ms <= 0.15"], prescreen_latency=True)
+    study.search(trials=8)
     trials = study.trials()
-    assert len(trials) == 6
+    assert len(trials) == 8
+    statuses = [t.status for t in trials]
+    assert "complete" in statuses and "infeasible" in statuses, statuses
     for t in trials:
-        assert t.status in ("complete", "infeasible", "failed")
         if t.status == "complete":
-            assert t.metrics["params"] <= 3000 and "proxy@nwot" in t.metrics
-        elif t.status == "infeasible":
-            assert "proxy@nwot" not in t.metrics  # rejected on its costs, before any proxy
+            assert t.metrics["latency_ms"] <= 0.15 and "proxy@nwot" in t.metrics
+        else:  # rejected on the lookup table's estimate, before measuring or any proxy
+            assert t.status == "infeasible" and "by the per-operator lookup table" in t.error, t.error
+            assert "proxy@nwot" not in t.metrics and "latency_ms" not in t.metrics
+
+
+def test_a_constraint_on_a_proxy_is_checked_before_training(tmp_path):
+    study = Study("cons", space="mlp", task="iris", train={"steps": 5}, constraints=["proxy@nwot >= 300"],
+                  storage=f"sqlite:///{tmp_path}/s.db")
+    study.search(trials=10, max_failures=0)
+    by_status: dict = {}
+    for t in study.trials():
+        by_status.setdefault(t.status, []).append(t)
+    assert set(by_status) == {"complete", "infeasible", "failed"}, by_status.keys()
+    assert all(t.metrics["proxy@nwot"] >= 300 and "accuracy" in t.metrics for t in by_status["complete"])
+    for t in by_status["infeasible"]:  # never trained
+        assert t.metrics["proxy@nwot"] < 300 and "accuracy" not in t.metrics and "train_seconds" not in t.metrics
+    for t in by_status["failed"]:  # nwot could not score it, so the constraint cannot hold: not trained either
+        assert t.error.startswith("constraint proxy@nwot >= 300 cannot be checked: proxy@nwot could not be "
+                                  "computed (nwot: "), t.error
+
+
+def test_a_guide_ranks_candidates_that_break_a_cost_constraint_last(tmp_path):
+    study = Study("g", space="mlp", task="iris", train={"steps": 5}, constraints=["params <= 5000"], guide="proxies",
+                  seed=1, storage=f"sqlite:///{tmp_path}/s.db")
+    study.search(trials=8)
+    trials = study.trials()
+    # the vote prefers wide networks: without the constraint in the ranking, every one of these broke it
+    assert [t.status for t in trials] == ["complete"] * 8
+    assert all(t.metrics["params"] <= 5000 for t in trials)
+    assert any(t.details["guide"].get("infeasible_in_pool", 0) > 0 for t in trials)
+
+
+def test_proposals_a_guide_drops_leave_no_pending_optuna_trials(tmp_path):
+    from archscout.strategy import make_strategy
+
+    strategy = make_strategy("optuna-tpe", get_space("mlp"), seed=0)
+    kept, dropped = strategy.ask(), strategy.ask()
+    strategy.discard(dropped)
+    strategy.tell(kept, 0.9)
+    states = [t.state.name for t in strategy.study.get_trials(deepcopy=False)]
+    assert sorted(states) == ["COMPLETE", "FAIL"] and not strategy.pending
+    study = Study("tpe", space="mlp", task="iris", train={"steps": 5}, strategy="optuna-tpe",
+                  guide={"by": "proxies", "pool": 5}, storage=f"sqlite:///{tmp_path}/s.db")
+    study.search(trials=4)
+    assert [t.status for t in study.trials()] == ["complete"] * 4
+
+
+def test_a_predictor_study_reads_anywhere_and_refuses_another_predictor_on_resume(saved_predictor, ground_truth,
+                                                                                   tmp_path, monkeypatch, capsys):
+    import shutil
+
+    model, _, folder = saved_predictor
+    work = tmp_path / "work"
+    work.mkdir()
+    shutil.copy(folder / "mnist1d.pkl", work / "p.pkl")
+    monkeypatch.chdir(work)
+    db = f"sqlite:///{tmp_path}/s.db"
+    study = Study("pred", evaluator="predictor:p.pkl", storage=db, train=FAST)  # a relative path
+    assert study.evaluator_spec == f"predictor:{work / 'p.pkl'}"
+    study.search(trials=2)
+    monkeypatch.chdir(tmp_path)  # elsewhere, and the file gone: the trials can still be read
+    (work / "p.pkl").rename(work / "moved.pkl")
+    assert main(["show", "pred", "--storage", db]) == 0
+    assert len(Study.load("pred", db, check_task=False).trials()) == 2
+    with pytest.raises(ArchscoutError, match="no predictor file at"):
+        Study.load("pred", db)  # resuming needs it
+    archs, y, proxies = ground_truth
+    other = make_predictor("forest", get_space("conv1d"), ["nwot", "jacov", "flops"])
+    other.fit(archs[40:60], y[40:60], proxies[40:60])
+    predictors.save(other, str(work / "p.pkl"), task="mnist1d")  # another predictor under the old name
+    with pytest.raises(ArchscoutError, match="already exists with other settings \\(predictor: stored"):
+        Study.load("pred", db)
+    capsys.readouterr()
+
+
+def test_a_predictor_fitted_on_another_definition_of_the_space_is_refused(saved_predictor, tmp_path):
+    _, header, folder = saved_predictor
+    assert header["space_fingerprint"] == get_space("conv1d").fingerprint()
+    with open(folder / "mnist1d.pkl", "rb") as f:
+        blob = pickle.load(f)
+    blob["header"]["space_fingerprint"] = "0" * 16
+    with open(tmp_path / "changed.pkl", "wb") as f:
+        pickle.dump(blob, f)
+    with pytest.raises(ArchscoutError, match="was fitted on another definition of the 'conv1d' space"):
+        Study("p", evaluator=f"predictor:{tmp_path / 'changed.pkl'}", storage=f"sqlite:///{tmp_path}/s.db")
 
 
 def test_an_output_that_cannot_be_written_is_refused_before_any_work(tmp_path, capsys):

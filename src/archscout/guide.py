@@ -3,7 +3,9 @@
 With a guide, each time a study's loop needs a candidate it asks its strategy for a pool of
 ``pool`` fresh proposals, scores every one with zero-cost proxies (on the untrained network,
 one batch of training data) and sends only the best-ranked one to be trained. The rest are
-never evaluated or stored; the strategy is told only about what was trained.
+never evaluated or stored; the strategy is told only about what was trained (and drops the
+others: :meth:`~archscout.strategy.Strategy.discard`). A candidate whose parameters, FLOPs or size
+break a constraint of the study ranks below every other, whatever its proxies.
 
 * ``proxies``: the pool is ranked by a vote of the proxies (the sum of each proxy's rank in
   the pool, as Abdelfattah et al. 2021 vote).
@@ -63,10 +65,17 @@ def check_guide(guide, study) -> dict | None:
         if isinstance(value, bool) or not isinstance(value, int) or value < low:
             raise ArchscoutError(f"guide {name} must be an integer >= {low}, got {value!r}")
     from .evaluate.proxies import PROXIES
-    proxies = guide.get("proxies") or (VOTE_PROXIES if by == "proxies" else PREDICTOR_PROXIES)
+    proxies = guide.get("proxies")
+    if proxies is None:
+        proxies = VOTE_PROXIES if by == "proxies" else PREDICTOR_PROXIES
     if isinstance(proxies, str):
         proxies = [p.strip() for p in proxies.split(",") if p.strip()]
+    if not isinstance(proxies, (list, tuple)) or not proxies:
+        raise ArchscoutError(f"guide proxies are a list of proxy names (or a comma-separated string) naming at "
+                             f"least one, got {guide.get('proxies')!r}")
     for p in proxies:
+        if not isinstance(p, str):
+            raise ArchscoutError(f"a guide proxy is a proxy name, got {p!r}")
         if p not in PROXIES:
             from .errors import unknown_name
             raise unknown_name("proxy", p, PROXIES)
@@ -84,13 +93,17 @@ def check_guide(guide, study) -> dict | None:
 class Guide:
     """Ranks pools of proposals for a study's loop (see the module's docstring)."""
 
-    def __init__(self, config: dict, evaluator, space, seed: int = 0):
+    def __init__(self, config: dict, evaluator, space, seed: int = 0, constraints=()):
         self.config, self.evaluator, self.space, self.seed = config, evaluator, space, seed
+        # constraints on what the untrained network shows cheaply (params, FLOPs, size): a candidate that
+        # breaks one is not worth training, whatever its proxies say
+        self.constraints = [c for c in constraints if c.is_cost]
         self.pool = config["pool"]
         self.proxies = list(config["proxies"])
         self.vote_proxies = [p for p in VOTE_PROXIES if p in self.proxies] if config["by"] == "predictor" \
             and any(p in self.proxies for p in VOTE_PROXIES) else self.proxies
         self._cache: dict[str, dict] = {}  # arch id -> proxy scores (recomputable: seeded)
+        self._broken: dict[str, str | None] = {}  # arch id -> the cost constraint it breaks
         self._fitted = None
         self._fitted_on = -1
 
@@ -108,6 +121,9 @@ class Guide:
                 inputs, targets, mask = self.evaluator.proxy_inputs()
                 res = score_all(model, inputs, targets, self.proxies, mask=mask)
                 self._cache[arch.id] = {k: v["value"] for k, v in res.items()}
+                if self.constraints:
+                    costs = self.evaluator.static_costs(model, arch)
+                    self._broken[arch.id] = next((r for r in (c.check(costs) for c in self.constraints) if r), None)
         return self._cache[arch.id]
 
     def pick(self, candidates: list, trained: list[tuple]) -> tuple[int, dict]:
@@ -116,16 +132,20 @@ class Guide:
         t0 = time.perf_counter()
         scores = [self.proxy_scores(a) for a in candidates]
         info = {"by": "vote", "pool": len(candidates)}
+        # candidates that break a cost constraint rank below every other (all of them, if none is feasible)
+        feasible = np.array([0.0 if self._broken.get(a.id) else 1.0 for a in candidates])
+        if feasible.sum() < len(candidates):
+            info["infeasible_in_pool"] = int(len(candidates) - feasible.sum())
         if self.config["by"] == "predictor" and len(trained) >= self.config["warmup"]:
             model = self._predictor(trained)
             mean, std = model.predict(candidates, scores, return_std=True)
             value = mean + UCB * std
-            best = int(np.argmax(value))
+            best = max(range(len(candidates)), key=lambda i: (feasible[i], value[i]))
             info.update(by=self.config["predictor"], predicted=round(float(mean[best]), 5),
                         std=round(float(std[best]), 5), fitted_on=len(trained))
         else:
             value = vote(scores, self.vote_proxies)
-            best = int(np.argmax(value))
+            best = max(range(len(candidates)), key=lambda i: (feasible[i], value[i]))
         info["seconds"] = round(time.perf_counter() - t0, 4)
         return best, info
 

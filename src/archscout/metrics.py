@@ -153,8 +153,13 @@ class Constraint:
 
     @property
     def is_cost(self) -> bool:
-        """Measured on the untrained network, so checked before training."""
+        """A hardware cost: measured on the untrained network."""
         return base_name(self.metric) in COST_METRICS
+
+    @property
+    def before_training(self) -> bool:
+        """Measured on the untrained network (a cost or a zero-cost proxy), so checked before training."""
+        return self.is_cost or self.metric.startswith("proxy@")
 
     def check(self, metrics: dict) -> str | None:
         """None when satisfied (or not measured yet), else the reason it is violated."""

@@ -120,16 +120,26 @@ class Study:
                  final_train: TrainConfig | dict | None = None, seed: int = 0,
                  latency: LatencyConfig | None = None, evaluator: str = "train",
                  reference_point: dict | None = None, measure: Iterable[str] = (),
-                 prescreen_latency: bool = False, guide: str | dict | None = None, _check_task_name: bool = True):
+                 prescreen_latency: bool = False, guide: str | dict | None = None, _reading: bool = False):
+        # _reading: opened to read its trials (show, report, ...), so the task's data and a predictor file
+        # it was searched with need not be found here
         if not isinstance(seed, int) or isinstance(seed, bool) or seed < 0:
             raise ArchscoutError(f"seed must be a non-negative integer, got {seed!r}")
-        self.evaluator_spec = check_evaluator_spec(evaluator)
-        required = evaluator_space(self.evaluator_spec)
+        self.evaluator_spec = check_evaluator_spec(evaluator, load=not _reading)
+        required = None if _reading else evaluator_space(self.evaluator_spec)
         self.space = get_space(space if space is not None else required or "conv1d")
         if required is not None and self.space.name != required:
             what = "predictor was fitted on" if self.evaluator_spec.startswith("predictor:") else "table holds"
             raise ArchscoutError(f"the {self.evaluator_spec} {what} architectures of the {required!r} space, "
                                  f"not {self.space.name!r}; use --space {required} (or leave it out)")
+        self._predictor = None  # the fingerprint of a predictor file's contents, stored with the study
+        if self.evaluator_spec.startswith("predictor:") and not _reading:
+            from .evaluate.zero_cost import load_predictor
+            header = load_predictor(self.evaluator_spec.split(":", 1)[1])[1]
+            if header.get("space_fingerprint") not in (None, self.space.fingerprint()):
+                raise ArchscoutError(f"the {self.evaluator_spec} predictor was fitted on another definition of the "
+                                     f"{self.space.name!r} space; fit it again on this one")
+            self._predictor = header.get("fingerprint")
         if task is None and uses_task(self.evaluator_spec):
             task = "mnist1d"
         elif task is not None and not uses_task(self.evaluator_spec):
@@ -138,7 +148,7 @@ class Study:
         self._task_ref = task
         self._task: Task | GraphTask | None = task if isinstance(task, (Task, GraphTask)) else None
         task_name = task.name if isinstance(task, (Task, GraphTask)) else (None if task is None else str(task))
-        if isinstance(task, str) and _check_task_name:
+        if isinstance(task, str) and not _reading:
             check_task_name(task)  # the data itself is loaded when first needed
         if name is not None and not isinstance(name, str):
             raise ArchscoutError(f"a study name is a string, got {name!r}")
@@ -200,7 +210,7 @@ class Study:
             "constraints": [str(c) for c in self.constraints], "strategy": self.strategy_name,
             "strategy_options": self.strategy_options, "seed": self.seed,
             "train": self.train_config.as_dict(), "final_train": self.final_train.as_dict(),
-            "evaluator": self.evaluator_spec,
+            "evaluator": self.evaluator_spec, "predictor": self._predictor,
             "budget": self.train_config.budget_key() if self.evaluator_spec == "train" else self.evaluator_spec,
         }
 
@@ -231,7 +241,7 @@ class Study:
                    prescreen_latency=cfg.get("prescreen_latency", False), guide=cfg.get("guide"),
                    strategy_options=cfg["strategy_options"], storage=store, train=cfg["train"],
                    final_train=cfg.get("final_train"), seed=cfg["seed"], evaluator=cfg.get("evaluator", "train"),
-                   _check_task_name=check_task)
+                   _reading=not check_task)
 
     @property
     def task(self) -> Task | GraphTask:
@@ -787,8 +797,13 @@ def _train_config(value: TrainConfig | dict | None, default: TrainConfig) -> Tra
 
 def _check_same(name: str, stored: dict, wanted: dict) -> None:
     keys = ["space", "space_fingerprint", "task", "objective", "objectives", "constraints", "strategy",
-            "strategy_options", "seed", "budget", "final_train", "evaluator", "guide"]
-    diff = [k for k in keys if k in stored and stored.get(k) != wanted.get(k)]
+            "strategy_options", "seed", "budget", "final_train", "evaluator", "guide", "predictor"]
+    stored = dict(stored)
+    for k in ("evaluator", "budget"):  # a predictor file stored by the path it was given, relative or not
+        if isinstance(stored.get(k), str) and stored[k].startswith("predictor:"):
+            stored[k] = check_evaluator_spec(stored[k], load=False)
+    diff = [k for k in keys if k in stored and stored.get(k) != wanted.get(k)
+            and not (k == "predictor" and wanted.get(k) is None)]  # opened for reading: the file was not read
     if diff:
         parts = "; ".join(f"{k}: stored {stored.get(k)!r}, asked {wanted.get(k)!r}" for k in diff
                           if k != "space_fingerprint")
@@ -850,7 +865,7 @@ class _Loop:
         self.guide = None
         if study.guide:
             from .guide import Guide
-            self.guide = Guide(study.guide, study.evaluator(), study.space, study.seed)
+            self.guide = Guide(study.guide, study.evaluator(), study.space, study.seed, study.constraints)
         self.trained: dict[str, tuple] = {}  # arch id -> (arch, metrics, score): what a guide learns from
         self.guided: dict[str, dict] = {}  # arch id -> how the guide picked it, stored with its trial
 
@@ -966,15 +981,22 @@ class _Loop:
         pool: list[Architecture] = []
         held = {a.id for _, a in self.inflight.values()}
         arch = None
+        repeats: list[Architecture] = []
         for _ in range(self.guide.pool * 5):
             arch = self.strategy.ask()
             if arch.id not in self.known and arch.id not in held and all(a.id != arch.id for a in pool):
                 pool.append(arch)
                 if len(pool) == self.guide.pool:
                     break
-        if not pool:  # nothing fresh: let the loop handle the duplicate
-            return arch
+            else:
+                repeats.append(arch)
+        if not pool:  # nothing fresh: let the loop handle the last repeat
+            for arch in repeats[:-1]:
+                self.strategy.discard(arch)
+            return repeats[-1]
         best, info = self.guide.pick(pool, list(self.trained.values()))
+        for arch in repeats + pool[:best] + pool[best + 1:]:  # proposals that will never be evaluated
+            self.strategy.discard(arch)
         self.guided[pool[best].id] = info
         return pool[best]
 

@@ -6,6 +6,7 @@ import ctypes.util
 import functools
 import gc
 import io
+import os
 from dataclasses import dataclass, field
 
 from ..cost import count_flops, count_params, measure_latency, size_bytes
@@ -239,7 +240,8 @@ class TrainingEvaluator:
 
     def build_and_cost(self, arch: Architecture, seed: int, cost_check=None, details: dict | None = None) -> tuple:
         """The untrained network, its cost metrics and the proxies the study names; Infeasible when
-        ``cost_check`` gives a reason (before any proxy is computed)."""
+        ``cost_check`` gives a reason, checked on the costs (before any proxy is computed) and again with
+        the proxies (a constraint on a proxy), so nothing is trained that breaks either."""
         model = self.build(arch, seed)
         metrics = self.costs(model, arch, details)
         if cost_check is not None:
@@ -247,7 +249,16 @@ class TrainingEvaluator:
             if reason:
                 raise Infeasible(reason, metrics)
         if self.proxies:
+            details = {} if details is None else details
             metrics.update(self.proxy_scores(model, details))
+            if cost_check is not None:
+                try:
+                    reason = cost_check(metrics, proxies_done=True)
+                except TrialFailed as e:  # a constrained proxy failed: say why
+                    why = "; ".join(details.get("proxy_errors", {}).values())
+                    raise TrialFailed(f"{e}" + (f" ({why})" if why else "")) from None
+                if reason:
+                    raise Infeasible(reason, metrics)
         return model, metrics
 
     def evaluate(self, arch: Architecture, seed: int = 0, cost_check=None, guard=None) -> Evaluation:
@@ -317,9 +328,10 @@ def measured_metrics(spec: str) -> tuple:
     return TrainingEvaluator.measures
 
 
-def check_evaluator_spec(spec: str) -> str:
+def check_evaluator_spec(spec: str, load: bool = True) -> str:
     """Validate an evaluator name (``train``, ``zero-cost``, ``predictor:FILE``, ``synthetic[:options]``,
-    ``nas-bench-graph:DATASET``); returns it in canonical form."""
+    ``nas-bench-graph:DATASET``); returns it in canonical form (a predictor file by its absolute path).
+    ``load=False``: do not read the predictor file (a study opened for reading its trials)."""
     from ..errors import unknown_name
 
     if not isinstance(spec, str):
@@ -335,9 +347,10 @@ def check_evaluator_spec(spec: str) -> str:
         if not path:
             raise ArchscoutError("name the predictor file: --evaluator predictor:FILE (write one with "
                                  "`archscout proxies ... --save-predictor FILE`)")
-        from .zero_cost import load_predictor
-        load_predictor(path)
-        return spec
+        if load:
+            from .zero_cost import load_predictor
+            load_predictor(path)
+        return f"predictor:{os.path.abspath(path)}"
     if name == "synthetic":
         from .synthetic import SyntheticEvaluator
         return SyntheticEvaluator.parse(spec).spec

@@ -335,7 +335,9 @@ def save(predictor: Predictor, path: str, **info) -> dict:
     predictor._check_fitted()
     blob = pickle.dumps(predictor)
     space = getattr(predictor, "space", None)
-    header = {"magic": FILE_MAGIC, "space": getattr(space, "name", None), "proxies": list(predictor.proxies),
+    header = {"magic": FILE_MAGIC, "space": getattr(space, "name", None),
+              "space_fingerprint": space.fingerprint() if space is not None else None,
+              "proxies": list(predictor.proxies),
               "type": type(predictor).__name__, "fitted_on": predictor.n_fitted_,
               "fingerprint": hashlib.sha256(blob).hexdigest()[:16], **info}
     with open(path, "wb") as f:

@@ -71,9 +71,16 @@ class TrialRunner:
             prepare()
 
     def __call__(self, arch_json: str, seed: int) -> Outcome:
-        cost = [c for c in self.constraints if c.is_cost]
+        cost = [c for c in self.constraints if c.before_training]
 
-        def cost_check(m: dict) -> str | None:
+        def cost_check(m: dict, proxies_done: bool = False) -> str | None:
+            """Why ``m`` breaks a constraint checked before training (None if it does not, or not yet); once
+            the proxies are computed (``proxies_done``), a constrained proxy that is missing fails the trial."""
+            if proxies_done:
+                missing = [c for c in cost if c.metric.startswith("proxy@") and c.metric not in m]
+                if missing:
+                    raise TrialFailed(f"constraint {missing[0]} cannot be checked: {missing[0].metric} could not be "
+                                      f"computed")
             return next((r for r in (c.check(m) for c in cost) if r), None)
 
         from . import Infeasible

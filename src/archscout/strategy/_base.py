@@ -34,5 +34,9 @@ class Strategy:
     def ask(self) -> Architecture:
         raise NotImplementedError
 
+    def discard(self, arch: Architecture) -> None:
+        """A proposal that will not be evaluated (a guide ranked another above it). Default: nothing to undo;
+        a strategy that keeps state per proposal (a pending trial) drops it here."""
+
     def tell(self, arch: Architecture, score: float | tuple | None) -> None:
         """Default: nothing to learn."""

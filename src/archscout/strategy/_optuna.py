@@ -222,6 +222,17 @@ class OptunaSampler(Strategy):
         values, state = self._outcome(None)
         self.study.tell(trial, values, state=state)
 
+    def discard(self, arch: Architecture) -> None:
+        """The oldest pending trial that proposed ``arch`` is finished as failed, which Optuna's samplers
+        leave out of what they learn from (a proposal never evaluated says nothing about it)."""
+        queue = self.pending.get(arch)
+        if queue:
+            trial = queue.popleft()
+            if not queue:
+                del self.pending[arch]
+            with self._quiet():
+                self.study.tell(trial, state=self._optuna.trial.TrialState.FAIL)
+
     def tell(self, arch: Architecture, score: float | tuple | None) -> None:
         values, state = self._outcome(score)  # first: a score of the wrong shape leaves the trials as they were
         queue = self.pending.get(arch)
