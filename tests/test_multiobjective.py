@@ -48,6 +48,10 @@ def test_front_is_stored_after_every_trial_and_is_the_non_dominated_set(tmp_path
     history = study.fronts()
     assert [f["finished"] for f in history] == list(range(1, 41))
     assert set(history[-1]["front"]) == expected
+    # one process: what it worked out is what the search stored after each trial
+    stored = study.storage.fronts(study.id)
+    assert [f["front"] for f in history] == [f["front"] for f in stored]
+    assert [f["hypervolume"] for f in history] == pytest.approx([f["hypervolume"] for f in stored])
     # the reference point: accuracy 0 and the latency constraint's bound, fixed and stored with the study
     assert study.storage.get_study("mo").config["reference_point"] == {"accuracy": 0.0, "latency_ms": 3.0}
     hv = [f["hypervolume"] for f in history]
@@ -195,3 +199,32 @@ def test_latency_on_every_runtime_is_measured_before_training():
         ev.evaluate(get_space("mlp").sample(1), cost_check=reject)
     assert all(seen[m] > 0 for m in wanted + ["latency_ms", "params", "flops"])
     assert "accuracy" not in seen and "train_seconds" not in seen
+
+
+def test_the_front_history_of_a_study_searched_by_two_processes_at_once(tmp_path):
+    """Each process stores the front it saw, without the other's latest results; the history that reports
+    and plots read is worked out from every trial in the order they finished, so it ends on the real front."""
+    import subprocess
+    import sys
+
+    db = f"sqlite:///{tmp_path}/two.db"
+    cmd = [sys.executable, "-m", "archscout.cli", "search", "--evaluator", "synthetic:delay=0.03", "--space", "mlp",
+           "--strategy", "nsga2", "--objectives", "accuracy:max,latency_ms:min", "--trials", "60", "--study", "two",
+           "--storage", db, "--no-progress"]
+    Study("two", space="mlp", evaluator="synthetic:delay=0.03", strategy="nsga2",
+          objectives="accuracy:max,latency_ms:min", storage=db)  # created once, so both processes resume it
+    procs = [subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True) for _ in range(2)]
+    for p in procs:
+        assert p.wait(timeout=300) == 0, p.stderr.read()
+    study = Study.load("two", db)
+    sessions = {t.details.get("worker", {}).get("pid") for t in study.trials()}
+    assert len(sessions) == 2  # both processes ran trials
+    history = study.fronts()
+    assert [f["finished"] for f in history] == list(range(1, 61))
+    assert history[-1]["front"] == sorted(t.number for t in study.front())
+    hv = [f["hypervolume"] for f in history]
+    assert all(b >= a - 1e-12 for a, b in zip(hv, hv[1:]) if a is not None)
+    from archscout.pareto import hypervolume, to_minimise
+    ref = to_minimise([[study.reference_point[m] for m, _ in study.objectives]], ["max", "min"])[0]
+    points = to_minimise([[t.metrics["accuracy"], t.metrics["latency_ms"]] for t in study.front()], ["max", "min"])
+    assert hv[-1] == pytest.approx(hypervolume(points, ref))

@@ -91,6 +91,19 @@ def test_the_report_of_a_study_with_failures_lists_each_reason(synthetic, tmp_pa
         assert json.loads(html.unescape(row)) == json.loads(json.dumps({"metrics": t.metrics, "details": t.details}))
 
 
+def test_a_report_replaces_its_own_figures_and_leaves_other_files(synthetic, tmp_path):
+    from archscout.report.html import write_report
+
+    folder = tmp_path / "r-plots"
+    folder.mkdir()
+    (folder / "my-photo.png").write_bytes(b"\x89PNG mine")
+    (folder / "architecture-999.png").write_bytes(b"an earlier report's drawing of another trial")
+    written = write_report(synthetic, str(tmp_path / "r.html"), top=1)
+    names = sorted(os.listdir(folder))
+    assert "my-photo.png" in names and "architecture-999.png" not in names
+    assert sorted(os.path.basename(p) for p in written["png"]) == [n for n in names if n != "my-photo.png"]
+
+
 def test_a_report_defaults_to_the_database_folder(synthetic, tmp_path, monkeypatch, capsys):
     monkeypatch.chdir(tmp_path)
     assert main(["report", "syn", "--storage", synthetic.storage.url]) == 0
@@ -107,6 +120,13 @@ def test_report_bad_input_is_one_line(synthetic, tmp_path, capsys):
     assert len(err) == 1 and "unknown study 'sin'" in err[0] and "syn" in err[0]
     assert main(["report", "syn", "--storage", db, "--out", str(tmp_path)]) == 2
     assert "is a folder" in capsys.readouterr().err
+    (tmp_path / "afile").write_text("x")
+    for out, phrase in ((tmp_path / "afile" / "r.html", "afile' is not a writable folder"),
+                        (f"{tmp_path}/new/", "it names a folder")):
+        assert main(["report", "syn", "--storage", db, "--out", str(out)]) == 2
+        err = capsys.readouterr().err
+        assert err.count("\n") == 1 and phrase in err, err
+    assert sorted(os.listdir(tmp_path)) == ["afile"]  # refused before drawing: nothing created
     assert main(["report", "syn", "--storage", db, "--top", "0"]) == 2
     assert "--top must be >= 1" in capsys.readouterr().err
     (tmp_path / "afile").write_text("x")
@@ -287,6 +307,22 @@ def test_the_dashboard_answers_only_requests_for_a_loopback_host(dashboard):
             assert r.status == 200
 
 
+def test_the_dashboard_listens_on_ipv6_loopback(synthetic):
+    server = make_server(synthetic.storage.url, host="::1", port=0)
+    threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.1}, daemon=True).start()
+    try:
+        port = server.server_address[1]
+        with urllib.request.urlopen(f"http://[::1]:{port}/api/studies", timeout=30) as r:
+            assert "syn" in json.loads(r.read())["studies"]
+        request = urllib.request.Request(f"http://[::1]:{port}/api/studies", headers={"Host": "evil.example"})
+        with pytest.raises(urllib.error.HTTPError) as e:
+            urllib.request.urlopen(request, timeout=30)
+        assert e.value.code == 403
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
 def test_the_version_changes_when_a_trial_finishes(dashboard, synthetic):
     first = json.loads(_get(dashboard + "/api/study/syn/version")[1])["version"]
     again = json.loads(_get(dashboard + "/api/study/syn/version")[1])["version"]
@@ -300,8 +336,9 @@ def test_dashboard_bad_input(tmp_path, capsys, synthetic):
     assert "no database at" in capsys.readouterr().err
     assert main(["dashboard", "--storage", synthetic.storage.url, "--port", "70000"]) == 2
     assert "--port must be between 0 and 65535" in capsys.readouterr().err
-    assert main(["dashboard", "--storage", synthetic.storage.url, "--refresh", "0"]) == 2
-    assert "--refresh must be a positive number" in capsys.readouterr().err
+    for bad in ("0", "0.1", "nan", "inf"):
+        assert main(["dashboard", "--storage", synthetic.storage.url, "--refresh", bad]) == 2
+        assert "--refresh must be a number of seconds, at least 0.5" in capsys.readouterr().err
     busy = make_server(synthetic.storage.url, port=0)
     try:
         port = busy.server_address[1]
@@ -326,9 +363,24 @@ def test_a_large_study_page_lists_the_newest_trials_and_redraws_at_most_so_often
     name, (v, cached, drawn_at, _) = "syn", board._cache["syn"]
     board._cache[name] = (v, cached, drawn_at, 1000.0)
     assert board.content(study, "newer") == (cached, version)
+    # the page's check is told the version it would get, so it does not fetch the same content again
+    board._cache[name] = (v[:-1] + "x", cached, drawn_at, 1000.0)  # the study has moved on since the drawing
+    assert board.next_version("syn") == {"version": version, "next": v[:-1] + "x"}
+    board._cache[name] = (v, cached, drawn_at, 1000.0)
+    assert board.next_version("syn") == {"version": version, "next": version}
     board._cache[name] = (v, cached, drawn_at - 10.0, 0.1)  # drawn quickly, long ago: drawn again,
     assert board.content(study, "newer")[1] == version  # labelled with the version of what it drew
     assert board._cache[name][2] > drawn_at
+
+
+def test_the_version_of_one_query_is_the_version_of_the_trials_read(synthetic):
+    from archscout.report.dashboard import Dashboard
+
+    board = Dashboard(synthetic.storage)
+    assert board.version(synthetic) == board.version(synthetic, synthetic.trials())
+    n, running, finals, _ = board.version(synthetic).split("-", 3)
+    assert (int(n), int(running), int(finals)) == (len(synthetic.trials()), 0, len(synthetic.storage.finals(
+        synthetic.id)))
 
 
 def test_the_content_says_which_version_it_shows(dashboard):
@@ -384,6 +436,16 @@ def test_studies_without_results_running_or_minimising_only_are_shown(tmp_path):
     assert board.route("/study/fastest/trial/6")[0] == 200  # the running one
 
 
+def test_the_plot_functions_import_as_a_module():
+    import archscout as asc
+    import archscout.plots
+    from archscout.plots import architecture, front, history, hypervolume
+
+    assert asc.plots is archscout.plots
+    assert (history, front, hypervolume, architecture) == (plots.history, plots.front, plots.hypervolume,
+                                                           plots.architecture)
+
+
 def test_a_snapshot_reads_the_trials_once(tmp_path):
     study = Study("snap", space="mlp", evaluator="synthetic", storage=f"sqlite:///{tmp_path}/s.db")
     study.search(trials=4)
@@ -391,4 +453,7 @@ def test_a_snapshot_reads_the_trials_once(tmp_path):
     with study.snapshot() as trials:
         other.search(trials=6)
         assert len(trials) == len(study.trials()) == 4 and len(study.leaderboard()) == 4
+        with study.snapshot() as inner:  # a report drawn inside: the same snapshot, kept after it
+            assert len(inner) == 4
+        assert len(study.trials()) == 4 and len(study.trials_dataframe()) == 4
     assert len(study.trials()) == 6

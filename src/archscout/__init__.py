@@ -10,13 +10,12 @@ Public API::
     again = asc.Study.load("mnist1d-small")  # reopen a stored study
     df = study.trials_dataframe()           # pandas; asc.plots.front(study) etc. return matplotlib figures
 """
-from . import spaces, strategies, tasks
+from . import plots, spaces, strategies, tasks
 from .errors import ArchscoutError, TrialFailed
 from .evaluate import TrainingEvaluator
 from .evaluate.training import TrainConfig
 from .export import load, load_model
 from .metrics import METRICS, Constraint
-from .report import plots
 from .space import Architecture, Block, Choice, Integer, Repeat, Space
 from .storage import Storage
 from .study import Study, Trial

@@ -289,8 +289,10 @@ class Study:
     def snapshot(self):
         """Within the block, every read of the trials (``trials``, ``leaderboard``, ``front``, ...) sees them as
         they were when it began: one read of the storage, so the tables and figures of a report agree while
-        a search goes on, and are drawn faster. Yields the trials."""
-        self._snapshot = None
+        a search goes on, and are drawn faster. Yields the trials. Within another snapshot, it is that one."""
+        if self._snapshot is not None:
+            yield list(self._snapshot)
+            return
         self._snapshot = self.trials()
         try:
             yield list(self._snapshot)
@@ -362,9 +364,35 @@ class Study:
         return [t for i, t in enumerate(board) if i in on_front]
 
     def fronts(self) -> list[dict]:
-        """The front after each trial as stored (multi-objective studies): finished trials, the trial numbers
-        on the front, and its hypervolume (None until the reference point is fixed)."""
-        return self.storage.fronts(self.id)
+        """The front after each finished trial (several objectives), in the order the trials finished,
+        whichever process ran them: ``finished`` (trials finished so far), ``trial`` (the one that just
+        finished), ``front`` (trial numbers) and its ``hypervolume`` at the study's reference point (None
+        while none is fixed). Worked out from the trials, so it agrees with :meth:`front` however many
+        processes searched (each stores the front it saw, without the others' latest results)."""
+        if not self.multi_objective:
+            return []
+        weights = [w for _, w in self.objectives]
+        reference = self.reference_point
+        if reference is None or len(reference) < len(self.objectives):  # fixed by a search since this was opened?
+            reference = self.storage.get_study(self.name).config.get("reference_point") or {}
+        ref = to_minimise([[reference[m] for m, _ in self.objectives]], weights)[0] \
+            if len(reference) >= len(self.objectives) else None
+        done = sorted((t for t in self.trials() if t.status in ("complete", "infeasible", "failed")),
+                      key=lambda t: (t.finished_at if t.finished_at is not None else math.inf, t.number))
+        members: dict[int, np.ndarray] = {}
+        hv, out = None, []
+        for i, t in enumerate(done, 1):
+            changed = False
+            if t.status == "complete" and self._score(t.metrics) is not None:
+                p = to_minimise([[t.metrics[m] for m, _ in self.objectives]], weights)[0]
+                if not any(np.all(q <= p) and np.any(q < p) for q in members.values()):
+                    members = {n: q for n, q in members.items() if not (np.all(p <= q) and np.any(p < q))}
+                    members[t.number] = p
+                    changed = True
+            if ref is not None and members and (changed or hv is None):
+                hv = hypervolume(np.array(list(members.values())), ref)
+            out.append({"finished": i, "trial": t.number, "front": sorted(members), "hypervolume": hv})
+        return out
 
     def trials_dataframe(self, status: str | None = None):
         """The trials as a pandas DataFrame, one row per trial in number order: ``number``, ``status``,
@@ -375,9 +403,10 @@ class Study:
         ``test_accuracy_mean``, ``test_accuracy_std`` and ``final_seeds``."""
         import pandas as pd
 
-        trials = self.trials(status)
-        feasible = {t.number for t in self.leaderboard()}
-        on_front = {t.number for t in self.front()}
+        with self.snapshot():  # rows, feasibility and the front from one read while a search goes on
+            trials = self.trials(status)
+            feasible = {t.number for t in self.leaderboard()}
+            on_front = {t.number for t in self.front()}
         first = [m for m, _ in self.objectives]
         metrics = first + sorted({k for t in trials for k in t.metrics} - set(first))
         stamp = lambda v: None if v is None else pd.Timestamp(v, unit="s", tz="UTC")  # noqa: E731

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import json
 import logging
+import math
+import socket
 import threading
 import time
 from http import HTTPStatus
@@ -16,10 +18,12 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import quote, unquote, urlsplit
 
 from ..errors import ArchscoutError
+from ..storage import version_stamp
 from . import html as H
 
 log = logging.getLogger("archscout.dashboard")
 LOOPBACK = ("127.0.0.1", "localhost", "::1")
+MIN_REFRESH = 0.5  # seconds between a page's checks for new trials
 
 LIVE = """<script>
 (function () {
@@ -29,7 +33,8 @@ LIVE = """<script>
     try {
       const r = await fetch(state.dataset.versionUrl, {cache: "no-store"});
       if (r.ok) {
-        const v = (await r.json()).version;
+        const answer = await r.json();
+        const v = answer.next || answer.version;  // what the content would show now
         if (v !== version) {
           const c = await fetch(state.dataset.contentUrl, {cache: "no-store"});
           if (c.ok) {
@@ -107,12 +112,24 @@ class Dashboard:
 
     def version(self, study, trials=None) -> str:
         """Changes whenever a trial starts or finishes or a final retraining is stored (``trials``: the
-        study's trials as already read, e.g. a snapshot)."""
-        rows = self.storage.trials(study.id) if trials is None else trials
+        study's trials as already read, e.g. a snapshot; else one aggregate query)."""
+        if trials is None:
+            return self.storage.study_version(study.id)
         finals = len(self.storage.finals(study.id))
-        last = max((r.finished_at or r.started_at for r in rows), default=0.0)
-        running = sum(r.status == "running" for r in rows)
-        return f"{len(rows)}-{running}-{finals}-{last:.3f}"
+        last = max((r.finished_at or r.started_at or 0.0 for r in trials), default=0.0)
+        return version_stamp(len(trials), sum(r.status == "running" for r in trials), finals, last)
+
+    def next_version(self, name: str) -> dict:
+        """The study's version, and the version a content request would get now (older while a redraw is
+        held back): a page fetches the content only when that differs from what it shows."""
+        row = self.storage.get_study(name)
+        if row is None:
+            raise NotFound(f"no study named {name!r}", self._known_studies())
+        version = self.storage.study_version(row.id)
+        with self._lock:
+            cached = self._cache.get(name)
+        held = cached is not None and cached[0] != version and time.monotonic() - cached[2] < RENDER_GAP * cached[3]
+        return {"version": version, "next": cached[0] if held else version}
 
     def content(self, study, version: str) -> tuple[str, str]:
         """The study's content and the version it shows."""
@@ -228,7 +245,7 @@ class Dashboard:
                 case ["api", "study", name]:
                     return 200, js, json.dumps(self.study_json(name), default=str)
                 case ["api", "study", name, "version"]:
-                    return 200, js, json.dumps({"version": self.version(self.study(name))})
+                    return 200, js, json.dumps(self.next_version(name))
                 case ["api", "study", name, "trial", number]:
                     return 200, js, json.dumps(self.trial_json(name, number), default=str)
                 case _:
@@ -302,11 +319,15 @@ def make_server(storage, host: str = "127.0.0.1", port: int = 8050, refresh: flo
     from ..storage import Storage
 
     store = storage if isinstance(storage, Storage) else Storage(storage, create=False)
-    if refresh <= 0:
-        raise ArchscoutError(f"--refresh must be a positive number of seconds, got {refresh}")
+    if not (isinstance(refresh, (int, float)) and math.isfinite(refresh) and refresh >= MIN_REFRESH):
+        raise ArchscoutError(f"--refresh must be a number of seconds, at least {MIN_REFRESH:g} (each check reads "
+                             f"the storage), got {refresh}")
     handler = type("Handler", (_Handler,), {"dashboard": Dashboard(store, refresh)})
+    server_class = ThreadingHTTPServer
+    if ":" in host:  # an IPv6 address such as ::1
+        server_class = type("IPv6Server", (ThreadingHTTPServer,), {"address_family": socket.AF_INET6})
     try:
-        server = ThreadingHTTPServer((host, port), handler)
+        server = server_class((host, port), handler)
     except OSError as e:
         raise ArchscoutError(f"cannot listen on {host}:{port}: {e.strerror or e}") from None
     server.daemon_threads = True

@@ -9,6 +9,7 @@ import datetime as dt
 import html
 import json
 import math
+import re
 from typing import Callable
 
 from ..evaluate import uses_task
@@ -267,6 +268,10 @@ def _report(study, trials, top: int, sink: dict | None) -> str:
     return page(f"archscout report: {study.name}", f"written {made} from {esc(study.storage.shown_url)}", body, nav)
 
 
+# the PNG files a report writes: an earlier report's are replaced, any other file in the folder is left alone
+REPORT_PNG = re.compile(r"(best-vs-trials|best-vs-time|front|hypervolume|architecture-\d+)\.png")
+
+
 def write_report(study, path: str | None = None, top: int = 5) -> dict:
     """Write the report to ``path`` (default ``STUDY-report.html`` next to the SQLite file) and each figure
     as a PNG in the folder ``STUDY-report-plots`` beside it. Returns the paths written."""
@@ -274,17 +279,28 @@ def write_report(study, path: str | None = None, top: int = 5) -> dict:
 
     from .front import plots_dir
 
+    from ..errors import ArchscoutError
+
     path = path or os.path.join(plots_dir(study.storage.url), f"{study.name}-report.html")
+    if path.endswith(("/", os.sep)) or os.path.isdir(path):
+        raise ArchscoutError(f"cannot write the report {path!r}: it names a folder; give the report's file name, "
+                             f"e.g. report.html")
     folder = os.path.splitext(path)[0] + "-plots"
+    parent = os.path.dirname(os.path.abspath(path))
+    existing = parent  # checked before the figures are drawn, which takes seconds
+    while not os.path.exists(existing):
+        existing = os.path.dirname(existing)
+    if not os.path.isdir(existing) or not os.access(existing, os.W_OK | os.X_OK):
+        raise ArchscoutError(f"cannot write the report {path!r}: {existing!r} is not a writable folder")
     sink: dict[str, bytes] = {}
     text = report(study, top, sink)
     try:
-        os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
+        os.makedirs(parent, exist_ok=True)
         with open(path, "w", encoding="utf-8") as f:
             f.write(text)
         os.makedirs(folder, exist_ok=True)
         for old in os.listdir(folder):  # the figures of an earlier report (other top trials) would linger
-            if old.endswith(".png"):
+            if REPORT_PNG.fullmatch(old):
                 os.remove(os.path.join(folder, old))
         pngs = []
         for name, data in sink.items():
@@ -292,6 +308,5 @@ def write_report(study, path: str | None = None, top: int = 5) -> dict:
             with open(pngs[-1], "wb") as f:
                 f.write(data)
     except OSError as e:
-        from ..errors import ArchscoutError
         raise ArchscoutError(f"cannot write the report {path!r}: {e.strerror or e}") from None
     return {"html": path, "png": pngs, "bytes": len(text.encode())}

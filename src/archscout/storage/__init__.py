@@ -135,6 +135,11 @@ def _normalise_url(url: str):
     return parsed
 
 
+def version_stamp(trials: int, running: int, finals: int, latest: float) -> str:
+    """What :meth:`Storage.study_version` returns, for counts worked out elsewhere (from trials already read)."""
+    return f"{trials}-{running}-{finals}-{float(latest):.3f}"
+
+
 class Storage:
     """Database access for studies, trials, sessions and final results. ``url`` is any SQLAlchemy URL."""
 
@@ -373,6 +378,18 @@ class Storage:
         if s.host == HOST:
             return pid_alive(s.pid, s.started_at)
         return (now or time.time()) - s.heartbeat_at < stale_after
+
+    def study_version(self, study_id: int) -> str:
+        """A stamp that changes whenever a trial of the study starts or finishes or a final retraining is
+        stored: one aggregate query (a dashboard asks for it every few seconds)."""
+        last = sa.func.max(sa.func.coalesce(trials.c.finished_at, trials.c.started_at))
+        running = sa.func.sum(sa.case((trials.c.status == "running", 1), else_=0))
+        with self.engine.connect() as c:
+            n, busy, latest = c.execute(sa.select(sa.func.count(), running, last)
+                                        .where(trials.c.study_id == study_id)).one()
+            done = c.execute(sa.select(sa.func.count()).select_from(finals)
+                             .where(finals.c.study_id == study_id)).scalar()
+        return version_stamp(n, busy or 0, done, latest or 0.0)
 
     def search_seconds(self, study_id: int, now: float | None = None) -> float:
         """Search time of the study: the union of its sessions' lifetimes (concurrent processes count once),
