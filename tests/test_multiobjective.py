@@ -208,10 +208,10 @@ def test_the_front_history_of_a_study_searched_by_two_processes_at_once(tmp_path
     import sys
 
     db = f"sqlite:///{tmp_path}/two.db"
-    cmd = [sys.executable, "-m", "archscout.cli", "search", "--evaluator", "synthetic:delay=0.03", "--space", "mlp",
-           "--strategy", "nsga2", "--objectives", "accuracy:max,latency_ms:min", "--trials", "60", "--study", "two",
+    cmd = [sys.executable, "-m", "archscout.cli", "search", "--evaluator", "synthetic:delay=0.2", "--space", "mlp",
+           "--strategy", "nsga2", "--objectives", "accuracy:max,latency_ms:min", "--trials", "50", "--study", "two",
            "--storage", db, "--no-progress"]
-    Study("two", space="mlp", evaluator="synthetic:delay=0.03", strategy="nsga2",
+    Study("two", space="mlp", evaluator="synthetic:delay=0.2", strategy="nsga2",
           objectives="accuracy:max,latency_ms:min", storage=db)  # created once, so both processes resume it
     procs = [subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True) for _ in range(2)]
     for p in procs:
@@ -220,7 +220,7 @@ def test_the_front_history_of_a_study_searched_by_two_processes_at_once(tmp_path
     sessions = {t.details.get("worker", {}).get("pid") for t in study.trials()}
     assert len(sessions) == 2  # both processes ran trials
     history = study.fronts()
-    assert [f["finished"] for f in history] == list(range(1, 61))
+    assert [f["finished"] for f in history] == list(range(1, 51))
     assert history[-1]["front"] == sorted(t.number for t in study.front())
     hv = [f["hypervolume"] for f in history]
     assert all(b >= a - 1e-12 for a, b in zip(hv, hv[1:]) if a is not None)

@@ -7,6 +7,7 @@ architectures trained on MNIST-1D, with every proxy of each); searches train for
 import json
 import os
 import pickle
+import re
 
 import numpy as np
 import pytest
@@ -294,7 +295,7 @@ def test_a_zero_cost_study_ranks_by_nwot_and_still_retrains_its_best(tmp_path):
     assert complete and all("nwot" in t.error for t in trials if t.status == "failed")
     for t in complete:
         assert {"proxy@nwot", "params", "flops"} <= set(t.metrics) and "accuracy" not in t.metrics
-        assert t.budget == "zero-cost"
+        assert t.budget == "zero-cost" and t.details["proxies"]["batch"] == "64 training samples, seed 0"
     best = study.best()
     assert best.metrics["proxy@nwot"] == max(t.metrics["proxy@nwot"] for t in complete)
     assert best.final["seeds"] == 1 and 0 <= best.final["test_accuracy_mean"] <= 1
@@ -513,6 +514,11 @@ def test_proxies_of_a_studys_trained_trials(capsys, tmp_path, trained_pair):
     (["proxies", "--ground-truth", GROUND_TRUTH, "--save-predictor", "p.pkl", "--predictor", "xgb"],
      "unknown predictor 'xgb'"),
     (["proxies", "--samples", "2"], "--samples must be at least 3"),
+    (["proxies", "--samples", "3", "--save-predictor", "p.pkl"], "fits on at least 4 trained architectures"),
+    (["proxies", "--ground-truth", GROUND_TRUTH, "--predictor", "gbt"], "add --save-predictor FILE"),
+    (["proxies", "--ground-truth", GROUND_TRUTH, "--steps", "50", "--space", "mlp"],
+     "--space, --steps set up the study that --samples trains; the ground-truth file already has its own"),
+    (["proxies", "--study", "x", "--task", "iris"], "--task set up the study that --samples trains; a study"),
     (["search", "--guide-pool", "4", "--trials", "1"], "add --guide proxies or --guide predictor"),
     (["search", "--guide-proxies", "nwot", "--trials", "1"], "add --guide proxies or --guide predictor"),
 ])
@@ -557,7 +563,8 @@ def test_a_zero_cost_study_shows_its_best_and_exports_the_retrained_model(tmp_pa
     out = capsys.readouterr().out
     assert "proxy@nwot" in out and "not retrained yet" in out
     assert main(["show", "zc", "--storage", db]) == 0
-    assert "proxy@nwot" in capsys.readouterr().out
+    out = capsys.readouterr().out
+    assert re.search(r"top \d by proxy@nwot", out) and "by validation" not in out  # nwot: on training data
     assert main(["export", "zc", "--storage", db, "--out", str(tmp_path / "model")]) == 0
     assert (tmp_path / "model" / "model.onnx").exists() and (tmp_path / "model" / "model.pt").exists()
 
@@ -573,18 +580,20 @@ def test_a_guided_search_runs_with_a_pool_of_workers(tmp_path):
 
 def test_a_zero_cost_study_takes_cost_constraints_and_latency_prescreening(tmp_path):
     study = Study("zc", space="conv1d", task="mnist1d", evaluator="zero-cost", storage=f"sqlite:///{tmp_path}/s.db",
-                  constraints=["latency_ms <= 0.15"], prescreen_latency=True)
+                  constraints=["latency_ms <= 0.3"], prescreen_latency=True)
     study.search(trials=8)
     trials = study.trials()
     assert len(trials) == 8
-    statuses = [t.status for t in trials]
-    assert "complete" in statuses and "infeasible" in statuses, statuses
-    for t in trials:
+    for t in trials:  # whether a measured latency passes depends on the machine's load: either way is checked
         if t.status == "complete":
-            assert t.metrics["latency_ms"] <= 0.15 and "proxy@nwot" in t.metrics
-        else:  # rejected on the lookup table's estimate, before measuring or any proxy
-            assert t.status == "infeasible" and "by the per-operator lookup table" in t.error, t.error
-            assert "proxy@nwot" not in t.metrics and "latency_ms" not in t.metrics
+            assert t.metrics["latency_ms"] <= 0.3 and "proxy@nwot" in t.metrics
+        else:  # rejected before any proxy: on the lookup table's estimate (not measured), or measured over it
+            assert t.status == "infeasible" and "proxy@nwot" not in t.metrics, t.error
+            if "by the per-operator lookup table" in t.error:
+                assert "latency_ms" not in t.metrics
+            else:
+                assert t.metrics["latency_ms"] > 0.3
+    assert any("by the per-operator lookup table" in (t.error or "") for t in trials)
 
 
 def test_a_constraint_on_a_proxy_is_checked_before_training(tmp_path):

@@ -524,11 +524,21 @@ def proxies(study_name, storage, ground_truth, space, task, samples, steps, seed
         if name not in PROXIES:
             from .errors import unknown_name
             raise unknown_name("proxy", name, PROXIES)
+    given = {n for n in ("space", "task", "steps", "predictor_name")
+             if click.get_current_context().get_parameter_source(n) != click.core.ParameterSource.DEFAULT}
+    if "predictor_name" in given and predictor_out is None:
+        raise ArchscoutError("--predictor chooses the predictor that --save-predictor fits: add --save-predictor FILE")
+    unused = sorted({"space", "task", "steps"} & given)
+    if unused and samples is None:
+        raise ArchscoutError(f"{', '.join('--' + u for u in unused)} set up the study that --samples trains; "
+                             f"{'the ground-truth file' if ground_truth else 'a study'} already has its own")
     if predictor_out is not None and predictor_name not in PREDICTORS:
         from .errors import unknown_name
         raise unknown_name("predictor", predictor_name, PREDICTORS)
     if samples is not None and samples < 3:
         raise ArchscoutError(f"--samples must be at least 3 to correlate anything, got {samples}")
+    if samples is not None and samples < 4 and predictor_out is not None:
+        raise ArchscoutError(f"--save-predictor fits on at least 4 trained architectures; --samples is {samples}")
     for option, path in (("--json", json_out), ("--plots", plots), ("--save-predictor", predictor_out)):
         if path is not None:  # before any training: an unwritable output is known now, not after it
             _check_writable(option, path)

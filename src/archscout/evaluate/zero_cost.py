@@ -51,7 +51,9 @@ class ZeroCostEvaluator:
         if missing:
             reasons = details.get("proxy_errors", {})
             raise TrialFailed("; ".join(reasons.get(m.split("@", 1)[1], f"{m} was not computed") for m in missing))
-        details["proxies"] = {"batch": f"{BATCH_SIZE} training samples, seed 0", "seed": seed}
+        graph = getattr(self.task, "edge_index", None) is not None
+        batch = f"the whole graph, {BATCH_SIZE} training nodes" if graph else f"{BATCH_SIZE} training samples"
+        details["proxies"] = {"batch": f"{batch}, seed 0", "seed": seed}
         return Evaluation(metrics, details)
 
 

@@ -16,7 +16,9 @@ def leaderboard_table(study, n: int = 10) -> Table:
 
     board = study.leaderboard(n)
     order = study.objective if len(study.objectives) == 1 else ", then ".join(f"{m} ({w})" for m, w in study.objectives)
-    table = Table(title=f"study {study.name}: top {len(board)} by validation {order}")
+    # proxies and predictions are not measured on validation data
+    scored = "" if any(m.startswith(("proxy@", "predicted")) for m, _ in study.objectives) else "validation "
+    table = Table(title=f"study {study.name}: top {len(board)} by {scored}{order}")
     shown = [c for c in _COLUMNS if any(c[0] in t.metrics for t in board)]
     known = {"accuracy"} | {c[0] for c in _COLUMNS}
     shown += [(m, m, lambda v, m=m: fmt_metric(m, v)) for m, _ in study.objectives if m not in known]
