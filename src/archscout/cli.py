@@ -512,7 +512,7 @@ def proxies(study_name, storage, ground_truth, space, task, samples, steps, seed
     archscout proxies --ground-truth benchmarks/data/mnist1d-conv1d.jsonl --plots proxies.png
     """
     from .evaluate.predictors import PREDICTORS
-    from .evaluate.proxies import PROXIES, describe_proxy
+    from .evaluate.proxies import PROXIES, check_proxy, describe_proxy
     from .report import proxies as rp
 
     if list_only:
@@ -521,9 +521,7 @@ def proxies(study_name, storage, ground_truth, space, task, samples, steps, seed
         return
     chosen = _csv("proxies", names) if names is not None else list(PROXIES)
     for name in chosen:
-        if name not in PROXIES:
-            from .errors import unknown_name
-            raise unknown_name("proxy", name, PROXIES)
+        check_proxy(name)
     given = {n for n in ("space", "task", "steps", "predictor_name")
              if click.get_current_context().get_parameter_source(n) != click.core.ParameterSource.DEFAULT}
     if "predictor_name" in given and predictor_out is None:

@@ -64,7 +64,7 @@ def check_guide(guide, study) -> dict | None:
     for name, value, low in (("pool", pool, 2), ("warmup", warmup, 4)):
         if isinstance(value, bool) or not isinstance(value, int) or value < low:
             raise ArchscoutError(f"guide {name} must be an integer >= {low}, got {value!r}")
-    from .evaluate.proxies import PROXIES
+    from .evaluate.proxies import check_proxy
     proxies = guide.get("proxies")
     if proxies is None:
         proxies = VOTE_PROXIES if by == "proxies" else PREDICTOR_PROXIES
@@ -76,9 +76,7 @@ def check_guide(guide, study) -> dict | None:
     for p in proxies:
         if not isinstance(p, str):
             raise ArchscoutError(f"a guide proxy is a proxy name, got {p!r}")
-        if p not in PROXIES:
-            from .errors import unknown_name
-            raise unknown_name("proxy", p, PROXIES)
+        check_proxy(p)
     predictor = guide.get("predictor", "ensemble")
     from .evaluate.predictors import PREDICTORS
     if predictor not in PREDICTORS:

@@ -53,9 +53,8 @@ def check_metric(metric: str) -> str:
         return "size_bytes@fp32" if base == "size_bytes" else metric
     qualifier = metric.split("@", 1)[1]
     if base == "proxy":
-        from .evaluate.proxies import PROXIES
-        if qualifier not in PROXIES:
-            raise unknown_name("proxy", qualifier, PROXIES)
+        from .evaluate.proxies import check_proxy
+        check_proxy(qualifier)
         return metric
     if base == "accuracy" and qualifier == "int8":
         return metric

@@ -66,15 +66,11 @@ def _check_fit_input(archs, y, proxies) -> np.ndarray:
 
 
 def _check_proxy_names(proxies) -> tuple:
-    from .proxies import PROXIES
+    from .proxies import PROXIES, check_proxy
 
     if isinstance(proxies, str):
         proxies = [p.strip() for p in proxies.split(",") if p.strip()]
-    names = tuple(PROXIES if proxies is None else proxies)
-    bad = [n for n in names if n not in PROXIES]
-    if bad:
-        from ..errors import unknown_name
-        raise unknown_name("proxy", bad[0], PROXIES)
+    names = tuple(check_proxy(n) for n in (PROXIES if proxies is None else proxies))
     if not names:
         raise ArchscoutError("name at least one proxy")
     return names

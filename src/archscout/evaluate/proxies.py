@@ -329,10 +329,15 @@ def describe_proxy(name: str) -> str:
     return " ".join(_check_name(name).__doc__.split())
 
 
-def _check_name(name: str) -> Callable:
+def check_proxy(name: str) -> str:
+    """``name`` if it names a proxy, else the error that lists the valid names (with a close match)."""
     if name not in _FUNCTIONS:
-        raise unknown_name("proxy", name, PROXIES)
-    return _FUNCTIONS[name]
+        raise unknown_name("proxy", str(name), PROXIES)
+    return name
+
+
+def _check_name(name: str) -> Callable:
+    return _FUNCTIONS[check_proxy(name)]
 
 
 BATCH_SIZE = 64  # samples (or graph training nodes) a proxy sees: one minibatch of the training data
