@@ -289,7 +289,7 @@ def _int8(study, trial, model, task, folder: str, fp32_path: str | None, metadat
         with open(fp32_path, "rb") as f:
             fp32 = f.read()
     try:  # the evaluator's own quantization: the same calibration samples and fp32 policy as in the search
-        quantized = study.evaluator()._quantize(fp32, trial.arch)
+        quantized = study.evaluator().quantize(fp32, trial.arch)
         with open(path, "wb") as f:
             f.write(quantized.model_bytes)
         _add_metadata(path, metadata)
@@ -331,14 +331,13 @@ def export_trial(study, trial, path: str, seed: int = 0, formats=DEFAULT_FORMATS
     """
     import torch
 
-    from .evaluate import uses_task
 
     formats = check_formats(formats)
     reason = not_exportable(trial, study.name)
     if reason:
         raise ArchscoutError(reason)
-    if not uses_task(study.evaluator_spec):
-        raise ArchscoutError(f"study {study.name!r} uses the {study.evaluator_spec.split(':')[0]} evaluator: it "
+    if not study.evaluator_spec.needs_task:
+        raise ArchscoutError(f"study {study.name!r} uses the {study.evaluator_spec.name} evaluator: it "
                              f"has no trained model to export")
     task = study.task
     if int8:

@@ -54,7 +54,7 @@ def check_guide(guide, study) -> dict | None:
     if by not in GUIDES:
         from .errors import unknown_name
         raise unknown_name("guide", str(by), GUIDES)
-    if study.evaluator_spec != "train":
+    if not study.evaluator_spec.trains:
         raise ArchscoutError("a guide picks which candidates to train, so it needs the train evaluator; for a search "
                              "without training use --evaluator zero-cost")
     if study.multi_objective:

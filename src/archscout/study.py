@@ -15,8 +15,7 @@ from typing import Callable, Iterable
 import numpy as np
 
 from .errors import ArchscoutError
-from .evaluate import (LatencyConfig, check_evaluator_spec, evaluator_space, make_evaluator, measurable,
-                       measured_metrics, release_memory, uses_task)
+from .evaluate import EvaluatorSpec, LatencyConfig, release_memory
 from .evaluate.runner import Outcome, TrialRunner
 from .evaluate.training import TrainConfig
 from .execute import Executor, make_executor
@@ -125,25 +124,18 @@ class Study:
         # it was searched with need not be found here
         if not isinstance(seed, int) or isinstance(seed, bool) or seed < 0:
             raise ArchscoutError(f"seed must be a non-negative integer, got {seed!r}")
-        self.evaluator_spec = check_evaluator_spec(evaluator, load=not _reading)
-        required = None if _reading else evaluator_space(self.evaluator_spec)
+        self.evaluator_spec = EvaluatorSpec.parse(evaluator, load=not _reading)
+        required = None if _reading else self.evaluator_spec.required_space()
         self.space = get_space(space if space is not None else required or "conv1d")
-        if required is not None and self.space.name != required:
-            what = "predictor was fitted on" if self.evaluator_spec.startswith("predictor:") else "table holds"
-            raise ArchscoutError(f"the {self.evaluator_spec} {what} architectures of the {required!r} space, "
-                                 f"not {self.space.name!r}; use --space {required} (or leave it out)")
-        self._predictor = None  # the fingerprint of a predictor file's contents, stored with the study
-        if self.evaluator_spec.startswith("predictor:") and not _reading:
-            from .evaluate.zero_cost import load_predictor
-            header = load_predictor(self.evaluator_spec.split(":", 1)[1])[1]
-            if header.get("space_fingerprint") not in (None, self.space.fingerprint()):
-                raise ArchscoutError(f"the {self.evaluator_spec} predictor was fitted on another definition of the "
-                                     f"{self.space.name!r} space; fit it again on this one")
-            self._predictor = header.get("fingerprint")
-        if task is None and uses_task(self.evaluator_spec):
+        # the fingerprint of a file the evaluator reads (a predictor's contents), stored with the study
+        self._predictor = None
+        if not _reading:
+            self.evaluator_spec.check_space(self.space)
+            self._predictor = self.evaluator_spec.source_fingerprint()
+        if task is None and self.evaluator_spec.needs_task:
             task = "mnist1d"
-        elif task is not None and not uses_task(self.evaluator_spec):
-            raise ArchscoutError(f"the {self.evaluator_spec.split(':')[0]} evaluator trains nothing, so a task has "
+        elif task is not None and not self.evaluator_spec.needs_task:
+            raise ArchscoutError(f"the {self.evaluator_spec.name} evaluator trains nothing, so a task has "
                                  f"no effect; leave out the task (--task)")
         self._task_ref = task
         self._task: Task | GraphTask | None = task if isinstance(task, (Task, GraphTask)) else None
@@ -152,7 +144,7 @@ class Study:
             check_task_name(task)  # the data itself is loaded when first needed
         if name is not None and not isinstance(name, str):
             raise ArchscoutError(f"a study name is a string, got {name!r}")
-        self.name = f"{_safe(task_name or self.evaluator_spec.split(':')[0])}-{self.space.name}" if name is None \
+        self.name = f"{_safe(task_name or self.evaluator_spec.name)}-{self.space.name}" if name is None \
             else name
         if not _NAME.match(self.name):
             raise ArchscoutError(f"study name {self.name!r}: use letters, digits and . _ - : (up to 200), "
@@ -160,13 +152,13 @@ class Study:
         if objective is not None and objectives is not None:
             raise ArchscoutError("give either objective (one metric) or objectives (several), not both")
         self.objectives = parse_objectives(objectives if objectives is not None else
-                                           (objective or _default_objective(self.evaluator_spec)))
+                                           (objective or self.evaluator_spec.default_objective()))
         for metric, _ in self.objectives:
             if metric == "test_accuracy":
                 raise ArchscoutError("an objective cannot be test_accuracy: selection uses validation data only")
-            if not measurable(self.evaluator_spec, metric):
+            if not self.evaluator_spec.can_measure(metric):
                 raise ArchscoutError(f"the objective {metric!r} is not measured by the {self.evaluator_spec} "
-                                     f"evaluator; it measures {', '.join(measured_metrics(self.evaluator_spec))}")
+                                     f"evaluator; it measures {', '.join(self.evaluator_spec.measured())}")
         self.objective = self.objectives[0][0]  # the leaderboard's first sort key
         self.measure = _measure_list(measure, self.evaluator_spec)
         self.prescreen_latency = bool(prescreen_latency)
@@ -174,7 +166,7 @@ class Study:
         from .guide import check_guide
         self.guide = check_guide(guide, self)
         self.reference_point = _check_reference(reference_point, self.objectives)
-        if self.prescreen_latency and (not uses_task(self.evaluator_spec) or not self._latency_bounds()):
+        if self.prescreen_latency and (not self.evaluator_spec.needs_task or not self._latency_bounds()):
             raise ArchscoutError("latency prescreening needs the train evaluator and an upper bound on a PyTorch or "
                                  "ONNX Runtime latency to screen against, e.g. --constraint 'latency_ms <= 2'")
         self.strategy_name = canonical_name(strategy)
@@ -191,7 +183,7 @@ class Study:
         config = self._config(task_name)
         row = self.storage.get_study(self.name)
         if row is None:
-            if uses_task(self.evaluator_spec):  # bad data or a space that cannot take it: refuse before storing
+            if self.evaluator_spec.needs_task:  # bad data or a space that cannot take it: refuse before storing
                 self._check_space_fits(self.task)
             self._check_meetable()
             row = self.storage.create_study(self.name, config)
@@ -210,8 +202,8 @@ class Study:
             "constraints": [str(c) for c in self.constraints], "strategy": self.strategy_name,
             "strategy_options": self.strategy_options, "seed": self.seed,
             "train": self.train_config.as_dict(), "final_train": self.final_train.as_dict(),
-            "evaluator": self.evaluator_spec, "predictor": self._predictor,
-            "budget": self.train_config.budget_key() if self.evaluator_spec == "train" else self.evaluator_spec,
+            "evaluator": self.evaluator_spec.text, "predictor": self._predictor,
+            "budget": self.evaluator_spec.budget(self.train_config),
         }
 
     @classmethod
@@ -247,15 +239,15 @@ class Study:
     def task(self) -> Task | GraphTask:
         if self._task is None:
             if self._task_ref is None:
-                raise ArchscoutError(f"study {self.name!r} has no task (its evaluator is {self.evaluator_spec!r})")
+                raise ArchscoutError(f"study {self.name!r} has no task (its evaluator is {self.evaluator_spec.text!r})")
             self._task = get_task(self._task_ref)
         return self._task
 
     def evaluator(self):
-        if uses_task(self.evaluator_spec):
-            return make_evaluator(self.evaluator_spec, self.task, self.train_config, self.latency,
-                                  metrics=self.needed_metrics)
-        return make_evaluator(self.evaluator_spec)
+        """A fresh evaluator for this study's settings (and task, when the evaluator needs one)."""
+        task = self.task if self.evaluator_spec.needs_task else None
+        return self.evaluator_spec.create(task=task, train=self.train_config, latency=self.latency,
+                                           metrics=self.needed_metrics)
 
     @property
     def needed_metrics(self) -> list[str]:
@@ -460,7 +452,7 @@ class Study:
 
     def _default_reference(self, F: np.ndarray) -> dict | None:
         ref = dict(self.reference_point or {})
-        rows = self.evaluator().rows() if self.evaluator_spec.startswith("nas-bench-graph:") else None
+        rows = None if self.evaluator_spec.needs_task else self.evaluator().rows()
         for j, (metric, way) in enumerate(self.objectives):
             if metric in ref:
                 continue
@@ -497,7 +489,7 @@ class Study:
             raise ArchscoutError(f"study {self.name!r} uses strategy {self.strategy_name!r}, not {strategy!r}; "
                                  f"start a new study (another name) to compare strategies")
         self.search(trials=trials, time_budget=time_budget, progress=progress, **search_options)
-        if final_top_k > 0 and final_seeds > 0 and uses_task(self.evaluator_spec):
+        if final_top_k > 0 and final_seeds > 0 and self.evaluator_spec.needs_task:
             self.finalize(top_k=final_top_k, seeds=final_seeds, progress=progress)
         return self
 
@@ -520,7 +512,7 @@ class Study:
         ex, time_limit = check_search_options(workers, executor, address, trial_timeout, trial_memory_mb,
                                               max_failures, on_interrupted)
         evaluator = self.evaluator()
-        if uses_task(self.evaluator_spec):
+        if self.evaluator_spec.needs_task:
             self._check_task(self.task)
             self._check_space_fits(self.task)
             if self.prescreen_latency:
@@ -608,10 +600,12 @@ class Study:
         from .bounds import check_table, check_trained, check_unit_range
 
         check_unit_range(self.constraints)
-        if self.evaluator_spec.startswith("nas-bench-graph:"):
-            check_table(self.constraints, self.evaluator().rows(), f"in the {self.evaluator_spec} table")
-        elif uses_task(self.evaluator_spec):
+        if self.evaluator_spec.needs_task:
             check_trained(self.constraints, self.space, self.evaluator(), self.seed)
+        else:
+            rows = self.evaluator().rows()
+            if rows is not None:
+                check_table(self.constraints, rows, f"in the {self.evaluator_spec} table")
 
     def _check_space_fits(self, task: Task | GraphTask) -> None:
         """A space that cannot take the task's inputs at all is the user's error, not a failing trial.
@@ -652,9 +646,9 @@ class Study:
         ``trials``: retrain these trial numbers instead. Pairs already stored are not trained again."""
         if top_k < 1 or seeds < 1:
             raise ArchscoutError("final retraining needs top_k >= 1 and seeds >= 1")
-        if not uses_task(self.evaluator_spec):
+        if not self.evaluator_spec.needs_task:
             raise ArchscoutError(f"final retraining needs a task to train on; study {self.name!r} uses the lookup "
-                                 f"evaluator {self.evaluator_spec!r}")
+                                 f"evaluator {self.evaluator_spec.text!r}")
         if trials is not None:
             wanted = list(trials)
             by_number = {t.number: t for t in self.trials("complete")}
@@ -710,27 +704,17 @@ class Study:
         return self._stored_final(trial, seed) or self._retrain(trial, seed)
 
 
-def _measured(c: Constraint, spec: str) -> Constraint:
+def _measured(c: Constraint, spec: EvaluatorSpec) -> Constraint:
     """A constraint on a metric the evaluator stores (bare size_bytes means fp32), else a clear error."""
     if c.metric == "size_bytes":
         c = Constraint("size_bytes@fp32", c.op, c.bound)
     if c.metric == "test_accuracy":
         raise ArchscoutError(f"constraint {c}: test accuracy is never used during the search (selection uses "
                              f"validation data only)")
-    if not measurable(spec, c.metric):
-        raise ArchscoutError(f"constraint {c}: the {spec.split(':')[0]} evaluator does not measure "
-                             f"{c.metric!r}; it measures {', '.join(measured_metrics(spec))}")
+    if not spec.can_measure(c.metric):
+        raise ArchscoutError(f"constraint {c}: the {spec.name} evaluator does not measure "
+                             f"{c.metric!r}; it measures {', '.join(spec.measured())}")
     return c
-
-
-def _default_objective(spec: str) -> str:
-    """What a study optimises when it names no objective: accuracy, or what a training-free evaluator gives."""
-    if spec == "zero-cost":
-        from .evaluate.zero_cost import DEFAULT_PROXY
-        return f"proxy@{DEFAULT_PROXY}"
-    if spec.startswith("predictor:"):
-        return "predicted_accuracy"
-    return "accuracy"
 
 
 def spread(front: list, k: int) -> list:
@@ -743,16 +727,16 @@ def spread(front: list, k: int) -> list:
     return [front[i] for i in picks]
 
 
-def _measure_list(measure, spec: str) -> list[str]:
+def _measure_list(measure, spec: EvaluatorSpec) -> list[str]:
     """Metrics to measure for every trial besides the objectives and constraints (e.g. accuracy@int8)."""
     from .metrics import check_metric
     items = [p for p in measure.split(",") if p.strip()] if isinstance(measure, str) else list(measure)
     out = []
     for item in items:
         metric = check_metric(item)
-        if not measurable(spec, metric):
-            raise ArchscoutError(f"cannot measure {metric!r}: the {spec.split(':')[0]} evaluator measures "
-                                 f"{', '.join(measured_metrics(spec))}")
+        if not spec.can_measure(metric):
+            raise ArchscoutError(f"cannot measure {metric!r}: the {spec.name} evaluator measures "
+                                 f"{', '.join(spec.measured())}")
         out.append(metric)
     return list(dict.fromkeys(out))
 
@@ -828,9 +812,12 @@ def _check_same(name: str, stored: dict, wanted: dict) -> None:
     keys = ["space", "space_fingerprint", "task", "objective", "objectives", "constraints", "strategy",
             "strategy_options", "seed", "budget", "final_train", "evaluator", "guide", "predictor"]
     stored = dict(stored)
-    for k in ("evaluator", "budget"):  # a predictor file stored by the path it was given, relative or not
-        if isinstance(stored.get(k), str) and stored[k].startswith("predictor:"):
-            stored[k] = check_evaluator_spec(stored[k], load=False)
+    for k in ("evaluator", "budget"):  # a file stored by the path it was given, relative or not
+        if isinstance(stored.get(k), str) and stored.get("evaluator", "train") != "train":
+            try:
+                stored[k] = EvaluatorSpec.parse(stored[k], load=False).text
+            except ArchscoutError:  # a budget that names no evaluator (a training budget): compared as stored
+                pass
     diff = [k for k in keys if k in stored and stored.get(k) != wanted.get(k)
             and not (k == "predictor" and wanted.get(k) is None)]  # opened for reading: the file was not read
     if diff:

@@ -17,7 +17,9 @@ from ..cost import count_flops, count_params, measure_latency, size_bytes
 from ..errors import ArchscoutError, TrialFailed
 from ..space import Architecture
 from ..tasks import GraphTask
-from . import Evaluation, LatencyConfig, TrainingEvaluator
+from .base import Evaluation
+from .measure import LatencyConfig
+from .train_evaluator import TrainingEvaluator
 from .training import TrainConfig, _optimizer, _schedule, optimisation_step
 
 FLOPS_NOTE = ("torch.utils.flop_counter on one full-graph forward: dense layers (linear maps, matmuls) only; "
@@ -118,21 +120,23 @@ class GraphTrainingEvaluator(TrainingEvaluator):
                               inputs=(x, edge_index))
         return {**lat.as_dict(), "graph_nodes": self.task.num_nodes, "graph_edges": self.task.num_edges}
 
-    def evaluate(self, arch: Architecture, seed: int = 0, cost_check=None, guard=None) -> Evaluation:
+    def evaluate(self, arch: Architecture, seed: int = 0, cost_check=None, guard=None,
+                 fidelity: dict | None = None) -> Evaluation:
         """Metrics: accuracy, loss (validation nodes), params, flops, size, latency, train_seconds, train_loss.
 
         ``cost_check`` and ``guard`` as for :meth:`TrainingEvaluator.evaluate`; ``train_loss`` is the
         training nodes' loss at the last step (with dropout).
         """
+        config = self.config_at(fidelity)
         details: dict = {}
         model, metrics = self.build_and_cost(arch, seed, cost_check, details)
         x, edge_index, y = self.graph()
-        stats = train_graph(model, x, edge_index, y, self.task.train_mask, self.train_config, seed=seed, guard=guard)
+        stats = train_graph(model, x, edge_index, y, self.task.train_mask, config, seed=seed, guard=guard)
         metrics.update(evaluate_graph(model, x, edge_index, y, self.task.valid_mask))
         metrics["train_seconds"] = stats["train_seconds"]
         metrics["train_loss"] = stats["train_loss"]
         details.update({"flops": FLOPS_NOTE,
-                        "train": {"steps": stats["steps"], "full_batch": True, **self.train_config.as_dict()}})
+                        "train": {"steps": stats["steps"], "full_batch": True, **config.as_dict()}})
         return Evaluation(metrics, details)
 
     def final(self, arch: Architecture, seed: int, train_config: TrainConfig) -> tuple[Evaluation, bytes]:

@@ -28,10 +28,12 @@ from __future__ import annotations
 
 import itertools
 import pickle
+from typing import Callable
 
 import numpy as np
 
 from ..errors import ArchscoutError
+from ..registry import Registry
 
 FEATURES = ("encoding", "proxies", "both")
 FILE_MAGIC = "archscout-predictor/1"
@@ -302,25 +304,50 @@ def _spearman_columns(S: np.ndarray, y: np.ndarray) -> np.ndarray:
         return np.where(denom > 0, (rs * ry[:, None]).sum(0) / denom, np.nan)
 
 
-PREDICTORS = ("ensemble", "gbt", "forest", "gbt-encoding", "gbt-proxies", "combination")
+PREDICTORS: Registry[Callable[..., Predictor]] = Registry("predictor")
+
+
+@PREDICTORS.register("ensemble")
+def _ensemble(space=None, proxies=None, seed: int = 0) -> Predictor:
+    """gbt and forest on the encoding and the proxies, averaged (the default)."""
+    return EnsemblePredictor([TreePredictor(space, "both", proxies, "gbt", seed=seed),
+                              TreePredictor(space, "both", proxies, "forest", seed=seed)])
+
+
+@PREDICTORS.register("gbt")
+def _gbt(space=None, proxies=None, seed: int = 0) -> Predictor:
+    """Gradient-boosted trees on the encoding and the proxies."""
+    return TreePredictor(space, "both", proxies, "gbt", seed=seed)
+
+
+@PREDICTORS.register("forest")
+def _forest(space=None, proxies=None, seed: int = 0) -> Predictor:
+    """A random forest on the encoding and the proxies."""
+    return TreePredictor(space, "both", proxies, "forest", seed=seed)
+
+
+@PREDICTORS.register("gbt-encoding")
+def _gbt_encoding(space=None, proxies=None, seed: int = 0) -> Predictor:
+    """Gradient-boosted trees on the encoding only."""
+    return TreePredictor(space, "encoding", seed=seed)
+
+
+@PREDICTORS.register("gbt-proxies")
+def _gbt_proxies(space=None, proxies=None, seed: int = 0) -> Predictor:
+    """Gradient-boosted trees on the proxies only."""
+    return TreePredictor(space, "proxies", proxies, seed=seed)
+
+
+@PREDICTORS.register("combination")
+def _combination(space=None, proxies=None, seed: int = 0) -> Predictor:
+    """A learned robust combination of the proxies' ranks."""
+    return ProxyCombination(proxies, seed=seed)
 
 
 def make_predictor(name: str, space=None, proxies=None, seed: int = 0) -> Predictor:
     """A predictor by name: ``ensemble`` (``gbt`` and ``forest`` averaged; the default), ``gbt`` and
     ``forest`` (encoding and proxies), ``gbt-encoding``, ``gbt-proxies``, ``combination``."""
-    if name == "ensemble":
-        return EnsemblePredictor([TreePredictor(space, "both", proxies, "gbt", seed=seed),
-                                  TreePredictor(space, "both", proxies, "forest", seed=seed)])
-    if name in ("gbt", "forest"):
-        return TreePredictor(space, "both", proxies, name, seed=seed)
-    if name == "gbt-encoding":
-        return TreePredictor(space, "encoding", seed=seed)
-    if name == "gbt-proxies":
-        return TreePredictor(space, "proxies", proxies, seed=seed)
-    if name == "combination":
-        return ProxyCombination(proxies, seed=seed)
-    from ..errors import unknown_name
-    raise unknown_name("predictor", name, PREDICTORS)
+    return PREDICTORS.get(name)(space=space, proxies=proxies, seed=seed)
 
 
 def save(predictor: Predictor, path: str, **info) -> dict:

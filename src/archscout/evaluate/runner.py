@@ -83,7 +83,7 @@ class TrialRunner:
                                       f"computed")
             return next((r for r in (c.check(m) for c in cost) if r), None)
 
-        from . import Infeasible
+        from .base import Infeasible
 
         try:
             arch = Architecture.from_json(arch_json, self.space)

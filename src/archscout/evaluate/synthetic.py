@@ -17,11 +17,15 @@ checking anything (only a process executor's hard limit stops it).
 from __future__ import annotations
 
 import hashlib
+import math
 import os
 import time
 
+from typing import ClassVar
+
 from ..errors import ArchscoutError
 from ..space import Architecture
+from .base import EVALUATORS, Evaluation, Evaluator, Infeasible
 
 _OPTIONS = ("delay", "fail", "nan", "crash", "hang", "block")
 
@@ -32,9 +36,19 @@ def _unit(*parts) -> float:
     return int.from_bytes(h[:8], "big") / 2**64
 
 
-class SyntheticEvaluator:
+@EVALUATORS.register("synthetic")
+class SyntheticEvaluator(Evaluator):
+    """Metrics as a fixed function of the architecture, with injectable faults (tests the framework itself).
+
+    A fidelity ``steps`` scales the accuracy as a learning curve would: ``1 - exp(-steps / 100)`` of
+    the way from 0.5 to the full value, deterministically per architecture.
+    """
+
+    name = "synthetic"
     kind = "synthetic"
-    measures = ("accuracy", "loss", "params", "flops", "size_bytes@fp32", "latency_ms", "train_seconds")
+    measures: ClassVar[tuple[str, ...]] = ("accuracy", "loss", "params", "flops", "size_bytes@fp32", "latency_ms",
+                                           "train_seconds")
+    fidelities = ("steps",)
 
     def __init__(self, delay: float = 0.0, fail: float = 0.0, nan: float = 0.0, crash: float = 0.0,
                  hang: float = 0.0, block: float = 0.0):
@@ -48,7 +62,19 @@ class SyntheticEvaluator:
     @classmethod
     def parse(cls, spec: str) -> "SyntheticEvaluator":
         """From ``synthetic`` or ``synthetic:delay=0.1,fail=0.05``."""
-        _, _, opts = spec.partition(":")
+        return cls(**cls._options(spec.partition(":")[2]))
+
+    @classmethod
+    def parse_options(cls, options: str, *, load: bool = True) -> str:
+        return cls(**cls._options(options)).spec.partition(":")[2]
+
+    @classmethod
+    def create(cls, options: str = "", *, task=None, train=None, latency=None,
+               metrics: tuple | list = ()) -> "SyntheticEvaluator":
+        return cls(**cls._options(options))
+
+    @classmethod
+    def _options(cls, opts: str) -> dict:
         kwargs = {}
         for part in filter(None, (p.strip() for p in opts.split(","))):
             key, eq, value = part.partition("=")
@@ -59,7 +85,7 @@ class SyntheticEvaluator:
                 kwargs[key.strip()] = float(value)
             except ValueError:
                 raise ArchscoutError(f"synthetic evaluator: {key.strip()}={value!r} is not a number") from None
-        return cls(**kwargs)
+        return kwargs
 
     @property
     def spec(self) -> str:
@@ -70,9 +96,10 @@ class SyntheticEvaluator:
     def budget_key(self) -> str:
         return self.spec
 
-    def evaluate(self, arch: Architecture, seed: int = 0, cost_check=None, guard=None):
-        from . import Evaluation, Infeasible
-
+    def evaluate(self, arch: Architecture, seed: int = 0, cost_check=None, guard=None,
+                 fidelity: dict | None = None):
+        if fidelity:
+            self.check_fidelity(fidelity)
         enc = [v for v in (arch.space.encode(arch, "ordinal") if arch.space is not None else []) if v >= 0]
         size = len(enc) + 1
         metrics = {"params": int(1000 * size * (1 + 3 * _unit(arch.id, "params"))),
@@ -94,6 +121,8 @@ class SyntheticEvaluator:
             raise RuntimeError("injected failure (synthetic evaluator)")
         quality = sum(enc) / max(1, len(enc)) if enc else 0.5
         acc = 0.55 + 0.3 * quality + 0.1 * _unit(arch.id, seed, "acc")
+        if fidelity:
+            acc = 0.5 + (acc - 0.5) * (1 - math.exp(-fidelity["steps"] / 100))
         if self.nan and _unit(arch.id, "nan") < self.nan:
             acc = float("nan")
         metrics.update(accuracy=acc, loss=1.0 - acc if acc == acc else acc,

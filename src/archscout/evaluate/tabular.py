@@ -11,8 +11,11 @@ from __future__ import annotations
 
 from functools import lru_cache
 
+from typing import ClassVar
+
 from ..errors import ArchscoutError, unknown_name
 from ..space import Architecture, benchmark_key
+from .base import EVALUATORS, Evaluation, Evaluator, Infeasible
 
 DATASETS = ("cora", "citeseer", "pubmed", "cs", "physics", "photo", "computers", "arxiv", "proteins")
 NAME = "nas-bench-graph"
@@ -43,15 +46,17 @@ def check_dataset(dataset: str) -> str:
     return dataset
 
 
-class NasBenchGraphEvaluator:
+@EVALUATORS.register(NAME)
+class NasBenchGraphEvaluator(Evaluator):
     """Looks an architecture of the ``gnn`` space up in NAS-Bench-Graph's table for one dataset.
 
     Spec: ``nas-bench-graph:cora`` (datasets: cora, citeseer, pubmed, cs, physics, photo,
     computers, arxiv, proteins; proteins uses the ``gnn-proteins`` space).
     """
 
+    name = NAME
     kind = NAME
-    measures = ("accuracy", "test_accuracy", "latency_ms", "params")
+    measures: ClassVar[tuple[str, ...]] = ("accuracy", "test_accuracy", "latency_ms", "params")
 
     def __init__(self, dataset: str):
         self.dataset = check_dataset(dataset)
@@ -62,6 +67,26 @@ class NasBenchGraphEvaluator:
         if not sep or not dataset:
             raise ArchscoutError(f"name the dataset: {NAME}:DATASET with DATASET one of {', '.join(DATASETS)}")
         return cls(dataset.strip())
+
+    @classmethod
+    def parse_options(cls, options: str, *, load: bool = True) -> str:
+        return cls.parse(f"{NAME}:{options}").dataset
+
+    @classmethod
+    def required_space(cls, options: str = "") -> str | None:
+        return space_for(options)
+
+    @classmethod
+    def check_space(cls, options: str, space) -> None:
+        required = space_for(options)
+        if space.name != required:
+            raise ArchscoutError(f"the {NAME}:{options} table holds architectures of the {required!r} space, "
+                                 f"not {space.name!r}; use --space {required} (or leave it out)")
+
+    @classmethod
+    def create(cls, options: str = "", *, task=None, train=None, latency=None,
+               metrics: tuple | list = ()) -> "NasBenchGraphEvaluator":
+        return cls(options)
 
     @property
     def spec(self) -> str:
@@ -90,9 +115,10 @@ class NasBenchGraphEvaluator:
         """Every architecture's metrics in the table (for the exact range of each metric)."""
         return [{"accuracy": v, "latency_ms": lat, "params": p} for v, _, lat, p in load_table(self.dataset).values()]
 
-    def evaluate(self, arch: Architecture, seed: int = 0, cost_check=None, guard=None):
-        from . import Evaluation, Infeasible
-
+    def evaluate(self, arch: Architecture, seed: int = 0, cost_check=None, guard=None,
+                 fidelity: dict | None = None):
+        if fidelity:
+            self.check_fidelity(fidelity)
         metrics = self.lookup(arch)
         if cost_check is not None:
             reason = cost_check(metrics)

@@ -8,45 +8,99 @@ retrains its best candidates at the end (``finalize``), so it hands back a train
 from __future__ import annotations
 
 import math
+import os
+from typing import ClassVar
 
 from ..errors import ArchscoutError, TrialFailed
 from ..space import Architecture
-from . import Evaluation, LatencyConfig, TrainConfig
+from .base import EVALUATORS, Evaluation, Evaluator
+from .measure import LatencyConfig, NetworkEvaluator
 from .proxies import BATCH_SIZE
+from .training import TrainConfig
 
 DEFAULT_PROXY = "nwot"  # the objective of a zero-cost study that names none (NASWOT: strong and cheap)
+TRAINING_FREE_MEASURES = ("params", "flops", "size_bytes@fp32", "latency_ms")
 
 
-class ZeroCostEvaluator:
+@EVALUATORS.register("zero-cost")
+class ZeroCostEvaluator(Evaluator):
     """Scores each untrained candidate with the zero-cost proxies the study names (``proxy@NAME``).
 
     Cost metrics (params, FLOPs, fp32 size, PyTorch latency at batch 1, and what else the study
-    names) are measured on the same network. A named proxy that cannot score a candidate fails
-    the trial with the proxy's reason.
+    names) are measured on the same network by the measurer the ``train`` evaluator uses on the
+    task (``self.measurer``: graph networks on a graph task). A named proxy that cannot score a
+    candidate fails the trial with the proxy's reason.
     """
 
+    name = "zero-cost"
     kind = "zero-cost"
-    spec = "zero-cost"
-    budget_key = "zero-cost"
+    measures: ClassVar[tuple[str, ...]] = TRAINING_FREE_MEASURES + ("proxy@NAME",)
+    on_request: ClassVar[tuple[str, ...]] = ("latency_ms@", "size_bytes@", "memory_mb", "proxy@")
+    needs_task = True
 
     def __init__(self, task, train: TrainConfig | None = None, latency: LatencyConfig | None = None,
                  metrics: tuple | list = ()):
-        from . import make_evaluator
+        from .train_evaluator import TrainingEvaluator
 
         self.task = task
-        self.trainer = make_evaluator("train", task, train, latency, metrics=list(metrics))
+        self.measurer: NetworkEvaluator = TrainingEvaluator.create(task=task, train=train, latency=latency,
+                                                                   metrics=list(metrics))
         self.required = [m for m in metrics if m.startswith("proxy@")]
 
-    def __getattr__(self, name: str):
-        """Everything but ``evaluate`` is the training evaluator's: building, costs, latency prescreening, the
-        proxy batch, the final retraining, the clean-up between trials."""
-        if name == "trainer":  # not set yet (while unpickling in a worker)
-            raise AttributeError(name)
-        return getattr(self.trainer, name)
+    @classmethod
+    def parse_options(cls, options: str, *, load: bool = True) -> str:
+        if options:
+            raise ArchscoutError(f"the {cls.name} evaluator takes no options here; use --steps, --lr, ... (train) "
+                                 f"or --objectives proxy@NAME (zero-cost) instead")
+        return ""
 
-    def evaluate(self, arch: Architecture, seed: int = 0, cost_check=None, guard=None) -> Evaluation:
+    @classmethod
+    def default_objective(cls, options: str = "") -> str:
+        return f"proxy@{DEFAULT_PROXY}"
+
+    @classmethod
+    def create(cls, options: str = "", *, task=None, train: TrainConfig | None = None,
+               latency: LatencyConfig | None = None, metrics: tuple | list = ()) -> "ZeroCostEvaluator":
+        return cls(task, train, latency, metrics)
+
+    # what a study, a guide and the final retraining use of the measurer, by name
+    @property
+    def train_config(self) -> TrainConfig:
+        return self.measurer.train_config
+
+    @property
+    def latency(self) -> LatencyConfig:
+        return self.measurer.latency
+
+    @property
+    def prescreen(self) -> dict:
+        return self.measurer.prescreen
+
+    def build(self, arch: Architecture, seed: int):
+        return self.measurer.build(arch, seed)
+
+    def static_costs(self, model, arch: Architecture | None = None) -> dict:
+        return self.measurer.static_costs(model, arch)
+
+    def costs(self, model, arch: Architecture | None = None, details: dict | None = None) -> dict:
+        return self.measurer.costs(model, arch, details)
+
+    def proxy_inputs(self) -> tuple:
+        return self.measurer.proxy_inputs()
+
+    def quantize(self, model_bytes: bytes, arch: Architecture | None):
+        return self.measurer.quantize(model_bytes, arch)
+
+    def after_trial(self) -> None:
+        self.measurer.after_trial()
+
+    def final(self, arch: Architecture, seed: int, train_config: TrainConfig) -> tuple[Evaluation, bytes]:
+        return self.measurer.final(arch, seed, train_config)
+
+    def evaluate(self, arch: Architecture, seed: int = 0, cost_check=None, guard=None,
+                 fidelity: dict | None = None) -> Evaluation:
         details: dict = {}
-        _, metrics = self.build_and_cost(arch, seed, cost_check, details)
+        _, metrics = self.measurer.build_and_cost(arch, seed, cost_check, details)
         missing = [m for m in self.required if m not in metrics]
         if missing:
             reasons = details.get("proxy_errors", {})
@@ -57,12 +111,19 @@ class ZeroCostEvaluator:
         return Evaluation(metrics, details)
 
 
+@EVALUATORS.register("predictor")
 class PredictorEvaluator(ZeroCostEvaluator):
     """Predicts each candidate's validation accuracy with a fitted predictor (see
     :mod:`archscout.evaluate.predictors`): ``predicted_accuracy`` and ``predicted_accuracy_std``
-    (the predictor's uncertainty), with the proxies it reads and the cost metrics."""
+    (the predictor's uncertainty), with the proxies it reads and the cost metrics.
 
+    Spec: ``predictor:FILE`` (a file written by ``archscout proxies ... --save-predictor FILE``).
+    """
+
+    name = "predictor"
     kind = "predictor"
+    measures: ClassVar[tuple[str, ...]] = ("predicted_accuracy", "predicted_accuracy_std") + TRAINING_FREE_MEASURES \
+        + ("proxy@NAME",)
 
     def __init__(self, path: str, task, train: TrainConfig | None = None, latency: LatencyConfig | None = None,
                  metrics: tuple | list = ()):
@@ -77,10 +138,54 @@ class PredictorEvaluator(ZeroCostEvaluator):
         # a proxy that fails (nwot without ReLU, zen without BatchNorm) is a missing feature, which the
         # predictors take; only the proxies the study itself names must be there
         self.required = [m for m in metrics if m.startswith("proxy@")]
-        self.spec = f"predictor:{path}"
-        self.budget_key = f"predictor:{self.header.get('fingerprint', path)}"
 
-    def evaluate(self, arch: Architecture, seed: int = 0, cost_check=None, guard=None) -> Evaluation:
+    @classmethod
+    def parse_options(cls, options: str, *, load: bool = True) -> str:
+        if not options:
+            raise ArchscoutError("name the predictor file: --evaluator predictor:FILE (write one with "
+                                 "`archscout proxies ... --save-predictor FILE`)")
+        if load:
+            load_predictor(options)
+        return os.path.abspath(options)
+
+    @classmethod
+    def required_space(cls, options: str = "") -> str | None:
+        return load_predictor(options)[1].get("space")
+
+    @classmethod
+    def source_fingerprint(cls, options: str = "") -> str | None:
+        return load_predictor(options)[1].get("fingerprint")
+
+    @classmethod
+    def check_space(cls, options: str, space) -> None:
+        header = load_predictor(options)[1]
+        required = header.get("space")
+        if required is not None and space.name != required:
+            raise ArchscoutError(f"the predictor:{options} predictor was fitted on architectures of the {required!r} "
+                                 f"space, not {space.name!r}; use --space {required} (or leave it out)")
+        if header.get("space_fingerprint") not in (None, space.fingerprint()):
+            raise ArchscoutError(f"the predictor:{options} predictor was fitted on another definition of the "
+                                 f"{space.name!r} space; fit it again on this one")
+
+    @classmethod
+    def default_objective(cls, options: str = "") -> str:
+        return "predicted_accuracy"
+
+    @classmethod
+    def create(cls, options: str = "", *, task=None, train: TrainConfig | None = None,
+               latency: LatencyConfig | None = None, metrics: tuple | list = ()) -> "PredictorEvaluator":
+        return cls(options, task, train, latency, [m for m in metrics if not m.startswith("predicted_accuracy")])
+
+    @property
+    def spec(self) -> str:
+        return f"predictor:{self.path}"
+
+    @property
+    def budget_key(self) -> str:
+        return f"predictor:{self.header.get('fingerprint', self.path)}"
+
+    def evaluate(self, arch: Architecture, seed: int = 0, cost_check=None, guard=None,
+                 fidelity: dict | None = None) -> Evaluation:
         ev = super().evaluate(arch, seed, cost_check, guard)
         scores = {p: ev.metrics.get(f"proxy@{p}") for p in self.predictor.proxies}
         mean, std = self.predictor.predict([arch], [scores], return_std=True)
@@ -94,8 +199,6 @@ class PredictorEvaluator(ZeroCostEvaluator):
 
 def load_predictor(path: str):
     """A predictor file's predictor and header (cached per path and modification time)."""
-    import os
-
     from .predictors import load
 
     try:

@@ -150,7 +150,7 @@ class Dashboard:
     def _draw_snapshot(self, study, trials, start: float) -> tuple[str, str]:
         version = self.version(study, trials)
         link = lambda n: f"{study_url(study.name)}/trial/{n}"  # noqa: E731
-        retrains = H.uses_task(study.evaluator_spec)
+        retrains = study.evaluator_spec.needs_task
         text = H.summary(study, trials) + H.leaderboard(study, 10, link, retrains) \
             + (H.finals(study, link) if retrains else "")
         if study.leaderboard(1):

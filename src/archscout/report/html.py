@@ -12,7 +12,6 @@ import math
 import re
 from typing import Callable
 
-from ..evaluate import uses_task
 from . import plots
 from .front import final_text, fmt_metric, unit
 
@@ -86,10 +85,10 @@ def summary(study, trials) -> str:
     fronts = [f for f in study.fronts() if f["hypervolume"] is not None] if study.multi_objective else []
     task = study._task_ref if isinstance(study._task_ref, str) else getattr(study._task_ref, "name", None)
     rows = [("task", task or "— (a lookup evaluator trains nothing)"),
-            ("space", study.space.name), ("strategy", study.strategy_name), ("evaluator", study.evaluator_spec),
+            ("space", study.space.name), ("strategy", study.strategy_name), ("evaluator", study.evaluator_spec.text),
             ("objectives", ", ".join(f"{m} ({w})" for m, w in study.objectives)),
             ("constraints", ", ".join(str(c) for c in study.constraints) or "none"),
-            ("training budget per trial", study.train_config.budget_key() if study.evaluator_spec == "train"
+            ("training budget per trial", study.train_config.budget_key() if study.evaluator_spec.trains
              else "—"),
             ("trials", ", ".join(f"{v} {k}" for k, v in n.items() if v) or "none yet"),
             ("search time", f"{study.search_seconds / 60:.1f} min"),
@@ -253,7 +252,7 @@ def report(study, top: int = 5, sink: dict | None = None) -> str:
 
 def _report(study, trials, top: int, sink: dict | None) -> str:
     anchor = lambda n: f"#trial-{n}"  # noqa: E731
-    retrains = uses_task(study.evaluator_spec)  # lookup evaluators have no network to retrain
+    retrains = study.evaluator_spec.needs_task  # lookup evaluators have no network to retrain
     body = (summary(study, trials) + leaderboard(study, max(top, 10), anchor, retrains)
             + (finals(study, anchor) if retrains else "")
             + (progress_figures(study, sink) if study.leaderboard(1) else "")

@@ -24,12 +24,11 @@ PUBLISHED_NB201 = {"synflow": 0.737, "jacov": 0.731, "nwot": 0.77, "snip": 0.596
 
 def records_from_study(study, proxies, progress=None) -> list[dict]:
     """One record per completed trial of ``study`` (accuracy: the validation accuracy it stored)."""
-    from ..evaluate import uses_task
     from ..evaluate.proxies import score_all
 
-    if study.evaluator_spec != "train":
-        what = "trains nothing" if uses_task(study.evaluator_spec) else "looks results up and builds no network"
-        raise ArchscoutError(f"study {study.name!r} uses the {study.evaluator_spec.split(':')[0]} evaluator, which "
+    if not study.evaluator_spec.trains:
+        what = "trains nothing" if study.evaluator_spec.needs_task else "looks results up and builds no network"
+        raise ArchscoutError(f"study {study.name!r} uses the {study.evaluator_spec.name} evaluator, which "
                              f"{what}: proxies are correlated with trained accuracy")
     trials = [t for t in study.trials("complete") if t.metrics.get("accuracy") is not None]
     if not trials:

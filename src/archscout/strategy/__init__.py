@@ -3,7 +3,8 @@ from __future__ import annotations
 
 import inspect
 
-from ..errors import ArchscoutError, unknown_name
+from ..errors import ArchscoutError
+from ..registry import Registry
 from ..space import Space
 from ._base import Strategy
 from ._bo import BayesianOptimization
@@ -15,34 +16,30 @@ from ._optuna import OptunaNSGA2, OptunaRandom, OptunaSampler, OptunaTPE
 from ._random import RandomSearch
 from ._rl import ReinforceController
 
-_REGISTRY: dict[str, type[Strategy]] = {
-    "random": RandomSearch,
-    "evolution": RegularizedEvolution,
-    "local_search": LocalSearch,
-    "rl": ReinforceController,
-    "optuna": OptunaSampler,
-    "optuna-tpe": OptunaTPE,
-    "optuna-nsga2": OptunaNSGA2,
-    "optuna-random": OptunaRandom,
-    "bo": BayesianOptimization,
-    "nsga2": NSGA2,
-    "linas": LINAS,
-}
-_ALIASES = {"re": "evolution", "regularized_evolution": "evolution", "ls": "local_search", "rs": "random",
-            "bananas": "bo", "bayesian": "bo", "reinforce": "rl", "graphnas": "rl",
-            "nsga-ii": "nsga2", "nsga_ii": "nsga2"}
+STRATEGIES: Registry[type[Strategy]] = Registry("strategy")
+STRATEGIES.register("random", RandomSearch, aliases=("rs",))
+STRATEGIES.register("evolution", RegularizedEvolution, aliases=("re", "regularized_evolution"))
+STRATEGIES.register("local_search", LocalSearch, aliases=("ls",))
+STRATEGIES.register("rl", ReinforceController, aliases=("reinforce", "graphnas"))
+STRATEGIES.register("optuna", OptunaSampler)
+STRATEGIES.register("optuna-tpe", OptunaTPE)
+STRATEGIES.register("optuna-nsga2", OptunaNSGA2)
+STRATEGIES.register("optuna-random", OptunaRandom)
+STRATEGIES.register("bo", BayesianOptimization, aliases=("bananas", "bayesian"))
+STRATEGIES.register("nsga2", NSGA2, aliases=("nsga-ii", "nsga_ii"))
+STRATEGIES.register("linas", LINAS)
 
 
-def list_strategies() -> list[str]:
-    return sorted(_REGISTRY)
+def list_strategies(pattern: str | None = None) -> list[str]:
+    return STRATEGIES.names(pattern)
 
 
 def describe_strategy(name: str) -> str:
-    return (inspect.getdoc(_REGISTRY[name]) or "").splitlines()[0]
+    return STRATEGIES.describe(name)
 
 
 def multi_objective_strategies() -> list[str]:
-    return sorted(k for k, cls in _REGISTRY.items() if cls.multi_objective)
+    return [k for k, cls in STRATEGIES.items() if cls.multi_objective]
 
 
 def make_strategy(name: str | Strategy, space: Space, seed: int = 0, objectives: int = 1, **options) -> Strategy:
@@ -50,15 +47,12 @@ def make_strategy(name: str | Strategy, space: Space, seed: int = 0, objectives:
     unknown names and options, and a one-objective strategy for several objectives, are errors."""
     if isinstance(name, Strategy):
         return name
-    key = _ALIASES.get(name, name)
-    if key not in _REGISTRY:
-        raise unknown_name("strategy", name, _REGISTRY)
-    cls = _REGISTRY[key]
+    key = STRATEGIES.canonical(name)
+    cls = STRATEGIES.get(key)
     if objectives > 1 and not cls.multi_objective:
         raise ArchscoutError(f"strategy {key!r} optimises one objective; for {objectives} objectives use one of "
                              f"{', '.join(multi_objective_strategies())}")
-    accepted = [p for p in inspect.signature(cls.__init__).parameters
-                if p not in ("self", "space", "seed", "objectives")]
+    accepted = strategy_options(key)
     bad = [k for k in options if k not in accepted]
     if bad:
         raise ArchscoutError(f"strategy {key!r} has no option(s) {', '.join(bad)}; "
@@ -68,14 +62,17 @@ def make_strategy(name: str | Strategy, space: Space, seed: int = 0, objectives:
     return cls(space, seed=seed, **options)
 
 
+def strategy_options(name: str) -> list[str]:
+    """The options a strategy takes (its constructor's keywords besides the space, seed and objectives)."""
+    cls = STRATEGIES.get(name)
+    return [p for p in inspect.signature(cls.__init__).parameters if p not in ("self", "space", "seed", "objectives")]
+
+
 def canonical_name(name: str) -> str:
-    key = _ALIASES.get(name, name)
-    if key not in _REGISTRY:
-        raise unknown_name("strategy", name, _REGISTRY)
-    return key
+    return STRATEGIES.canonical(name)
 
 
-__all__ = ["Strategy", "BayesianOptimization", "RandomSearch", "RegularizedEvolution", "LocalSearch",
+__all__ = ["STRATEGIES", "strategy_options", "Strategy", "BayesianOptimization", "RandomSearch", "RegularizedEvolution", "LocalSearch",
            "make_strategy", "list_strategies", "multi_objective_strategies", "canonical_name",
            "ReinforceController", "OptunaSampler", "OptunaTPE", "OptunaNSGA2", "OptunaRandom",
            "NSGA2", "LINAS"]

@@ -15,7 +15,8 @@ from typing import Callable
 
 import numpy as np
 
-from ..errors import ArchscoutError, unknown_name
+from ..errors import ArchscoutError
+from ..registry import Registry
 from .graphs import GraphTask, NodeSplit, from_graph, from_graph_files, mnist1d_knn
 
 
@@ -278,19 +279,18 @@ wine = _sklearn("load_wine", "wine", "scikit-learn wine: 13 tabular features, 3 
 breast_cancer = _sklearn("load_breast_cancer", "breast_cancer",
                          "scikit-learn breast cancer: 30 tabular features, 2 classes")
 
-_REGISTRY: dict[str, Callable[[], Task | GraphTask]] = {
-    "mnist1d": mnist1d, "digits": digits, "iris": iris, "wine": wine, "breast_cancer": breast_cancer,
-    "mnist1d-knn": mnist1d_knn,
-}
+TASKS: Registry[Callable[[], Task | GraphTask]] = Registry("task")
+for _name, _factory in (("mnist1d", mnist1d), ("digits", digits), ("iris", iris), ("wine", wine),
+                        ("breast_cancer", breast_cancer), ("mnist1d-knn", mnist1d_knn)):
+    TASKS.register(_name, _factory)
 
 
-def list_tasks() -> list[str]:
-    return sorted(_REGISTRY)
+def list_tasks(pattern: str | None = None) -> list[str]:
+    return TASKS.names(pattern)
 
 
 def describe_task(name: str) -> str:
-    fn = _REGISTRY[name]
-    return (fn.__doc__ or "").strip().splitlines()[0]
+    return TASKS.describe(name)
 
 
 def _is_file(name: str) -> bool:
@@ -299,23 +299,23 @@ def _is_file(name: str) -> bool:
 
 def check_task_name(name: str) -> None:
     """Fail early on a name that is neither a built-in task nor a path (data is not loaded)."""
-    if name not in _REGISTRY and not _is_file(name):
-        raise unknown_name("task", name, _REGISTRY)
+    if name not in TASKS and not _is_file(name):
+        TASKS.canonical(name)  # the error with the close matches
 
 
 def get_task(name: str | Task | GraphTask) -> Task | GraphTask:
     """A built-in task by name, a user's ``.npz`` / ``.csv`` file by path, or a folder of graph files."""
     if isinstance(name, (Task, GraphTask)):
         return name
-    if name in _REGISTRY:
-        return _REGISTRY[name]()
+    if name in TASKS:
+        return TASKS.get(name)()
     if os.path.isdir(name) and not name.lower().endswith((".npz", ".csv")):
         return from_graph_files(name)
     if _is_file(name):
         return from_file(name)
-    raise unknown_name("task", name, _REGISTRY)
+    return TASKS.get(name)()  # the error with the close matches
 
 
-__all__ = ["Task", "Split", "GraphTask", "NodeSplit", "from_arrays", "from_file", "from_graph", "from_graph_files",
+__all__ = ["TASKS", "Task", "Split", "GraphTask", "NodeSplit", "from_arrays", "from_file", "from_graph", "from_graph_files",
            "get_task", "check_task_name", "list_tasks", "mnist1d", "mnist1d_knn", "digits", "iris", "wine",
            "breast_cancer"]

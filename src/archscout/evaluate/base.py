@@ -1,0 +1,257 @@
+"""The Evaluator interface, the registry that names evaluators, and the spec a study stores for one.
+
+An evaluator measures one architecture and returns its metrics. It is named on the command
+line and in a study's stored settings by a spec: its registered name, then optionally ``:``
+and options that the evaluator reads itself (``train``, ``synthetic:delay=0.1``,
+``nas-bench-graph:cora``, ``predictor:FILE``). Everything a study needs to know about an
+evaluator before it builds one (what it measures, whether it needs a task, which space it
+requires, the fingerprint of a file it reads) is asked of its class through
+:class:`EvaluatorSpec`, so no code outside an evaluator reads the text of a spec.
+
+A user's evaluator registers exactly as the built-ins do::
+
+    from archscout.evaluate import EVALUATORS, Evaluation, Evaluator
+
+    @EVALUATORS.register("my-eval")
+    class MyEvaluator(Evaluator):
+        "Scores architectures by ..."
+        measures = ("accuracy", "params")
+
+        def evaluate(self, arch, seed=0, cost_check=None, guard=None, fidelity=None):
+            return Evaluation({"accuracy": ..., "params": ...})
+"""
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, ClassVar
+
+from ..errors import ArchscoutError, TrialFailed
+from ..registry import Registry
+
+if TYPE_CHECKING:
+    from ..space import Architecture
+    from .training import TrainConfig
+
+
+class Infeasible(TrialFailed):
+    """A candidate that violates a constraint; carries the metrics measured so far."""
+
+    def __init__(self, reason: str, metrics: dict):
+        super().__init__(reason)
+        self.metrics = metrics
+
+
+@dataclass
+class Evaluation:
+    """What an evaluator returns: the metrics (stored and compared) and details (stored, shown)."""
+
+    metrics: dict
+    details: dict = field(default_factory=dict)
+
+
+class Evaluator(ABC):
+    """Measures one architecture: :meth:`evaluate` returns an :class:`Evaluation`.
+
+    Class attributes say what a study may ask of it: ``measures`` (metrics stored for every
+    completed trial), ``on_request`` (prefixes of metrics measured when a study names them,
+    e.g. ``"latency_ms@"``), ``needs_task`` (it builds networks for the study's task, which then
+    has a final retraining), ``trains`` (it trains every candidate, as a guide or the proxy
+    correlations need) and ``fidelities`` (the keys of a fidelity it understands, e.g.
+    ``("steps", "epochs")``). Class methods read the options of a spec; a study builds the
+    evaluator with :meth:`create`. ``prepare`` runs once per worker process, ``after_trial``
+    after each trial.
+    """
+
+    name: ClassVar[str] = ""
+    measures: ClassVar[tuple[str, ...]] = ()
+    on_request: ClassVar[tuple[str, ...]] = ()
+    needs_task: ClassVar[bool] = False
+    trains: ClassVar[bool] = False
+    fidelities: ClassVar[tuple[str, ...]] = ()
+
+    # -- what a study asks of a spec, before anything is built -------------------------------
+    @classmethod
+    def parse_options(cls, options: str, *, load: bool = True) -> str:
+        """The options of a spec in canonical form (``""``: none), or ArchscoutError naming what is wrong.
+        ``load=False``: do not read files the options name (a study opened only to read its trials)."""
+        if options:
+            raise ArchscoutError(f"the {cls.name} evaluator takes no options, got {options!r}")
+        return ""
+
+    @classmethod
+    def measured(cls, options: str = "") -> tuple[str, ...]:
+        """The metrics stored for every trial it completes."""
+        return cls.measures
+
+    @classmethod
+    def can_measure(cls, metric: str, options: str = "") -> bool:
+        """Whether it stores ``metric`` when a study names it."""
+        return metric in cls.measured(options) or bool(cls.on_request) and metric.startswith(cls.on_request)
+
+    @classmethod
+    def required_space(cls, options: str = "") -> str | None:
+        """The built-in space it requires (a tabular benchmark's), or None when any space works."""
+        return None
+
+    @classmethod
+    def source_fingerprint(cls, options: str = "") -> str | None:
+        """The fingerprint of a file the options name (a predictor, a table, a supernet's checkpoint),
+        stored with the study so that a changed file is refused on resume; None when it reads none."""
+        return None
+
+    @classmethod
+    def check_space(cls, options: str, space) -> None:
+        """Refuse (ArchscoutError) a space the evaluator cannot take: by default one other than
+        :meth:`required_space`."""
+        required = cls.required_space(options)
+        if required is not None and space.name != required:
+            spec = cls.name + (f":{options}" if options else "")
+            raise ArchscoutError(f"the {spec} evaluator needs architectures of the {required!r} space, not "
+                                 f"{space.name!r}; use --space {required} (or leave it out)")
+
+    @classmethod
+    def default_objective(cls, options: str = "") -> str:
+        """What a study optimises when it names no objective."""
+        return "accuracy"
+
+    @classmethod
+    def budget(cls, options: str, train: "TrainConfig") -> str:
+        """The key stored as the study's budget (trials at the same key are not evaluated twice)."""
+        return cls.name + (f":{options}" if options else "")
+
+    @classmethod
+    def create(cls, options: str = "", *, task=None, train: "TrainConfig | None" = None, latency=None,
+               metrics: tuple | list = ()) -> "Evaluator":
+        """The evaluator a study runs: ``task`` (None unless ``needs_task``), the training and latency
+        settings, and ``metrics``, what the study's objectives and constraints name besides its own."""
+        return cls()
+
+    # -- what a search runs -----------------------------------------------------------------
+    @property
+    def spec(self) -> str:
+        return self.name
+
+    @property
+    def budget_key(self) -> str:
+        """The key the trials of the study's own fidelity are stored under."""
+        return self.spec
+
+    def fidelity_key(self, fidelity: dict | None) -> str:
+        """The key trials at ``fidelity`` are stored under (the study's own key for None)."""
+        if not fidelity:
+            return self.budget_key
+        self.check_fidelity(fidelity)
+        return f"{self.budget_key}|" + ",".join(f"{k}={fidelity[k]:g}" for k in sorted(fidelity))
+
+    def check_fidelity(self, fidelity: dict) -> None:
+        """Refuse a fidelity with keys the evaluator does not understand, or values that are not positive."""
+        bad = [k for k in fidelity if k not in self.fidelities]
+        if bad:
+            understood = ", ".join(self.fidelities) or "none"
+            raise ArchscoutError(f"the {self.name} evaluator does not understand fidelity {', '.join(bad)}; "
+                                 f"it understands: {understood}")
+        for k, v in fidelity.items():
+            if isinstance(v, bool) or not isinstance(v, (int, float)) or not v > 0:
+                raise ArchscoutError(f"fidelity {k} must be a positive number, got {v!r}")
+
+    def prepare(self) -> None:
+        """Called once in each worker process before its first trial."""
+
+    def after_trial(self) -> None:
+        """Called after each trial, whatever its outcome."""
+
+    @abstractmethod
+    def evaluate(self, arch: "Architecture", seed: int = 0, cost_check=None, guard=None,
+                 fidelity: dict | None = None) -> Evaluation:
+        """Measure ``arch``. ``cost_check(metrics) -> reason | None``: call it once cost metrics are known and
+        raise :class:`Infeasible` with the reason; ``guard.check()``: call it now and then in long work (per-trial
+        time and memory limits); ``fidelity``: how much to spend (keys of ``fidelities``), None for the
+        study's own setting."""
+
+    def final(self, arch: "Architecture", seed: int, train_config: "TrainConfig") -> tuple[Evaluation, bytes]:
+        """Retrain on training + validation data, score on the test part; returns the state dict bytes too."""
+        raise ArchscoutError(f"the {self.name} evaluator trains nothing, so it has no final retraining")
+
+    def rows(self) -> list[dict] | None:
+        """Every architecture's metrics when the evaluator is a lookup table (reference points and
+        impossible constraints are worked out from them), else None."""
+        return None
+
+
+EVALUATORS: Registry[type[Evaluator]] = Registry("evaluator")
+
+
+@dataclass(frozen=True, eq=False)
+class EvaluatorSpec:
+    """A registered evaluator with its options, as a study stores it (``text``) and asks about it.
+
+    It equals its text (``study.evaluator_spec == "train"``), so code written when a study held the
+    spec as a string keeps working."""
+
+    cls: type[Evaluator]
+    options: str = ""
+
+    @classmethod
+    def parse(cls, text: "str | EvaluatorSpec", *, load: bool = True) -> "EvaluatorSpec":
+        """From ``NAME`` or ``NAME:OPTIONS``; unknown names list the registered ones."""
+        if isinstance(text, EvaluatorSpec):
+            return text
+        if isinstance(text, type) and issubclass(text, Evaluator):
+            return cls(text, "")
+        if not isinstance(text, str):
+            raise ArchscoutError(f"an evaluator is named by a string, got {text!r}")
+        name, _, options = text.partition(":")
+        evaluator = EVALUATORS.get(name)
+        return cls(evaluator, evaluator.parse_options(options, load=load))
+
+    @property
+    def name(self) -> str:
+        return self.cls.name
+
+    @property
+    def text(self) -> str:
+        return self.name + (f":{self.options}" if self.options else "")
+
+    def __str__(self) -> str:
+        return self.text
+
+    def __eq__(self, other: object) -> bool:
+        if isinstance(other, EvaluatorSpec):
+            return self.text == other.text
+        return isinstance(other, str) and self.text == other
+
+    def __hash__(self) -> int:
+        return hash(self.text)
+
+    @property
+    def needs_task(self) -> bool:
+        return self.cls.needs_task
+
+    @property
+    def trains(self) -> bool:
+        return self.cls.trains
+
+    def measured(self) -> tuple[str, ...]:
+        return self.cls.measured(self.options)
+
+    def can_measure(self, metric: str) -> bool:
+        return self.cls.can_measure(metric, self.options)
+
+    def required_space(self) -> str | None:
+        return self.cls.required_space(self.options)
+
+    def source_fingerprint(self) -> str | None:
+        return self.cls.source_fingerprint(self.options)
+
+    def check_space(self, space) -> None:
+        self.cls.check_space(self.options, space)
+
+    def default_objective(self) -> str:
+        return self.cls.default_objective(self.options)
+
+    def budget(self, train: "TrainConfig") -> str:
+        return self.cls.budget(self.options, train)
+
+    def create(self, *, task=None, train=None, latency=None, metrics: tuple | list = ()) -> Evaluator:
+        return self.cls.create(self.options, task=task, train=train, latency=latency, metrics=metrics)
