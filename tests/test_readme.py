@@ -1,20 +1,8 @@
-"""The README's Python example runs as written (in a temporary folder)."""
-import re
+"""The README's Quickstart. Its Python example (and every other one in the docs) is run by
+tests/test_docs_examples.py."""
 from pathlib import Path
 
 README = Path(__file__).resolve().parents[1] / "README.md"
-
-
-def test_readme_python_example_runs(tmp_path, monkeypatch):
-    blocks = re.findall(r"```python\n(.*?)```", README.read_text(), re.S)
-    assert blocks, "the README has no Python example"
-    monkeypatch.chdir(tmp_path)
-    namespace: dict = {}
-    exec(compile(blocks[0], "README.md", "exec"), namespace)
-    study = namespace["study"]
-    assert len(study.trials()) == 6
-    assert (tmp_path / "readme-model" / "model.onnx").exists()
-    assert namespace["best"].final["seeds"] == 3
 
 
 def test_quickstart_has_the_two_commands():
