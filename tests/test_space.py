@@ -219,3 +219,133 @@ def test_registry_names_and_close_matches():
                                  "mlp-quant"]
     with pytest.raises(ArchscoutError, match="Did you mean 'conv1d'"):
         asc.spaces.get("conv1")
+
+
+# -- the network blocks ---------------------------------------------------------------------
+# Architectures whose state_dict keys, parameter counts, FLOPs and seeded weights and outputs were
+# recorded with the builder as it was before its blocks became module-level classes: exports and
+# stored studies name weights by these keys.
+FIXED = [
+    ("conv1d", (1, 40), {"head": "gap", "stages": [
+        {"op": "conv", "width": 16, "kernel": 5, "dilation": 1, "downsample": "stride2", "residual": True,
+         "norm": "batch", "act": "relu"},
+        {"op": "dwconv", "width": 32, "kernel": 3, "dilation": 2, "downsample": "maxpool", "residual": True,
+         "norm": "layer", "act": "gelu"},
+        {"op": "fc", "width": 32, "residual": True, "norm": "batch", "act": "silu", "dropout": 0.1}]},
+     ["convs.0.conv.weight", "convs.0.norm.weight", "convs.0.norm.bias", "convs.0.norm.running_mean",
+      "convs.0.norm.running_var", "convs.0.norm.num_batches_tracked", "convs.0.skip.0.weight",
+      "convs.1.conv.0.weight", "convs.1.conv.1.weight", "convs.1.norm.weight", "convs.1.norm.bias",
+      "convs.1.skip.1.weight", "fcs.0.fc.weight", "fcs.0.fc.bias", "fcs.0.norm.weight", "fcs.0.norm.bias",
+      "fcs.0.norm.running_mean", "fcs.0.norm.running_var", "fcs.0.norm.num_batches_tracked",
+      "classifier.weight", "classifier.bias"],
+     2516, 38784, (76.9026852617535, 0.8083306849002838)),
+    ("conv2d", (3, 8, 8), {"head": "flatten", "stages": [
+        {"op": "dwconv", "width": 8, "kernel": 3, "dilation": 1, "downsample": "avgpool", "residual": False,
+         "norm": "none", "act": "relu"},
+        {"op": "conv", "width": 8, "kernel": 1, "dilation": 1, "downsample": "none", "residual": True,
+         "norm": "layer", "act": "silu"}]},
+     ["convs.0.conv.0.weight", "convs.0.conv.1.weight", "convs.0.conv.1.bias", "convs.1.conv.weight",
+      "convs.1.norm.weight", "convs.1.norm.bias", "classifier.weight", "classifier.bias"],
+     655, 9600, (5.757124664305593, -2.3888546749949455)),
+    ("mlp", (13,), {"stages": [
+        {"width": 32, "act": "tanh", "dropout": 0.0, "norm": "layer", "residual": True},
+        {"width": 32, "act": "relu", "dropout": 0.2, "norm": "batch", "residual": True}]},
+     ["fcs.0.fc.weight", "fcs.0.fc.bias", "fcs.0.norm.weight", "fcs.0.norm.bias", "fcs.0.skip.weight",
+      "fcs.1.fc.weight", "fcs.1.fc.bias", "fcs.1.norm.weight", "fcs.1.norm.bias", "fcs.1.norm.running_mean",
+      "fcs.1.norm.running_var", "fcs.1.norm.num_batches_tracked", "classifier.weight", "classifier.bias"],
+     2180, 3968, (63.27312093306682, -0.9330042973160744)),
+    ("conv1d-quant", (1, 40), {"head": "max", "classifier_precision": "fp32", "stages": [
+        {"op": "conv", "width": 8, "kernel": 3, "dilation": 1, "downsample": "avgpool", "residual": False,
+         "norm": "none", "act": "relu", "precision": "fp32"},
+        {"op": "fc", "width": 16, "residual": False, "norm": "none", "act": "relu", "dropout": 0.0,
+         "precision": "int8"}]},
+     ["convs.0.conv.weight", "convs.0.conv.bias", "fcs.0.fc.weight", "fcs.0.fc.bias", "classifier.weight",
+      "classifier.bias"],
+     244, 2304, (-3.8440063479356468, 1.053920816630125)),
+]
+
+
+def _seeded(name, shape, values):
+    torch = pytest.importorskip("torch")
+    space = asc.spaces.get(name)
+    arch = space.architecture(values)
+    torch.manual_seed(0)
+    return space, arch, arch.build(shape, 4).eval()
+
+
+def test_blocks_are_module_level_classes():
+    nn = pytest.importorskip("torch.nn")
+    from archscout.space import blocks, gnn_build
+
+    classes = [blocks.ConvBlock, blocks.SeparableConv, blocks.FCBlock, blocks.GlobalPool, blocks.MacroNet,
+               gnn_build.LinearOp, gnn_build.SkipOp, gnn_build.MessagePassingOp, gnn_build.GNN]
+    for cls in classes:
+        assert issubclass(cls, nn.Module) and "<locals>" not in cls.__qualname__
+    block = blocks.ConvBlock(3, 8, 5, 2, op="dwconv", downsample="stride2", norm="batch", act="gelu", residual=True)
+    assert isinstance(block.conv, blocks.SeparableConv) and block.output_size(7) == 4
+    with pytest.raises(ArchscoutError, match="unknown norm"):
+        blocks.FCBlock(4, 4, norm="group")
+
+
+@pytest.mark.parametrize("name,shape,values,keys,params,flops,sums", FIXED, ids=[f[0] for f in FIXED])
+def test_built_network_is_made_of_blocks_with_the_recorded_weights(name, shape, values, keys, params, flops, sums):
+    torch = pytest.importorskip("torch")
+    import pickle
+
+    from archscout.cost import count_flops, count_params
+    from archscout.space.blocks import ConvBlock, FCBlock, MacroNet
+
+    space, arch, model = _seeded(name, shape, values)
+    assert isinstance(model, MacroNet)
+    assert [type(b) for b in model.convs] + [type(b) for b in model.fcs] == [
+        ConvBlock if s.get("op", "fc") != "fc" else FCBlock for s in values["stages"]]
+    for m in model.modules():  # torch's layers and archscout's blocks, nothing defined inside a function
+        assert type(m).__module__.startswith("torch.") or type(m).__module__ == "archscout.space.blocks"
+    pickle.loads(pickle.dumps(model))
+    assert list(model.state_dict()) == keys
+    assert count_params(model) == params and count_flops(model, shape) == flops
+    assert set(space.fp32_scopes(arch)) <= {n for n, _ in model.named_modules()}
+    weights = sum(float(p.detach().double().sum()) for p in model.parameters())
+    x = torch.linspace(-1, 1, 2 * int(np.prod(shape))).reshape((2,) + shape)
+    with torch.no_grad():
+        assert (weights, float(model(x).double().sum())) == pytest.approx(sums, rel=1e-5, abs=1e-6)
+
+
+def test_quantization_scopes_name_modules_of_the_network():
+    pytest.importorskip("torch")
+    space = asc.spaces.get("conv2d-quant")
+    for seed in range(10):
+        arch = space.sample(seed)
+        names = {n for n, _ in arch.build((1, 8, 8), 3).named_modules()}
+        assert set(space.fp32_scopes(arch)) <= names
+
+
+def test_flatten_head_counts_each_side_of_a_non_square_image():
+    torch = pytest.importorskip("torch")
+    arch = conv2d().architecture({"head": "flatten", "stages": [
+        {"op": "conv", "width": 8, "kernel": 3, "dilation": 1, "downsample": "none", "residual": False,
+         "norm": "none", "act": "relu"},
+        {"op": "conv", "width": 16, "kernel": 3, "dilation": 1, "downsample": "maxpool", "residual": False,
+         "norm": "none", "act": "relu"}]})
+    model = arch.build((3, 9, 7), 5).eval()
+    assert model.classifier.in_features == 16 * 4 * 3
+    assert model(torch.zeros(2, 3, 9, 7)).shape == (2, 5)
+
+
+def test_accepts_says_why_a_space_does_not_fit_a_task():
+    from types import SimpleNamespace
+
+    from archscout.space import gnn
+    from archscout.tasks import from_arrays, from_graph
+
+    rng = np.random.default_rng(0)
+    signals = from_arrays(rng.normal(size=(40, 1, 16)).astype(np.float32), np.arange(40) % 2, name="signals")
+    tabular = from_arrays(rng.normal(size=(40, 5)).astype(np.float32), np.arange(40) % 2, name="tabular")
+    ring = np.array([[i, (i + 1) % 12] for i in range(12)]).T
+    graph = from_graph(SimpleNamespace(x=rng.normal(size=(12, 4)).astype(np.float32), edge_index=ring,
+                                       y=np.arange(12) % 2), name="ring")
+    assert conv1d().accepts(signals) is None and mlp().accepts(tabular) is None
+    assert "needs inputs shaped (channels, height, width)" in conv2d().accepts(tabular)
+    assert "the task is a graph" in conv1d().accepts(graph)
+    assert "needs a graph task" in gnn().accepts(signals)
+    assert gnn().accepts(graph) is None

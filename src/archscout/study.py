@@ -21,7 +21,7 @@ from .evaluate.training import TrainConfig
 from .execute import Executor, make_executor
 from .metrics import Constraint, direction, parse_objectives
 from .pareto import hypervolume, nondominated, to_minimise
-from .space import Architecture, GNNSpace, Space, get_space
+from .space import Architecture, Space, get_space
 from .storage import FINISHED, PROCESS_DIED, Storage, TrialRow
 from .strategy import canonical_name, make_strategy
 from .tasks import GraphTask, Task, check_task_name, get_task
@@ -613,19 +613,9 @@ class Study:
         Graph tasks and the gnn spaces (GNNSpace) go together only with each other: their networks
         take a whole graph, every other network one sample at a time.
         """
-        if isinstance(task, GraphTask) and not isinstance(self.space, GNNSpace):
-            raise ArchscoutError(f"space {self.space.name!r} does not fit task {task.name!r}: the task is a graph "
-                                 f"(node classification); search it with a graph space such as gnn (--space gnn)")
-        if isinstance(self.space, GNNSpace) and not isinstance(task, GraphTask):
-            raise ArchscoutError(f"space {self.space.name!r} does not fit task {task.name!r}: the space builds graph "
-                                 f"neural networks and needs a graph task (mnist1d-knn, or a folder of graph files: "
-                                 f"see docs/graphs.md)")
-        try:
-            self.space.sample(self.seed).build(task.input_shape, task.num_classes)
-        except ArchscoutError as e:
-            raise ArchscoutError(f"space {self.space.name!r} does not fit task {task.name!r}: {e}") from None
-        except Exception:  # noqa: BLE001 - a candidate-specific failure is recorded per trial
-            pass
+        reason = self.space.accepts(task, seed=self.seed)
+        if reason is not None:
+            raise ArchscoutError(f"space {self.space.name!r} does not fit task {task.name!r}: {reason}")
 
     def _check_task(self, task: Task) -> None:
         if len(task.train) < 2 or len(task.valid) < 1:

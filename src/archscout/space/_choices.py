@@ -62,6 +62,10 @@ class Choice:
                 return i
         raise ArchscoutError(f"value {value!r} is not one of {self.values!r}")
 
+    def is_active(self, values: Mapping[str, Any]) -> bool:
+        """Whether this choice is a decision, given the values of the earlier fields of its block (``when``)."""
+        return all(values.get(dep) in allowed for dep, allowed in self.when.items())
+
     def sample(self, rng: random.Random) -> Any:
         return self.values[rng.randrange(len(self.values))]
 
@@ -130,12 +134,6 @@ class Block:
     def spec(self) -> dict:
         return {"type": "block", "fields": {k: v.spec() for k, v in self.fields.items()}}
 
-    @staticmethod
-    def _active(node: Any, values: Mapping[str, Any]) -> bool:
-        if not isinstance(node, Choice):
-            return True
-        return all(values.get(dep) in allowed for dep, allowed in node.when.items())
-
     # -- canonical form ----------------------------------------------------------------
     def canonical(self, value: Mapping[str, Any], rng: random.Random | None = None, path: str = "") -> dict:
         """Validate ``value`` and return its canonical form.
@@ -155,7 +153,7 @@ class Block:
             where = f"{path}.{name}" if path else name
             v = value.get(name)
             if isinstance(node, Choice):
-                if not self._active(node, out):
+                if not node.is_active(out):
                     out[name] = None
                 elif v is None:
                     if rng is None:
@@ -184,7 +182,7 @@ class Block:
         out: dict[str, Any] = {}
         for name, node in self.fields.items():
             if isinstance(node, Choice):
-                out[name] = node.sample(rng) if self._active(node, out) else None
+                out[name] = node.sample(rng) if node.is_active(out) else None
             elif isinstance(node, Repeat):
                 out[name] = [node.block.sample(rng) for _ in range(rng.randint(node.min, node.max))]
             else:
@@ -218,7 +216,7 @@ class Block:
                     return 1
                 node = self.fields[names[i]]
                 if isinstance(node, Choice):
-                    if not self._active(node, assigned):
+                    if not node.is_active(assigned):
                         return count(i + 1, {**assigned, names[i]: None})
                     return sum(count(i + 1, {**assigned, names[i]: v}) for v in node.values)
                 if isinstance(node, Repeat):

@@ -5,11 +5,14 @@ import copy
 import hashlib
 import json
 import random
-from typing import Any, Callable, Iterable
+from typing import TYPE_CHECKING, Any, Callable, Iterable
 
 from ..errors import ArchscoutError
 from ._architecture import Architecture, canonical_json
 from ._choices import Block, Choice, Repeat
+
+if TYPE_CHECKING:  # pragma: no cover
+    from ..tasks import GraphTask, Task
 
 Constraint = Callable[[dict], bool]
 Builder = Callable[[dict, tuple, int], Any]
@@ -234,6 +237,31 @@ class Space:
 
     def fingerprint(self) -> str:
         return hashlib.sha256(canonical_json(self.spec()).encode()).hexdigest()[:16]
+
+    def accepts(self, task: Task | GraphTask, seed: int = 0) -> str | None:
+        """Why this space cannot take ``task`` at all, or None when it can; the reason is worded to follow
+        "space NAME does not fit task NAME: ".
+
+        A graph task (node classification) needs a graph space such as gnn. Otherwise the reason is
+        the ArchscoutError of building ``sample(seed)`` for the task's inputs and classes (inputs of
+        the wrong rank, for example); other errors of that one network are no reason, since another
+        architecture may build, and a search records them as that trial's failure.
+        """
+        from ..tasks.graphs import GraphTask
+
+        if isinstance(task, GraphTask):
+            return "the task is a graph (node classification); search it with a graph space such as gnn (--space gnn)"
+        return self._build_error(task, seed)
+
+    def _build_error(self, task: Task | GraphTask, seed: int) -> str | None:
+        """The ArchscoutError message of building architecture ``sample(seed)`` for ``task``, or None."""
+        try:
+            self.sample(seed).build(task.input_shape, task.num_classes)
+        except ArchscoutError as e:
+            return str(e)
+        except Exception:  # noqa: BLE001 - specific to this architecture (see accepts)
+            pass
+        return None
 
     def build(self, arch: Architecture, input_shape, num_classes: int):
         if self.builder is not None:

@@ -26,11 +26,15 @@ import json
 
 from functools import lru_cache
 from itertools import permutations, product
+from typing import TYPE_CHECKING
 
 from ..errors import ArchscoutError
 from ._architecture import Architecture, canonical_json
 from ._choices import Choice
 from ._space import Space
+
+if TYPE_CHECKING:  # pragma: no cover
+    from ..tasks import GraphTask, Task
 
 LINKS = ("0-0-0-0", "0-0-0-1", "0-0-1-1", "0-0-1-2", "0-0-1-3", "0-1-1-1", "0-1-1-2", "0-1-2-2", "0-1-2-3")
 OPS = ("gat", "gcn", "gin", "cheb", "sage", "arma", "graph", "fc", "skip")
@@ -136,6 +140,15 @@ class GNNSpace(Space):
     def enumerate(self) -> list[Architecture]:
         """Every canonical architecture of the space, in benchmark-key order."""
         return _enumerate(self)
+
+    def accepts(self, task: Task | GraphTask, seed: int = 0) -> str | None:
+        """Why the space cannot take ``task`` (see :meth:`Space.accepts`): it needs a graph task."""
+        from ..tasks.graphs import GraphTask
+
+        if not isinstance(task, GraphTask):
+            return ("the space builds graph neural networks and needs a graph task (mnist1d-knn, or a folder of "
+                    "graph files: see docs/graphs.md)")
+        return self._build_error(task, seed)
 
     def build(self, arch: Architecture, input_shape, num_classes: int):
         from .gnn_build import build_gnn

@@ -16,7 +16,7 @@ from ..errors import ArchscoutError
 from .gnn import NODES, OPS
 
 
-class _Linear(nn.Module):
+class LinearOp(nn.Module):
     """``fc``: a per-node linear layer; the edges are ignored."""
 
     def __init__(self, hidden: int):
@@ -27,14 +27,14 @@ class _Linear(nn.Module):
         return self.lin(x)
 
 
-class _Skip(nn.Module):
+class SkipOp(nn.Module):
     """``skip``: the identity."""
 
     def forward(self, x, edge_index):
         return x
 
 
-class _Conv(nn.Module):
+class MessagePassingOp(nn.Module):
     """A PyG convolution behind the common ``forward(x, edge_index)``."""
 
     def __init__(self, conv: nn.Module):
@@ -52,24 +52,24 @@ def make_op(op: str, hidden: int) -> nn.Module:
     if op == "gat":
         if hidden % 2:
             raise ArchscoutError(f"the gat operator splits {hidden} hidden features over 2 heads; use an even width")
-        return _Conv(gnn.GATConv(hidden, hidden // 2, heads=2))
+        return MessagePassingOp(gnn.GATConv(hidden, hidden // 2, heads=2))
     if op == "gcn":
-        return _Conv(gnn.GCNConv(hidden, hidden))
+        return MessagePassingOp(gnn.GCNConv(hidden, hidden))
     if op == "gin":
         mlp = nn.Sequential(nn.Linear(hidden, hidden), nn.ReLU(), nn.Linear(hidden, hidden))
-        return _Conv(gnn.GINConv(mlp))
+        return MessagePassingOp(gnn.GINConv(mlp))
     if op == "cheb":
-        return _Conv(gnn.ChebConv(hidden, hidden, K=2))
+        return MessagePassingOp(gnn.ChebConv(hidden, hidden, K=2))
     if op == "sage":
-        return _Conv(gnn.SAGEConv(hidden, hidden))
+        return MessagePassingOp(gnn.SAGEConv(hidden, hidden))
     if op == "arma":
-        return _Conv(gnn.ARMAConv(hidden, hidden))
+        return MessagePassingOp(gnn.ARMAConv(hidden, hidden))
     if op == "graph":
-        return _Conv(gnn.GraphConv(hidden, hidden))
+        return MessagePassingOp(gnn.GraphConv(hidden, hidden))
     if op == "fc":
-        return _Linear(hidden)
+        return LinearOp(hidden)
     if op == "skip":
-        return _Skip()
+        return SkipOp()
     raise ArchscoutError(f"unknown GNN operator {op!r}; operators are {', '.join(OPS)}")
 
 

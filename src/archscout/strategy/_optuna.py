@@ -10,8 +10,7 @@ from collections import deque
 from typing import Any, Callable
 
 from ..errors import ArchscoutError, unknown_name
-from ..space import Architecture, Space
-from ..space._choices import Block, Choice, Repeat
+from ..space import Architecture, Block, Choice, Repeat, Space
 from ._base import Strategy
 
 SAMPLERS = ("tpe", "nsga2", "random")
@@ -37,7 +36,7 @@ def _walk(block: Block, given: dict | None, prefix: str, decide: Decide) -> dict
         path = prefix + name
         v = None if given is None else given[name]
         if isinstance(node, Choice):
-            active = Block._active(node, out) if given is None else v is not None
+            active = node.is_active(out) if given is None else v is not None
             if not active:
                 out[name] = None
             elif len(node.values) == 1:

@@ -7,8 +7,7 @@ from typing import Any, Callable
 import numpy as np
 
 from ..errors import ArchscoutError
-from ..space import Architecture, Space
-from ..space._choices import Block, Choice, Repeat
+from ..space import Architecture, Block, Choice, Repeat, Space
 from ._base import Strategy
 
 # a decision as the policy sees it: (slot number, index of the chosen value within that slot)
@@ -69,7 +68,7 @@ class Slots:
             key = prefix + name
             v = None if given is None else given[name]
             if isinstance(node, Choice):
-                active = Block._active(node, out) if given is None else v is not None
+                active = node.is_active(out) if given is None else v is not None
                 if not active:
                     out[name] = None
                     continue
