@@ -118,3 +118,115 @@ def test_console_script_exit_code_and_no_traceback(tmp_path):
                          cwd=tmp_path)
     assert res.returncode == 2
     assert res.stderr.startswith("error: unknown space 'nope'") and "Traceback" not in res.stderr
+
+
+# -- --strategy-option KEY=VALUE ----------------------------------------------------------------------
+
+SYN = ["--evaluator", "synthetic", "--trials", "3", "--top-k", "0", "--no-progress"]
+
+
+def stored_options(db, name):
+    return Storage(db).get_study(name).config["strategy_options"]
+
+
+def assert_refused(code, err, phrase, db=None):
+    """exit 2, one line starting with 'error:' holding ``phrase``; with ``db``: it was not even created."""
+    assert code == 2 and "Traceback" not in err, err
+    assert len(err.strip().splitlines()) == 1 and err.startswith("error:") and phrase in err, err
+    if db is not None:
+        assert not os.path.exists(db.removeprefix("sqlite:///"))
+
+
+@pytest.mark.parametrize("strategy,items,expected", [
+    ("bo", ["surrogate=forest", "initial=2", "kappa=0.5"], {"surrogate": "forest", "initial": 2, "kappa": 0.5}),
+    ("rl", ["hidden_size=8", "lr=0.05", "tanh_constant=null"], {"hidden_size": 8, "lr": 0.05, "tanh_constant": None}),
+    ("linas", ["population_size=4", "batch=2", "surrogate=gp"], {"population_size": 4, "batch": 2, "surrogate": "gp"}),
+])
+def test_strategy_option_sets_options_of_any_strategy(capsys, db, strategy, items, expected):
+    objectives = ["--objectives", "accuracy:max,params:min"] if strategy == "linas" else []
+    args = [a for item in items for a in ("--strategy-option", item)]
+    code, out, err = run(capsys, "search", *SYN, "--strategy", strategy, *objectives, *args, "--study", "s",
+                         "--storage", db)
+    assert code == 0, err
+    assert stored_options(db, "s") == expected
+    # the options are part of the study's settings: other values are another study
+    code, _, err = run(capsys, "search", *SYN, "--strategy", strategy, *objectives, "--study", "s", "--storage", db)
+    assert code == 2 and "already exists with other settings" in err
+
+
+@pytest.mark.parametrize("item,expected", [
+    ("k=12", ("k", 12)), ("k=1e-3", ("k", 0.001)), ("k=true", ("k", True)), ("k=null", ("k", None)),
+    ("k=[1, 2]", ("k", [1, 2])), ("k=forest", ("k", "forest")), ('k="12"', ("k", "12")), ("k=", ("k", "")),
+    ("a-b = x=y", ("a_b", "x=y")),
+])
+def test_strategy_option_values_are_json_else_text(item, expected):
+    from archscout.cli.common import split_item
+    assert split_item(item) == expected
+
+
+def test_strategy_option_unknown_key_names_the_strategys_options(capsys, db):
+    code, _, err = run(capsys, "search", *SYN, "--strategy", "bo", "--strategy-option", "temperature=2",
+                       "--storage", db)
+    assert_refused(code, err, "strategy 'bo' has no option(s) temperature; its options: surrogate, encoding", db)
+
+
+@pytest.mark.parametrize("item", ["population_size", "=5", ""], ids=["no-equals", "no-key", "empty"])
+def test_malformed_strategy_option(capsys, db, item):
+    code, _, err = run(capsys, "search", *SYN, "--strategy-option", item, "--storage", db)
+    assert_refused(code, err, f"cannot read --strategy-option {item!r}; write KEY=VALUE", db)
+
+
+def test_strategy_options_in_a_config_file(capsys, db, tmp_path):
+    toml = tmp_path / "rl.toml"
+    toml.write_text('strategy = "rl"\n\n[strategy_options]\nhidden_size = 8\nentropy_weight = 0.1\n')
+    code, _, err = run(capsys, "search", "--config", str(toml), *SYN, "--study", "a", "--storage", db)
+    assert code == 0, err
+    assert stored_options(db, "a") == {"hidden_size": 8, "entropy_weight": 0.1}
+    # the command line wins key by key, as it does for every option
+    code, _, err = run(capsys, "search", "--config", str(toml), *SYN, "--study", "b", "--storage", db,
+                       "--strategy-option", "hidden_size=16")
+    assert code == 0, err
+    assert stored_options(db, "b") == {"hidden_size": 16, "entropy_weight": 0.1}
+    # JSON, and the command line's form: a list of KEY=VALUE strings under strategy_option
+    js = tmp_path / "bo.json"
+    js.write_text(json.dumps({"strategy": "bo", "strategy_option": ["surrogate=forest", "initial=2"]}))
+    code, _, err = run(capsys, "search", "--config", str(js), *SYN, "--study", "c", "--storage", db)
+    assert code == 0, err
+    assert stored_options(db, "c") == {"surrogate": "forest", "initial": 2}
+
+
+@pytest.mark.parametrize("name,text,phrase", [
+    ("unknown-key.toml", "[strategy_options]\nfoo = 1\n",
+     "strategy 'evolution' has no option(s) foo; its options: population_size, sample_size"),
+    ("date.toml", "[strategy_options]\npopulation_size = 1979-05-27\n",
+     "strategy-options: population_size must be a number, string, true or false, or a list"),
+    ("number.toml", "strategy_options = 5\n", "strategy-options must be a table (KEY = VALUE) or a list"),
+    ("malformed.json", '{"strategy_option": ["population_size"]}',
+     "strategy-options: cannot read 'population_size'; write KEY=VALUE"),
+], ids=["unknown-key", "date", "not-a-table", "malformed-item"])
+def test_bad_strategy_options_in_a_config_file(capsys, db, tmp_path, name, text, phrase):
+    path = tmp_path / name
+    path.write_text(text)
+    code, _, err = run(capsys, "search", "--config", str(path), *SYN, "--storage", db)
+    assert_refused(code, err, phrase, db)
+
+
+def test_population_size_is_a_strategy_option(capsys, db, tmp_path):
+    code, _, err = run(capsys, "search", *SYN, "--population-size", "10", "--strategy-option", "population_size=12",
+                       "--storage", db)
+    assert_refused(code, err, "strategy option population_size is given twice on the command line with different "
+                              "values: 12 (--strategy-option) and 10 (--population-size)", db)
+    code, _, err = run(capsys, "search", *SYN, "--population-size", "10", "--strategy-option", "population_size=10",
+                       "--sample-size", "3", "--study", "same", "--storage", db)
+    assert code == 0, err
+    assert stored_options(db, "same") == {"population_size": 10, "sample_size": 3}
+    toml = tmp_path / "c.toml"
+    toml.write_text("population_size = 10\n[strategy_options]\npopulation_size = 12\n")
+    code, _, err = run(capsys, "search", "--config", str(toml), *SYN, "--storage", db)
+    assert_refused(code, err, "given twice in the config file with different values: 12 (strategy-options) and 10 "
+                              "(population-size)")
+    # the command line wins over the file: --population-size replaces the file's population_size
+    code, _, err = run(capsys, "search", "--config", str(toml), *SYN, "--population-size", "12", "--study", "cli",
+                       "--storage", db)
+    assert code == 0, err
+    assert stored_options(db, "cli") == {"population_size": 12}

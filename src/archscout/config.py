@@ -8,7 +8,8 @@ import tomllib
 
 from .errors import ArchscoutError
 
-_ALIASES = {"study": "study_name", "constraint": "constraints"}
+_ALIASES = {"study": "study_name", "constraint": "constraints", "strategy_option": "strategy_options"}
+_TABLES = {"strategy_options"}  # settings that are themselves key = value tables
 
 
 def read_search_config(path: str, options: set[str]) -> dict:
@@ -43,7 +44,7 @@ def read_search_config(path: str, options: set[str]) -> dict:
             hint = f" Did you mean {', '.join(repr(c) for c in close)}?" if close else ""
             raise ArchscoutError(f"config file {path!r}: unknown setting {key!r}.{hint} "
                                  f"Valid settings: {', '.join(valid)}.")
-        if isinstance(value, dict):
+        if isinstance(value, dict) and name not in _TABLES:
             raise ArchscoutError(f"config file {path!r}: {key} must be a single value, not a table")
         if name == "constraints" and isinstance(value, str):
             value = [value]

@@ -21,6 +21,9 @@ class RegularizedEvolution(Strategy):
 
     def __init__(self, space: Space, seed: int = 0, population_size: int = 20, sample_size: int = 5):
         super().__init__(space, seed)
+        for name, value in (("population_size", population_size), ("sample_size", sample_size)):
+            if not isinstance(value, int) or isinstance(value, bool):
+                raise ArchscoutError(f"{name} must be a whole number, got {value!r}")
         if population_size < 2:
             raise ArchscoutError(f"population_size must be >= 2, got {population_size}")
         if not 1 <= sample_size <= population_size:

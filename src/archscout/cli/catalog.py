@@ -1,0 +1,36 @@
+"""The commands that list what is built in: `spaces`, `tasks` and `strategies`."""
+from __future__ import annotations
+
+import click
+
+from .common import echo
+
+
+@click.command()
+def spaces():
+    """List the built-in search spaces."""
+    from ..space import get_space, list_spaces
+
+    for name in list_spaces():
+        sp = get_space(name)
+        echo(f"{name:13} {sp.description}  (~{sp.size():.2e} architectures)")
+
+
+@click.command()
+def tasks():
+    """List the built-in tasks (a .npz or .csv path works too)."""
+    from ..tasks import describe_task, list_tasks
+
+    for name in list_tasks():
+        echo(f"{name:14} {describe_task(name)}")
+    echo(f"{'FILE.npz':14} your data: arrays X, y (optional X_test, y_test)")
+    echo(f"{'FILE.csv':14} your data: numeric columns; label column named label/target/y/class, else the last")
+
+
+@click.command()
+def strategies():
+    """List the built-in search strategies."""
+    from ..strategy import describe_strategy, list_strategies
+
+    for name in list_strategies():
+        echo(f"{name:14} {describe_strategy(name)}")

@@ -1,0 +1,101 @@
+"""The commands that read studies back: `list`, `show` (a leaderboard), `front` (the Pareto front), `best`."""
+from __future__ import annotations
+
+import json
+
+import click
+
+from ..errors import ArchscoutError
+from .common import console, echo, existing, print_board, print_front, storage_option
+
+
+@click.command("list")
+@storage_option
+def list_studies(storage):
+    """List the studies in the database with their trial counts."""
+    from ..report.tables import studies_table
+
+    rows = existing(storage).list_studies()
+    if not rows:
+        echo(f"no studies in {storage}")
+        return
+    console().print(studies_table(rows))
+
+
+@click.command()
+@click.argument("study")
+@storage_option
+@click.option("--top", type=int, default=10, show_default=True, help="How many trials to show.")
+@click.option("--failed", is_flag=True, help="Also list failed, infeasible and interrupted trials with reasons.")
+def show(study, storage, top, failed):
+    """Show a study's leaderboard (by validation accuracy; test accuracy of retrained trials)."""
+    from ..study import Study
+
+    if top < 1:
+        raise ArchscoutError(f"--top must be >= 1, got {top}")
+    s = Study.load(study, existing(storage), check_task=False)
+    print_board(s, top)
+    if failed:
+        for t in s.trials():
+            if t.status not in ("complete", "running"):
+                echo(f"#{t.number:<4} {t.status}: {t.error}")
+
+
+@click.command()
+@click.argument("study")
+@storage_option
+@click.option("--plots", "plots", default=None, help="Folder for the plots (default: next to the SQLite file).")
+@click.option("--no-plots", is_flag=True, help="Print the front only.")
+@click.option("--json", "as_json", is_flag=True, help="Print the front (trials, objectives, metrics) as JSON.")
+def front(study, storage, plots, no_plots, as_json):
+    """Show a study's Pareto-optimal trials and write plots of the front and of hypervolume vs trials."""
+    from ..study import Study
+
+    s = Study.load(study, existing(storage), check_task=False)
+    if as_json:
+        history = s.fronts()
+        doc = {"study": s.name, "objectives": [list(o) for o in s.objectives], "reference_point": s.reference_point,
+               "hypervolume": history[-1]["hypervolume"] if history else None,
+               "front": [{"trial": t.number, "architecture": t.arch.to_dict(), "metrics": t.metrics,
+                          "final": t.final or None} for t in s.front()]}
+        click.echo(json.dumps(doc, indent=2, default=float))
+        return
+    print_front(s, None if no_plots else (plots or ""))
+
+
+@click.command()
+@click.argument("study")
+@storage_option
+@click.option("--json", "as_json", is_flag=True, help="Print the architecture and metrics as JSON.")
+def best(study, storage, as_json):
+    """Show the best trial of a study: architecture, validation metrics, final test accuracy."""
+    from ..study import Study
+
+    s = Study.load(study, existing(storage), check_task=False)
+    t = s.best()
+    doc = {"study": s.name, "trial": t.number, "architecture": t.arch.to_dict(), "metrics": t.metrics,
+           "final": t.final or None}
+    if as_json:
+        click.echo(json.dumps(doc, indent=2, default=float))
+        return
+    echo(f"best trial #{t.number} of {s.name}: {t.arch.describe()}")
+    m = t.metrics
+    from ..evaluate import uses_task
+    from ..report.front import fmt_metric
+
+    parts = [f"id {t.arch.id}"]
+    if "accuracy" in m:
+        parts.append(f"validation accuracy {100 * m['accuracy']:.2f} %")
+    parts += [f"{metric} {fmt_metric(metric, m[metric])}" for metric, _ in s.objectives
+              if metric != "accuracy" and metric in m and metric not in ("params", "flops", "latency_ms")]
+    if "test_accuracy" in m:
+        parts.append(f"test accuracy {100 * m['test_accuracy']:.2f} % (the benchmark's)")
+    parts += [f"params {m['params']:,}"] if "params" in m else []
+    parts += [f"{m['flops'] / 1e6:.3f} MFLOPs"] if "flops" in m else []
+    parts += [f"latency {m['latency_ms']:.3f} ms"] if "latency_ms" in m else []
+    echo("  " + " · ".join(parts))
+    if t.final:
+        echo(f"  test accuracy {100 * t.final['test_accuracy_mean']:.2f} ± {100 * t.final['test_accuracy_std']:.2f} % "
+             f"over {t.final['seeds']} seeds (retrained on all training data)")
+    elif uses_task(s.evaluator_spec):
+        echo("  not retrained yet (archscout search ... with --top-k >= 1, or archscout export)")

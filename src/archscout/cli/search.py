@@ -1,0 +1,183 @@
+"""`archscout search`: options (command line, config file, the strategy's own) in, a study run, results out."""
+from __future__ import annotations
+
+import json
+
+import click
+from click.core import ParameterSource
+
+from ..errors import ArchscoutError
+from .common import KeyValue, echo, load_config, print_board, print_front, storage_option
+
+
+@click.command()
+@click.option("--config", type=click.Path(dir_okay=False), default=None, is_eager=True, expose_value=False,
+              callback=load_config, help="TOML or JSON file of search options (command-line options win).")
+@click.option("--task", default=None,
+              help="Built-in task name (see `archscout tasks`) or a .npz / .csv data file. Default: mnist1d "
+                   "(the train evaluator; the synthetic one takes no task).")
+@click.option("--space", default=None,
+              help="Search space (see `archscout spaces`). Default: conv1d, or the space of a tabular benchmark.")
+@click.option("--strategy", default="evolution", show_default=True,
+              help="Search strategy (see `archscout strategies`).")
+@click.option("--strategy-option", "strategy_options", type=KeyValue(), multiple=True,
+              help="An option of the strategy, KEY=VALUE (repeatable), e.g. surrogate=forest for bo or hidden_size=64 "
+                   "for rl; VALUE is read as JSON when it parses (numbers, true/false, null, lists), else as a "
+                   "string. An unknown KEY lists the strategy's options.")
+@click.option("--trials", type=int, default=None,
+              help="Stop after this many evaluated trials in the study (all runs together).")
+@click.option("--time-budget", default=None,
+              help="Stop starting trials after this much search time in the study, e.g. 90s, 30m, 1.5h.")
+@click.option("--study", "study_name", default=None,
+              help="Study name; default TASK-SPACE. The same name and settings resume the study.")
+@storage_option
+@click.option("--seed", type=int, default=0, show_default=True, help="Seed of the strategy and of training.")
+@click.option("--objectives", default=None,
+              help="Metrics to optimise with directions, e.g. accuracy:max,latency_ms@onnxruntime:b1:min,params:min "
+                   "(default accuracy:max). Several objectives need a multi-objective strategy (nsga2, linas, "
+                   "random, optuna-*).")
+@click.option("--reference", "reference", multiple=True,
+              help="Hypervolume reference point of an objective, METRIC=VALUE (repeatable; default: derived, see "
+                   "docs/multiobjective.md).")
+@click.option("--measure", default="",
+              help="More metrics to measure for every trial, e.g. accuracy@int8,size_bytes@int8,memory_mb.")
+@click.option("--prescreen-latency", is_flag=True,
+              help="Build a per-operator latency lookup table first and reject, unmeasured, candidates it puts more "
+                   "than 25 %% over a latency bound.")
+@click.option("--guide", type=click.Choice(["proxies", "predictor"]), default=None,
+              help="Proxy-guided search: rank a pool of the strategy's proposals by zero-cost proxies (a vote) or by a "
+                   "predictor fitted to the trained ones, and train only the best of each pool.")
+@click.option("--guide-pool", type=int, default=None, help="--guide: proposals ranked per trained candidate (10).")
+@click.option("--guide-proxies", default=None,
+              help="--guide: comma-separated proxies to rank by (default nwot,jacov,flops for proxies; all but "
+                   "grad_sign for predictor).")
+@click.option("--constraint", "constraints", multiple=True,
+              help="A bound on a metric, e.g. 'params <= 20000' or 'latency_ms <= 2' (repeatable). Bounds on "
+                   "costs (params, flops, size_bytes, latency_ms, memory_mb) are checked before training.")
+@click.option("--steps", type=int, default=1000, show_default=True, help="Training steps per candidate.")
+@click.option("--epochs", type=float, default=None, help="Training epochs per candidate (instead of --steps).")
+@click.option("--batch-size", type=int, default=100, show_default=True, help="Training batch size.")
+@click.option("--lr", type=float, default=1e-2, show_default=True, help="Peak learning rate.")
+@click.option("--optimizer", type=click.Choice(["adamw", "adam", "sgd"]), default="adamw", show_default=True)
+@click.option("--schedule", type=click.Choice(["onecycle", "cosine", "constant"]), default="onecycle",
+              show_default=True, help="Learning-rate schedule.")
+@click.option("--final-steps", type=int, default=None,
+              help="Training steps of the final retraining (default: 3x --steps).")
+@click.option("--top-k", type=int, default=3, show_default=True,
+              help="How many of the best trials to retrain on all training data at the end (0: none).")
+@click.option("--final-seeds", type=int, default=3, show_default=True, help="Seeds per final retraining.")
+@click.option("--population-size", type=int, default=None, help="evolution: population size (default 20).")
+@click.option("--sample-size", type=int, default=None, help="evolution: tournament size (default 5).")
+@click.option("--evaluator", default="train", show_default=True,
+              help="How candidates are measured: train (budgeted training on the task), zero-cost (proxies of the "
+                   "untrained network; objective proxy@nwot unless given), predictor:FILE (a predictor written by "
+                   "`archscout proxies --save-predictor`), nas-bench-graph:DATASET (a lookup in NAS-Bench-Graph's "
+                   "tables; space gnn) or synthetic[:OPTS] (a no-training stand-in for testing; see the docs).")
+@click.option("--workers", type=int, default=1, show_default=True,
+              help="Trials evaluated at once (a local process pool when > 1).")
+@click.option("--executor", type=click.Choice(["local", "pool", "ray"]), default=None,
+              help="Where trials run: local (in this process), pool (worker processes), ray (a Ray cluster). "
+                   "Default: local for 1 worker, pool for more.")
+@click.option("--address", default=None, help="ray: address of the Ray cluster (default: start a local one).")
+@click.option("--trial-timeout", default=None, help="Per-trial time limit, e.g. 90s, 10m; over it the trial fails.")
+@click.option("--trial-memory", "trial_memory", type=float, default=None,
+              help="Per-trial memory limit in MB (resident memory of the evaluating process).")
+@click.option("--max-failures", type=int, default=20, show_default=True,
+              help="Stop the study after this many failed trials in a row (0: never).")
+@click.option("--on-interrupted", type=click.Choice(["requeue", "fail"]), default="requeue", show_default=True,
+              help="Trials running when their process died: evaluate again, or store as failed.")
+@click.option("--progress/--no-progress", default=True, show_default=True, help="Show the progress bar.")
+def search(task, space, strategy, strategy_options, trials, time_budget, study_name, storage, seed, objectives,
+           reference, measure, prescreen_latency, guide, guide_pool, guide_proxies, constraints, steps, epochs,
+           batch_size, lr, optimizer, schedule, final_steps, top_k, final_seeds, population_size, sample_size,
+           evaluator, workers, executor, address, trial_timeout, trial_memory, max_failures, on_interrupted,
+           progress):
+    """Search for an architecture, retrain the best, and print the leaderboard.
+
+    Every trial is stored as it finishes; running the same command again resumes the
+    study and never trains an architecture twice at the same budget.
+    """
+    from ..evaluate import uses_task
+    from ..study import Study, check_budget, check_search_options
+
+    check_budget(trials, time_budget)
+    check_search_options(workers, executor, address, trial_timeout, trial_memory, max_failures or None,
+                         on_interrupted)  # refuse bad settings before anything is stored
+    if top_k < 0 or final_seeds < 0:
+        raise ArchscoutError("--top-k and --final-seeds must be >= 0")
+    options = _strategy_options(click.get_current_context(), strategy_options,
+                                {"population_size": population_size, "sample_size": sample_size})
+    train = {"steps": steps, "epochs": epochs, "batch_size": batch_size, "lr": lr, "optimizer": optimizer,
+             "schedule": schedule}
+    final_train = None
+    if final_steps is not None:
+        final_train = {**train, "steps": final_steps, "epochs": None}
+    if max_failures < 0:
+        raise ArchscoutError(f"--max-failures must be >= 0, got {max_failures}")
+    if guide is None and (guide_pool is not None or guide_proxies is not None):
+        raise ArchscoutError("--guide-pool and --guide-proxies set up a guide: add --guide proxies or "
+                             "--guide predictor")
+    guide_options = None if guide is None else {"by": guide, **({"pool": guide_pool} if guide_pool is not None else {}),
+                                                 **({"proxies": guide_proxies} if guide_proxies else {})}
+    study = Study(study_name, space=space, task=task, strategy=strategy, strategy_options=options,
+                  storage=storage, seed=seed, objectives=objectives, constraints=constraints, train=train,
+                  final_train=final_train, evaluator=evaluator, measure=measure,
+                  prescreen_latency=prescreen_latency, reference_point=_reference(reference), guide=guide_options)
+    what = study.task.summary() if uses_task(study.evaluator_spec) else f"evaluator {study.evaluator_spec}"
+    echo(f"study {study.name} · {what}")
+    where = f"{workers} worker{'s' if workers > 1 else ''}" + (f" on {executor}" if executor else "")
+    echo(f"space {study.space.name} · strategy {study.strategy_name} · budget "
+         f"{trials if trials else '∞'} trials / {time_budget or 'no time limit'} · {where} · storage "
+         f"{study.storage.shown_url}")
+    study.run(trials=trials, time_budget=time_budget, final_top_k=top_k, final_seeds=final_seeds,
+              progress=progress, workers=workers, executor=executor, address=address, trial_timeout=trial_timeout,
+              trial_memory_mb=trial_memory, max_failures=max_failures or None, on_interrupted=on_interrupted)
+    print_board(study, 10)
+    if study.multi_objective:
+        print_front(study)
+    echo(f"\nresults: study {study.name!r} in {study.storage.shown_url}")
+    exportable = uses_task(study.evaluator_spec)  # a lookup evaluator trained nothing that could be exported
+    echo(f"next: archscout show {study.name}"
+         + (f"   ·   archscout export {study.name} --out model/" if exportable else "")
+         + ("" if storage == "sqlite:///archscout.db" else f"   (add --storage {storage})"))
+
+
+def _reference(items: tuple) -> dict | None:
+    """--reference METRIC=VALUE options as a dict (None when none is given)."""
+    out = {}
+    for item in items:
+        metric, sep, value = item.rpartition("=")
+        try:
+            number = float(value)
+        except ValueError:
+            number = None
+        if not sep or not metric.strip() or number is None:
+            raise ArchscoutError(f"cannot read --reference {item!r}; write METRIC=NUMBER, e.g. latency_ms=2")
+        out[metric.strip()] = number
+    return out or None
+
+
+def _strategy_options(ctx, items: tuple, shorthands: dict) -> dict:
+    """The strategy's options from --strategy-option pairs and their shorthands (--population-size, ...), on the
+    command line and in the config file: the command line wins key by key, as it does for every option; within
+    one of them a key given twice must have one value. make_strategy checks the keys against the strategy."""
+    file_items = ctx.lookup_default("strategy_options") or []
+    command_line = ctx.get_parameter_source("strategy_options") is ParameterSource.COMMANDLINE
+    layers = {"on the command line": [(k, v, "--strategy-option") for k, v in (items if command_line else ())],
+              "in the config file": [(k, v, "strategy-options") for k, v in file_items]}
+    for name, value in shorthands.items():
+        if value is not None:
+            from_cli = ctx.get_parameter_source(name) is ParameterSource.COMMANDLINE
+            layers["on the command line" if from_cli else "in the config file"].append(
+                (name, value, f"--{name.replace('_', '-')}" if from_cli else name.replace("_", "-")))
+    out: dict = {}
+    for where in ("in the config file", "on the command line"):
+        seen: dict = {}
+        for key, value, how in layers[where]:
+            if key in seen and seen[key][0] != value:
+                raise ArchscoutError(f"strategy option {key} is given twice {where} with different values: "
+                                     f"{json.dumps(seen[key][0])} ({seen[key][1]}) and {json.dumps(value)} ({how}); "
+                                     f"give it once")
+            seen[key] = (value, how)
+        out.update((k, v) for k, (v, _) in seen.items())
+    return out
