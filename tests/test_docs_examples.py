@@ -41,7 +41,8 @@ def code_blocks(page: Path) -> list[tuple[str, int, str]]:
         end = next((j for j in range(i + 1, len(lines))
                     if lines[j].strip().startswith(fence[0] * len(fence)) and not lines[j].strip().strip(fence[0])),
                    len(lines))
-        code = "\n".join(line[indent:] if line[:indent].isspace() else line.lstrip() for line in lines[i + 1:end])
+        code = "\n".join(line[indent:] if not indent or line[:indent].isspace() else line.lstrip()
+                         for line in lines[i + 1:end])
         blocks.append((opening["tag"].lower(), i + 2, code + "\n"))
         i = end + 1
     return blocks

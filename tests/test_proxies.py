@@ -7,7 +7,7 @@ import torch
 
 from archscout.cost import count_flops, count_params
 from archscout.errors import ArchscoutError
-from archscout.evaluate.proxies import PROXIES, ProxyFailed, score, score_all
+from archscout.evaluate.proxies import PROXIES, ProxyFailed, proxy_batch, score, score_all
 from archscout.space.builtin import get_space
 from archscout.tasks import get_task
 
@@ -157,6 +157,24 @@ def test_nwot_tells_a_network_of_distinct_codes_from_one_that_maps_every_sample_
     assert varied > 0
     with pytest.raises(ProxyFailed, match="nwot: the activation-code kernel is singular"):
         score("nwot", model, (torch.ones((16, 13)),), y)
+
+
+def test_nwot_refuses_a_singular_kernel_whatever_the_order_of_the_samples():
+    # a network a guided search trained: its one depthwise channel sets the sign of every unit at a position,
+    # so the 64 samples' distinct codes give a kernel of rank 41, whose determinant's sign is rounding noise
+    task = get_task("mnist1d")
+    (x,), y, _ = proxy_batch(task)
+    model = _macro("conv1d", [{"op": "dwconv", "width": 128, "kernel": 9, "dilation": 1, "downsample": "avgpool",
+                               "residual": True, "act": "gelu", "norm": "batch", "dropout": None}], task.input_shape)
+    gen = torch.Generator().manual_seed(0)
+    for order in [torch.arange(64)] + [torch.randperm(64, generator=gen) for _ in range(7)]:
+        with pytest.raises(ProxyFailed, match="nwot: the activation-code kernel is singular"):
+            score("nwot", model, (x[order],), y[order])
+    regular = _macro("mlp", [{"width": 64, "act": "relu", "dropout": 0.0, "norm": "none", "residual": False}], (13,))
+    x, y = torch.randn((16, 13), generator=gen), torch.arange(16) % 10
+    first = score("nwot", regular, (x,), y)
+    for order in [torch.randperm(16, generator=gen) for _ in range(3)]:
+        assert score("nwot", regular, (x[order],), y[order]) == pytest.approx(first, rel=1e-9)
 
 
 def test_a_custom_loss_is_used_by_the_loss_based_proxies(mnist1d_batch, conv1d_model):

@@ -15,7 +15,7 @@ break a constraint of the study ranks below every other, whatever its proxies.
   candidates' encodings and proxy scores and ranks the pool by its prediction plus half its
   uncertainty (an upper confidence bound), refitted as results come in.
 
-The proxies of every trained candidate are stored with its metrics (``proxy@NAME``), so the
+The guide wraps the strategy (:class:`GuidedStrategy`), so the loop knows nothing of it. The proxies of every trained candidate are stored with its metrics (``proxy@NAME``), so the
 predictor is refitted from storage alone on resume. The time spent ranking is part of the
 search time, like the training.
 """
@@ -26,6 +26,8 @@ import time
 import numpy as np
 
 from .errors import ArchscoutError
+from .space import Architecture
+from .strategy import Proposal, Result, Strategy
 
 GUIDES = ("proxies", "predictor")
 VOTE_PROXIES = ("nwot", "jacov", "flops")
@@ -158,6 +160,62 @@ class Guide:
                                           seed=self.seed + len(trained)).fit(archs, y, proxies)
             self._fitted_on = len(trained)
         return self._fitted
+
+
+class GuidedStrategy(Strategy):
+    """A strategy wrapped by a guide: each proposal is the guide's pick of a pool of fresh proposals of the
+    inner strategy (neither evaluated nor proposed and still pending); the others are discarded by the inner
+    strategy. How the guide picked is stored with the trial (``details["guide"]``). What the guide learns
+    from (a predictor's training data) are the results it is told: architecture, metrics and score."""
+
+    def __init__(self, inner: Strategy, guide: Guide):
+        super().__init__(inner.space, inner.seed)
+        self.inner, self.guide = inner, guide
+        self.multi_objective = inner.multi_objective
+        self.name = inner.name
+        self.evaluated: set[str] = set()  # arch ids told (evaluated, failed or refused)
+        self.pending: set[str] = set()  # arch ids proposed and not told yet
+        self.trained: dict[str, tuple] = {}  # arch id -> (arch, metrics, score): what a guide learns from
+
+    def resume(self, told: int) -> None:
+        self.inner.resume(told)
+
+    def ask(self) -> Proposal:
+        pool: list[Architecture] = []
+        repeats: list[Architecture] = []
+        arch = None
+        for _ in range(self.guide.pool * 5):
+            arch = self.inner.ask()
+            if arch.id not in self.evaluated and arch.id not in self.pending and all(a.id != arch.id for a in pool):
+                pool.append(arch)
+                if len(pool) == self.guide.pool:
+                    break
+            else:
+                repeats.append(arch)
+        if not pool:  # nothing fresh: let the loop handle the last repeat
+            for arch in repeats[:-1]:
+                self.inner.discard(arch)
+            return Proposal(repeats[-1])
+        best, info = self.guide.pick(pool, list(self.trained.values()))
+        for arch in repeats + pool[:best] + pool[best + 1:]:  # proposals that will never be evaluated
+            self.inner.discard(arch)
+        self.pending.add(pool[best].id)
+        return Proposal(pool[best], details={"guide": info})
+
+    def discard(self, arch: Architecture) -> None:
+        self.pending.discard(arch.id)
+        self.inner.discard(arch)
+
+    def tell(self, arch: Architecture, score) -> None:
+        self.tell_result(Result(arch, score))
+
+    def tell_result(self, result: Result) -> None:
+        self.pending.discard(result.arch.id)
+        if result.fidelity is None:
+            self.evaluated.add(result.arch.id)
+            if result.score is not None:
+                self.trained[result.arch.id] = (result.arch, result.metrics, result.score)
+        self.inner.tell_result(result)
 
 
 def vote(scores: list[dict], proxies: list[str]) -> np.ndarray:

@@ -35,6 +35,10 @@ def show(study, storage, top, failed):
         raise ArchscoutError(f"--top must be >= 1, got {top}")
     s = Study.load(study, existing(storage), check_task=False)
     print_board(s, top)
+    unranked = s.unranked()
+    if unranked:
+        echo(f"ranked at fidelity {s.ranked_fidelity():g}: {len(unranked)} complete trial(s) at lower fidelities "
+             f"are not ranked")
     if failed:
         for t in s.trials():
             if t.status not in ("complete", "running"):
@@ -80,7 +84,6 @@ def best(study, storage, as_json):
         return
     echo(f"best trial #{t.number} of {s.name}: {t.arch.describe()}")
     m = t.metrics
-    from ..evaluate import uses_task
     from ..report.front import fmt_metric
 
     parts = [f"id {t.arch.id}"]
@@ -97,5 +100,5 @@ def best(study, storage, as_json):
     if t.final:
         echo(f"  test accuracy {100 * t.final['test_accuracy_mean']:.2f} ± {100 * t.final['test_accuracy_std']:.2f} % "
              f"over {t.final['seeds']} seeds (retrained on all training data)")
-    elif uses_task(s.evaluator_spec):
+    elif s.evaluator_spec.needs_task:
         echo("  not retrained yet (archscout search ... with --top-k >= 1, or archscout export)")

@@ -97,7 +97,6 @@ def search(task, space, strategy, strategy_options, trials, time_budget, study_n
     Every trial is stored as it finishes; running the same command again resumes the
     study and never trains an architecture twice at the same budget.
     """
-    from ..evaluate import uses_task
     from ..study import Study, check_budget, check_search_options
 
     check_budget(trials, time_budget)
@@ -123,7 +122,7 @@ def search(task, space, strategy, strategy_options, trials, time_budget, study_n
                   storage=storage, seed=seed, objectives=objectives, constraints=constraints, train=train,
                   final_train=final_train, evaluator=evaluator, measure=measure,
                   prescreen_latency=prescreen_latency, reference_point=_reference(reference), guide=guide_options)
-    what = study.task.summary() if uses_task(study.evaluator_spec) else f"evaluator {study.evaluator_spec}"
+    what = study.task.summary() if study.evaluator_spec.needs_task else f"evaluator {study.evaluator_spec}"
     echo(f"study {study.name} · {what}")
     where = f"{workers} worker{'s' if workers > 1 else ''}" + (f" on {executor}" if executor else "")
     echo(f"space {study.space.name} · strategy {study.strategy_name} · budget "
@@ -136,7 +135,7 @@ def search(task, space, strategy, strategy_options, trials, time_budget, study_n
     if study.multi_objective:
         print_front(study)
     echo(f"\nresults: study {study.name!r} in {study.storage.shown_url}")
-    exportable = uses_task(study.evaluator_spec)  # a lookup evaluator trained nothing that could be exported
+    exportable = study.evaluator_spec.needs_task  # a lookup evaluator trained nothing that could be exported
     echo(f"next: archscout show {study.name}"
          + (f"   ·   archscout export {study.name} --out model/" if exportable else "")
          + ("" if storage == "sqlite:///archscout.db" else f"   (add --storage {storage})"))

@@ -116,6 +116,12 @@ class Evaluator(ABC):
         return "accuracy"
 
     @classmethod
+    def default_fidelity(cls, options: str, train: "TrainConfig") -> dict | None:
+        """The study's own fidelity in the terms of ``fidelities`` (None: the evaluator has no such scale);
+        trials at lower fidelities rank below it."""
+        return None
+
+    @classmethod
     def budget(cls, options: str, train: "TrainConfig") -> str:
         """The key stored as the study's budget (trials at the same key are not evaluated twice)."""
         return cls.name + (f":{options}" if options else "")

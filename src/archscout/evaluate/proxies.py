@@ -248,10 +248,18 @@ def nwot(net, inputs, targets, loss, mask) -> float:
     codes = torch.cat([(a > 0).reshape(a.shape[0], -1) for a in recorder.inputs], 1).double()
     codes = _rows(codes, mask)
     kernel = codes @ codes.T + (1 - codes) @ (1 - codes).T
-    sign, logdet = torch.linalg.slogdet(kernel)
-    if sign <= 0:
-        raise ProxyFailed("nwot: the activation-code kernel is singular (samples share a binary code)")
-    return float(logdet)
+    # A sum of Gram matrices, so positive semi-definite: its log-determinant is the sum of the logarithms of its
+    # eigenvalues. A singular kernel is told by its rank, not by the sign of its determinant: for a singular
+    # matrix that sign is rounding noise, which flips with the order of the samples or LAPACK's code path.
+    eig = torch.linalg.eigvalsh(kernel)
+    n = eig.shape[0]
+    # numpy's matrix_rank tolerance: on conv1d networks a zero eigenvalue comes out below 1e-15 of the largest
+    # and a nonzero one above 1e-7 of it, so rounding cannot move one across
+    rank = int((eig > eig[-1] * n * torch.finfo(eig.dtype).eps).sum())
+    if rank < n:
+        raise ProxyFailed(f"nwot: the activation-code kernel is singular (rank {rank} of {n}: the samples' "
+                          f"binary codes are linearly dependent, e.g. two samples share a code)")
+    return float(torch.log(eig).sum())
 
 
 def zen(net, inputs, targets, loss, mask) -> float:

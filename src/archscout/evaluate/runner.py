@@ -70,7 +70,7 @@ class TrialRunner:
         if prepare is not None:
             prepare()
 
-    def __call__(self, arch_json: str, seed: int) -> Outcome:
+    def __call__(self, arch_json: str, seed: int, fidelity: dict | None = None) -> Outcome:
         cost = [c for c in self.constraints if c.before_training]
 
         def cost_check(m: dict, proxies_done: bool = False) -> str | None:
@@ -87,8 +87,11 @@ class TrialRunner:
 
         try:
             arch = Architecture.from_json(arch_json, self.space)
-            ev = self.evaluator.evaluate(arch, seed=seed, cost_check=cost_check,
-                                         guard=Guard(self.time_limit, self.memory_mb))
+            guard = Guard(self.time_limit, self.memory_mb)
+            if fidelity:
+                ev = self.evaluator.evaluate(arch, seed=seed, cost_check=cost_check, guard=guard, fidelity=fidelity)
+            else:  # an evaluator written before fidelities existed takes no such argument
+                ev = self.evaluator.evaluate(arch, seed=seed, cost_check=cost_check, guard=guard)
         except Infeasible as e:
             return Outcome("infeasible", e.metrics, {}, str(e))
         except TrialFailed as e:

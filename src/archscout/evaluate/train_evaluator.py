@@ -36,6 +36,10 @@ class TrainingEvaluator(NetworkEvaluator):
         return ""
 
     @classmethod
+    def default_fidelity(cls, options: str, train: TrainConfig) -> dict | None:
+        return {"steps": train.steps} if train.epochs is None else {"epochs": train.epochs}
+
+    @classmethod
     def budget(cls, options: str, train: TrainConfig) -> str:
         return train.budget_key()
 

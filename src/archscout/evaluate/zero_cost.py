@@ -99,6 +99,8 @@ class ZeroCostEvaluator(Evaluator):
 
     def evaluate(self, arch: Architecture, seed: int = 0, cost_check=None, guard=None,
                  fidelity: dict | None = None) -> Evaluation:
+        if fidelity:
+            self.check_fidelity(fidelity)
         details: dict = {}
         _, metrics = self.measurer.build_and_cost(arch, seed, cost_check, details)
         missing = [m for m in self.required if m not in metrics]
@@ -186,7 +188,7 @@ class PredictorEvaluator(ZeroCostEvaluator):
 
     def evaluate(self, arch: Architecture, seed: int = 0, cost_check=None, guard=None,
                  fidelity: dict | None = None) -> Evaluation:
-        ev = super().evaluate(arch, seed, cost_check, guard)
+        ev = super().evaluate(arch, seed, cost_check, guard, fidelity)
         scores = {p: ev.metrics.get(f"proxy@{p}") for p in self.predictor.proxies}
         mean, std = self.predictor.predict([arch], [scores], return_std=True)
         if not (math.isfinite(mean[0]) and math.isfinite(std[0])):

@@ -7,7 +7,8 @@ from ..evaluate.runner import Outcome, TrialRunner
 class Executor:
     """Runs trials of one :class:`TrialRunner` and returns outcomes as they finish.
 
-    ``submit(key, arch_json, seed)`` starts a trial (only while ``free() > 0``);
+    ``submit(key, arch_json, seed, fidelity)`` starts a trial (only while ``free() > 0``) at
+    ``fidelity`` (None: the study's own; the evaluator reads it);
     ``wait(timeout)`` returns ``[(key, Outcome), ...]`` of trials that finished (possibly
     none); ``close()`` stops everything, abandoning trials still running.
     """
@@ -21,7 +22,7 @@ class Executor:
     def free(self) -> int:
         raise NotImplementedError
 
-    def submit(self, key, arch_json: str, seed: int) -> None:
+    def submit(self, key, arch_json: str, seed: int, fidelity: dict | None = None) -> None:
         raise NotImplementedError
 
     def wait(self, timeout: float) -> list[tuple[object, Outcome]]:

@@ -19,8 +19,8 @@ class LocalExecutor(Executor):
     def free(self) -> int:
         return 1 - len(self.pending)
 
-    def submit(self, key, arch_json: str, seed: int) -> None:
-        self.pending.append((key, arch_json, seed))
+    def submit(self, key, arch_json: str, seed: int, fidelity: dict | None = None) -> None:
+        self.pending.append((key, arch_json, seed, fidelity))
 
     def running(self) -> int:
         return len(self.pending)
@@ -28,8 +28,8 @@ class LocalExecutor(Executor):
     def wait(self, timeout: float):
         if not self.pending:
             return []
-        key, arch_json, seed = self.pending.pop(0)
-        return [(key, self.runner(arch_json, seed))]
+        key, arch_json, seed, fidelity = self.pending.pop(0)
+        return [(key, self.runner(arch_json, seed, fidelity))]
 
     def close(self) -> None:
         self.pending.clear()

@@ -53,8 +53,8 @@ def _worker_main(conn, runner_bytes: bytes, threads: int) -> None:
             return
         if msg is None:
             return
-        key, arch_json, seed = msg
-        out = runner(arch_json, seed)
+        key, arch_json, seed, fidelity = msg
+        out = runner(arch_json, seed, fidelity)
         try:
             conn.send(("done", key, out))
         except (BrokenPipeError, OSError):  # the driver is gone: nobody to report to
@@ -149,10 +149,10 @@ class PoolExecutor(Executor):
     def running(self) -> int:
         return sum(1 for w in self.pool if w.job is not None)
 
-    def submit(self, key, arch_json: str, seed: int) -> None:
+    def submit(self, key, arch_json: str, seed: int, fidelity: dict | None = None) -> None:
         w = next(w for w in self.pool if w.job is None)
         w.job = (key, time.monotonic())
-        w.conn.send((key, arch_json, seed))
+        w.conn.send((key, arch_json, seed, fidelity))
 
     def _replace(self, w: _Worker) -> None:
         w.kill()

@@ -18,14 +18,14 @@ from ..evaluate.runner import Outcome
 from ._base import Executor
 
 
-def _ray_task(runner, arch_json: str, seed: int):
+def _ray_task(runner, arch_json: str, seed: int, fidelity: dict | None = None):
     try:
         import torch
 
         torch.set_num_threads(1)  # workers are reused; a task has one CPU
     except ImportError:  # pragma: no cover - torch is a dependency
         pass
-    return runner(arch_json, seed)
+    return runner(arch_json, seed, fidelity)
 
 
 def _check_reachable(address: str) -> None:
@@ -80,8 +80,8 @@ class RayExecutor(Executor):
     def running(self) -> int:
         return len(self.inflight)
 
-    def submit(self, key, arch_json: str, seed: int) -> None:
-        ref = self.task.remote(self.runner_ref, arch_json, seed)
+    def submit(self, key, arch_json: str, seed: int, fidelity: dict | None = None) -> None:
+        ref = self.task.remote(self.runner_ref, arch_json, seed, fidelity)
         self.inflight[ref] = (key, time.monotonic())
 
     def wait(self, timeout: float):

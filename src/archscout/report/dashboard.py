@@ -194,7 +194,7 @@ class Dashboard:
         if not rows:
             raise NotFound(f"study {study.name!r} has no trial #{number}",
                            f'<p><a href="{H.esc(study_url(study.name))}">back to the study</a></p>')
-        return study._trial(rows[0], study._final_summary().get(rows[0].id, {}))
+        return study.trial(rows[0].number)
 
     def trial_page(self, name: str, number: str) -> str:
         study = self.study(name)

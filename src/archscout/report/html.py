@@ -83,7 +83,7 @@ def summary(study, trials) -> str:
     """What the study searched, how, and how far it got."""
     n = counts(trials)
     fronts = [f for f in study.fronts() if f["hypervolume"] is not None] if study.multi_objective else []
-    task = study._task_ref if isinstance(study._task_ref, str) else getattr(study._task_ref, "name", None)
+    task = study.task_name
     rows = [("task", task or "— (a lookup evaluator trains nothing)"),
             ("space", study.space.name), ("strategy", study.strategy_name), ("evaluator", study.evaluator_spec.text),
             ("objectives", ", ".join(f"{m} ({w})" for m, w in study.objectives)),

@@ -149,7 +149,7 @@ def front(study):
         return _empty(fig, axes[0], "no completed trial yet" if not board else
                       "one objective and no measured cost: no front to draw")
     if study.multi_objective:
-        on_front = {board[i].number for i in nondominated(study._minimised(board))}
+        on_front = {board[i].number for i in nondominated(study.minimised(board))}
     for panel, (ax, ((mx, wx), (my, wy))) in enumerate(zip(axes, pairs)):
         rows = [t for t in board if t.metrics.get(mx) is not None and t.metrics.get(my) is not None]
         if not study.multi_objective:  # the 2-D front of this pair

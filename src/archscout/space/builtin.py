@@ -1,10 +1,10 @@
 """The built-in search spaces (conv1d, conv2d, mlp, gnn, gnn-proteins) and the registry that names them."""
 from __future__ import annotations
 
-from functools import partial
+from functools import partial, update_wrapper
 from typing import Callable
 
-from ..errors import unknown_name
+from ..registry import Registry
 from ._choices import Block, Choice, Repeat
 from ._space import Space
 from .gnn import gnn, gnn_proteins
@@ -108,29 +108,33 @@ def mlp(quantization: bool = False) -> Space:
     )
 
 
-_REGISTRY: dict[str, Callable[[], Space]] = {
-    "conv1d": conv1d, "conv2d": conv2d, "mlp": mlp, "gnn": gnn, "gnn-proteins": gnn_proteins,
-    "conv1d-quant": partial(conv1d, True), "conv2d-quant": partial(conv2d, True), "mlp-quant": partial(mlp, True)}
+SPACES: Registry[Callable[[], Space]] = Registry("space")
+for _name, _factory in (("conv1d", conv1d), ("conv2d", conv2d), ("mlp", mlp), ("gnn", gnn),
+                        ("gnn-proteins", gnn_proteins), ("conv1d-quant", update_wrapper(partial(conv1d, True), conv1d)),
+                        ("conv2d-quant", update_wrapper(partial(conv2d, True), conv2d)),
+                        ("mlp-quant", update_wrapper(partial(mlp, True), mlp))):
+    SPACES.register(_name, _factory)
 _CACHE: dict[str, Space] = {}
 
 
-def list_spaces() -> list[str]:
-    return sorted(_REGISTRY)
+def list_spaces(pattern: str | None = None) -> list[str]:
+    return SPACES.names(pattern)
 
 
 def find_space(name: str) -> Space | None:
-    if name not in _REGISTRY:
+    if name not in SPACES:
         return None
-    if name not in _CACHE:
-        _CACHE[name] = _REGISTRY[name]()
-    return _CACHE[name]
+    key = SPACES.canonical(name)
+    if key not in _CACHE:
+        _CACHE[key] = SPACES.get(key)()
+    return _CACHE[key]
 
 
 def get_space(name: str | Space) -> Space:
     """The built-in space of that name (a Space passes through); unknown names list the valid ones."""
     if isinstance(name, Space):
         return name
-    space = find_space(name)
+    space = find_space(name) if isinstance(name, str) else None
     if space is None:
-        raise unknown_name("space", name, _REGISTRY)
+        SPACES.canonical(str(name))  # the error with the close matches
     return space

@@ -62,6 +62,8 @@ class TrialRow:
     started_at: float
     finished_at: float | None
     session_id: int | None = None
+    fidelity: dict | None = None  # None: the study's own budget
+    parent: int | None = None  # the number of the trial this one continued
 
     @property
     def duration(self) -> float | None:
@@ -415,8 +417,10 @@ class Storage:
 
     # -- trials -----------------------------------------------------------------------
     def claim_trial(self, study_id: int, arch_id: str, arch_json: str, budget: str, seed: int,
-                    session_id: int | None = None, max_trials: int | None = None) -> Claim:
-        """Atomically claim an architecture at a budget as a new running trial with the next number.
+                    session_id: int | None = None, max_trials: int | None = None, fidelity: dict | None = None,
+                    parent: int | None = None) -> Claim:
+        """Atomically claim an architecture at a budget as a new running trial with the next number
+        (``fidelity``, ``parent``: stored with it, see :class:`TrialRow`).
 
         Not claimed when another trial of the study holds it (``taken``) or when ``max_trials``
         trials (finished or running) exist already (``full``).
@@ -441,7 +445,8 @@ class Storage:
                     res = c.execute(trials.insert().values(
                         study_id=study_id, number=number, arch_id=arch_id, arch=arch_json, budget=budget,
                         status="running", metrics="{}", details="{}", seed=seed, started_at=time.time(),
-                        claim=key, session_id=session_id))
+                        claim=key, session_id=session_id, fidelity=None if fidelity is None else _dumps(fidelity),
+                        parent=parent))
                     return Claim(trial=self._trial(c, res.inserted_primary_key[0]))
             except IntegrityError:  # lost a race for the number or the claim: look again
                 continue
@@ -527,7 +532,8 @@ class Storage:
     def _row(r) -> TrialRow:
         return TrialRow(r["id"], r["study_id"], r["number"], r["arch_id"], r["arch"], r["budget"], r["status"],
                         json.loads(r["metrics"]), json.loads(r["details"]), r["error"], r["seed"],
-                        r["started_at"], r["finished_at"], r["session_id"])
+                        r["started_at"], r["finished_at"], r["session_id"],
+                        None if r["fidelity"] is None else json.loads(r["fidelity"]), r["parent"])
 
     def trials(self, study_id: int, finished_after: float | None = None,
                exclude_session: int | None = None) -> list[TrialRow]:

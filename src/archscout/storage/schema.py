@@ -1,4 +1,4 @@
-"""The database schema (version 3) and the migrations that bring older archscout databases up to it.
+"""The database schema (version 4) and the migrations that bring older archscout databases up to it.
 
 A migration is a function of an open transaction; they run in order, all in one transaction
 per step, and the stored ``schema_version`` moves with them. A database whose version is
@@ -10,7 +10,7 @@ import hashlib
 
 import sqlalchemy as sa
 
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 4
 
 metadata = sa.MetaData()
 meta_table = sa.Table("archscout_meta", metadata, sa.Column("key", sa.String(64), primary_key=True),
@@ -54,6 +54,9 @@ trials = sa.Table(
     # released, so the unique index below makes claims atomic across processes and machines
     sa.Column("claim", sa.String(64)),
     sa.Column("session_id", sa.Integer, sa.ForeignKey("sessions.id")),
+    # the fidelity the trial ran at (JSON; NULL: the study's own budget) and the trial it continued
+    sa.Column("fidelity", sa.Text),
+    sa.Column("parent", sa.Integer),
     sa.UniqueConstraint("study_id", "number"),
     sa.Index("ix_trials_claim", "study_id", "claim", unique=True),
     sa.Index("ix_trials_study_status", "study_id", "status"),  # trial budgets count these on every claim
@@ -86,7 +89,8 @@ fronts = sa.Table(
 # the tables each version has: what a database of that version must hold to be read
 TABLES_AT = {1: {"archscout_meta", "studies", "trials", "finals"},
              2: {"archscout_meta", "studies", "trials", "finals", "sessions"},
-             3: {"archscout_meta", "studies", "trials", "finals", "sessions", "fronts"}}
+             3: {"archscout_meta", "studies", "trials", "finals", "sessions", "fronts"},
+             4: {"archscout_meta", "studies", "trials", "finals", "sessions", "fronts"}}
 
 
 def claim_key(arch_id: str, budget: str) -> str:
@@ -117,4 +121,10 @@ def _v2_to_v3(conn) -> None:
     fronts.create(conn)
 
 
-MIGRATIONS = {1: _v1_to_v2, 2: _v2_to_v3}  # from version -> the step to the next one
+def _v3_to_v4(conn) -> None:
+    """Trials carry the fidelity they ran at and the trial they continued (both NULL for older trials)."""
+    conn.execute(sa.text("ALTER TABLE trials ADD COLUMN fidelity TEXT"))
+    conn.execute(sa.text("ALTER TABLE trials ADD COLUMN parent INTEGER"))
+
+
+MIGRATIONS = {1: _v1_to_v2, 2: _v2_to_v3, 3: _v3_to_v4}  # from version -> the step to the next one

@@ -6,7 +6,7 @@ import inspect
 from ..errors import ArchscoutError
 from ..registry import Registry
 from ..space import Space
-from ._base import Strategy
+from ._base import Proposal, Result, Strategy
 from ._bo import BayesianOptimization
 from ._evolution import RegularizedEvolution
 from ._linas import LINAS
@@ -72,7 +72,7 @@ def canonical_name(name: str) -> str:
     return STRATEGIES.canonical(name)
 
 
-__all__ = ["STRATEGIES", "strategy_options", "Strategy", "BayesianOptimization", "RandomSearch", "RegularizedEvolution", "LocalSearch",
+__all__ = ["Proposal", "Result", "STRATEGIES", "strategy_options", "Strategy", "BayesianOptimization", "RandomSearch", "RegularizedEvolution", "LocalSearch",
            "make_strategy", "list_strategies", "multi_objective_strategies", "canonical_name",
            "ReinforceController", "OptunaSampler", "OptunaTPE", "OptunaNSGA2", "OptunaRandom",
            "NSGA2", "LINAS"]

@@ -2,8 +2,41 @@
 from __future__ import annotations
 
 import random
+from dataclasses import dataclass, field
 
 from ..space import Architecture, Space
+
+
+@dataclass(frozen=True)
+class Proposal:
+    """What ``ask()`` may return instead of a bare Architecture: the architecture, the fidelity to evaluate
+    it at (``{"steps": 200}``, ``{"epochs": 3}``, any budget the study's evaluator understands; None: the
+    study's own), the number of a parent trial it continues or promotes (None: a new candidate), and
+    ``details`` stored with its trial (how it was picked)."""
+
+    arch: Architecture
+    fidelity: dict | None = None
+    parent: int | None = None
+    details: dict | None = field(default=None, compare=False)
+
+    @staticmethod
+    def of(proposal: "Proposal | Architecture") -> "Proposal":
+        return proposal if isinstance(proposal, Proposal) else Proposal(proposal)
+
+
+@dataclass(frozen=True)
+class Result:
+    """What a strategy is told of one evaluated proposal: ``score`` ("higher is better", a tuple with several
+    objectives, None when it failed or broke a constraint), the stored ``metrics``, the ``fidelity`` it ran
+    at (None: the study's own), its trial ``number`` and ``status``, and the ``parent`` it continued."""
+
+    arch: Architecture
+    score: float | tuple | None
+    metrics: dict = field(default_factory=dict)
+    fidelity: dict | None = None
+    trial: int | None = None
+    status: str = "complete"
+    parent: int | None = None
 
 
 class Strategy:
@@ -31,7 +64,8 @@ class Strategy:
         """Called after the stored history (``told`` results) was replayed into a fresh strategy."""
         self.rng = random.Random(f"{self.seed}/{told}")
 
-    def ask(self) -> Architecture:
+    def ask(self) -> "Architecture | Proposal":
+        """The next candidate: an Architecture (evaluated at the study's fidelity) or a :class:`Proposal`."""
         raise NotImplementedError
 
     def discard(self, arch: Architecture) -> None:
@@ -40,3 +74,10 @@ class Strategy:
 
     def tell(self, arch: Architecture, score: float | tuple | None) -> None:
         """Default: nothing to learn."""
+
+    def tell_result(self, result: Result) -> None:
+        """What the search calls with every finished trial, in the order they finished (resumes replay the
+        stored trials in trial order). The default hands the score to :meth:`tell`, so a strategy that reads
+        only the score implements ``tell``; one that needs the metrics, the fidelity or the parent (a
+        multi-fidelity bracket, a guide) overrides this."""
+        self.tell(result.arch, result.score)

@@ -1,0 +1,208 @@
+"""The search loop of one process: ask, claim, submit, collect, store, tell, until a budget is met."""
+from __future__ import annotations
+
+import collections
+import hashlib
+import re
+import time
+
+from ..errors import ArchscoutError
+from ..evaluate.runner import Outcome, TrialRunner
+from ..execute import Executor
+from ..space import Architecture
+from ..storage import FINISHED, TrialRow
+from ..strategy import Proposal, Result, make_strategy
+from .finalize import reporter as make_reporter
+from .fronts import score as score_of
+from .recovery import recover
+from .trial import Trial
+
+MAX_DUPLICATE_STREAK = 500
+SYNC_EVERY = 2.0  # seconds between looks for results stored by other processes
+RECOVER_EVERY = 30.0  # seconds between looks for trials of dead processes
+
+
+def strategy_for(study, index: int):
+    """The strategy of the ``index``-th process searching the study (wrapped by the study's guide, if any).
+
+    The first process proposes from the study's seed; processes that join a running search get seeds of
+    their own, so they do not propose the same candidates."""
+    seed = study.seed if index == 0 else int(hashlib.sha256(f"{study.seed}/{index}".encode()).hexdigest()[:8], 16)
+    strategy = make_strategy(study.strategy_name, study.space, seed=seed, objectives=len(study.objectives),
+                             **study.strategy_options)
+    if study.guide:
+        from ..guide import Guide, GuidedStrategy
+        strategy = GuidedStrategy(strategy, Guide(study.guide, study.evaluator(), study.space, study.seed,
+                                                  study.constraints))
+    return strategy
+
+
+class SearchLoop:
+    """One search process's loop. Trials are claimed per (architecture, budget key): a proposal's fidelity
+    gives its own key (see :meth:`Evaluator.fidelity_key`), so the same architecture at two fidelities is
+    two trials, and one already evaluated at a fidelity is told again, not evaluated again."""
+
+    def __init__(self, study, executor: Executor, runner: TrialRunner, session: int, evaluator,
+                 index: int, progress, trials: int | None, seconds: float | None, max_failures: int | None,
+                 policy: str, stale_after: float):
+        self.study, self.store, self.ex, self.runner = study, study.storage, executor, runner
+        self.session, self.evaluator = session, evaluator
+        self.budget = evaluator.budget_key
+        self.trials, self.seconds = trials, seconds
+        self.max_failures, self.policy, self.stale_after = max_failures, policy, stale_after
+        self.strategy = strategy_for(study, index)
+        self.reporter = make_reporter(progress, trials, seconds)
+        self.known: dict[tuple[str, str], dict | None] = {}  # (arch id, budget) -> metrics (None: failed/infeasible)
+        self.told: set[int] = set()
+        self.inflight: dict[int, tuple[TrialRow, Proposal]] = {}
+        self.requeue: list[Proposal] = []
+        self.best: float | None = None  # of the first objective, "higher is better"
+        self.points: dict[int, tuple] = {}  # trial number -> objective values, of complete trials
+        self.counted = 0
+        self.failed_in_row: list[str] = []
+        self.new: list[Trial] = []
+
+    def _learn(self, r: TrialRow, arch: Architecture | None = None) -> Trial:
+        arch = arch or Architecture.from_json(r.arch, self.study.space)
+        score = score_of(self.study.objectives, r.metrics) if r.status == "complete" else None
+        self.known[(r.arch_id, r.budget)] = r.metrics if r.status == "complete" else None
+        self.strategy.tell_result(Result(arch, score, r.metrics, r.fidelity, r.number, r.status, r.parent))
+        self.told.add(r.id)
+        self.counted += 1
+        if score is not None and r.budget == self.budget:
+            self.points[r.number] = tuple(r.metrics[m] for m, _ in self.study.objectives)
+            first = score[0] if isinstance(score, tuple) else score
+            if self.best is None or first > self.best:
+                self.best = first
+        return Trial(r.number, arch, r.status, r.metrics, r.details, r.error, r.budget, r.seed, r.duration, r.id,
+                     {}, self.study, fidelity=r.fidelity, parent=r.parent)
+
+    def _best_shown(self) -> float | None:
+        """The best value of the first objective so far, in its own units."""
+        if self.best is None or self.study.objectives[0][1] == "max":
+            return self.best
+        return -self.best
+
+    def _used(self) -> float:
+        return self.base_used + time.monotonic() - self.t0
+
+    def run(self) -> list[Trial]:
+        study = self.study
+        self.requeue = [Proposal(a, f, p) for a, f, p in recover(study, self.budget, self.policy, self.stale_after)]
+        for r in self.store.trials(study.id):
+            if r.status in FINISHED:
+                self._learn(r)
+        if self.told:
+            self.strategy.resume(len(self.told))
+        self.t0, self.base_used = time.monotonic(), self.store.search_seconds(study.id)
+        self.reporter.start(self.counted, self.base_used, self._best_shown(), study)
+        stop: str | None = None
+        streak = 0
+        last_sync = last_recover = time.monotonic()
+        sync_from = time.time()
+        interrupted = True
+        try:
+            while True:
+                can_submit = stop is None and (self.seconds is None or self._used() < self.seconds)
+                while can_submit and stop is None and self.ex.free() > 0:
+                    proposal = self.requeue.pop(0) if self.requeue else self._ask()
+                    arch = proposal.arch
+                    budget = self.evaluator.fidelity_key(proposal.fidelity)
+                    if (arch.id, budget) in self.known:  # evaluated at this budget already: tell, not evaluate again
+                        metrics = self.known[(arch.id, budget)]
+                        self.strategy.tell_result(Result(arch, score_of(study.objectives, metrics) if metrics
+                                                         else None, metrics or {}, proposal.fidelity,
+                                                         status="complete" if metrics else "failed",
+                                                         parent=proposal.parent))
+                        claimed = None
+                    else:
+                        claimed = self.store.claim_trial(study.id, arch.id, arch.to_json(), budget, study.seed,
+                                                         self.session, self.trials, fidelity=proposal.fidelity,
+                                                         parent=proposal.parent)
+                        if claimed.full:
+                            stop = "budget"
+                            break
+                    if claimed is None or claimed.taken:
+                        streak += 1
+                        if streak >= MAX_DUPLICATE_STREAK:
+                            self.reporter.note(f"the strategy proposed {streak} already evaluated or claimed "
+                                               f"architectures in a row; the space looks exhausted, stopping")
+                            stop = "exhausted"
+                        continue
+                    streak = 0
+                    self.ex.submit(claimed.trial.id, arch.to_json(), study.seed, proposal.fidelity)
+                    self.inflight[claimed.trial.id] = (claimed.trial, proposal)
+                if not self.inflight:
+                    if stop is not None or not can_submit:
+                        break
+                    time.sleep(0.2)  # every candidate is held by other processes' running trials: wait for them
+                for key, out in self.ex.wait(timeout=1.0):
+                    self._store(key, out)
+                    if self.max_failures and len(self.failed_in_row) >= self.max_failures:
+                        stop = "failures"
+                now = time.monotonic()
+                if now - last_sync > SYNC_EVERY:  # results of other processes on this study
+                    t = time.time()
+                    for r in self.store.trials(study.id, finished_after=sync_from - 120,
+                                               exclude_session=self.session):
+                        if r.id not in self.told:
+                            self._learn(r)
+                    sync_from, last_sync = t, now
+                if now - last_recover > RECOVER_EVERY:
+                    queued = {(p.arch.id, str(p.fidelity)) for p in self.requeue}
+                    self.requeue.extend(Proposal(a, f, p) for a, f, p in recover(study, self.budget, self.policy,
+                                                                                  self.stale_after)
+                                        if (a.id, str(f)) not in queued)
+                    last_recover = now
+            interrupted = False
+        finally:
+            self.ex.close()
+            if self.inflight:
+                why = "the search was interrupted" if interrupted else "the search stopped"
+                self.store.interrupt_trials(list(self.inflight), f"{why} while this trial was running",
+                                            fail=self.policy == "fail")
+            self.reporter.stop()
+        if stop == "failures":
+            reasons = collections.Counter(self.failed_in_row)
+            reason, n = reasons.most_common(1)[0]
+            raise ArchscoutError(
+                f"stopping study {study.name!r}: the last {len(self.failed_in_row)} trials all failed "
+                f"(--max-failures {self.max_failures}); most common reason ({n}x): {reason}. "
+                f"See `archscout show {study.name} --failed`")
+        return self.new
+
+    def _ask(self) -> Proposal:
+        return Proposal.of(self.strategy.ask())
+
+    def _store(self, key: int, out: Outcome) -> None:
+        row, proposal = self.inflight.pop(key)
+        arch = proposal.arch
+        if proposal.details:
+            out.details.update(proposal.details)
+        if proposal.fidelity:
+            out.details["fidelity"] = proposal.fidelity
+        front = None
+        if self.study.multi_objective and row.budget == self.budget:  # the front with this result, stored with it
+            points = dict(self.points)
+            if out.status == "complete" and score_of(self.study.objectives, out.metrics) is not None:
+                points[row.number] = tuple(out.metrics[m] for m, _ in self.study.objectives)
+            front = {"finished": self.counted + 1, **self.study._front_with(points)}
+        if not self.store.finish_trial(row.id, out.status, out.metrics, out.details, out.error, front):
+            self.reporter.note(f"trial #{row.number} was declared interrupted by another process "
+                               f"before it finished; its result is not stored")
+            return
+        done = TrialRow(row.id, row.study_id, row.number, row.arch_id, row.arch, row.budget, out.status,
+                        out.metrics, out.details, out.error, row.seed, row.started_at, time.time(), self.session,
+                        row.fidelity, row.parent)
+        trial = self._learn(done, arch)
+        if out.status == "failed":
+            self.failed_in_row.append(reason_kind(out.error))
+        else:
+            self.failed_in_row.clear()
+        self.new.append(trial)
+        self.reporter.trial(trial, self.counted, self._used(), self._best_shown())
+
+
+def reason_kind(error: str | None) -> str:
+    """A failure reason without the numbers that differ from trial to trial (for grouping)."""
+    return re.sub(r"\d+(\.\d+)?", "N", (error or "unknown")[:200])

@@ -1,0 +1,122 @@
+"""Checks made before a search stores anything: budgets, where trials run, the task's data, the space against
+the task, constraints that no architecture can meet, and the latency tables that prescreen candidates."""
+from __future__ import annotations
+
+import math
+import re
+
+from ..errors import ArchscoutError
+from ..execute import Executor, make_executor
+from ..metrics import Constraint
+from .recovery import INTERRUPT_POLICIES
+
+DEFAULT_MAX_FAILURES = 20  # failed trials in a row that stop a search
+
+
+def parse_duration(text: str | float | int | None, what: str = "time budget") -> float | None:
+    """Seconds from ``90``, ``90s``, ``30m``, ``1.5h``, ``1h30m``; None passes through."""
+    if text is None:
+        return None
+    if isinstance(text, bool):
+        raise ArchscoutError(f"cannot read {what} {text!r}; use e.g. 90s, 30m, 1.5h or 1h30m")
+    if isinstance(text, (int, float)):
+        seconds = float(text)
+    else:
+        s = str(text).strip().lower()
+        parts = re.findall(r"(\d+(?:\.\d+)?)\s*([hms]?)", s)
+        if not s or not parts or re.sub(r"(\d+(?:\.\d+)?)\s*([hms]?)", "", s).strip():
+            raise ArchscoutError(f"cannot read {what} {text!r}; use e.g. 90s, 30m, 1.5h or 1h30m")
+        seconds = sum(float(n) * {"h": 3600, "m": 60, "s": 1, "": 1}[u] for n, u in parts)
+    if not seconds > 0 or not math.isfinite(seconds):
+        raise ArchscoutError(f"{what} must be positive, got {text!r}")
+    return seconds
+
+
+def check_budget(trials: int | None, time_budget: str | float | None) -> float | None:
+    """Validate a search budget; returns the time budget in seconds (or None)."""
+    seconds = parse_duration(time_budget)
+    if trials is None and seconds is None:
+        raise ArchscoutError("give a budget: a number of trials (--trials), a time budget (--time-budget), or both")
+    if trials is not None and (not isinstance(trials, int) or isinstance(trials, bool) or trials < 1):
+        raise ArchscoutError(f"the number of trials must be a positive integer, got {trials!r}")
+    return seconds
+
+
+def check_search_options(workers: int = 1, executor=None, address: str | None = None,
+                         trial_timeout: str | float | None = None, trial_memory_mb: float | None = None,
+                         max_failures: int | None = DEFAULT_MAX_FAILURES, on_interrupted: str = "requeue"):
+    """Validate where and how trials run; returns (executor, per-trial time limit in seconds or None)."""
+    time_limit = parse_duration(trial_timeout, "per-trial time limit") if trial_timeout is not None else None
+    memory = trial_memory_mb
+    if memory is not None and (isinstance(memory, bool) or not isinstance(memory, (int, float))
+                               or not 0 < memory < math.inf):
+        raise ArchscoutError(f"the per-trial memory limit must be a positive number of MB, got {trial_memory_mb!r}")
+    if max_failures is not None and (not isinstance(max_failures, int) or isinstance(max_failures, bool)
+                                     or max_failures < 0):
+        raise ArchscoutError(f"--max-failures must be a non-negative integer, got {max_failures!r}")
+    if on_interrupted not in INTERRUPT_POLICIES:
+        raise ArchscoutError(f"unknown policy for interrupted trials {on_interrupted!r}; "
+                             f"valid: {', '.join(INTERRUPT_POLICIES)}")
+    ex = executor if isinstance(executor, Executor) else make_executor(
+        executor, workers, address, time_limit, trial_memory_mb)
+    if ex.name == "ray" and address is not None:
+        from ..execute.ray import _check_reachable
+        _check_reachable(address)  # before anything is stored
+    return ex, time_limit
+
+
+
+def latency_bounds(study) -> list[Constraint]:
+    """The constraints a latency lookup table can screen: upper bounds on PyTorch / ONNX Runtime latency."""
+    from ..metrics import latency_spec
+
+    return [c for c in study.constraints if c.op in ("<=", "<") and latency_spec(c.metric) is not None
+            and latency_spec(c.metric)[0] in ("pytorch", "onnxruntime")]
+
+
+def attach_latency_tables(study, evaluator) -> None:
+    """Per-operator latency lookup tables (built by measuring here, a few seconds each) for the study's
+    latency upper bounds on PyTorch and ONNX Runtime: candidates estimated clearly over a bound are
+    stored infeasible without being measured."""
+    from ..cost.latency_table import LatencyTable
+    from ..metrics import latency_spec
+
+    for c in latency_bounds(study):
+        spec = latency_spec(c.metric)
+        table = LatencyTable.build(study.space, study.task.input_shape, study.task.num_classes, samples=100,
+                                   runtime=spec[0], batch_size=spec[1], threads=study.latency.threads or 1,
+                                   seed=study.seed, calibration=20)
+        evaluator.prescreen[c.metric] = (table, c.bound)
+
+
+def check_meetable(study) -> None:
+    """Refuse, before anything is stored, a constraint that no architecture of the space can meet."""
+    from ..bounds import check_table, check_trained, check_unit_range
+
+    check_unit_range(study.constraints)
+    if study.evaluator_spec.needs_task:
+        check_trained(study.constraints, study.space, study.evaluator(), study.seed)
+    else:
+        rows = study.evaluator().rows()
+        if rows is not None:
+            check_table(study.constraints, rows, f"in the {study.evaluator_spec} table")
+
+
+def check_space_fits(study, task) -> None:
+    """A space that cannot take the task's inputs at all is the user's error, not a failing trial."""
+    reason = study.space.accepts(task, seed=study.seed)
+    if reason is not None:
+        raise ArchscoutError(f"space {study.space.name!r} does not fit task {task.name!r}: {reason}")
+
+
+def check_task(study, task) -> None:
+    """Enough data to search on, and the same data as the study was searched on before (its fingerprint)."""
+    if len(task.train) < 2 or len(task.valid) < 1:
+        raise ArchscoutError(f"task {task.name!r} has too little data to search on")
+    config = study.storage.get_study(study.name).config
+    fingerprint = task.fingerprint()
+    if "task_fingerprint" not in config:
+        study.storage.update_config(study.id, {**config, "task_fingerprint": fingerprint})
+    elif config["task_fingerprint"] != fingerprint:
+        raise ArchscoutError(f"study {study.name!r} was searched on different data for task {task.name!r}; "
+                             f"use a new study name for this data")
