@@ -23,6 +23,8 @@ demo: $(STAMP)
 	$(VENV)/bin/archscout report demo-mnist1d-conv1d
 
 test: $(STAMP)
+	$(PY) -m ruff check src tests benchmarks
+	$(PY) -m mypy
 	$(PY) -m pytest -q
 
 clean:

@@ -33,6 +33,9 @@ class Trial:
 
     def build(self):
         """An untrained ``nn.Module`` for the study's task."""
+        if self._study is None:
+            from ..errors import ArchscoutError
+            raise ArchscoutError("this trial belongs to no study, so there is no task to build it for")
         task = self._study.task
         return self.arch.build(task.input_shape, task.num_classes)
 
