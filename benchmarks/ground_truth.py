@@ -12,7 +12,9 @@ interrupted run resumes where it stopped; the same seed always samples the same 
 Then every zero-cost proxy is computed for each architecture that has none yet: on the network
 as initialised for training (seed 0), with one batch of 64 training samples (seed 0), in one
 process with one thread, so the recorded seconds are the cost of one proxy of one architecture
-on one core. ``--proxies-only`` skips the training step.
+on one core. ``--proxies-only`` skips the training step. ``--rescore nwot[,...]`` computes the named
+proxies again for every stored row (after a proxy's code changed) and replaces their values and
+errors; the stored seconds are kept (they were measured with nothing else running).
 """
 from __future__ import annotations
 
@@ -78,8 +80,9 @@ def measure(job: tuple) -> dict:
     return row
 
 
-def add_proxies(path: str) -> int:
-    """Score every proxy for the rows that have no ``proxies`` yet; rewrites the file (atomically)."""
+def add_proxies(path: str, rescore: list[str] | None = None) -> int:
+    """Score every proxy for the rows that have no ``proxies`` yet, or ``rescore`` (proxy names) for every
+    row; rewrites the file (atomically)."""
     import torch
 
     from archscout.evaluate.proxies import proxy_batch, score_all
@@ -93,15 +96,21 @@ def add_proxies(path: str) -> int:
         rows = [json.loads(line) for line in f if line.strip()]
     for r in rows:
         r.setdefault("task", "mnist1d")
-    todo = [r for r in rows if r.get("status") == "complete" and "proxies" not in r]
+    todo = [r for r in rows if r.get("status") == "complete" and (rescore or "proxies" not in r)]
     for i, row in enumerate(todo, 1):
         arch = Architecture.from_json(row["architecture"], space)
         torch.manual_seed(0)
         model = arch.build(task.input_shape, task.num_classes)
-        res = score_all(model, inputs, targets, mask=mask, seed=0)
-        row["proxies"] = {k: v["value"] for k, v in res.items()}
-        row["proxy_seconds"] = {k: round(v["seconds"], 5) for k, v in res.items()}
-        errors = {k: v["error"] for k, v in res.items() if v["error"]}
+        res = score_all(model, inputs, targets, rescore, mask=mask, seed=0)
+        if rescore:
+            errors = {k: v for k, v in row.get("proxy_errors", {}).items() if k not in rescore}
+            row["proxies"].update({k: v["value"] for k, v in res.items()})
+        else:
+            errors = {}
+            row["proxies"] = {k: v["value"] for k, v in res.items()}
+            row["proxy_seconds"] = {k: round(v["seconds"], 5) for k, v in res.items()}
+        errors.update({k: v["error"] for k, v in res.items() if v["error"]})
+        row.pop("proxy_errors", None)
         if errors:
             row["proxy_errors"] = errors
         if i % 40 == 0 or i == len(todo):
@@ -122,7 +131,11 @@ def main() -> int:
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--out", default=OUT)
     ap.add_argument("--proxies-only", action="store_true", help="only add proxy scores to the stored rows")
+    ap.add_argument("--rescore", default=None, help="proxies to compute again for every stored row (comma-separated)")
     args = ap.parse_args()
+    if args.rescore:
+        add_proxies(args.out, [p.strip() for p in args.rescore.split(",") if p.strip()])
+        return 0
     if args.proxies_only:
         add_proxies(args.out)
         return 0

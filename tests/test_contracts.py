@@ -154,20 +154,13 @@ def test_a_resumed_strategy_proposes_the_same_in_another_process():
 @pytest.mark.parametrize("space", STRATEGY_SPACES)
 @pytest.mark.parametrize("name, objectives", STRATEGY_CASES)
 def test_told_failures_are_taken_and_proposals_stay_valid(name, objectives, space):
-    strategy = make(name, objectives, space, seed=1)
-    history = drive(strategy, 15, objectives, failed=lambda i: i % 3 == 0)  # the very first result failed
+    some = make(name, objectives, space, seed=1)
+    history = drive(some, 15, objectives, failed=lambda i: i % 3 == 0)  # the very first result failed
+    only = make(name, objectives, space, seed=2)
+    history += drive(only, 10, objectives, failed=lambda i: True)  # nothing but failures ...
+    history += drive(only, 6, objectives)  # ... and it recovers once scores arrive
     for arch, _ in history:
-        assert_in_space(strategy.space, arch)
-
-
-@pytest.mark.parametrize("space", STRATEGY_SPACES)
-@pytest.mark.parametrize("name, objectives", STRATEGY_CASES)
-def test_a_strategy_told_only_failures_keeps_proposing(name, objectives, space):
-    strategy = make(name, objectives, space, seed=2)
-    history = drive(strategy, 10, objectives, failed=lambda i: True)
-    history += drive(strategy, 6, objectives)  # and recovers once scores arrive
-    for arch, _ in history:
-        assert_in_space(strategy.space, arch)
+        assert_in_space(some.space, arch)
 
 
 @pytest.mark.parametrize("space", STRATEGY_SPACES)

@@ -172,8 +172,27 @@ CHECKS = {
 
 # -- the tests -------------------------------------------------------------------------------------
 
+@pytest.fixture
+def registries():
+    """What the examples register (docs/extending.md adds an evaluator and a strategy) is removed after them,
+    so other tests see only the built-ins."""
+    from archscout.evaluate import EVALUATORS
+    from archscout.evaluate.predictors import PREDICTORS
+    from archscout.execute import EXECUTORS
+    from archscout.space import SPACES
+    from archscout.strategy import STRATEGIES
+    from archscout.tasks import TASKS
+
+    every = (EVALUATORS, PREDICTORS, EXECUTORS, SPACES, STRATEGIES, TASKS)
+    before = {id(r): set(r.names()) for r in every}
+    yield
+    for r in every:
+        for added in set(r.names()) - before[id(r)]:
+            r.unregister(added)
+
+
 @pytest.mark.parametrize("page", PAGES_WITH_PYTHON, ids=name)
-def test_the_python_examples_of_the_page_run(page, tmp_path, monkeypatch):
+def test_the_python_examples_of_the_page_run(page, tmp_path, monkeypatch, registries):
     monkeypatch.chdir(tmp_path)
     SETUP.get(name(page), lambda folder: None)(tmp_path)
     scope: dict = {"__name__": "doc_example"}

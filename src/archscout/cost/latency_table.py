@@ -191,13 +191,18 @@ class LatencyTable:
     def fit_overhead(self, rows: Sequence[dict]) -> None:
         """Fit ``overhead_`` on networks' ``sum_ms`` (their entries), ``calls`` and ``measured_ms``.
 
-        Least squares on relative error, so that small networks count as much as large ones.
+        Least squares on relative error, so that small networks count as much as large ones, with every
+        coefficient non-negative (a fixed cost, a scale of the operators' times, a cost per call): an
+        unconstrained fit on a few noisy networks can trade a negative term against a positive one and
+        estimate a negative latency for a network unlike them.
         """
         if len(rows) < 3:
             raise ArchscoutError(f"fitting the overhead needs at least 3 measured networks, got {len(rows)}")
         measured = np.array([r["measured_ms"] for r in rows], dtype=float)
         features = np.array([[1.0, r["sum_ms"], r["calls"]] for r in rows])
-        coef, *_ = np.linalg.lstsq(features / measured[:, None], np.ones(len(rows)), rcond=None)
+        from scipy.optimize import nnls
+
+        coef, _ = nnls(features / measured[:, None], np.ones(len(rows)))
         self.overhead_ = tuple(float(c) for c in coef)
         self.calibration_ = [dict(r) for r in rows]
 

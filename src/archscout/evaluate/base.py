@@ -69,6 +69,7 @@ class Evaluator(ABC):
     needs_task: ClassVar[bool] = False
     trains: ClassVar[bool] = False
     fidelities: ClassVar[tuple[str, ...]] = ()
+    holds: ClassVar[str] = "evaluator needs"  # how a space mismatch reads: "the SPEC evaluator needs architectures of"
 
     # -- what a study asks of a spec, before anything is built -------------------------------
     @classmethod
@@ -107,7 +108,7 @@ class Evaluator(ABC):
         required = cls.required_space(options)
         if required is not None and space.name != required:
             spec = cls.name + (f":{options}" if options else "")
-            raise ArchscoutError(f"the {spec} evaluator needs architectures of the {required!r} space, not "
+            raise ArchscoutError(f"the {spec} {cls.holds} architectures of the {required!r} space, not "
                                  f"{space.name!r}; use --space {required} (or leave it out)")
 
     @classmethod

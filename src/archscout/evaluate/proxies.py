@@ -27,10 +27,8 @@ import time
 from typing import Callable
 
 from ..cost import count_flops, count_params
-from ..errors import ArchscoutError, unknown_name
-
-PROXIES = ("synflow", "snip", "grasp", "fisher", "grad_norm", "jacov", "nwot", "zen", "epe_nas", "grad_sign",
-           "l2_norm", "plain", "params", "flops")
+from ..errors import ArchscoutError
+from ..registry import Registry
 
 # Keeps logarithms of (near-)zero eigenvalues and correlations finite; the value Mellor et al. and
 # Lopes et al. use.
@@ -326,10 +324,12 @@ def flops(net, inputs, targets, loss, mask) -> float:
     return float(count_flops(net, (), inputs=inputs))
 
 
-_FUNCTIONS: dict[str, Callable] = {
-    "synflow": synflow, "snip": snip, "grasp": grasp, "fisher": fisher, "grad_norm": grad_norm, "jacov": jacov,
-    "nwot": nwot, "zen": zen, "epe_nas": epe_nas, "grad_sign": grad_sign, "l2_norm": l2_norm, "plain": plain,
-    "params": params, "flops": flops}
+# every proxy is registered under its function's name, in the order tables and score_all list them
+PROXY_FUNCTIONS: Registry[Callable] = Registry("proxy")
+for _proxy in (synflow, snip, grasp, fisher, grad_norm, jacov, nwot, zen, epe_nas, grad_sign, l2_norm, plain, params,
+               flops):
+    PROXY_FUNCTIONS.register(_proxy.__name__, _proxy)
+PROXIES = tuple(PROXY_FUNCTIONS.names(sort=False))
 
 
 def describe_proxy(name: str) -> str:
@@ -339,13 +339,11 @@ def describe_proxy(name: str) -> str:
 
 def check_proxy(name: str) -> str:
     """``name`` if it names a proxy, else the error that lists the valid names (with a close match)."""
-    if name not in _FUNCTIONS:
-        raise unknown_name("proxy", str(name), PROXIES)
-    return name
+    return PROXY_FUNCTIONS.canonical(name)
 
 
 def _check_name(name: str) -> Callable:
-    return _FUNCTIONS[check_proxy(name)]
+    return PROXY_FUNCTIONS.get(name)
 
 
 BATCH_SIZE = 64  # samples (or graph training nodes) a proxy sees: one minibatch of the training data
@@ -411,4 +409,4 @@ def score_all(model, inputs: tuple, targets, names=None, *, loss: Callable | Non
     return results
 
 
-__all__ = ["BATCH_SIZE", "PROXIES", "ProxyFailed", "describe_proxy", "proxy_batch", "score", "score_all"]
+__all__ = ["BATCH_SIZE", "PROXIES", "PROXY_FUNCTIONS", "ProxyFailed", "describe_proxy", "proxy_batch", "score", "score_all"]

@@ -56,6 +56,7 @@ class NasBenchGraphEvaluator(Evaluator):
 
     name = NAME
     kind = NAME
+    holds = "table holds"
     measures: ClassVar[tuple[str, ...]] = ("accuracy", "test_accuracy", "latency_ms", "params")
 
     def __init__(self, dataset: str):
@@ -75,13 +76,6 @@ class NasBenchGraphEvaluator(Evaluator):
     @classmethod
     def required_space(cls, options: str = "") -> str | None:
         return space_for(options)
-
-    @classmethod
-    def check_space(cls, options: str, space) -> None:
-        required = space_for(options)
-        if space.name != required:
-            raise ArchscoutError(f"the {NAME}:{options} table holds architectures of the {required!r} space, "
-                                 f"not {space.name!r}; use --space {required} (or leave it out)")
 
     @classmethod
     def create(cls, options: str = "", *, task=None, train=None, latency=None,

@@ -124,6 +124,7 @@ class PredictorEvaluator(ZeroCostEvaluator):
 
     name = "predictor"
     kind = "predictor"
+    holds = "predictor was fitted on"
     measures: ClassVar[tuple[str, ...]] = ("predicted_accuracy", "predicted_accuracy_std") + TRAINING_FREE_MEASURES \
         + ("proxy@NAME",)
 
@@ -160,11 +161,8 @@ class PredictorEvaluator(ZeroCostEvaluator):
 
     @classmethod
     def check_space(cls, options: str, space) -> None:
+        super().check_space(options, space)
         header = load_predictor(options)[1]
-        required = header.get("space")
-        if required is not None and space.name != required:
-            raise ArchscoutError(f"the predictor:{options} predictor was fitted on architectures of the {required!r} "
-                                 f"space, not {space.name!r}; use --space {required} (or leave it out)")
         if header.get("space_fingerprint") not in (None, space.fingerprint()):
             raise ArchscoutError(f"the predictor:{options} predictor was fitted on another definition of the "
                                  f"{space.name!r} space; fit it again on this one")

@@ -65,13 +65,15 @@ class StudyConfig:
         stored study predates is not compared; a file the evaluator reads is compared by its fingerprint
         only when this config read it (a study opened for reading does not)."""
         stored = dict(stored)
-        evaluator = stored.get("evaluator", "train")
-        for k in ("evaluator", "budget"):  # a file stored by the path it was given, relative or not
-            if evaluator != "train" and isinstance(stored.get(k), str):
-                try:
-                    stored[k] = EvaluatorSpec.parse(stored[k], load=False).text
-                except ArchscoutError:  # not an evaluator's spec (a training budget): compared as stored
-                    pass
+        raw = stored.get("evaluator")
+        if isinstance(raw, str):  # a file an older version stored by the path it was given, relative or not
+            try:
+                canonical = EvaluatorSpec.parse(raw, load=False).text
+            except ArchscoutError:  # an evaluator not registered here: compared as stored
+                canonical = raw
+            if stored.get("budget") == raw:  # the budget of an evaluator that trains nothing is its spec
+                stored["budget"] = canonical
+            stored["evaluator"] = canonical
         mine = self.to_json()
         return [f.name for f in fields(self) if f.metadata["compared"] and f.name in stored
                 and stored[f.name] != mine[f.name] and not (f.name == "predictor" and mine[f.name] is None)]

@@ -122,6 +122,7 @@ class Study:
             self.config.check_same(self.name, row.config)
         self.id = row.id
         self._snapshot: list[Trial] | None = None  # see snapshot()
+        self._key_evaluator = None  # the evaluator record() asks for budget keys (built on first use)
 
     # -- construction helpers -----------------------------------------------------------
     def _config(self, task_name: str | None) -> StudyConfig:
@@ -278,11 +279,11 @@ class Study:
 
     def ranked_fidelity(self, trials: list[Trial] | None = None) -> float:
         """The fidelity the leaderboard, the front and ``best()`` compare trials at: the highest that a
-        complete trial reached (as :meth:`_fidelity_level` ranks it). Trials at lower fidelities are left out
-        of them (``archscout show`` says how many)."""
+        complete trial reached (as :meth:`_fidelity_level` ranks it; the study's own before any completes).
+        Trials at lower fidelities are left out of them (``archscout show`` says how many)."""
         trials = trials if trials is not None else [t for t in self.trials("complete")
                                                      if self.score(t.metrics) is not None]
-        return max((self._fidelity_level(t.fidelity) for t in trials), default=math.inf)
+        return max((self._fidelity_level(t.fidelity) for t in trials), default=self._fidelity_level(None))
 
     def best(self) -> Trial:
         """The best trial by the (first) objective; with several objectives, the front's best on the first."""
@@ -305,13 +306,17 @@ class Study:
         whichever process ran them: ``finished`` (trials finished so far), ``trial`` (the one that just
         finished), ``front`` (trial numbers) and its ``hypervolume`` at the study's reference point (None
         while none is fixed). Worked out from the trials, so it agrees with :meth:`front` however many
-        processes searched (each stores the front it saw, without the others' latest results)."""
+        processes searched (each stores the front it saw, without the others' latest results). Only trials at
+        the fidelity the front compares (:meth:`ranked_fidelity`) count."""
         if not self.multi_objective:
             return []
         reference = self.reference_point
         if reference is None or len(reference) < len(self.objectives):  # fixed by a search since this was opened?
             reference = self.storage.get_study(self.name).config.get("reference_point") or {}
-        return _fronts.front_history(self.objectives, reference, self.trials())
+        with self.snapshot() as trials:
+            level = self.ranked_fidelity()
+            ranked = [t for t in trials if self._fidelity_level(t.fidelity) == level]
+        return _fronts.front_history(self.objectives, reference, ranked)
 
     def trials_dataframe(self, status: str | None = None):
         """The trials as a pandas DataFrame, one row per trial in number order: ``number``, ``status``,
@@ -481,9 +486,10 @@ class Study:
                 status = "infeasible"
         elif not error:
             raise ArchscoutError(f"record(): a {status} trial needs the reason (error=...)")
-        budget = self.evaluator_spec.budget(self.train_config)
-        if fidelity:
-            budget += "|" + ",".join(f"{k}={fidelity[k]:g}" for k in sorted(fidelity))
+        # the key a search would store this architecture under at that fidelity, so it is not evaluated again
+        if self._key_evaluator is None:
+            self._key_evaluator = self.evaluator()
+        budget = self._key_evaluator.fidelity_key(fidelity)
         claim = self.storage.claim_trial(self.id, arch.id, arch.to_json(), budget, self.seed, fidelity=fidelity,
                                          parent=parent)
         if claim.trial is None:
