@@ -191,18 +191,15 @@ class LatencyTable:
     def fit_overhead(self, rows: Sequence[dict]) -> None:
         """Fit ``overhead_`` on networks' ``sum_ms`` (their entries), ``calls`` and ``measured_ms``.
 
-        Least squares on relative error, so that small networks count as much as large ones, with every
-        coefficient non-negative (a fixed cost, a scale of the operators' times, a cost per call): an
-        unconstrained fit on a few noisy networks can trade a negative term against a positive one and
-        estimate a negative latency for a network unlike them.
+        Least squares on relative error, so that small networks count as much as large ones. The cost per
+        call may come out negative: ONNX Runtime fuses operators, so a whole network runs faster than the
+        sum of its operators timed alone.
         """
         if len(rows) < 3:
             raise ArchscoutError(f"fitting the overhead needs at least 3 measured networks, got {len(rows)}")
         measured = np.array([r["measured_ms"] for r in rows], dtype=float)
         features = np.array([[1.0, r["sum_ms"], r["calls"]] for r in rows])
-        from scipy.optimize import nnls
-
-        coef, _ = nnls(features / measured[:, None], np.ones(len(rows)))
+        coef, *_ = np.linalg.lstsq(features / measured[:, None], np.ones(len(rows)), rcond=None)
         self.overhead_ = tuple(float(c) for c in coef)
         self.calibration_ = [dict(r) for r in rows]
 
@@ -228,7 +225,12 @@ class LatencyTable:
                                  f"not {arch.space_name!r}")
         total, calls = self._sum(self.space.build(arch, self.input_shape, self.num_classes))
         a, b, c = self.overhead_
-        return a + b * total + c * calls
+        # the fit, extrapolated to a network unlike the calibration ones (a negative cost per call times many
+        # calls), can fall below any speed-up over the operators' sum that a calibration network showed, even
+        # below 0; it is held at that largest speed-up
+        floor = total * min((r["measured_ms"] / r["sum_ms"] for r in self.calibration_ if r["sum_ms"] > 0),
+                            default=0.0)
+        return max(a + b * total + c * calls, floor)
 
     # -- storage ------------------------------------------------------------------------
     def to_dict(self) -> dict:
