@@ -230,3 +230,16 @@ def test_population_size_is_a_strategy_option(capsys, db, tmp_path):
                        "--storage", db)
     assert code == 0, err
     assert stored_options(db, "cli") == {"population_size": 12}
+
+
+def test_evaluators_lists_every_registered_evaluator_with_what_it_measures():
+    from click.testing import CliRunner
+
+    from archscout.cli import cli
+    from archscout.evaluate import EVALUATORS
+
+    out = CliRunner().invoke(cli, ["evaluators"])
+    assert out.exit_code == 0
+    for name in EVALUATORS.names():
+        assert any(line.startswith(name + " ") for line in out.output.splitlines())
+    assert "measures accuracy, test_accuracy, latency_ms, params; no task" in out.output

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import fnmatch
 import inspect
-from typing import Callable, Generic, Iterator, TypeVar
+from typing import Callable, Generic, Iterator, TypeVar, overload
 
 from .errors import ArchscoutError, unknown_name
 
@@ -30,6 +30,14 @@ class Registry(Generic[T]):
         self.kind = kind
         self._items: dict[str, T] = {}
         self._aliases: dict[str, str] = {}
+
+    @overload
+    def register(self, name: str, obj: None = None, *, aliases: tuple[str, ...] | list[str] = (),
+                 replace: bool = False) -> Callable[[T], T]: ...
+
+    @overload
+    def register(self, name: str, obj: T, *, aliases: tuple[str, ...] | list[str] = (),
+                 replace: bool = False) -> T: ...
 
     def register(self, name: str, obj: T | None = None, *, aliases: tuple[str, ...] | list[str] = (),
                  replace: bool = False) -> Callable[[T], T] | T:

@@ -13,13 +13,13 @@ def cli():
     """archscout: hardware-aware neural architecture search that measures every candidate.
 
     Start with `archscout search` (defaults: MNIST-1D, the conv1d space, regularized
-    evolution); list what is built in with `archscout spaces`, `tasks`, `strategies`.
+    evolution); list what is built in with `archscout spaces`, `tasks`, `strategies`, `evaluators`.
     """
 
 
 for command in (search.search, results.list_studies, results.show, results.front, results.best, report.report,
                 report.dashboard, export.export, bench.bench, proxies.proxies, catalog.spaces, catalog.tasks,
-                catalog.strategies):
+                catalog.strategies, catalog.evaluators):
     cli.add_command(command)
 
 

@@ -1,4 +1,4 @@
-"""The commands that list what is built in: `spaces`, `tasks` and `strategies`."""
+"""The commands that list what is built in: `spaces`, `tasks`, `strategies` and `evaluators`."""
 from __future__ import annotations
 
 import click
@@ -34,3 +34,14 @@ def strategies():
 
     for name in list_strategies():
         echo(f"{name:14} {describe_strategy(name)}")
+
+
+@click.command()
+def evaluators():
+    """List the evaluators (--evaluator NAME[:OPTIONS]) and what each measures."""
+    from ..evaluate import EVALUATORS
+
+    for name, cls in EVALUATORS.items():
+        needs = "builds networks for the task" if cls.needs_task else "no task"
+        echo(f"{name:16} {EVALUATORS.describe(name)}")
+        echo(f"{'':16} measures {', '.join(cls.measures)}; {needs}")

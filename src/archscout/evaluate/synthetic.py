@@ -45,7 +45,6 @@ class SyntheticEvaluator(Evaluator):
     """
 
     name = "synthetic"
-    kind = "synthetic"
     measures: ClassVar[tuple[str, ...]] = ("accuracy", "loss", "params", "flops", "size_bytes@fp32", "latency_ms",
                                            "train_seconds")
     fidelities = ("steps",)

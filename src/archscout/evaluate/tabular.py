@@ -55,7 +55,6 @@ class NasBenchGraphEvaluator(Evaluator):
     """
 
     name = NAME
-    kind = NAME
     holds = "table holds"
     measures: ClassVar[tuple[str, ...]] = ("accuracy", "test_accuracy", "latency_ms", "params")
 

@@ -22,7 +22,6 @@ class TrainingEvaluator(NetworkEvaluator):
     """
 
     name = "train"
-    kind = "train"
     measures: ClassVar[tuple[str, ...]] = ("accuracy", "loss", "params", "flops", "size_bytes@fp32", "latency_ms",
                                            "train_seconds", "train_loss")
     trains = True

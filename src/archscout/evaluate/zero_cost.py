@@ -33,7 +33,6 @@ class ZeroCostEvaluator(Evaluator):
     """
 
     name = "zero-cost"
-    kind = "zero-cost"
     measures: ClassVar[tuple[str, ...]] = TRAINING_FREE_MEASURES + ("proxy@NAME",)
     on_request: ClassVar[tuple[str, ...]] = ("latency_ms@", "size_bytes@", "memory_mb", "proxy@")
     needs_task = True
@@ -115,15 +114,15 @@ class ZeroCostEvaluator(Evaluator):
 
 @EVALUATORS.register("predictor")
 class PredictorEvaluator(ZeroCostEvaluator):
-    """Predicts each candidate's validation accuracy with a fitted predictor (see
-    :mod:`archscout.evaluate.predictors`): ``predicted_accuracy`` and ``predicted_accuracy_std``
-    (the predictor's uncertainty), with the proxies it reads and the cost metrics.
+    """Predicts each untrained candidate's validation accuracy with a predictor fitted on trained ones.
+
+    It stores ``predicted_accuracy`` and ``predicted_accuracy_std`` (the predictor's uncertainty; see
+    :mod:`archscout.evaluate.predictors`), with the proxies it reads and the cost metrics.
 
     Spec: ``predictor:FILE`` (a file written by ``archscout proxies ... --save-predictor FILE``).
     """
 
     name = "predictor"
-    kind = "predictor"
     holds = "predictor was fitted on"
     measures: ClassVar[tuple[str, ...]] = ("predicted_accuracy", "predicted_accuracy_std") + TRAINING_FREE_MEASURES \
         + ("proxy@NAME",)

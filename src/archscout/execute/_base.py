@@ -22,10 +22,10 @@ class Executor:
     def free(self) -> int:
         raise NotImplementedError
 
-    def submit(self, key, arch_json: str, seed: int, fidelity: dict | None = None) -> None:
+    def submit(self, key: int, arch_json: str, seed: int, fidelity: dict | None = None) -> None:
         raise NotImplementedError
 
-    def wait(self, timeout: float) -> list[tuple[object, Outcome]]:
+    def wait(self, timeout: float) -> list[tuple[int, Outcome]]:
         raise NotImplementedError
 
     def running(self) -> int:

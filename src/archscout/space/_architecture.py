@@ -25,6 +25,11 @@ class Architecture:
     """
 
     __slots__ = ("_json", "space_name", "space", "id", "_hash")
+    _json: str
+    space_name: str
+    space: "Space | None"
+    id: str
+    _hash: int
 
     def __init__(self, values: dict, space_name: str, space: "Space | None" = None):
         object.__setattr__(self, "_json", canonical_json(values))

@@ -70,8 +70,8 @@ def latency_bounds(study) -> list[Constraint]:
     """The constraints a latency lookup table can screen: upper bounds on PyTorch / ONNX Runtime latency."""
     from ..metrics import latency_spec
 
-    return [c for c in study.constraints if c.op in ("<=", "<") and latency_spec(c.metric) is not None
-            and latency_spec(c.metric)[0] in ("pytorch", "onnxruntime")]
+    return [c for c in study.constraints if c.op in ("<=", "<")
+            and (latency_spec(c.metric) or ("", 0))[0] in ("pytorch", "onnxruntime")]
 
 
 def attach_latency_tables(study, evaluator) -> None:
@@ -82,9 +82,9 @@ def attach_latency_tables(study, evaluator) -> None:
     from ..metrics import latency_spec
 
     for c in latency_bounds(study):
-        spec = latency_spec(c.metric)
+        runtime, batch = latency_spec(c.metric) or ("pytorch", 1)  # latency_bounds keeps latency metrics only
         table = LatencyTable.build(study.space, study.task.input_shape, study.task.num_classes, samples=100,
-                                   runtime=spec[0], batch_size=spec[1], threads=study.latency.threads or 1,
+                                   runtime=runtime, batch_size=batch, threads=study.latency.threads or 1,
                                    seed=study.seed, calibration=20)
         evaluator.prescreen[c.metric] = (table, c.bound)
 
@@ -113,7 +113,7 @@ def check_task(study, task) -> None:
     """Enough data to search on, and the same data as the study was searched on before (its fingerprint)."""
     if len(task.train) < 2 or len(task.valid) < 1:
         raise ArchscoutError(f"task {task.name!r} has too little data to search on")
-    config = study.storage.get_study(study.name).config
+    config = study._stored_config()
     fingerprint = task.fingerprint()
     if "task_fingerprint" not in config:
         study.storage.update_config(study.id, {**config, "task_fingerprint": fingerprint})

@@ -12,7 +12,7 @@ from typing import Callable, Iterable
 import numpy as np
 
 from ..errors import ArchscoutError
-from ..evaluate import EvaluatorSpec, LatencyConfig
+from ..evaluate import Evaluator, EvaluatorSpec, LatencyConfig
 from ..evaluate.runner import TrialRunner
 from ..evaluate.training import TrainConfig
 from ..execute import Executor
@@ -122,7 +122,7 @@ class Study:
             self.config.check_same(self.name, row.config)
         self.id = row.id
         self._snapshot: list[Trial] | None = None  # see snapshot()
-        self._key_evaluator = None  # the evaluator record() asks for budget keys (built on first use)
+        self._key_evaluator: Evaluator | None = None  # what record() asks for budget keys (built on first use)
 
     # -- construction helpers -----------------------------------------------------------
     def _config(self, task_name: str | None) -> StudyConfig:
@@ -161,6 +161,13 @@ class Study:
                    measure=cfg.measure, prescreen_latency=cfg.prescreen_latency, guide=cfg.guide,
                    strategy_options=cfg.strategy_options, storage=store, train=cfg.train,
                    final_train=cfg.final_train, seed=cfg.seed, evaluator=cfg.evaluator, _reading=not check_task)
+
+    def _stored_config(self) -> dict:
+        """The settings as stored now (a search may have fixed the reference point since this was opened)."""
+        row = self.storage.get_study(self.name)
+        if row is None:
+            raise ArchscoutError(f"study {self.name!r} is no longer in {self.storage.shown_url}")
+        return row.config
 
     @property
     def task_name(self) -> str | None:
@@ -312,7 +319,7 @@ class Study:
             return []
         reference = self.reference_point
         if reference is None or len(reference) < len(self.objectives):  # fixed by a search since this was opened?
-            reference = self.storage.get_study(self.name).config.get("reference_point") or {}
+            reference = self._stored_config().get("reference_point") or {}
         with self.snapshot() as trials:
             level = self.ranked_fidelity()
             ranked = [t for t in trials if self._fidelity_level(t.fidelity) == level]
@@ -366,7 +373,7 @@ class Study:
         """The reference point in minimisation form, fixed (and stored) the first time it is needed (see
         :func:`archscout.study.fronts.default_reference`). Until then there is no hypervolume (None)."""
         if self.reference_point is None or len(self.reference_point) < len(self.objectives):
-            config = self.storage.get_study(self.name).config
+            config = self._stored_config()
             stored = config.get("reference_point") or {}
             if len(stored) < len(self.objectives):  # first to fix it; another process may have done so
                 rows = None if self.evaluator_spec.needs_task else self.evaluator().rows()
