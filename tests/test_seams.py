@@ -208,3 +208,15 @@ def test_the_front_and_its_history_compare_trials_at_the_same_fidelity(tmp_path,
     assert front and all(study.trials()[n].fidelity == {"steps": 100} for n in front)
     history = study.fronts()
     assert set(history[-1]["front"]) == front and len(history) == 3  # the three promoted trials
+
+
+def test_every_setting_a_user_gives_is_an_option_of_archscout_search():
+    from archscout.cli import cli
+
+    search = cli.commands["search"]
+    flags = {opt for p in search.params for opt in getattr(p, "opts", [])}
+    settings = StudyConfig.options()
+    assert {"space", "task", "objectives", "constraints", "strategy", "strategy_options", "seed", "train",
+            "evaluator", "guide"} <= set(settings)
+    for name, options in settings.items():
+        assert set(options) <= flags, (name, set(options) - flags)

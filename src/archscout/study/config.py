@@ -13,10 +13,11 @@ from ..metrics import Constraint, direction
 NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,199}$")
 
 
-def _resumed(default=None, *, compared: bool = True, factory=None):
+def _resumed(default=None, *, compared: bool = True, factory=None, options: tuple[str, ...] = ()):
     """A setting: ``compared`` ones must be the same when a study is resumed; ``default`` is what a database
-    written before the setting existed holds."""
-    meta = {"compared": compared}
+    written before the setting existed holds; ``options``: the ``archscout search`` options (and so config
+    file keys) that set it (none for what is worked out from the others)."""
+    meta = {"compared": compared, "options": options}
     if factory is not None:
         return field(default_factory=factory, metadata=meta)
     return field(default=default, metadata=meta)
@@ -28,24 +29,32 @@ class StudyConfig:
     (the functions below) and builds one; :meth:`from_stored` reads one back, older databases included;
     :meth:`differences` says which settings a resume asks to change."""
 
-    space: str = _resumed("conv1d")
+    space: str = _resumed("conv1d", options=("--space",))
     space_fingerprint: str | None = _resumed()
-    task: str | None = _resumed()
-    objective: str = _resumed("accuracy")
-    objectives: list = _resumed(factory=list)
-    reference_point: dict | None = _resumed(compared=False)  # fixed by the first search when not given
-    measure: list = _resumed(factory=list, compared=False)
-    prescreen_latency: bool = _resumed(False, compared=False)
-    guide: dict | None = _resumed()
-    constraints: list = _resumed(factory=list)
-    strategy: str = _resumed("evolution")
-    strategy_options: dict = _resumed(factory=dict)
-    seed: int = _resumed(0)
-    train: dict = _resumed(factory=dict, compared=False)  # compared through the budget key below
-    final_train: dict | None = _resumed()
-    evaluator: str = _resumed("train")
+    task: str | None = _resumed(options=("--task",))
+    objective: str = _resumed("accuracy")  # the first objective, the leaderboard's first sort key
+    objectives: list = _resumed(factory=list, options=("--objectives",))
+    reference_point: dict | None = _resumed(compared=False, options=("--reference",))  # else fixed by a search
+    measure: list = _resumed(factory=list, compared=False, options=("--measure",))
+    prescreen_latency: bool = _resumed(False, compared=False, options=("--prescreen-latency",))
+    guide: dict | None = _resumed(options=("--guide", "--guide-pool", "--guide-proxies"))
+    constraints: list = _resumed(factory=list, options=("--constraint",))
+    strategy: str = _resumed("evolution", options=("--strategy",))
+    strategy_options: dict = _resumed(factory=dict, options=("--strategy-option", "--population-size",
+                                                              "--sample-size"))
+    seed: int = _resumed(0, options=("--seed",))
+    # compared through the budget key below
+    train: dict = _resumed(factory=dict, compared=False, options=("--steps", "--epochs", "--batch-size", "--lr",
+                                                                  "--optimizer", "--schedule"))
+    final_train: dict | None = _resumed(options=("--final-steps",))
+    evaluator: str = _resumed("train", options=("--evaluator",))
     predictor: str | None = _resumed()  # the fingerprint of a file the evaluator reads
     budget: str | None = _resumed()
+
+    @classmethod
+    def options(cls) -> dict[str, tuple[str, ...]]:
+        """Each setting a user gives, with the ``archscout search`` options that set it."""
+        return {f.name: f.metadata["options"] for f in fields(cls) if f.metadata["options"]}
 
     def to_json(self) -> dict:
         return asdict(self)
@@ -83,8 +92,10 @@ class StudyConfig:
         diff = self.differences(stored)
         if diff:
             mine = self.to_json()
-            parts = "; ".join(f"{k}: stored {stored.get(k)!r}, asked {mine.get(k)!r}" for k in diff
-                              if k != "space_fingerprint")
+            set_by = {f.name: f.metadata["options"] for f in fields(self)}
+            parts = "; ".join(f"{k}: stored {stored.get(k)!r}, asked {mine.get(k)!r}"
+                              + (f" ({', '.join(set_by[k])})" if set_by.get(k) else "")
+                              for k in diff if k != "space_fingerprint")
             raise ArchscoutError(f"study {name!r} already exists with other settings ({parts or 'space definition'}). "
                                  f"Resume it with the same settings, or pick another name with --study")
 
