@@ -445,8 +445,10 @@ class Storage:
                     res = c.execute(trials.insert().values(
                         study_id=study_id, number=number, arch_id=arch_id, arch=arch_json, budget=budget,
                         status="running", metrics="{}", details="{}", seed=seed, started_at=time.time(),
-                        claim=key, session_id=session_id, fidelity=None if fidelity is None else _dumps(fidelity),
-                        parent=parent))
+                        claim=key, session_id=session_id,
+                        # left out when unset, so a claim at the study's own budget is the statement it always was
+                        **({"fidelity": _dumps(fidelity)} if fidelity is not None else {}),
+                        **({"parent": parent} if parent is not None else {})))
                     return Claim(trial=self._trial(c, res.inserted_primary_key[0]))
             except IntegrityError:  # lost a race for the number or the claim: look again
                 continue
