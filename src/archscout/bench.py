@@ -1,31 +1,38 @@
-"""``archscout bench``: strategies × seeds × query budgets on a tabular benchmark, with peers, in one command.
+"""``archscout bench``: strategies × seeds × query budgets on a tabular benchmark, with peers, under one protocol.
 
 A run gives a strategy a fresh table lookup and asks until it has queried ``max(budgets)``
 distinct architectures (a repeated proposal is answered from what the run already knows and
-does not count, as in a study). At each budget B the run is scored by what it would pick
-after B queries, the architecture with the best validation accuracy so far:
+does not count, as in a study). The protocol (docs/benchmarks.md, "The benchmark protocol"):
 
-* valid regret: the space's best validation accuracy minus the picked one's, in points;
-* test accuracy of the picked architecture (the benchmark's test figure; never used to pick);
-* hit: whether the picked architecture is the space's best-validation one.
+* **Headline: what a user gets.** One objective: the *test* accuracy of the architecture the
+  run picks by validation after B queries, and its test regret (the space's best test accuracy
+  minus it). The validation regret is kept as a diagnostic of the optimiser. Several objectives:
+  the front the run found on validation accuracy, scored on *test* accuracy — the hypervolume of
+  its members' (test accuracy, cost) points over the true test front's, with IGD+ beside it;
+  the validation hypervolume ratio is the diagnostic.
+* **Hypervolume.** Every objective in minimisation form; latency and parameters on a log10
+  scale (their tails are long: on NAS-Bench-Graph the slowest architecture is ~20× the
+  fastest); each objective scaled so that the true front's ideal point is 0 and its nadir 1;
+  the reference point is the nadir plus 10 % of the front's range (1.1, ..., 1.1). A point
+  beyond the reference adds nothing.
+* **Anytime.** The area under the headline's curve over queries 1..B, divided by B.
+* **No tuning on what is reported.** Strategy defaults were chosen on TUNING_DATASETS with
+  seeds TUNING_SEEDS; a report runs on REPORT_DATASETS with seeds from REPORT_SEED_START.
+  With ``tune=True`` every strategy, peers included, gets the same tuning budget first: each
+  configuration of its grid (TUNING_GRIDS: four per strategy that has options) run on the
+  tuning datasets and seeds, and the best by the headline is used for the report.
+* **Statistics.** Means with 95 % Student-t intervals over seeds; every archscout strategy
+  against every peer with a bootstrap interval of the difference of means, Bonferroni-corrected
+  for the number of comparisons in the report; average ranks over datasets with the Nemenyi
+  critical difference.
+* **Noise.** NAS-Bench-Graph's light tables hold one validation and one test figure per
+  architecture, so a lookup is noise-free (NOISE says so in every report).
 
-With ``objectives`` (``("accuracy:max", "latency_ms:min")``; the table's metrics are
-``accuracy``, its validation accuracy, ``latency_ms`` and ``params``) the benchmark is
-multi-objective: each query is told as the tuple of the architecture's values, oriented so
-that higher is better, and a run is scored at each budget by its *hypervolume ratio*, the
-hypervolume of the front of the architectures queried so far over that of the table's true
-front. Both are taken in minimisation form with every objective min-max scaled to [0, 1]
-over the whole table and the reference point (1, ..., 1); 1.0 means the true front's
-hypervolume was reached.
-
-Means come with 95 % intervals over seeds (Student's t for means, Wilson for hit rates).
-Runs go through the strategies' ask/tell directly, in memory: the study loop adds storage
-and bookkeeping (about 2 ms a trial), which a benchmark of strategies leaves out.
+Runs go through the strategies' ask/tell directly, in memory: the study loop adds storage and
+bookkeeping (about 2 ms a trial), which a benchmark of strategies leaves out.
 """
 from __future__ import annotations
 
-import json
-import math
 import os
 import platform
 import statistics
@@ -39,8 +46,9 @@ import numpy as np
 from .errors import ArchscoutError
 from .evaluate.tabular import DATASETS, check_dataset, load_table, space_for
 from .metrics import parse_objectives
-from .pareto import hypervolume, nondominated, normalise, to_minimise
+from .pareto import hypervolume, nondominated, to_minimise
 from .space import benchmark_key, get_space
+from .stats import anytime_area, average_ranks, bootstrap_difference, mean_ci, nemenyi_cd, verdict, wilson
 from .strategy import Strategy, canonical_name, make_strategy
 
 BENCHMARKS = ("nas-bench-graph",)
@@ -49,7 +57,33 @@ PEERS = ("random", "optuna-tpe")  # what a user would run without archscout: the
 PARETO_DEFAULT_STRATEGIES = ("random", "nsga2", "linas", "optuna-nsga2", "optuna-tpe")
 PARETO_PEERS = ("random", "optuna-nsga2", "optuna-tpe")
 TABLE_METRICS = {"accuracy": 0, "latency_ms": 2, "params": 3}  # objective -> its column in a table row
+TEST_COLUMN = 1  # the table's test accuracy: reported, never told to a strategy
+LOG_SCALED = ("latency_ms", "params")  # long-tailed: compared on a log10 scale
+REFERENCE_MARGIN = 0.1  # the hypervolume reference point: the true front's nadir + 10 % of its range
 MAX_ASKS_PER_QUERY = 50  # a strategy that proposes only repeats is stopped after this many asks per query
+
+# the split between what defaults are tuned on and what is reported (see the module docstring)
+TUNING_DATASETS = ("cora", "citeseer", "pubmed", "physics", "computers")
+REPORT_DATASETS = ("cs", "photo", "arxiv", "proteins")
+TUNING_SEEDS = tuple(range(10))
+REPORT_SEED_START = 100
+TUNING_BUDGET = 100
+# the same number of configurations (the default first) for every strategy that has options, peers included
+TUNING_GRIDS: dict[str, list[dict]] = {
+    "evolution": [{}, {"population_size": 10, "sample_size": 3}, {"population_size": 50, "sample_size": 10},
+                  {"population_size": 20, "sample_size": 10}],
+    "bo": [{}, {"kappa": 0.5}, {"kappa": 2.0}, {"acquisition": "its"}],
+    "rl": [{}, {"lr": 0.05}, {"lr": 0.01}, {"entropy_weight": 0.05}],
+    "optuna-tpe": [{}, {"n_startup_trials": 5}, {"n_startup_trials": 20}, {"n_startup_trials": 40}],
+}
+PARETO_TUNING_GRIDS: dict[str, list[dict]] = {
+    "nsga2": [{}, {"population_size": 16}, {"population_size": 25}, {"population_size": 50}],
+    "optuna-nsga2": [{}, {"population_size": 8}, {"population_size": 16}, {"population_size": 25}],
+    "linas": [{}, {"population_size": 10}, {"batch": 5}, {"inner_generations": 20}],
+    "optuna-tpe": [{}, {"n_startup_trials": 5}, {"n_startup_trials": 20}, {"n_startup_trials": 40}],
+}
+NOISE = ("noise-free: NAS-Bench-Graph's light tables hold one validation and one test accuracy per "
+         "architecture, so every query of an architecture returns the same figures")
 
 Objectives = tuple[tuple[str, str], ...]  # ((metric, "max" or "min"), ...)
 
@@ -74,27 +108,29 @@ def _query(strat: Strategy, table: dict, budget: int, told) -> tuple[list[int], 
     return keys, asks
 
 
-def run_once(dataset: str, strategy: str, seed: int, budget: int) -> dict:
-    """One run: the best validation accuracy (and its architecture's test accuracy) after each query."""
+def run_once(dataset: str, strategy: str, seed: int, budget: int, options: dict | None = None) -> dict:
+    """One run: after each query, the best validation accuracy so far, the test accuracy of that pick and
+    its key."""
     table = load_table(dataset)
-    strat = make_strategy(strategy, get_space(space_for(dataset)), seed=seed)
+    strat = make_strategy(strategy, get_space(space_for(dataset)), seed=seed, **(options or {}))
     t0 = time.perf_counter()
     keys, asks = _query(strat, table, budget, lambda row: row[0])
     seconds = time.perf_counter() - t0
-    best_valid, best_test, best_key = -math.inf, math.nan, None
+    best_valid, best_test, best_key = -np.inf, np.nan, None
     valid_curve, test_curve, key_curve = [], [], []
     for key in keys:
-        valid, test = table[key][0], table[key][1]
+        valid, test = table[key][0], table[key][TEST_COLUMN]
         if valid > best_valid:
             best_valid, best_test, best_key = valid, test, key
         valid_curve.append(best_valid)
         test_curve.append(best_test)
         key_curve.append(best_key)
-    return {"dataset": dataset, "strategy": strategy, "seed": seed, "queries": len(keys), "asks": asks,
-            "seconds": seconds, "best_valid": valid_curve, "picked_test": test_curve,
-            "picked_key": key_curve}
+    return {"dataset": dataset, "strategy": strategy, "options": dict(options or {}), "seed": seed,
+            "queries": len(keys), "asks": asks, "seconds": seconds, "best_valid": valid_curve,
+            "picked_test": test_curve, "picked_key": key_curve}
 
 
+@lru_cache(maxsize=len(DATASETS))
 def space_optimum(dataset: str) -> tuple[float, set[int]]:
     """The best validation accuracy in the table and the keys that reach it."""
     table = load_table(dataset)
@@ -102,11 +138,70 @@ def space_optimum(dataset: str) -> tuple[float, set[int]]:
     return top, {k for k, r in table.items() if r[0] == top}
 
 
+@lru_cache(maxsize=len(DATASETS))
+def best_test(dataset: str) -> float:
+    """The best test accuracy in the table: what a run with an oracle on test data would pick."""
+    return max(r[TEST_COLUMN] for r in load_table(dataset).values())
+
+
+# -- several objectives ---------------------------------------------------------------------------
+
+def _minimised(dataset: str, objectives: Objectives, keys: list[int], test: bool = False) -> np.ndarray:
+    """The architectures' objective values in minimisation form, accuracy read from the test column with
+    ``test``, LOG_SCALED metrics as log10."""
+    table = load_table(dataset)
+    columns = [TEST_COLUMN if test and m == "accuracy" else TABLE_METRICS[m] for m, _ in objectives]
+    logs = [m in LOG_SCALED for m, _ in objectives]
+    rows = [[float(np.log10(table[k][c])) if log else table[k][c] for c, log in zip(columns, logs)] for k in keys]
+    return to_minimise(rows, [way for _, way in objectives])
+
+
+@lru_cache(maxsize=8 * len(DATASETS))
+def true_front(dataset: str, objectives: Objectives, test: bool = False) -> dict:
+    """The whole table's front (on test accuracy with ``test``): its keys, ideal and nadir points in
+    minimisation form (the scaling to [0, 1]), the reference point once scaled and the front's hypervolume."""
+    keys = list(load_table(dataset))
+    F = _minimised(dataset, objectives, keys, test)
+    front = nondominated(F)
+    ideal, nadir = F[front].min(axis=0), F[front].max(axis=0)
+    span = np.where(nadir > ideal, nadir - ideal, 1.0)
+    scaled = (F[front] - ideal) / span
+    reference = np.full(len(objectives), 1.0 + REFERENCE_MARGIN)
+    return {"keys": [keys[i] for i in front], "ideal": ideal, "nadir": nadir, "span": span, "scaled": scaled,
+            "reference": reference, "hypervolume": hypervolume(scaled, reference)}
+
+
+def scaled_objectives(dataset: str, objectives: Objectives, keys: list[int], test: bool = False) -> np.ndarray:
+    """The architectures' objective values in minimisation form, scaled by the true front (ideal 0, nadir 1)."""
+    ref = true_front(dataset, objectives, test)
+    return (_minimised(dataset, objectives, keys, test) - ref["ideal"]) / ref["span"]
+
+
+def igd_plus(points: np.ndarray, reference_front: np.ndarray) -> float:
+    """IGD+ (Ishibuchi et al. 2015): the mean over the reference front's points z of the distance to the nearest
+    point a of ``points``, counting only the objectives where a is worse than z (minimisation form)."""
+    if len(points) == 0:
+        return np.inf
+    worse = np.maximum(points[None, :, :] - reference_front[:, None, :], 0.0)
+    return float(np.sqrt((worse ** 2).sum(-1)).min(1).mean())
+
+
+def front_quality(valid: np.ndarray, test: np.ndarray, valid_ref: dict, test_ref: dict) -> dict:
+    """The quality of a set of queried architectures (rows of scaled ``valid`` and ``test`` values): the front
+    found on validation (its size, hypervolume ratio on validation) and the same architectures scored on test
+    (hypervolume ratio and IGD+ against the true test front)."""
+    front = nondominated(valid)
+    return {"front_size": len(front),
+            "valid_hv_ratio": hypervolume(valid[front], valid_ref["reference"]) / valid_ref["hypervolume"],
+            "test_hv_ratio": hypervolume(test[front], test_ref["reference"]) / test_ref["hypervolume"],
+            "test_igd_plus": igd_plus(test[front], test_ref["scaled"])}
+
+
 def run_pareto(dataset: str, strategy: str | Strategy, seed: int, budget: int, objectives,
                at: list[int] | None = None, options: dict | None = None) -> dict:
-    """One multi-objective run: the hypervolume ratio and front size after each number of queries in ``at``
-    (default: the checkpoints up to ``budget``). ``strategy`` is a name (made with ``options``) or a strategy
-    object; ``objectives`` as :func:`check_objectives` reads them."""
+    """One multi-objective run: its front's quality (see :func:`front_quality`) after each number of queries
+    in ``at`` (default: the checkpoints up to ``budget``), and the test hypervolume ratio after every query.
+    ``strategy`` is a name (made with ``options``) or a strategy object."""
     objectives = check_objectives(objectives)
     table = load_table(dataset)
     space = get_space(space_for(dataset))
@@ -117,121 +212,175 @@ def run_pareto(dataset: str, strategy: str | Strategy, seed: int, budget: int, o
     keys, asks = _query(strat, table, budget, lambda row: tuple(sign * row[c] for sign, c in zip(signs, columns)))
     seconds = time.perf_counter() - t0
     at = checkpoints(budget, [budget]) if at is None else list(at)
-    scaled = scaled_objectives(dataset, objectives, keys)
-    ratios, sizes = hypervolume_curve(scaled, true_front(dataset, objectives)["hypervolume"], at)
-    return {"dataset": dataset, "strategy": strategy, "seed": seed, "queries": len(keys), "asks": asks,
-            "seconds": seconds, "at_queries": at,
-            "hv_ratio": ratios, "front_size": sizes, "front_keys": [keys[i] for i in nondominated(scaled)]}
+    valid = scaled_objectives(dataset, objectives, keys)
+    test = scaled_objectives(dataset, objectives, keys, test=True)
+    valid_ref, test_ref = true_front(dataset, objectives), true_front(dataset, objectives, test=True)
+    curve: list[float] = []
+    quality: dict[int, dict] = {}
+    last: dict | None = None
+    front: set[int] = set()
+    for q in range(1, len(keys) + 1):
+        i = q - 1
+        members = valid[sorted(front)]
+        if last is None or not np.any(np.all(members <= valid[i], axis=1) & np.any(members < valid[i], axis=1)):
+            front = set(nondominated(valid[:q]).tolist())  # the new point may enter the front
+            last = front_quality(valid[:q], test[:q], valid_ref, test_ref)
+        curve.append(last["test_hv_ratio"])
+        quality[q] = last
+    out = {"dataset": dataset, "strategy": strategy if isinstance(strategy, str) else strategy.name,
+           "options": dict(options or {}), "seed": seed, "queries": len(keys), "asks": asks,
+           "seconds": seconds, "at_queries": at, "test_hv_curve": curve}
+    for name in ("valid_hv_ratio", "test_hv_ratio", "test_igd_plus", "front_size"):
+        out[name] = [quality[min(q, len(keys))][name] if keys else (0 if name == "front_size" else np.nan)
+                     for q in at]
+    picked = [i for i in range(len(keys)) if i in front] if keys else []
+    out["front_keys"] = [keys[i] for i in picked]
+    return out
 
 
-def _minimised(dataset: str, objectives: Objectives, keys: list[int]) -> np.ndarray:
-    table = load_table(dataset)
-    return to_minimise([[table[k][TABLE_METRICS[m]] for m, _ in objectives] for k in keys],
-                       [way for _, way in objectives])
+# -- summaries ---------------------------------------------------------------------------------------
+
+def _index(run: dict, budget: int) -> int:
+    """Where a run's stored curves hold the value after ``budget`` queries: a compacted run (results.json) keeps
+    them at its checkpoints; a run in memory after every query (one that stopped short: its last value)."""
+    if "at_queries" in run:
+        return run["at_queries"].index(budget)
+    return min(budget, len(run["best_valid"])) - 1
 
 
-@lru_cache(maxsize=4 * len(DATASETS))
-def true_front(dataset: str, objectives: Objectives) -> dict:
-    """The whole table's front: its keys, every objective's range in minimisation form (``lower``,
-    ``upper``: the scaling to [0, 1]) and the front's hypervolume once scaled."""
-    keys = list(load_table(dataset))
-    F = _minimised(dataset, objectives, keys)
-    lower, upper = F.min(axis=0), F.max(axis=0)
-    front = nondominated(F)
-    return {"keys": [keys[i] for i in front], "lower": lower, "upper": upper,
-            "hypervolume": hypervolume(normalise(F[front], lower, upper), np.ones(len(objectives)))}
+def headline(run: dict, budget: int) -> float:
+    """A run's headline after ``budget`` queries: the picked architecture's test accuracy (points) or, with
+    several objectives, the test hypervolume ratio of its front."""
+    if "test_hv_ratio" in run:
+        return run["test_hv_ratio"][run["at_queries"].index(budget)]
+    return 100 * run["picked_test"][_index(run, budget)]
 
 
-def scaled_objectives(dataset: str, objectives: Objectives, keys: list[int]) -> np.ndarray:
-    """The architectures' objective values in minimisation form, scaled to [0, 1] over the whole table."""
-    ref = true_front(dataset, objectives)
-    return normalise(_minimised(dataset, objectives, keys), ref["lower"], ref["upper"])
-
-
-def hypervolume_curve(scaled: np.ndarray, whole: float, at: list[int]) -> tuple[list[float], list[int]]:
-    """For each q in ``at``: the hypervolume of the front of the first q rows of ``scaled`` (reference point
-    (1, ..., 1)) over ``whole``, and that front's size. A run that stopped short keeps its last value."""
-    reference = np.ones(scaled.shape[1])
-    ratios, sizes = [], []
-    for q in at:
-        F = scaled[:q]
-        front = F[nondominated(F)]
-        ratios.append(hypervolume(front, reference) / whole)
-        sizes.append(len(front))
-    return ratios, sizes
-
-
-def _t95(n: int) -> float:
-    if n < 2:
-        return math.nan
-    from scipy.stats import t
-    return float(t.ppf(0.975, n - 1))
-
-
-def mean_ci(values: list[float]) -> tuple[float, float]:
-    """Mean and the half-width of its 95 % interval (Student's t)."""
-    if not values:
-        return math.nan, math.nan
-    m = statistics.fmean(values)
-    if len(values) < 2:
-        return m, math.nan
-    return m, _t95(len(values)) * statistics.stdev(values) / math.sqrt(len(values))
-
-
-def wilson(hits: int, n: int) -> tuple[float, float]:
-    """95 % Wilson interval of a rate."""
-    if n == 0:
-        return math.nan, math.nan
-    z, p = 1.959964, hits / n
-    centre = (p + z * z / (2 * n)) / (1 + z * z / n)
-    half = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / (1 + z * z / n)
-    return max(0.0, centre - half), min(1.0, centre + half)
-
-
-def summarise(runs: list[dict], budgets: list[int]) -> list[dict]:
-    """One row per dataset × strategy × budget."""
-    rows = []
+def _groups(runs: list[dict]) -> dict[tuple[str, str], list[dict]]:
     groups: dict[tuple[str, str], list[dict]] = {}
     for r in runs:
         groups.setdefault((r["dataset"], r["strategy"]), []).append(r)
-    for (dataset, strategy), rs in groups.items():
-        top, best_keys = space_optimum(dataset)
+    return groups
+
+
+def _with_ci(row: dict, name: str, values: list[float]) -> None:
+    row[name], row[f"{name}_ci95"] = mean_ci(values)
+
+
+def summarise(runs: list[dict], budgets: list[int]) -> list[dict]:
+    """One row per dataset × strategy × budget: the picked architecture's test accuracy and test regret (the
+    headline), the area under the picked test accuracy's curve, and the validation regret (a diagnostic)."""
+    rows = []
+    for (dataset, strategy), rs in _groups(runs).items():
+        top = space_optimum(dataset)[0]
+        oracle = 100 * best_test(dataset)
         for b in budgets:
-            regrets, tests, hits, short = [], [], 0, 0
-            for r in rs:
-                i = min(b, len(r["best_valid"])) - 1
-                short += len(r["best_valid"]) < b
-                regrets.append(100 * (top - r["best_valid"][i]))
-                tests.append(100 * r["picked_test"][i])
-                hits += r["picked_key"][i] in best_keys
-            regret, regret_ci = mean_ci(regrets)
-            test, test_ci = mean_ci(tests)
-            low, high = wilson(hits, len(rs))
-            rows.append({"dataset": dataset, "strategy": strategy, "budget": b, "seeds": len(rs),
-                         "valid_regret": regret, "valid_regret_ci95": regret_ci, "test_accuracy": test,
-                         "test_accuracy_ci95": test_ci, "hit_rate": hits / len(rs), "hit_rate_ci95": [low, high],
-                         "runs_short_of_budget": short,
-                         "seconds_per_run": statistics.fmean(r["seconds"] for r in rs)})
+            row = {"dataset": dataset, "strategy": strategy, "budget": b, "seeds": len(rs)}
+            tests = [headline(r, b) for r in rs]
+            _with_ci(row, "test_accuracy", tests)
+            _with_ci(row, "test_regret", [oracle - t for t in tests])
+            _with_ci(row, "valid_regret", [100 * (top - r["best_valid"][_index(r, b)]) for r in rs])
+            _with_ci(row, "test_area", [r["test_area"][str(b)] if "test_area" in r  # else a full curve in memory
+                                        else 100 * anytime_area(r["picked_test"], b) for r in rs])
+            row["best_validation_pick_rate"] = sum(r["picked_key"][_index(r, b)] in space_optimum(dataset)[1]
+                                                   for r in rs) / len(rs)
+            row["runs_short_of_budget"] = sum(r["queries"] < b for r in rs)
+            row["seconds_per_run"] = statistics.fmean(r["seconds"] for r in rs)
+            rows.append(row)
     return rows
 
 
 def summarise_pareto(runs: list[dict], budgets: list[int]) -> list[dict]:
-    """One row per dataset × strategy × budget: mean hypervolume ratio and size of the front found."""
+    """One row per dataset × strategy × budget: the found front's test hypervolume ratio and IGD+ (the
+    headline), the area under the test hypervolume ratio's curve, the validation ratio (a diagnostic) and
+    the front's size."""
     rows = []
-    groups: dict[tuple[str, str], list[dict]] = {}
-    for r in runs:
-        groups.setdefault((r["dataset"], r["strategy"]), []).append(r)
-    for (dataset, strategy), rs in groups.items():
+    for (dataset, strategy), rs in _groups(runs).items():
         for b in budgets:
             at = [r["at_queries"].index(b) for r in rs]
-            ratio, ratio_ci = mean_ci([r["hv_ratio"][i] for r, i in zip(rs, at)])
-            rows.append({"dataset": dataset, "strategy": strategy, "budget": b, "seeds": len(rs),
-                         "hv_ratio": ratio, "hv_ratio_ci95": ratio_ci,
-                         "front_size": statistics.fmean(r["front_size"][i] for r, i in zip(rs, at)),
-                         "runs_short_of_budget": sum(r["queries"] < b for r in rs),
-                         "seconds_per_run": statistics.fmean(r["seconds"] for r in rs)})
+            row = {"dataset": dataset, "strategy": strategy, "budget": b, "seeds": len(rs)}
+            for name in ("test_hv_ratio", "test_igd_plus", "valid_hv_ratio"):
+                _with_ci(row, name, [r[name][i] for r, i in zip(rs, at)])
+            _with_ci(row, "test_area", [r["test_area"][str(b)] if "test_area" in r
+                                        else anytime_area(r["test_hv_curve"], b) for r in rs])
+            row["front_size"] = statistics.fmean(r["front_size"][i] for r, i in zip(rs, at))
+            row["runs_short_of_budget"] = sum(r["queries"] < b for r in rs)
+            row["seconds_per_run"] = statistics.fmean(r["seconds"] for r in rs)
+            rows.append(row)
     return rows
 
+
+def compare(runs: list[dict], budgets: list[int], peers: list[str], seed: int = 0) -> list[dict]:
+    """Every strategy that is not a peer against every peer, per dataset and budget: the difference of mean
+    headlines with its bootstrap interval, Bonferroni-corrected for the number of rows returned."""
+    groups = _groups(runs)
+    datasets = list(dict.fromkeys(r["dataset"] for r in runs))
+    strategies = list(dict.fromkeys(r["strategy"] for r in runs))
+    ours = [s for s in strategies if s not in peers]
+    theirs = [p for p in peers if p in strategies]
+    pairs = [(d, b, s, p) for d in datasets for b in budgets for s in ours for p in theirs]
+    out = []
+    for d, b, s, p in pairs:
+        a = [headline(r, b) for r in groups[(d, s)]]
+        c = [headline(r, b) for r in groups[(d, p)]]
+        diff, lo, hi = bootstrap_difference(a, c, comparisons=len(pairs), seed=seed)
+        out.append({"dataset": d, "budget": b, "strategy": s, "peer": p, "difference": diff, "low": lo,
+                    "high": hi, "comparisons": len(pairs), "verdict": verdict(lo, hi)})
+    return out
+
+
+def rank_summary(summary: list[dict], budgets: list[int], key: str) -> list[dict]:
+    """Per budget: each strategy's average rank over datasets by the mean ``key`` (higher is better for accuracy
+    and hypervolume) and the Nemenyi critical difference at alpha 0.05 (datasets are the blocks)."""
+    out = []
+    for b in budgets:
+        table: dict[str, dict[str, float]] = {}
+        for r in summary:
+            if r["budget"] == b:
+                table.setdefault(r["dataset"], {})[r["strategy"]] = r[key]
+        ranks = average_ranks(table)
+        out.append({"budget": b, "ranks": ranks, "datasets": len(table),
+                    "critical_difference": nemenyi_cd(len(ranks), len(table))})
+    return out
+
+
+# -- tuning -------------------------------------------------------------------------------------------
+
+def grid_for(strategy: str, pareto: bool) -> list[dict]:
+    """The configurations a strategy is tuned over (only its defaults for a strategy with no grid)."""
+    return (PARETO_TUNING_GRIDS if pareto else TUNING_GRIDS).get(strategy, [{}])
+
+
+def tune(strategies: list[str], objectives=None, datasets=TUNING_DATASETS, seeds=TUNING_SEEDS,
+         budget: int = TUNING_BUDGET, workers: int = 1, progress=None) -> dict:
+    """Each strategy's grid run on the tuning datasets and seeds at ``budget`` queries; the configuration with
+    the best mean headline (test accuracy, or test hypervolume ratio), averaged over datasets, is chosen."""
+    pareto = objectives is not None
+    objectives = check_objectives(objectives) if pareto else None
+    jobs, labels = [], []
+    for s in strategies:
+        for i, options in enumerate(grid_for(s, pareto)):
+            for d in datasets:
+                for seed in seeds:
+                    jobs.append((run_pareto, (d, s, seed, budget, objectives, [budget], options)) if pareto
+                                else (run_once, (d, s, seed, budget, options)))
+                    labels.append((s, i, d))
+    runs = _run_jobs(jobs, workers, progress)
+    scores: dict[str, list[float]] = {}
+    for s in strategies:
+        grid = grid_for(s, pareto)
+        per = []
+        for i in range(len(grid)):
+            per.append(statistics.fmean(
+                statistics.fmean(headline(r, budget) for r, lab in zip(runs, labels) if lab == (s, i, d))
+                for d in datasets))
+        scores[s] = per
+    chosen = {s: grid_for(s, pareto)[int(np.argmax(scores[s]))] for s in strategies}
+    return {"datasets": list(datasets), "seeds": list(seeds), "budget": budget,
+            "grids": {s: grid_for(s, pareto) for s in strategies}, "scores": scores, "chosen": chosen}
+
+
+# -- arguments ------------------------------------------------------------------------------------------
 
 def check_objectives(objectives) -> Objectives:
     """((metric, direction), ...) from ``("accuracy:max", "latency_ms:min")`` or any form
@@ -272,57 +421,92 @@ def check_bench_args(benchmark: str, datasets: list[str], strategies: list[str],
     return list(dict.fromkeys(datasets)), list(dict.fromkeys(strategies)), sorted(set(budgets))
 
 
-def run_bench(benchmark: str = "nas-bench-graph", datasets: list[str] = DATASETS, strategies: list[str] | None = None,
-              budgets: list[int] = (50, 100, 500), seeds: int = 20, workers: int = 1, progress=None,
-              objectives=None) -> dict:
-    """Every dataset × strategy × seed run to the largest budget; returns runs, summary rows and metadata.
+def _check_int(name: str, value, low: int) -> None:
+    if isinstance(value, bool) or not isinstance(value, int) or value < low:
+        raise ArchscoutError(f"{name} must be a number >= {low}, got {value!r}")
 
-    With ``objectives`` (``("accuracy:max", "latency_ms:min")``) the benchmark is multi-objective and its
-    runs are scored by hypervolume ratio (see the module). ``strategies`` defaults to DEFAULT_STRATEGIES,
-    or PARETO_DEFAULT_STRATEGIES with objectives.
+
+def run_bench(benchmark: str = "nas-bench-graph", datasets=REPORT_DATASETS, strategies: list[str] | None = None,
+              budgets=(50, 100, 500), seeds: int = 20, workers: int = 1, progress=None, objectives=None,
+              seed_start: int = REPORT_SEED_START, tune_first: bool = False, options: dict | None = None) -> dict:
+    """Every dataset × strategy × seed run to the largest budget; returns runs, summary rows, comparisons with
+    the peers, average ranks and metadata.
+
+    With ``objectives`` (``("accuracy:max", "latency_ms:min")``) the benchmark is multi-objective (see the
+    module). ``strategies`` defaults to DEFAULT_STRATEGIES, or PARETO_DEFAULT_STRATEGIES with objectives.
+    Seeds are ``seed_start`` .. ``seed_start + seeds - 1``. With ``tune_first`` each strategy is first tuned
+    over its grid on the tuning datasets (:func:`tune`) and reported with the configuration chosen there;
+    ``options`` ({strategy: {option: value}}) sets configurations by hand instead.
     """
     pareto = objectives is not None
     if strategies is None:
         strategies = PARETO_DEFAULT_STRATEGIES if pareto else DEFAULT_STRATEGIES
     datasets, strategies, budgets = check_bench_args(benchmark, list(datasets), list(strategies), list(budgets),
                                                      seeds)
-    if isinstance(workers, bool) or not isinstance(workers, int) or workers < 1:
-        raise ArchscoutError(f"workers must be a number >= 1, got {workers!r}")
+    _check_int("workers", workers, 1)
+    _check_int("seed_start", seed_start, 0)
+    options = {canonical_name(s): dict(o) for s, o in (options or {}).items()}
+    unknown = [s for s in options if s not in strategies]
+    if unknown:
+        raise ArchscoutError(f"options are given for {', '.join(unknown)}, which the benchmark does not run")
     if pareto:
         objectives = check_objectives(objectives)
-        for s in strategies:  # a one-objective strategy is refused here, naming the ones that handle several
-            make_strategy(s, get_space("gnn"), objectives=len(objectives))
-        at = checkpoints(max(budgets), budgets)
-        jobs = [(run_pareto, (d, s, seed, max(budgets), objectives, at))
-                for d in datasets for s in strategies for seed in range(seeds)]
-    else:
-        jobs = [(run_once, (d, s, seed, max(budgets))) for d in datasets for s in strategies for seed in range(seeds)]
+    for s in strategies:  # bad options and a one-objective strategy for several objectives are refused here
+        make_strategy(s, get_space("gnn"), objectives=len(objectives) if pareto else 1, **options.get(s, {}))
     t0 = time.perf_counter()
+    tuning = None
+    if tune_first:
+        tuning = tune(strategies, objectives, workers=workers, progress=progress)
+        options = {**tuning["chosen"], **options}
+    seed_list = range(seed_start, seed_start + seeds)
+    if pareto:
+        at = checkpoints(max(budgets), budgets)
+        jobs = [(run_pareto, (d, s, seed, max(budgets), objectives, at, options.get(s)))
+                for d in datasets for s in strategies for seed in seed_list]
+    else:
+        jobs = [(run_once, (d, s, seed, max(budgets), options.get(s)))
+                for d in datasets for s in strategies for seed in seed_list]
+    runs = _run_jobs(jobs, workers, progress)
+    for r in runs:  # the anytime areas, while the runs hold every query's value
+        curve = r["test_hv_curve"] if pareto else [100 * v for v in r["picked_test"]]
+        r["test_area"] = {str(b): anytime_area(curve, b) for b in budgets}
+    peer_names = PARETO_PEERS if pareto else PEERS
+    peers = [p for p in peer_names if p in strategies]
+    summary = summarise_pareto(runs, budgets) if pareto else summarise(runs, budgets)
+    result = {"benchmark": benchmark, "datasets": datasets, "strategies": strategies, "budgets": budgets,
+              "seeds": seeds, "seed_start": seed_start, "peers": peers, "options": {s: options.get(s, {})
+                                                                                   for s in strategies},
+              "tuning": tuning, "tuned_on": {"datasets": list(TUNING_DATASETS), "seeds": list(TUNING_SEEDS)},
+              "noise": NOISE, "summary": summary, "comparisons": compare(runs, budgets, peers),
+              "ranks": rank_summary(summary, budgets, "test_hv_ratio" if pareto else "test_accuracy")}
+    if pareto:
+        fronts = {d: true_front(d, objectives, test=True) for d in datasets}
+        result |= {"objectives": [f"{m}:{way}" for m, way in objectives],
+                   "log_scaled": [m for m, _ in objectives if m in LOG_SCALED],
+                   "true_front": {d: {"size": len(f["keys"]), "hypervolume": f["hypervolume"], "keys": f["keys"],
+                                      "ideal": f["ideal"].tolist(), "nadir": f["nadir"].tolist()}
+                                  for d, f in fronts.items()}}
+    else:
+        result |= {"optimum": {d: 100 * space_optimum(d)[0] for d in datasets},
+                   "best_test": {d: 100 * best_test(d) for d in datasets}}
+    return result | {"runs": runs, "machine": _machine(workers), "wall_seconds": time.perf_counter() - t0,
+                     "date": datetime.now(timezone.utc).strftime("%Y-%m-%d")}
+
+
+def _run_jobs(jobs: list[tuple], workers: int, progress) -> list[dict]:
     runs: list[dict] = []
     if workers == 1:
         for job in jobs:
             runs.append(_run_job(job))
             if progress:
                 progress(len(runs), len(jobs), runs[-1])
-    else:
-        with ProcessPoolExecutor(workers, initializer=_one_thread) as pool:
-            for run in pool.map(_run_job, jobs, chunksize=1):
-                runs.append(run)
-                if progress:
-                    progress(len(runs), len(jobs), run)
-    result = {"benchmark": benchmark, "datasets": datasets, "strategies": strategies, "budgets": budgets,
-              "seeds": seeds}
-    if pareto:
-        fronts = {d: true_front(d, objectives) for d in datasets}
-        result |= {"objectives": [f"{m}:{way}" for m, way in objectives],
-                   "peers": [p for p in PARETO_PEERS if p in strategies], "summary": summarise_pareto(runs, budgets),
-                   "true_front": {d: {"size": len(f["keys"]), "hypervolume": f["hypervolume"], "keys": f["keys"]}
-                                  for d, f in fronts.items()}}
-    else:
-        result |= {"peers": [p for p in PEERS if p in strategies], "summary": summarise(runs, budgets),
-                   "optimum": {d: 100 * space_optimum(d)[0] for d in datasets}}
-    return result | {"runs": runs, "machine": _machine(workers), "wall_seconds": time.perf_counter() - t0,
-                     "date": datetime.now(timezone.utc).strftime("%Y-%m-%d")}
+        return runs
+    with ProcessPoolExecutor(workers, initializer=_one_thread) as pool:
+        for run in pool.map(_run_job, jobs, chunksize=1):
+            runs.append(run)
+            if progress:
+                progress(len(runs), len(jobs), run)
+    return runs
 
 
 def _run_job(job: tuple) -> dict:
@@ -341,123 +525,6 @@ def _machine(workers: int) -> dict:
             "workers": workers, "archscout": getattr(archscout, "__version__", "?")}
 
 
-# -- writing the results ------------------------------------------------------------------------
-
-def markdown(result: dict) -> str:
-    """A table per dataset: valid regret, picked test accuracy and hit rate (with objectives: hypervolume
-    ratio and front size), by strategy and budget."""
-    if "objectives" in result:
-        return _tables(
-            result, f", {' and '.join(result['objectives'])}",
-            "HV ratio = hypervolume of the front of the architectures queried after B queries / hypervolume of "
-            "the table's true front, both with every objective min-max scaled to [0, 1] over the whole table "
-            "(minimisation form) and the reference point (1, ..., 1); front = architectures on the front found "
-            "(mean). ± is the 95 % interval over seeds.",
-            lambda d: f"{d} (true front: {result['true_front'][d]['size']} architectures)", ("HV ratio", "front"),
-            lambda r: [f"{r['hv_ratio']:.3f} ± {r['hv_ratio_ci95']:.3f}", f"{r['front_size']:.1f}"])
-    return _tables(
-        result, "",
-        "Valid regret = best validation accuracy in the space − best found (points); test = test accuracy "
-        "of the architecture picked by validation; hit = runs that found the space's best-validation "
-        "architecture. ± is the 95 % interval over seeds.",
-        lambda d: f"{d} (best validation accuracy in the space {result['optimum'][d]:.2f} %)",
-        ("regret", "test %", "hit"),
-        lambda r: [f"{r['valid_regret']:.2f} ± {r['valid_regret_ci95']:.2f}",
-                   f"{r['test_accuracy']:.2f} ± {r['test_accuracy_ci95']:.2f}", f"{100 * r['hit_rate']:.0f} %"])
-
-
-def _tables(result: dict, what: str, explanation: str, heading, names: tuple, cells) -> str:
-    """The report: a header, then per dataset a table of ``cells(summary row)`` by strategy and budget."""
-    m = result["machine"]
-    lines = [f"# {result['benchmark']}{what}: {', '.join(result['strategies'])} × {result['seeds']} seeds", "",
-             f"Date {result['date']}; machine: {m['platform']}, {m['cpus']} CPUs, {m['workers']} worker(s); "
-             f"wall time {result['wall_seconds']:.0f} s.", explanation, ""]
-    by = {(r["dataset"], r["strategy"], r["budget"]): r for r in result["summary"]}
-    budgets = result["budgets"]
-    for d in result["datasets"]:
-        lines += [f"## {heading(d)}", "",
-                  "| strategy | " + " | ".join(f"B={b} {n}" for b in budgets for n in names) + " | s/run |",
-                  "|---|" + "---|" * (len(names) * len(budgets) + 1)]
-        for s in result["strategies"]:
-            row = []
-            for b in budgets:
-                r = by[(d, s, b)]
-                values = cells(r)
-                values[0] += "*" if r["runs_short_of_budget"] else ""
-                row += values
-            row.append(f"{by[(d, s, budgets[-1])]['seconds_per_run']:.2f}")
-            lines.append(f"| {s} | " + " | ".join(row) + " |")
-        lines.append("")
-    if any(r["runs_short_of_budget"] for r in result["summary"]):
-        lines.append(f"\\* some runs stopped short of the budget: the strategy proposed only repeats "
-                     f"({MAX_ASKS_PER_QUERY} asks per query); their last value is carried.")
-    return "\n".join(lines) + "\n"
-
-
-def plot(result: dict, dataset: str, path: str) -> None:
-    """Mean valid regret (with objectives: hypervolume ratio) against queries, with the 95 % band, one line
-    per strategy."""
-    import matplotlib
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    if "objectives" in result:
-        _plot_pareto(result, dataset, path, plt)
-        return
-
-    top = space_optimum(dataset)[0]
-    horizon = max(result["budgets"])
-    fig, ax = plt.subplots(figsize=(6.4, 4.2))
-    for s in result["strategies"]:
-        curves = [r["best_valid"] for r in result["runs"] if r["dataset"] == dataset and r["strategy"] == s]
-        xs, means, halves = [], [], []
-        for q in range(1, horizon + 1):
-            m, h = mean_ci([100 * (top - c[min(q, len(c)) - 1]) for c in curves])
-            xs.append(q)
-            means.append(m)
-            halves.append(0.0 if math.isnan(h) else h)
-        line, = ax.plot(xs, means, label=s, linestyle="--" if s in PEERS else "-")
-        # regret is never negative: the interval is cut at 0
-        ax.fill_between(xs, [max(0.0, m - h) for m, h in zip(means, halves)], [m + h for m, h in zip(means, halves)],
-                        color=line.get_color(), alpha=0.15)
-    ax.set_xscale("log")
-    ax.set_yscale("symlog", linthresh=0.1)
-    ax.set_ylim(bottom=0)
-    ax.set_xlabel("distinct architectures queried")
-    ax.set_ylabel("valid regret (points)")
-    ax.set_title(f"NAS-Bench-Graph {dataset}: {result['seeds']} seeds, mean and 95 % interval")
-    ax.grid(True, which="both", alpha=0.3)
-    ax.legend()
-    fig.tight_layout()
-    fig.savefig(path, dpi=120)
-    plt.close(fig)
-
-
-def _plot_pareto(result: dict, dataset: str, path: str, plt) -> None:
-    fig, ax = plt.subplots(figsize=(6.4, 4.2))
-    for s in result["strategies"]:
-        runs = [r for r in result["runs"] if r["dataset"] == dataset and r["strategy"] == s]
-        xs = runs[0]["at_queries"]
-        stats = [mean_ci([r["hv_ratio"][i] for r in runs]) for i in range(len(xs))]
-        means = [m for m, _ in stats]
-        halves = [0.0 if math.isnan(h) else h for _, h in stats]
-        line, = ax.plot(xs, means, label=s, linestyle="--" if s in PARETO_PEERS else "-")
-        # a ratio is never above 1: the interval is cut there
-        ax.fill_between(xs, [m - h for m, h in zip(means, halves)], [min(1.0, m + h) for m, h in zip(means, halves)],
-                        color=line.get_color(), alpha=0.15)
-    ax.set_xscale("log")
-    ax.set_ylim(top=1.0)
-    ax.set_xlabel("distinct architectures queried")
-    ax.set_ylabel("hypervolume ratio")
-    ax.set_title(f"NAS-Bench-Graph {dataset}, {' and '.join(result['objectives'])}: {result['seeds']} seeds",
-                 fontsize="medium")
-    ax.grid(True, which="both", alpha=0.3)
-    ax.legend()
-    fig.tight_layout()
-    fig.savefig(path, dpi=120)
-    plt.close(fig)
-
-
 def checkpoints(horizon: int, budgets: list[int]) -> list[int]:
     """Queries at which a run's curve is kept in results.json: about 10 per decade, and every budget."""
     points = {b for b in budgets if b <= horizon} | {horizon}
@@ -469,14 +536,14 @@ def checkpoints(horizon: int, budgets: list[int]) -> list[int]:
 
 
 def compact(result: dict) -> dict:
-    """The result with each run's curves kept at the checkpoints only (full curves are ~30 MB for 900 runs).
-    Multi-objective runs keep their curves at the checkpoints already."""
-    if "objectives" in result:
-        return result
+    """The result with each run's curves kept at the checkpoints only (full curves are ~30 MB for 900 runs)."""
     horizon = max(result["budgets"])
     at = checkpoints(horizon, result["budgets"])
     runs = []
     for r in result["runs"]:
+        if "test_hv_curve" in r:
+            runs.append({k: v for k, v in r.items() if k != "test_hv_curve"})
+            continue
         n = len(r["best_valid"])
         idx = [min(q, n) - 1 for q in at]
         runs.append({**{k: v for k, v in r.items() if k not in ("best_valid", "picked_test", "picked_key")},
@@ -486,25 +553,19 @@ def compact(result: dict) -> dict:
     return {**result, "runs": runs}
 
 
+def markdown(result: dict) -> str:
+    """The report as Markdown (see :mod:`archscout.bench_report`)."""
+    from .bench_report import markdown as _markdown
+    return _markdown(result)
+
+
 def write_results(result: dict, out: str) -> list[str]:
-    """results.json (summary, metadata, each run's curve at the checkpoints), results.md and one PNG per
-    dataset under ``out``; returns the paths written."""
-    if os.path.exists(out) and not os.path.isdir(out):
-        raise ArchscoutError(f"--out {out!r} is a file; give a directory")
-    try:
-        os.makedirs(out, exist_ok=True)
-    except OSError as e:
-        raise ArchscoutError(f"cannot create the output directory {out!r}: {e.strerror}") from None
-    paths = [os.path.join(out, "results.json"), os.path.join(out, "results.md")]
-    with open(paths[0], "w") as f:
-        json.dump(compact(result), f)
-    with open(paths[1], "w") as f:
-        f.write(markdown(result))
-    for d in result["datasets"]:
-        paths.append(os.path.join(out, f"{d}.png"))
-        plot(result, d, paths[-1])
-    return paths
+    """results.json, results.md and the plots under ``out`` (see :mod:`archscout.bench_report`)."""
+    from .bench_report import write_results as _write
+    return _write(result, out)
 
 
-__all__ = ["run_bench", "run_once", "run_pareto", "write_results", "markdown", "summarise", "summarise_pareto",
-           "true_front", "hypervolume_curve", "BENCHMARKS", "DEFAULT_STRATEGIES", "PARETO_DEFAULT_STRATEGIES"]
+__all__ = ["run_bench", "run_once", "run_pareto", "tune", "write_results", "markdown", "summarise",
+           "summarise_pareto", "compare", "rank_summary", "true_front", "front_quality", "igd_plus", "BENCHMARKS",
+           "DEFAULT_STRATEGIES", "PARETO_DEFAULT_STRATEGIES", "TUNING_DATASETS", "REPORT_DATASETS", "mean_ci",
+           "wilson"]
