@@ -228,3 +228,47 @@ def test_the_front_history_of_a_study_searched_by_two_processes_at_once(tmp_path
     ref = to_minimise([[study.reference_point[m] for m, _ in study.objectives]], ["max", "min"])[0]
     points = to_minimise([[t.metrics["accuracy"], t.metrics["latency_ms"]] for t in study.front()], ["max", "min"])
     assert hv[-1] == pytest.approx(hypervolume(points, ref))
+
+
+def test_the_reference_point_comes_from_the_problem_where_it_can_and_says_where_it_came_from():
+    from archscout.metrics import Constraint
+    from archscout.study.fronts import default_reference
+
+    F = np.array([[-0.9, 10.0], [-0.8, 5.0], [-0.7, 4.0], [-0.6, 2.0], [-0.5, 1.0]])
+    objectives = [("accuracy", "max"), ("latency_ms", "min")]
+    ref, sources = default_reference(objectives, [], None, None, F)
+    assert ref == {"accuracy": 0.0, "latency_ms": pytest.approx(10.0 + 0.5 * 9.0)}
+    assert sources == {"accuracy": "accuracy", "latency_ms": "study"}
+    assert default_reference(objectives, [], None, None, F[:4]) is None  # too few results for the study's own
+    ref, sources = default_reference(objectives, [Constraint.parse("latency_ms <= 3")], {"accuracy": 0.5}, None, F)
+    assert ref == {"accuracy": 0.5, "latency_ms": 3.0} and sources == {"accuracy": "given", "latency_ms": "constraint"}
+    # a cost computed from the network: the space's examined architectures, worst plus 10 % of their range
+    ref, sources = default_reference([("accuracy", "max"), ("params", "min")], [], None, None, F[:1],
+                                     space_values=lambda m: [100.0, 300.0, 200.0] if m == "params" else None)
+    assert ref["params"] == pytest.approx(320.0) and sources["params"] == "space"
+
+
+def test_two_trained_studies_of_one_problem_share_a_params_reference(tmp_path):
+    refs = []
+    for name, seed in (("a", 0), ("b", 1)):
+        study = Study(name, space="mlp", task="iris", objectives="accuracy:max,params:min", strategy="random",
+                      storage=f"sqlite:///{tmp_path}/{name}.db", seed=seed, train={"steps": 5, "batch_size": 16})
+        study.run(trials=2)
+        assert study.front() and study.fronts()[-1]["hypervolume"] is not None
+        assert study.reference_sources == {"accuracy": "accuracy", "params": "space"}
+        assert study.reference_note() is None
+        refs.append(study.reference_point)
+    assert refs[0] == refs[1] and refs[0]["params"] > 0
+
+
+def test_a_reference_from_the_studys_own_results_is_flagged(tmp_path, capsys, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    assert main(["search", "--evaluator", "synthetic", "--space", "mlp", "--objectives",
+                 "accuracy:max,latency_ms:min", "--strategy", "random", "--trials", "8", "--study", "own",
+                 "--no-progress"]) == 0
+    capsys.readouterr()
+    assert main(["front", "own"]) == 0
+    out = capsys.readouterr().out
+    assert "latency_ms came from this study's first results" in out and "--reference latency_ms=VALUE" in out
+    study = Study.load("own", "sqlite:///archscout.db")
+    assert study.reference_sources == {"accuracy": "accuracy", "latency_ms": "study"}

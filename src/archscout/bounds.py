@@ -49,6 +49,22 @@ def examined(space, seed: int = 0, samples: int = SAMPLES) -> list:
     return list(dict.fromkeys(archs))
 
 
+def space_costs(space, evaluator, metric: str, seed: int = 0) -> list[float] | None:
+    """``metric`` (a cost computed from the network alone: parameters, FLOPs, FP32 size) over the examined
+    architectures that build; None for any other metric."""
+    if base_name(metric) not in _STATIC or metric.endswith("@int8"):  # an INT8 size is measured on the export
+        return None
+    values = []
+    for arch in examined(space, seed):
+        try:
+            costs = evaluator.static_costs(evaluator.build(arch, seed), arch)
+        except Exception:  # noqa: BLE001 - a candidate that cannot be built is the search's business
+            continue
+        if costs.get(metric) is not None:
+            values.append(float(costs[metric]))
+    return values or None
+
+
 def unmeetable(constraint: Constraint, low: float, high: float) -> bool:
     """Whether no value in [low, high] satisfies the constraint."""
     op, b = constraint.op, constraint.bound

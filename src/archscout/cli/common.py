@@ -184,6 +184,9 @@ def print_front(study, plots: str | None = "") -> None:
         ref = ", ".join(f"{k} {v:.4g}" for k, v in (study.reference_point or {}).items())
         echo(f"hypervolume {history[-1]['hypervolume']:.6g} after {history[-1]['finished']} trials "
              f"(reference point: {ref})")
+        note = study.reference_note()
+        if note:
+            echo(f"note: {note}")
     if plots is not None and study.multi_objective:
         echo(f"plots: {', '.join(write_plots(study, plots or None))}")
 

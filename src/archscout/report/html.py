@@ -98,6 +98,9 @@ def summary(study, trials) -> str:
         ref = ", ".join(f"{k}={v:.4g}" for k, v in (study.reference_point or {}).items())
         rows.append(("hypervolume", f"{fronts[-1]['hypervolume']:.6g} after {fronts[-1]['finished']} trials "
                                     f"(reference point {ref})"))
+        note = study.reference_note()
+        if note:
+            rows.append(("hypervolume reference", note))
     body = "".join(f"<tr><td>{esc(k)}</td><td>{esc(v)}</td></tr>" for k, v in rows)
     return f'<section id="summary"><h2>Study</h2><table class="kv">{body}</table></section>'
 

@@ -35,6 +35,7 @@ class StudyConfig:
     objective: str = _resumed("accuracy")  # the first objective, the leaderboard's first sort key
     objectives: list = _resumed(factory=list, options=("--objectives",))
     reference_point: dict | None = _resumed(compared=False, options=("--reference",))  # else fixed by a search
+    reference_sources: dict | None = _resumed(compared=False)  # where each coordinate came from, once fixed
     measure: list = _resumed(factory=list, compared=False, options=("--measure",))
     prescreen_latency: bool = _resumed(False, compared=False, options=("--prescreen-latency",))
     guide: dict | None = _resumed(options=("--guide", "--guide-pool", "--guide-proxies"))

@@ -67,31 +67,50 @@ def front_with(objectives: list[tuple[str, str]], points: dict[int, tuple], ref:
     return {"front": front, "hypervolume": hv}
 
 
+REFERENCE_SOURCES = {
+    "given": "given by the user",
+    "accuracy": "0 for a maximised accuracy",
+    "constraint": "the bound of a constraint on the metric",
+    "table": "the lookup table's worst value",
+    "space": "the worst value over the space's examined architectures (its corners, their neighbours and "
+             "samples) plus 10 % of their range",
+    "study": "this study's first results: their worst value plus half their range",
+}
+
+
 def default_reference(objectives, constraints, given: dict | None, rows: list[dict] | None,
-                      F: np.ndarray) -> dict | None:
-    """A reference point: per objective, the first of the user's value; 0 for a maximised accuracy; the bound
-    of a constraint on that metric; a lookup table's worst value; once REFERENCE_AFTER results exist, their
-    worst value plus half their range. None until every objective has one."""
+                      F: np.ndarray, space_values=None) -> tuple[dict, dict] | None:
+    """A reference point and where each coordinate came from (REFERENCE_SOURCES), per objective the first of:
+    the user's value; 0 for a maximised accuracy; the bound of a constraint on that metric; a lookup table's
+    worst value; for a cost computed from the network alone (``space_values(metric)`` gives its values over
+    the space's examined architectures, or None) their worst plus 10 % of their range; once REFERENCE_AFTER
+    results exist, their worst value plus half their range. The first five depend on the problem only, so two
+    studies of one problem share them; the last depends on the study. None until every objective has one."""
     ref = dict(given or {})
+    sources = {m: "given" for m in ref}
     for j, (metric, way) in enumerate(objectives):
         if metric in ref:
             continue
         bound = [c.bound for c in constraints if c.metric == metric
                  and c.op in (("<=", "<") if way == "min" else (">=", ">"))]
+        values = space_values(metric) if space_values is not None and rows is None else None
         if way == "max" and metric.split("@")[0] == "accuracy":
-            ref[metric] = 0.0
+            ref[metric], sources[metric] = 0.0, "accuracy"
         elif bound:
-            ref[metric] = float(max(bound) if way == "min" else min(bound))
+            ref[metric], sources[metric] = float(max(bound) if way == "min" else min(bound)), "constraint"
         elif rows is not None and metric in rows[0]:
-            values = [r[metric] for r in rows]
-            ref[metric] = float(max(values) if way == "min" else min(values))
+            table = [r[metric] for r in rows]
+            ref[metric], sources[metric] = float(max(table) if way == "min" else min(table)), "table"
+        elif values:
+            worst, best = (max(values), min(values)) if way == "min" else (min(values), max(values))
+            ref[metric], sources[metric] = float(worst + 0.1 * (worst - best)), "space"
         elif len(F) >= REFERENCE_AFTER:
             worst, best = F[:, j].max(), F[:, j].min()
             value = worst + 0.5 * ((worst - best) or abs(worst) or 1.0)
-            ref[metric] = float(value if way == "min" else -value)
+            ref[metric], sources[metric] = float(value if way == "min" else -value), "study"
         else:
             return None
-    return ref
+    return ref, sources
 
 
 def spread(front: list, k: int) -> list:

@@ -370,20 +370,51 @@ class Study:
         return _fronts.front_with(self.objectives, points, self._reference(F))
 
     def _reference(self, F: np.ndarray) -> np.ndarray | None:
-        """The reference point in minimisation form, fixed (and stored) the first time it is needed (see
-        :func:`archscout.study.fronts.default_reference`). Until then there is no hypervolume (None)."""
+        """The reference point in minimisation form, fixed (and stored, with where each coordinate came from) the
+        first time it is needed (see :func:`archscout.study.fronts.default_reference`). Until then there is no
+        hypervolume (None)."""
         if self.reference_point is None or len(self.reference_point) < len(self.objectives):
             config = self._stored_config()
             stored = config.get("reference_point") or {}
             if len(stored) < len(self.objectives):  # first to fix it; another process may have done so
                 rows = None if self.evaluator_spec.needs_task else self.evaluator().rows()
-                stored = _fronts.default_reference(self.objectives, self.constraints, self.reference_point, rows, F)
-                if stored is None:
+                fixed = _fronts.default_reference(self.objectives, self.constraints, self.reference_point, rows, F,
+                                                  self._space_values)
+                if fixed is None:
                     return None
-                self.storage.update_config(self.id, {**config, "reference_point": stored})
+                stored, sources = fixed
+                config = {**config, "reference_point": stored, "reference_sources": sources}
+                self.storage.update_config(self.id, config)
             self.reference_point = stored
         return to_minimise([[self.reference_point[m] for m, _ in self.objectives]],
                            [w for _, w in self.objectives])[0]
+
+    def _space_values(self, metric: str) -> list[float] | None:
+        """A cost computed from the network alone (parameters, FLOPs, FP32 size) over the space's examined
+        architectures (:func:`archscout.bounds.examined`); None for any other metric or evaluator."""
+        from ..bounds import space_costs
+        if not self.evaluator_spec.needs_task:
+            return None
+        evaluator = self.evaluator()
+        if not hasattr(evaluator, "static_costs"):
+            return None
+        return space_costs(self.space, evaluator, metric, seed=0)
+
+    @property
+    def reference_sources(self) -> dict:
+        """Where each coordinate of the reference point came from (see ``fronts.REFERENCE_SOURCES``; a study
+        written before this was recorded: {})."""
+        sources = self._stored_config().get("reference_sources") or {}
+        return {m: s for m, s in sources.items() if m in (self.reference_point or {})}
+
+    def reference_note(self) -> str | None:
+        """A warning when the hypervolume depends on this study's own results (not comparable across studies)."""
+        own = [m for m, s in self.reference_sources.items() if s == "study"]
+        if not own:
+            return None
+        return (f"the reference point's {', '.join(own)} came from this study's first results, so its hypervolume "
+                f"is not comparable with another study's; give {' '.join(f'--reference {m}=VALUE' for m in own)} "
+                f"to every study you compare")
 
     @property
     def search_seconds(self) -> float:
