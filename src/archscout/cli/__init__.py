@@ -17,7 +17,8 @@ def cli():
     """
 
 
-for command in (search.search, results.list_studies, results.show, results.front, results.best, report.report,
+for command in (search.search, results.list_studies, results.show, results.front, results.best, results.diagnose,
+                report.report,
                 report.dashboard, export.export, bench.bench, proxies.proxies, catalog.spaces, catalog.tasks,
                 catalog.strategies, catalog.evaluators):
     cli.add_command(command)

@@ -102,3 +102,34 @@ def best(study, storage, as_json):
              f"over {t.final['seeds']} seeds (retrained on all training data)")
     elif s.evaluator_spec.needs_task:
         echo("  not retrained yet (archscout search ... with --top-k >= 1, or archscout export)")
+
+
+@click.command()
+@click.argument("study")
+@storage_option
+@click.option("--revalidate", "revalidate_k", type=int, default=0, show_default=True,
+              help="Train the top K trials again at the search's own budget with more seeds first (stored).")
+@click.option("--seeds", type=int, default=2, show_default=True, help="More seeds per trial with --revalidate.")
+@click.option("--json", "as_json", is_flag=True, help="Print the diagnostics as JSON.")
+def diagnose(study, storage, revalidate_k, seeds, as_json):
+    """How far a real-training search's ranking can be trusted: the validation split's resolution, the rank
+    agreement between the search budget and the final retraining, and (with --revalidate) the spread of the
+    top trials' validation scores over seeds."""
+    from ..study import Study
+    from ..study.diagnostics import diagnostics, lines
+
+    s = Study.load(study, existing(storage), check_task=revalidate_k > 0)
+    if revalidate_k:
+        def shown(done, total, trial, seed, metrics):
+            echo(f"  {done}/{total}: trial #{trial.number} seed {seed}")
+        s.revalidate(revalidate_k, seeds, progress=None if as_json else shown)
+    diag = diagnostics(s)
+    if as_json:
+        click.echo(json.dumps({"study": s.name, **diag}, indent=2, default=float))
+        return
+    said = lines(s, diag)
+    echo(f"diagnostics of {s.name}:")
+    for line in said or ["nothing to diagnose: no task, no final retraining and no repeated-seed validation"]:
+        echo(f"  {line}")
+    if not diag["revalidation"] and s.evaluator_spec.trains:
+        echo(f"  (archscout diagnose {s.name} --revalidate 3 trains the top 3 again with {seeds} more seeds)")

@@ -134,6 +134,10 @@ def search(task, space, strategy, strategy_options, trials, time_budget, study_n
     print_board(study, 10)
     if study.multi_objective:
         print_front(study)
+    if study.evaluator_spec.trains:
+        from ..study.diagnostics import lines
+        for line in lines(study):
+            echo(line)
     echo(f"\nresults: study {study.name!r} in {study.storage.shown_url}")
     exportable = study.evaluator_spec.needs_task  # a lookup evaluator trained nothing that could be exported
     echo(f"next: archscout show {study.name}"

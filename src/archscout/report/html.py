@@ -159,7 +159,19 @@ def finals(study, link: Callable[[int], str]) -> str:
     return (f'<section id="final"><h2>Final test accuracy</h2><p class="muted">Retrained on the training and '
             f'validation data with {esc(study.final_train.budget_key())}, scored once on the test split (never '
             f'used for selection).</p><table><tr><th>trial</th><th>test acc % (seeds)</th>'
-            f'<th class="l">per seed</th>{head}<th class="l">architecture</th></tr>{"".join(rows)}</table></section>')
+            f'<th class="l">per seed</th>{head}<th class="l">architecture</th></tr>{"".join(rows)}</table>'
+            f'{diagnosis(study)}</section>')
+
+
+def diagnosis(study) -> str:
+    """The diagnostics of a real-training search (validation resolution, search-vs-final rank agreement,
+    repeated-seed validation) as a list, or nothing."""
+    from ..study.diagnostics import lines
+
+    said = lines(study)
+    if not said:
+        return ""
+    return "<h3>How far the ranking can be trusted</h3><ul>" + "".join(f"<li>{esc(x)}</li>" for x in said) + "</ul>"
 
 
 def progress_figures(study, sink: dict | None = None) -> str:

@@ -545,6 +545,19 @@ class Study:
         ``trials``: retrain these trial numbers instead. Pairs already stored are not trained again."""
         return _finalize.finalize(self, top_k, seeds, progress, trials)
 
+    def revalidate(self, top_k: int = 3, seeds: int = 2, progress: Callable | None = None) -> dict[int, dict]:
+        """Train the top-k trials again at the search's own budget with ``seeds`` more seeds each and store the
+        results; returns {trial number: the first objective's values over seeds, mean, std} (see
+        :mod:`archscout.study.diagnostics`)."""
+        from . import diagnostics
+        return diagnostics.revalidate(self, top_k, seeds, progress)
+
+    def diagnostics(self) -> dict:
+        """The validation split's resolution, the search-vs-final rank agreement and the repeated-seed validation
+        results (see :mod:`archscout.study.diagnostics`)."""
+        from . import diagnostics
+        return diagnostics.diagnostics(self)
+
     def _retrain(self, trial: Trial, seed: int, evaluator=None) -> tuple[dict, bytes]:
         return _finalize.retrain(self, trial, seed, evaluator)
 

@@ -1,0 +1,131 @@
+"""How far a real-training search's ranking can be trusted.
+
+* **Validation resolution**: one validation sample is worth 100 / n points of accuracy; two
+  architectures closer than that differ by one sample.
+* **Rank agreement**: the search ranks architectures after its short training budget; the final
+  retraining trains them for longer on more data. Spearman rho and Kendall tau between the
+  search's validation score and the final test accuracy, over the retrained trials, say whether
+  the short budget ranks them as the long one does (with three trials, not much can be said).
+* **Repeated-seed validation**: the top trials trained again at the search's own budget with
+  other seeds (:func:`revalidate`; stored beside the final retrainings, budget ``revalidate:…``),
+  so the spread of the validation score over seeds can be set against the gaps between them.
+"""
+from __future__ import annotations
+
+import math
+import statistics
+from typing import Callable
+
+from ..errors import ArchscoutError
+from ..evaluate import release_memory
+from ..stats import rank_agreement
+from .fronts import spread
+
+REVALIDATE = "revalidate:"
+
+
+def _metric(study) -> str:
+    return study.objectives[0][0]
+
+
+def revalidate(study, top_k: int = 3, seeds: int = 2, progress: Callable | None = None) -> dict[int, dict]:
+    """Train the ``top_k`` trials (with several objectives, k spread along the front) again at the search's own
+    budget with ``seeds`` more seeds each (the trial's seed + 1, + 2, ...) and store their metrics; pairs already
+    stored are not trained again. Returns :func:`revalidation`."""
+    if not study.evaluator_spec.trains:
+        raise ArchscoutError(f"study {study.name!r} uses the {study.evaluator_spec.name} evaluator, which trains "
+                             f"nothing: its scores do not depend on a training seed")
+    for name, value in (("top_k", top_k), ("seeds", seeds)):
+        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+            raise ArchscoutError(f"repeated-seed validation needs {name} >= 1, got {value!r}")
+    top = spread(study.front(), top_k) if study.multi_objective else study.leaderboard(top_k)
+    if not top:
+        raise ArchscoutError(f"study {study.name!r} has no completed trial to validate again")
+    done = {(f.trial_id, f.seed) for f in study.storage.finals(study.id) if f.budget.startswith(REVALIDATE)}
+    todo = [(t, t.seed + i) for t in top for i in range(1, seeds + 1) if (t.id, t.seed + i) not in done]
+    evaluator = study.evaluator()
+    for n, (t, seed) in enumerate(todo):
+        ev = evaluator.evaluate(t.arch, seed=seed, fidelity=t.fidelity)
+        release_memory()
+        study.storage.add_final(study.id, t.id, seed, REVALIDATE + t.budget, ev.metrics, ev.details, None)
+        if progress:
+            progress(n + 1, len(todo), t, seed, ev.metrics)
+    return revalidation(study)
+
+
+def revalidation(study) -> dict[int, dict]:
+    """Per trial number: the first objective's values over the search's seed and every repeated one, their mean,
+    standard deviation and the seeds."""
+    metric = _metric(study)
+    extra: dict[int, list] = {}
+    for f in study.storage.finals(study.id):
+        if f.budget.startswith(REVALIDATE) and f.metrics.get(metric) is not None:
+            extra.setdefault(f.trial_id, []).append((f.seed, float(f.metrics[metric])))
+    out = {}
+    for t in study.trials("complete"):
+        if t.id not in extra or t.metrics.get(metric) is None:
+            continue
+        pairs = [(t.seed, float(t.metrics[metric]))] + sorted(extra[t.id])
+        values = [v for _, v in pairs]
+        out[t.number] = {"metric": metric, "seeds": [s for s, _ in pairs], "values": values,
+                         "mean": statistics.fmean(values), "std": statistics.stdev(values)}
+    return out
+
+
+def validation_resolution(study) -> dict | None:
+    """The validation split's size and what one sample is worth in points of accuracy (None without a task)."""
+    if not study.evaluator_spec.needs_task:
+        return None
+    try:
+        task = study.task
+        n = len(task.valid) if not hasattr(task, "valid_mask") else int(task.valid_mask.sum())
+    except Exception:  # noqa: BLE001 - a study opened for reading whose data cannot be found here
+        return None
+    return {"samples": n, "points_per_sample": 100.0 / n if n else math.nan}
+
+
+def search_final_agreement(study) -> dict | None:
+    """Spearman and Kendall between the search's validation score (the first objective) and the mean final
+    test accuracy, over the retrained trials; None when no trial was retrained."""
+    metric = _metric(study)
+    pairs = [(float(t.metrics[metric]), t.final["test_accuracy_mean"]) for t in study.trials("complete")
+             if t.final and t.metrics.get(metric) is not None]
+    if not pairs:
+        return None
+    sign = 1.0 if study.objectives[0][1] == "max" else -1.0  # agreement: better in the search, better in the final
+    return {"metric": metric, **rank_agreement([sign * a for a, _ in pairs], [b for _, b in pairs])}
+
+
+def diagnostics(study) -> dict:
+    """Every diagnostic of this module as one dict (JSON-ready)."""
+    return {"validation_resolution": validation_resolution(study),
+            "search_vs_final": search_final_agreement(study),
+            "revalidation": {str(k): v for k, v in revalidation(study).items()}}
+
+
+def lines(study, diag: dict | None = None) -> list[str]:
+    """The diagnostics as sentences for the terminal and the report."""
+    diag = diag or diagnostics(study)
+    out = []
+    res = diag["validation_resolution"]
+    if res:
+        out.append(f"validation split: {res['samples']:,} samples, so one sample is {res['points_per_sample']:.2f} "
+                   f"points of accuracy")
+    agree = diag["search_vs_final"]
+    if agree:
+        if math.isnan(agree["spearman"]):
+            out.append(f"search budget vs final retraining: {agree['n']} retrained trial(s), too few (or tied) for a "
+                       f"rank correlation; retrain more (--top-k) to see whether the search budget ranks as the "
+                       f"final one does")
+        else:
+            out.append(f"search budget vs final retraining: Spearman ρ {agree['spearman']:.2f}, Kendall τ "
+                       f"{agree['kendall']:.2f} over {agree['n']} retrained trials ({agree['metric']} in the search "
+                       f"against mean final test accuracy)" + (" — few trials: a wide uncertainty" if agree["n"] < 10
+                                                                else ""))
+    for number, r in diag["revalidation"].items():
+        scale = 100.0 if r["metric"].split("@")[0] == "accuracy" else 1.0
+        unit = " %" if scale == 100.0 else ""
+        out.append(f"trial #{number} {r['metric']} over seeds {', '.join(map(str, r['seeds']))}: "
+                   f"{scale * r['mean']:.2f} ± {scale * r['std']:.2f}{unit} (the search saw "
+                   f"{scale * r['values'][0]:.2f}{unit})")
+    return out

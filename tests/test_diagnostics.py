@@ -1,0 +1,86 @@
+"""Diagnostics of a real-training search: validation resolution, search-vs-final rank agreement, repeated seeds."""
+import json
+import math
+
+import pytest
+
+from archscout.cli import main
+from archscout.errors import ArchscoutError
+from archscout.study import Study
+
+FAST = {"steps": 5, "batch_size": 16}
+
+
+@pytest.fixture(scope="module")
+def searched(tmp_path_factory):
+    db = f"sqlite:///{tmp_path_factory.mktemp('diag')}/d.db"
+    study = Study("d", space="mlp", task="iris", strategy="random", storage=db, train=FAST,
+                  final_train={"steps": 10, "batch_size": 16})
+    study.run(trials=6, final_top_k=3, final_seeds=1)
+    return study, db
+
+
+def test_resolution_and_rank_agreement_over_the_retrained_trials(searched):
+    study, _ = searched
+    diag = study.diagnostics()
+    n = len(study.task.valid)
+    assert diag["validation_resolution"] == {"samples": n, "points_per_sample": pytest.approx(100 / n)}
+    agree = diag["search_vs_final"]
+    retrained = [t for t in study.trials("complete") if t.final]
+    assert agree["n"] == len(retrained) == 3 and agree["metric"] == "accuracy"
+    from scipy.stats import spearmanr
+    x = [t.metrics["accuracy"] for t in retrained]
+    y = [t.final["test_accuracy_mean"] for t in retrained]
+    if len(set(x)) > 1 and len(set(y)) > 1:
+        assert agree["spearman"] == pytest.approx(spearmanr(x, y)[0])
+    else:
+        assert math.isnan(agree["spearman"])
+    assert diag["revalidation"] == {}
+
+
+def test_repeated_seed_validation_is_stored_once_and_leaves_the_final_summary_alone(searched):
+    study, _ = searched
+    before = study.final_summary()
+    result = study.revalidate(top_k=2, seeds=2)
+    top = study.leaderboard(2)
+    assert set(result) == {t.number for t in top}
+    for t in top:
+        r = result[t.number]
+        assert r["seeds"] == [t.seed, t.seed + 1, t.seed + 2] and len(r["values"]) == 3
+        assert r["values"][0] == t.metrics["accuracy"] and all(0 <= v <= 1 for v in r["values"])
+        assert r["mean"] == pytest.approx(sum(r["values"]) / 3)
+    rows = len(study.storage.finals(study.id))
+    again = study.revalidate(top_k=2, seeds=2)  # nothing trained twice
+    assert len(study.storage.finals(study.id)) == rows and again == result
+    assert study.final_summary() == before  # the final retrainings' summary ignores these rows
+    reopened = Study.load("d", study.storage)
+    assert reopened.diagnostics()["revalidation"] == {str(k): v for k, v in result.items()}
+
+
+def test_diagnose_command(searched, capsys):
+    study, db = searched
+    assert main(["diagnose", "d", "--storage", db]) == 0
+    out = capsys.readouterr().out
+    assert "one sample is" in out and "points of accuracy" in out and "search budget vs final retraining" in out
+    assert main(["diagnose", "d", "--storage", db, "--json"]) == 0
+    doc = json.loads(capsys.readouterr().out)
+    assert doc["study"] == "d" and doc["validation_resolution"]["samples"] == len(study.task.valid)
+
+
+def test_a_lookup_study_cannot_be_validated_again(tmp_path, capsys):
+    study = Study("t", evaluator="nas-bench-graph:cora", strategy="random", storage=f"sqlite:///{tmp_path}/t.db")
+    study.run(trials=3)
+    with pytest.raises(ArchscoutError, match="trains nothing"):
+        study.revalidate()
+    with pytest.raises(ArchscoutError, match="seeds >= 1"):
+        Study("u", space="mlp", task="iris", storage=f"sqlite:///{tmp_path}/u.db", train=FAST).revalidate(seeds=0)
+    assert main(["diagnose", "t", "--storage", f"sqlite:///{tmp_path}/t.db", "--revalidate", "2"]) == 2
+    assert "trains nothing" in capsys.readouterr().err
+    assert study.diagnostics() == {"validation_resolution": None, "search_vs_final": None, "revalidation": {}}
+
+
+def test_the_report_shows_the_diagnostics(searched):
+    from archscout.report.html import report
+    study, _ = searched
+    html = report(study)
+    assert "How far the ranking can be trusted" in html and "one sample is" in html
