@@ -7,7 +7,8 @@ rows) picks the rows that are samples, e.g. a graph's training nodes; ``loss(out
 targets)`` is a mean loss, cross-entropy unless given. A proxy works on a deep copy of the
 model in training mode (batch statistics in BatchNorm, as the proxies' papers use), under a
 private random state seeded by ``seed``, so the caller's model, mode and random state are
-left as they were and a seed gives the same score.
+left as they were and a seed gives the same score. ``zen`` goes further on its copy, as Zen-NAS
+does: it draws every weight again and removes the residual links of archscout's blocks.
 
 >>> from archscout.evaluate.proxies import score, score_all
 >>> score("synflow", model, (X,), y)                              # doctest: +SKIP
@@ -74,7 +75,7 @@ def _weight_grads(net, inputs, targets, loss, mask) -> tuple[list, list]:
 
 
 class _ActivationRecorder:
-    """Records the inputs and outputs of activation functions called during a forward.
+    """Records the inputs of the ReLU-like activation functions called during a forward.
 
     Built-in networks call activations both as modules (``nn.ReLU``) and as functions (the GNN's
     ``F.relu``), so calls are intercepted at the torch-function level rather than by module hooks.
@@ -82,24 +83,20 @@ class _ActivationRecorder:
     leaky ReLU over edges is an attention score, not a unit of the network.
     """
 
-    def __init__(self, rows: int, relu_like_only: bool):
+    def __init__(self, rows: int):
         import torch.nn.functional as F
         from torch.overrides import TorchFunctionMode
 
         relu_like = {F.relu, F.relu6, F.leaky_relu, F.elu, F.selu, F.celu, F.gelu, F.silu, F.mish, F.hardswish,
                      F.prelu, F.rrelu, _torch().relu}
-        others = {_torch().tanh, F.tanh, _torch().sigmoid, F.sigmoid, F.softplus, F.hardtanh, F.logsigmoid}
-        kinds = relu_like if relu_like_only else relu_like | others
         self.inputs: list = []
-        self.outputs: list = []
         recorder = self
 
         class Mode(TorchFunctionMode):
             def __torch_function__(self, func, types, args=(), kwargs=None):
                 out = func(*args, **(kwargs or {}))
-                if func in kinds and out.dim() >= 2 and out.shape[0] == rows:
+                if func in relu_like and out.dim() >= 2 and out.shape[0] == rows:
                     recorder.inputs.append(args[0])
-                    recorder.outputs.append(out)
                 return out
 
         self.mode = Mode()
@@ -146,19 +143,49 @@ def grasp(net, inputs, targets, loss, mask) -> float:
     return float(-sum((w.detach() * h).sum() for w, h in zip(ws, hg)))
 
 
+def _conv_and_linear() -> tuple:
+    """The layer types that Fisher scores and Zen-score re-initialises: convolutions and linear layers."""
+    from torch import nn
+
+    return nn.Conv1d, nn.Conv2d, nn.Conv3d, nn.Linear
+
+
 def fisher(net, inputs, targets, loss, mask) -> float:
     """Fisher (Turner et al., ICLR 2020, "BlockSwap: Fisher-guided block substitution for network
-    compression on a budget"): for each channel c of each activation a,
-    0.5 * mean over samples of (sum over positions of a * dL/da)^2, summed over channels and layers."""
-    recorder = _ActivationRecorder(inputs[0].shape[0], relu_like_only=False)
-    with recorder.mode:
+    compression on a budget") as Abdelfattah et al. (ICLR 2021) score a network, in the code NASLib and
+    NAS-Bench-Suite-Zero reuse: for each output channel k of each convolution and linear layer, with a the
+    layer's output, F_k = 0.5 * mean over samples of (sum over positions of a * dL/da)^2; the score is the
+    sum over layers and channels of F_k times the number of weights feeding channel k (the reference
+    spreads each channel's value over that channel's weights, then sums every weight's value).
+
+    The layers are torch's ``Conv1d`` / ``Conv2d`` / ``Conv3d`` / ``Linear``: a graph layer's own weights
+    (PyTorch Geometric's ``Linear`` inside a GCN layer, say) are not counted.
+    """
+    layers = [m for m in net.modules() if isinstance(m, _conv_and_linear())]
+    if not layers:
+        raise ProxyFailed("fisher: the network has no convolution or linear layer")
+    outputs: list = []
+
+    def record(layer, args, out):
+        outputs.append((layer, out))
+        # what follows the layer gets a copy (the reference's identity after the layer), so an in-place
+        # activation cannot overwrite the recorded output
+        return out.clone()
+
+    hooks = [m.register_forward_hook(record) for m in layers]
+    try:
         value, _ = _loss_and_outputs(net, inputs, targets, loss, mask)
-    if not recorder.outputs:
-        raise ProxyFailed("fisher: the network has no activation function over its samples")
+    finally:
+        for h in hooks:
+            h.remove()
     total = 0.0
-    for a, g in zip(recorder.outputs, _grads(value, recorder.outputs)):
-        per_channel = (a * g).reshape(a.shape[0], a.shape[1], -1).sum(2)
-        total += float(0.5 * per_channel.detach().pow(2).mean(0).sum())
+    for (layer, a), g in zip(outputs, _grads(value, [a for _, a in outputs])):
+        ag = (a * g).detach()
+        # a convolution's channels are its output's second dimension, a linear layer's its last
+        per_channel = ag.reshape(ag.shape[0], ag.shape[1], -1).sum(2) if layer.weight.dim() > 2 else \
+            ag.reshape(ag.shape[0], -1, ag.shape[-1]).sum(1)
+        fan_in = layer.weight[0].numel()
+        total += fan_in * float(0.5 * per_channel.pow(2).mean(0).sum())
     return total
 
 
@@ -181,15 +208,16 @@ def l2_norm(net, inputs, targets, loss, mask) -> float:
     return float(sum(w.detach().norm() for w in _weights(net)))
 
 
-def _input_jacobian(net, inputs, mask):
+def _input_jacobian(net, inputs, mask) -> tuple:
     """Per-sample gradient of the summed outputs with respect to the first input, one row per sample,
-    in double precision (the kernels below are ill-conditioned in float32)."""
+    in double precision (the kernels below are ill-conditioned in float32), and the number of outputs
+    per sample (the classes, for a classifier)."""
     torch = _torch()
     x = inputs[0].detach().clone().requires_grad_(True)
     out = _rows(net(x, *inputs[1:]), mask)
     (g,) = torch.autograd.grad(out.sum(), x)
     g = _rows(g, mask)
-    return g.reshape(g.shape[0], -1).double()
+    return g.reshape(g.shape[0], -1).double(), out.shape[-1]
 
 
 def _correlation(rows, proxy: str):
@@ -207,28 +235,42 @@ def jacov(net, inputs, targets, loss, mask) -> float:
     -sum over eigenvalues l of the correlation matrix of per-sample input Jacobians of
     log(l + k) + 1 / (l + k), k = 1e-5: high when the samples' Jacobians are uncorrelated."""
     torch = _torch()
-    corr = _correlation(_input_jacobian(net, inputs, mask), "jacov")
+    jac, _ = _input_jacobian(net, inputs, mask)
+    corr = _correlation(jac, "jacov")
     # rounding can leave a zero eigenvalue of the (positive semi-definite) matrix slightly negative
     eig = torch.linalg.eigvalsh(corr).clamp(min=0)
     return float(-(torch.log(eig + _K) + 1.0 / (eig + _K)).sum())
 
 
+# up to this many classes EPE-NAS sums the classes' scores; above it, it compares them pairwise
+_EPE_NAS_SUMMED_CLASSES = 100
+
+
 def epe_nas(net, inputs, targets, loss, mask) -> float:
     """EPE-NAS (Lopes et al., ICANN 2021, "EPE-NAS: efficient performance estimation without training for
-    neural architecture search"): per class c, s_c = sum of log(|corr| + k) over the correlation matrix of
-    that class's per-sample input Jacobians; the score is sum over class pairs of |s_c - s_c'| divided by
-    the number of classes (classes with fewer than two samples are left out)."""
+    neural architecture search"), as the authors' code (and NASLib's copy of it) computes it: per class c,
+    s_c = sum of log(|corr| + k), k = 1e-5, over the Pearson correlation matrix of that class's per-sample
+    input Jacobians. With at most 100 classes (the network's outputs) the score is sum over classes of
+    |s_c|; with more, s_c is first divided by the class's number of samples and the score is the sum over
+    ordered class pairs of |s_c - s_c'| divided by the number of classes.
+
+    Classes with fewer than two samples in the batch are left out (in the sum form the reference counts
+    such a class as log(1 + k), about 1e-5).
+    """
     torch = _torch()
-    jac = _input_jacobian(net, inputs, mask)
+    jac, classes = _input_jacobian(net, inputs, mask)
     labels = _rows(targets, mask)
     per_class = []
     for c in torch.unique(labels):
         rows = jac[labels == c]
         if rows.shape[0] >= 2:
-            per_class.append(torch.log(_correlation(rows, "epe_nas").abs() + _K).sum())
+            s = torch.log(_correlation(rows, "epe_nas").abs() + _K).sum()
+            per_class.append(s / rows.shape[0] if classes > _EPE_NAS_SUMMED_CLASSES else s)
     if not per_class:
         raise ProxyFailed("epe_nas: no class has two samples in the batch")
     s = torch.stack(per_class)
+    if classes <= _EPE_NAS_SUMMED_CLASSES:
+        return float(s.abs().sum())
     return float((s[:, None] - s[None, :]).abs().sum() / len(per_class))
 
 
@@ -237,7 +279,7 @@ def nwot(net, inputs, targets, loss, mask) -> float:
     of the kernel K_ij = number of ReLU-like units on which samples i and j agree (both active or both
     inactive), from the units' binary codes (pre-activation > 0) over one batch."""
     torch = _torch()
-    recorder = _ActivationRecorder(inputs[0].shape[0], relu_like_only=True)
+    recorder = _ActivationRecorder(inputs[0].shape[0])
     with torch.no_grad(), recorder.mode:
         net(*inputs)
     if not recorder.inputs:
@@ -260,11 +302,53 @@ def nwot(net, inputs, targets, loss, mask) -> float:
     return float(torch.log(eig).sum())
 
 
+# Zen-NAS's mixup gamma: the scale of the Gaussian perturbation of the input
+_ZEN_MIXUP_GAMMA = 1e-2
+
+
+def _zen_plain_network(net) -> None:
+    """Turns ``net`` into the network Zen-NAS scores: residual links removed (archscout's blocks honour
+    their ``residual`` switch), dropout off (it would draw different masks for the two passes), then
+    every weight re-initialised as the authors' code does: convolution and linear weights N(0, 1) and
+    their biases 0, normalisation scales 1 and shifts 0 (the reference names BatchNorm2d and GroupNorm;
+    here every BatchNorm, GroupNorm and LayerNorm). Other parameters (a graph layer's, say) are left as
+    they are, as in the reference."""
+    torch = _torch()
+    from torch import nn
+
+    from ..space.blocks import ConvBlock, FCBlock
+
+    norms = (nn.modules.batchnorm._BatchNorm, nn.GroupNorm, nn.LayerNorm)
+    with torch.no_grad():
+        for m in net.modules():
+            if isinstance(m, (ConvBlock, FCBlock)):
+                m.residual = False
+            elif isinstance(m, nn.modules.dropout._DropoutNd):
+                m.eval()
+            elif isinstance(m, _conv_and_linear()):
+                nn.init.normal_(m.weight)
+                if m.bias is not None:
+                    nn.init.zeros_(m.bias)
+            elif isinstance(m, norms) and m.weight is not None:
+                nn.init.ones_(m.weight)
+                if m.bias is not None:
+                    nn.init.zeros_(m.bias)
+
+
 def zen(net, inputs, targets, loss, mask) -> float:
     """Zen-score (Lin et al., ICCV 2021, "Zen-NAS: a zero-shot NAS for high-performance image
-    recognition"): log E ||f(x) - f(x + 0.01 e)||_F + sum over BatchNorm layers of log sqrt(mean of
-    the batch variance), with x and e Gaussian and f the features before global pooling (the
-    classifier's input when the network has no global pooling). Data-free: only the input shape is used.
+    recognition", Algorithm 1): on the network with its residual links removed and every weight drawn
+    again from N(0, 1) (BatchNorm scales 1, shifts and biases 0), with x and e Gaussian of the input's
+    shape and f the features before global pooling (the classifier's input when the network has no
+    global pooling), log of the mean over samples of sum |f(x) - f(x + 0.01 e)| plus, over the BatchNorm
+    layers before f, log sqrt(mean over channels of the batch variance) in the pass on x. Data-free: only
+    the input shape is used, and the network's own weights are not.
+
+    BatchNorm normalises with batch statistics and dropout is off. Residual links are removed in archscout's
+    blocks (``ConvBlock``, ``FCBlock``); a user network's own shortcut additions cannot be told apart from
+    the rest of its forward and are kept, so such a network is scored with its shortcuts. The BatchNorm
+    term follows the paper (the batch's variance); the authors' code reads ``running_var`` after both
+    passes instead, which with momentum 0.1 blends the two batches' variances with the initial 1.
     """
     torch = _torch()
     from torch import nn
@@ -277,22 +361,29 @@ def zen(net, inputs, targets, loss, mask) -> float:
     pooled = [m for m in net.modules() if isinstance(m, pools)]
     # the built-in networks register their classifier last
     feature_module = pooled[0] if pooled else [m for m in net.modules() if isinstance(m, nn.Linear)][-1]
+    _zen_plain_network(net)
     features: list = []
     variances: list = []
+
+    def record_variance(bn, args, out):
+        if not features:  # a BatchNorm after the features is not part of f
+            a = args[0]
+            variances.append(a.transpose(0, 1).reshape(a.shape[1], -1).var(1, unbiased=False).mean())
+
     feature_hook = feature_module.register_forward_hook(lambda m, args, out: features.append(args[0]))
-    bn_hooks = [bn.register_forward_hook(
-        lambda m, args, out: variances.append(args[0].transpose(0, 1).reshape(args[0].shape[1], -1)
-                                              .var(1, unbiased=False).mean())) for bn in norms]
+    bn_hooks = [bn.register_forward_hook(record_variance) for bn in norms]
+    # drawn in the reference's order, after the weights: x, then the perturbation
     x = torch.randn_like(inputs[0])
+    noise = torch.randn_like(inputs[0])
     with torch.no_grad():
         net(x, *inputs[1:])
         for h in bn_hooks:
             h.remove()
-        net(x + 0.01 * torch.randn_like(x), *inputs[1:])
+        net(x + _ZEN_MIXUP_GAMMA * noise, *inputs[1:])
     feature_hook.remove()
     f1, f2 = features
     bn_term = sum(torch.log(torch.sqrt(v)) for v in variances)
-    delta = _rows((f1 - f2).reshape(f1.shape[0], -1).norm(dim=1), mask).mean()
+    delta = _rows((f1 - f2).abs().reshape(f1.shape[0], -1).sum(1), mask).mean()
     return float(torch.log(delta) + bn_term)
 
 
@@ -333,8 +424,8 @@ PROXIES = tuple(PROXY_FUNCTIONS.names(sort=False))
 
 
 def describe_proxy(name: str) -> str:
-    """The proxy's paper and definition, in one line (its function's docstring)."""
-    return " ".join(_check_name(name).__doc__.split())
+    """The proxy's paper and definition, in one line (the first paragraph of its function's docstring)."""
+    return " ".join(_check_name(name).__doc__.split("\n\n")[0].split())
 
 
 def check_proxy(name: str) -> str:

@@ -15,11 +15,22 @@ import statistics
 
 from ..errors import ArchscoutError
 
-# Spearman rho on NAS-Bench-201 CIFAR-10 (Abdelfattah et al. 2021 on all 15,625 architectures; else
-# NAS-Bench-Suite-Zero 2022 on 1,000), as collected in the project's reference figures
-PUBLISHED_NB201 = {"synflow": 0.737, "jacov": 0.731, "nwot": 0.77, "snip": 0.596, "grad_norm": 0.594,
-                   "grasp": 0.514, "fisher": 0.360, "zen": 0.35, "params": 0.72, "flops": 0.69, "epe_nas": 0.70,
-                   "l2_norm": 0.68, "plain": -0.26}
+# Where the published NAS-Bench-201 figures come from (tag: source), each on CIFAR-10
+NB201_SOURCES = {
+    "A": "Abdelfattah et al., ICLR 2021: all 15,625 architectures, |Spearman rho| against test accuracy "
+         "(the paper's companion notebook)",
+    "S": "NAS-Bench-Suite-Zero, Krishnakumar et al., NeurIPS 2022 Datasets and Benchmarks: 1,000 architectures",
+}
+
+# Spearman rho on NAS-Bench-201 CIFAR-10 of the same form of each proxy as archscout computes, with its source's
+# tag. Both sources ran the same code for fisher (0.360 here, 0.50 in S) and for the Abdelfattah proxies; S has
+# the only figures for the others. No figure for zen: S's 0.35 is NASLib's zen, which keeps the residual links and
+# takes the BatchNorm term from running_var, where archscout follows Zen-NAS's paper. grad_sign has none either.
+PUBLISHED_NB201: dict[str, tuple[float, str]] = {
+    "synflow": (0.737, "A"), "jacov": (0.731, "A"), "snip": (0.596, "A"), "grad_norm": (0.594, "A"),
+    "grasp": (0.514, "A"), "fisher": (0.360, "A"), "nwot": (0.77, "S"), "epe_nas": (0.70, "S"),
+    "params": (0.72, "S"), "flops": (0.69, "S"), "l2_norm": (0.68, "S"), "plain": (-0.26, "S"),
+}
 
 
 def records_from_study(study, proxies, progress=None) -> list[dict]:
@@ -88,7 +99,8 @@ def records_from_file(path: str, space=None) -> list[dict]:
 
 def correlations(records: list[dict], proxies) -> list[dict]:
     """Per proxy: architectures scored, failures, Spearman rho and Kendall tau against the accuracy (over the
-    architectures it scored), median and 95th-percentile seconds per architecture, the published NB201 rho."""
+    architectures it scored), median and 95th-percentile seconds per architecture, the published NB201 rho of the same
+    form of the proxy and its source (None for both where there is none)."""
     from scipy.stats import kendalltau, spearmanr
 
     rows = []
@@ -101,10 +113,11 @@ def correlations(records: list[dict], proxies) -> list[dict]:
             x, y = zip(*pairs)
             rho, tau = float(spearmanr(x, y)[0]), float(kendalltau(x, y)[0])
         reasons = [r["errors"][p] for r in records if p in r.get("errors", {})]
+        published, tag = PUBLISHED_NB201.get(p, (None, ""))
         rows.append({"proxy": p, "scored": len(pairs), "failed": len(records) - len(pairs), "spearman": rho,
                      "kendall": tau, "seconds_median": statistics.median(secs) if secs else None,
                      "seconds_p95": secs[min(len(secs) - 1, int(0.95 * len(secs)))] if secs else None,
-                     "published_nb201_spearman": PUBLISHED_NB201.get(p),
+                     "published_nb201_spearman": published, "published_nb201_source": NB201_SOURCES.get(tag),
                      "first_failure": reasons[0] if reasons else None})
     return rows
 
@@ -120,13 +133,16 @@ def total_seconds(records: list[dict], proxies) -> dict:
 def correlation_table(rows: list[dict], title: str):
     from rich.table import Table
 
-    table = Table(title=title)
+    caption = "NB201 ρ: published on NAS-Bench-201 CIFAR-10 for the same form of the proxy; " + "; ".join(
+        f"{tag}: {source}" for tag, source in NB201_SOURCES.items()) + "; –: none for this form"
+    table = Table(title=title, caption=caption)
     for col in ("proxy", "scored", "failed", "Spearman ρ", "Kendall τ", "ms / arch (median)", "NB201 ρ (published)"):
         table.add_column(col, justify="right" if col != "proxy" else "left")
     for r in rows:
+        published = PUBLISHED_NB201.get(r["proxy"])
         table.add_row(r["proxy"], str(r["scored"]), str(r["failed"]), _num(r["spearman"]), _num(r["kendall"]),
                       "" if r["seconds_median"] is None else f"{1000 * r['seconds_median']:.1f}",
-                      _num(r["published_nb201_spearman"]))
+                      "–" if published is None else f"{_num(published[0])} ({published[1]})")
     return table
 
 

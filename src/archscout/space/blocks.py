@@ -70,7 +70,9 @@ class ConvBlock(nn.Module):
     ("same" padding) unless ``downsample`` is ``stride2``; ``maxpool`` / ``avgpool`` halve it
     after the dropout. ``norm``: ``none`` (the convolution then has a bias), ``batch`` or
     ``layer`` (GroupNorm with one group). ``residual`` adds a shortcut: the identity, or the
-    same pooling and/or a 1x1 convolution where the shape changes.
+    same pooling and/or a 1x1 convolution where the shape changes. ``forward`` reads ``residual`` at
+    every call, so setting it to False on a built block drops the shortcut (the Zen-score proxy scores
+    networks without their residual links this way, on a copy).
     """
 
     def __init__(self, in_channels: int, out_channels: int, kernel_size: int, dims: int, *, op: str = "conv",
@@ -123,7 +125,8 @@ class ConvBlock(nn.Module):
 
 class FCBlock(nn.Module):
     """One fully connected stage: linear, ``norm`` (``none``, ``batch``, ``layer``), activation, dropout;
-    ``residual`` adds the input (through a linear projection without bias when the width changes)."""
+    ``residual`` adds the input (through a linear projection without bias when the width changes). As in
+    :class:`ConvBlock`, setting ``residual`` to False on a built block drops the shortcut."""
 
     def __init__(self, in_features: int, out_features: int, *, norm: str = "none", act: str = "relu",
                  dropout: float = 0.0, residual: bool = False):
