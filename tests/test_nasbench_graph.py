@@ -7,7 +7,7 @@ from nas_bench_graph import Arch, light_read
 
 from archscout import ArchscoutError, Study
 from archscout.cli import main
-from archscout.evaluate.tabular import DATASETS, NasBenchGraphEvaluator, load_table
+from archscout.evaluate.tabular import DATASETS, NasBenchGraphEvaluator, load_table, space_for
 from archscout.space import benchmark_key, get_space
 from archscout.space.gnn import LINKS, NODES, OPS, PROTEINS_OPS
 
@@ -18,7 +18,10 @@ def _values(link, ops):
 
 @pytest.mark.parametrize("space_name, ops, dataset", [("gnn", OPS, "cora"), ("gnn-proteins", PROTEINS_OPS, "proteins")])
 def test_every_choice_maps_to_the_benchmarks_key_and_every_entry_is_reachable(space_name, ops, dataset):
-    space = get_space(space_name)
+    """In the table's space (the benchmark's canonical form) one architecture is one row; the built-in space
+    (canonical as archscout builds networks) finds the same row for every choice."""
+    space, built = space_for(dataset), get_space(space_name)
+    assert space.name == space_name and space.form == "benchmark" and built.form == "builder"
     table = set(light_read(dataset))
     archs_by_key: dict[int, set] = {}
     for link in LINKS:
@@ -28,10 +31,12 @@ def test_every_choice_maps_to_the_benchmarks_key_and_every_entry_is_reachable(sp
             arch = space.architecture(_values(link, combo))
             key = benchmark_key(arch)
             assert key == Arch([int(p) for p in link.split("-")], list(combo)).valid_hash(), (link, combo)
+            assert benchmark_key(built.architecture(_values(link, combo))) == key
             archs_by_key.setdefault(key, set()).add(arch)
     assert set(archs_by_key) == table  # every choice has an entry, every entry is reached
     assert all(len(archs) == 1 for archs in archs_by_key.values())  # one canonical architecture per key
     assert [benchmark_key(a) for a in space.enumerate()] == sorted(table)
+    assert {benchmark_key(a) for a in built.enumerate()} == table
 
 
 def test_the_nine_datasets_hold_the_same_architectures():

@@ -271,7 +271,7 @@ def _torchscript(model, task, path: str) -> dict:
 
 def _int8(study, trial, model, task, folder: str, fp32_path: str | None, metadata: dict) -> dict:
     """model.int8.onnx: the fp32 ONNX model quantized as the study's evaluator measured it (static INT8,
-    calibrated on the first training samples, the space's fp32 policy), and the validation (and test)
+    calibrated on a class-stratified random subset of the training samples, the space's fp32 policy), and the validation (and test)
     accuracy of both in ONNX Runtime. ``int8`` None and ``int8_error`` when it cannot be made."""
     import tempfile
 

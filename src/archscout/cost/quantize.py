@@ -1,4 +1,5 @@
-"""INT8 static post-training quantization with ONNX Runtime, per-layer fp32 exclusion, and ONNX accuracy."""
+"""INT8 static post-training quantization with ONNX Runtime: calibration samples, per-layer fp32 exclusion,
+and ONNX accuracy."""
 from __future__ import annotations
 
 import logging
@@ -130,12 +131,53 @@ def onnx_weight_bytes(model_bytes: bytes) -> int:
     return _initializer_bytes(onnx.load_from_string(model_bytes).graph)
 
 
+def calibration_indices(y, size: int = 256, seed: int = 0) -> np.ndarray:
+    """Sorted indices of ``size`` samples (all of them when there are no more) to calibrate activation
+    ranges on, drawn at random, the same for the same ``seed``.
+
+    Class labels are drawn per class, each class's number in proportion to its share of the
+    samples (rounded by largest remainder, ties at random) and at least one when ``size`` is at
+    least the number of classes: the first samples of data sorted by class would calibrate on
+    the activations of a few classes. Labels are classes unless they are floats that are not all
+    whole numbers (regression targets), which get a plain random subset.
+    """
+    y = np.asarray(y)
+    if size < 1:
+        raise ValueError(f"calibration needs size >= 1, got {size}")
+    n = len(y)
+    if n <= size:
+        return np.arange(n)
+    rng = np.random.default_rng(seed)
+    if y.dtype.kind == "f" and not np.array_equal(y, np.round(y)):
+        return np.sort(rng.choice(n, size, replace=False))
+    _, label, counts = np.unique(y, return_inverse=True, return_counts=True)
+    take = _per_class(counts, size, rng.random(len(counts)))
+    picked = [rng.choice(np.flatnonzero(label == k), t, replace=False) for k, t in enumerate(take) if t]
+    return np.sort(np.concatenate(picked))
+
+
+def _per_class(counts: np.ndarray, size: int, tiebreak: np.ndarray) -> np.ndarray:
+    """How many of ``size`` samples each class gives: its proportional quota, rounded by largest remainder
+    (ties by ``tiebreak``), at least one each when ``size`` allows."""
+    quota = size * counts / counts.sum()
+    take = np.floor(quota).astype(np.int64)
+    if size >= len(counts):
+        take = np.maximum(take, 1)
+    while take.sum() < size:  # one more from the class furthest below its quota that has samples left
+        gap = np.where(take < counts, quota - take, -np.inf)
+        take[np.lexsort((tiebreak, gap))[-1]] += 1
+    while take.sum() > size:  # one fewer from the class furthest above its quota that keeps one
+        excess = np.where(take > 1, take - quota, -np.inf)
+        take[np.lexsort((tiebreak, excess))[-1]] -= 1
+    return take
+
+
 def quantize_int8(model_bytes: bytes, calibration: np.ndarray, fp32_scopes: Iterable[str] | str = (),
                   per_channel: bool = True, batch_size: int = 64) -> QuantizedModel:
     """Static INT8 quantization (QDQ format, int8 weights and activations) of a model from :func:`onnx_bytes`.
 
     Activation ranges are calibrated (min/max) on ``calibration``, training samples shaped like
-    the model's input, fed in batches of ``batch_size``. Nodes inside the modules named in
+    the model's input (:func:`calibration_indices` picks them), fed in batches of ``batch_size``. Nodes inside the modules named in
     ``fp32_scopes`` (a module name or names, each covering the modules inside it, e.g. "convs.0"
     or "classifier"; see :func:`in_scope`) stay in fp32. ``per_channel``: one weight scale per
     output channel instead of one per tensor.

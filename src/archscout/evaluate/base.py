@@ -96,6 +96,12 @@ class Evaluator(ABC):
         return None
 
     @classmethod
+    def searched_space(cls, options: str, space):
+        """The space a study searches when it asks for ``space``: by default ``space`` itself; a lookup table
+        may swap in a form of it with one architecture per table row (NAS-Bench-Graph's canonical form)."""
+        return space
+
+    @classmethod
     def source_fingerprint(cls, options: str = "") -> str | None:
         """The fingerprint of a file the options name (a predictor, a table, a supernet's checkpoint),
         stored with the study so that a changed file is refused on resume; None when it reads none."""
@@ -253,6 +259,9 @@ class EvaluatorSpec:
 
     def check_space(self, space) -> None:
         self.cls.check_space(self.options, space)
+
+    def searched_space(self, space):
+        return self.cls.searched_space(self.options, space)
 
     def default_objective(self) -> str:
         return self.cls.default_objective(self.options)

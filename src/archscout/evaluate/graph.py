@@ -117,7 +117,7 @@ class GraphTrainingEvaluator(TrainingEvaluator):
     def _latency(self, model) -> dict:
         x, edge_index, _ = self.graph()
         lat = measure_latency(model, self.task.input_shape, 1, self.latency.warmup, self.latency.repeats,
-                              inputs=(x, edge_index))
+                              self.latency.threads, inputs=(x, edge_index))
         return {**lat.as_dict(), "graph_nodes": self.task.num_nodes, "graph_edges": self.task.num_edges}
 
     def evaluate(self, arch: Architecture, seed: int = 0, cost_check=None, guard=None,

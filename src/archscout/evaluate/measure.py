@@ -54,7 +54,8 @@ class LatencyConfig:
     threads: int | None = 1
 
 
-CALIBRATION_SAMPLES = 256  # training samples that calibrate INT8 quantization
+CALIBRATION_SAMPLES = 256  # training samples that calibrate INT8 quantization: a stratified random subset
+CALIBRATION_SEED = 0  # one subset for every candidate of a study, its final retraining and its export
 PRESCREEN_MARGIN = 0.25  # an estimate this far over a latency bound rejects a candidate unmeasured
 
 
@@ -175,13 +176,20 @@ class NetworkEvaluator(Evaluator):
         return measure_latency_onnx(model_bytes, self.task.input_shape, batch, self.latency.warmup,
                                     self.latency.repeats, self._threads(), runtime=runtime)
 
+    def calibration_samples(self):
+        """The training samples that calibrate INT8 quantization: ``CALIBRATION_SAMPLES`` of them, drawn per
+        class in proportion (see :func:`archscout.cost.quantize.calibration_indices`), the same every time."""
+        from ..cost.quantize import calibration_indices
+        train = self.task.train
+        return train.X[calibration_indices(train.y, CALIBRATION_SAMPLES, CALIBRATION_SEED)]
+
     def quantize(self, model_bytes: bytes, arch: Architecture | None):
-        """INT8 post-training quantization (ONNX Runtime, static), calibrated on training samples; the
-        architecture's quantization policy (if its space has one) keeps some layers in fp32."""
+        """INT8 post-training quantization (ONNX Runtime, static), calibrated on :meth:`calibration_samples`;
+        the architecture's quantization policy (if its space has one) keeps some layers in fp32."""
         from ..cost.quantize import quantize_int8
         scopes = arch.space.fp32_scopes(arch) if arch is not None and arch.space is not None else []
         try:
-            return quantize_int8(model_bytes, self.task.train.X[:CALIBRATION_SAMPLES], fp32_scopes=scopes)
+            return quantize_int8(model_bytes, self.calibration_samples(), fp32_scopes=scopes)
         except Exception as e:  # noqa: BLE001 - a graph the quantizer cannot handle fails this candidate only
             raise TrialFailed(f"INT8 quantization failed: {type(e).__name__}: {str(e)[:300]}") from None
 
@@ -256,7 +264,7 @@ class NetworkEvaluator(Evaluator):
         stats = train(model, full.X, full.y, train_config, seed=seed)
         res = evaluate(model, self.task.test.X, self.task.test.y)
         lat = measure_latency(model, self.task.input_shape, self.latency.batch_size, self.latency.warmup,
-                              self.latency.repeats)
+                              self.latency.repeats, self.latency.threads)  # as the search measured it
         buf = io.BytesIO()
         torch.save(model.state_dict(), buf)
         metrics = {"test_accuracy": res["accuracy"], "test_loss": res["loss"], "train_seconds": stats["train_seconds"],

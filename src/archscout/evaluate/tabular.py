@@ -2,10 +2,17 @@
 
 The ``nas-bench-graph`` package ships, for nine datasets, the validation and test accuracy,
 inference latency and parameter count of every architecture of the ``gnn`` space (the
-"light" tables, no download). A trial returns the validation accuracy as ``accuracy`` (what
-selection uses), the test accuracy as ``test_accuracy`` (reported only: a study refuses it as
-an objective or constraint), ``latency_ms`` and ``params``. Latency was measured by the
-benchmark's authors on their GPU, not on this machine; ``details`` says so.
+"light" tables, no download). A table row is a class of architectures the benchmark does not
+tell apart, so the table's space (:func:`space_for`) is the ``gnn`` space in the benchmark's
+canonical form, one architecture per row: a search of it (``archscout bench`` runs them) never
+spends a query on a row it has already read. The built-in ``gnn`` space, canonical as archscout
+builds networks, tells apart a few networks that share a row (a skip leaf on the input, see
+:mod:`archscout.space.gnn`); the table answers each of them from that row.
+
+A trial returns the validation accuracy as ``accuracy`` (what selection uses), the test
+accuracy as ``test_accuracy`` (reported only: a study refuses it as an objective or
+constraint), ``latency_ms`` and ``params``. Latency was measured by the benchmark's authors on
+their GPU, not on this machine; ``details`` says so.
 """
 from __future__ import annotations
 
@@ -14,16 +21,22 @@ from functools import lru_cache
 from typing import ClassVar
 
 from ..errors import ArchscoutError, unknown_name
-from ..space import Architecture, benchmark_key
+from ..space import Architecture, GNNSpace, benchmark_key, gnn, gnn_proteins
 from .base import EVALUATORS, Evaluation, Evaluator, Infeasible
 
 DATASETS = ("cora", "citeseer", "pubmed", "cs", "physics", "photo", "computers", "arxiv", "proteins")
 NAME = "nas-bench-graph"
 
 
-def space_for(dataset: str) -> str:
-    """The built-in space whose architectures the dataset's table holds."""
-    return "gnn-proteins" if dataset == "proteins" else "gnn"
+def space_for(dataset: str) -> GNNSpace:
+    """The space whose architectures the dataset's table holds: the built-in space of that name (``gnn``, for
+    proteins ``gnn-proteins``) in the benchmark's canonical form, one architecture per row."""
+    return _table_space(dataset == "proteins")
+
+
+@lru_cache(maxsize=2)
+def _table_space(proteins: bool) -> GNNSpace:
+    return (gnn_proteins if proteins else gnn)("benchmark")
 
 
 @lru_cache(maxsize=len(DATASETS))
@@ -74,7 +87,14 @@ class NasBenchGraphEvaluator(Evaluator):
 
     @classmethod
     def required_space(cls, options: str = "") -> str | None:
-        return space_for(options)
+        return space_for(options).name
+
+    @classmethod
+    def searched_space(cls, options: str, space):
+        """The benchmark's canonical form of the space: one architecture per table row, so a study never
+        looks one row up twice (the built-in ``gnn`` keeps residual variants the table does not tell apart)."""
+        table = space_for(options)
+        return table if space.name == table.name else space
 
     @classmethod
     def create(cls, options: str = "", *, task=None, train=None, latency=None,
@@ -91,7 +111,7 @@ class NasBenchGraphEvaluator(Evaluator):
 
     @property
     def space_name(self) -> str:
-        return space_for(self.dataset)
+        return space_for(self.dataset).name
 
     def lookup(self, arch: Architecture) -> dict:
         """The table's metrics for ``arch`` (no Evaluation wrapper; used by the benchmark runner too)."""

@@ -6,19 +6,32 @@ no other node ("leaves") are summed into the output, and each node applies one o
 Every node having one parent makes the graph a rooted tree of five nodes; there are nine
 such trees, the nine ``LINKS`` below, each written in the benchmark's own numbering.
 
-Many choices compute the same network, and the benchmark measured each network once. An
-architecture here is always in the benchmark's canonical form, so ``benchmark_key`` is a
-lookup and equal networks are one architecture to every strategy:
+Many choices compute the same network, so an architecture is always in a canonical form:
+equal networks are one architecture (one id) to every strategy and every study. "Equal"
+depends on who builds the network, so there are two forms:
 
 * a ``skip`` node is the identity. One that feeds other nodes, or is its parent's only
-  child, or carries the raw input features to the output (every node above it is a skip;
-  the benchmark cannot add input-sized features to hidden ones) changes nothing, so it is
-  moved to a chain of skips in front of the input, where it is inert;
+  child, changes nothing in either form, so it is moved to a chain of skips in front of the
+  input, where it is inert;
+* a ``skip`` leaf whose every node above it is a skip carries the input features to the
+  output. In the ``benchmark`` form it is inert too (NAS-Bench-Graph cannot add input-sized
+  features to hidden ones) and moves to the chain. In the ``builder`` form it stays: the
+  network archscout builds (:mod:`.gnn_build`) maps the input to hidden features first, so
+  this skip adds them to the output, a residual that changes the network;
 * nodes are then renumbered into the one of the nine trees with that shape, choosing among
   the numberings that keep the tree (its symmetries) the one whose operators come first in
   ``OPS`` order.
 
-A test walks all 59,049 choices and checks that this agrees with the benchmark's hashing.
+The built-in spaces are in the ``builder`` form, so two architectures share an id only if
+archscout builds them into the same network (gnn: 27,934 architectures, gnn-proteins:
+2,293). ``benchmark_key`` takes any architecture to the benchmark form and its key there
+(26,206 and 2,021 keys); the spaces of the benchmark's tables
+(:func:`archscout.evaluate.tabular.space_for`) are in that form, so that one table row is one
+architecture. Every benchmark-form architecture is also in builder form (the builder builds
+the network the benchmark measured), with the same values and id in both.
+
+Tests walk all 59,049 choices: the benchmark form agrees with the benchmark's hashing, and
+two choices have one builder form exactly when the builder computes the same function.
 """
 from __future__ import annotations
 
@@ -40,6 +53,7 @@ LINKS = ("0-0-0-0", "0-0-0-1", "0-0-1-1", "0-0-1-2", "0-0-1-3", "0-1-1-1", "0-1-
 OPS = ("gat", "gcn", "gin", "cheb", "sage", "arma", "graph", "fc", "skip")
 PROTEINS_OPS = ("gcn", "sage", "arma", "fc", "skip")
 NODES = ("op1", "op2", "op3", "op4")
+FORMS = ("builder", "benchmark")
 
 _LINK_INDEX = {tuple(int(p) for p in link.split("-")): i for i, link in enumerate(LINKS)}
 _OP_INDEX = {op: i for i, op in enumerate(OPS)}
@@ -49,8 +63,9 @@ def _parse_link(link: str) -> tuple[int, ...]:
     return tuple(int(p) for p in link.split("-"))
 
 
-def _remove_inert_skips(parents: list[int], ops: list[str]) -> tuple[list[int], list[str]]:
-    """Move every inert skip node (see the module docstring) to a chain in front of the input.
+def _remove_inert_skips(parents: list[int], ops: list[str], form: str) -> tuple[list[int], list[str]]:
+    """Move every skip node that is inert in ``form`` (see the module docstring) to a chain in front of the
+    input.
 
     Nodes are looked at in order, each once, on the tree as earlier moves left it: the
     benchmark defines its classes this way. Returns the new tree in some valid numbering.
@@ -63,9 +78,9 @@ def _remove_inert_skips(parents: list[int], ops: list[str]) -> tuple[list[int], 
             continue
         children = [c for c in alive if parent[c] == v]
         siblings = [c for c in alive if c != v and parent[c] == parent[v]]
-        carries_input, u = True, v
-        while u != 0:
-            carries_input &= ops[u - 1] == "skip"
+        carries_input, u = form == "benchmark", v
+        while carries_input and u != 0:
+            carries_input = ops[u - 1] == "skip"
             u = parent[u]
         if children or not siblings or carries_input:
             for c in children:
@@ -82,9 +97,10 @@ def _remove_inert_skips(parents: list[int], ops: list[str]) -> tuple[list[int], 
 
 
 @lru_cache(maxsize=None)
-def canonical_form(link: tuple[int, ...], ops: tuple[str, ...]) -> tuple[str, tuple[str, ...]]:
-    """The benchmark's canonical (link, ops) of a network given as parents (0 = input) and operators."""
-    parents, names = _remove_inert_skips(list(link), list(ops))
+def canonical_form(link: tuple[int, ...], ops: tuple[str, ...], form: str) -> tuple[str, tuple[str, ...]]:
+    """The canonical (link, ops), in ``form`` (``builder`` or ``benchmark``), of a network given as parents
+    (0 = input) and operators."""
+    parents, names = _remove_inert_skips(list(link), list(ops), form)
     best = None
     for order in permutations(range(4)):  # order[k] = which node gets number k + 1
         number = {old + 1: k + 1 for k, old in enumerate(order)}
@@ -100,11 +116,13 @@ def canonical_form(link: tuple[int, ...], ops: tuple[str, ...]) -> tuple[str, tu
 
 
 def benchmark_key(arch: Architecture | dict) -> int:
-    """The key of this architecture in NAS-Bench-Graph's tables (its ``Arch.valid_hash()``)."""
+    """The key of an architecture in NAS-Bench-Graph's tables (its ``Arch.valid_hash()``): that of its
+    benchmark form, whichever form it is given in."""
     values = arch.values if isinstance(arch, Architecture) else arch
-    key = LINKS.index(values["link"])
-    for name in NODES:
-        key = key * (len(OPS) + 1) + _OP_INDEX[values[name]]
+    link, ops = canonical_form(_parse_link(values["link"]), tuple(values[n] for n in NODES), "benchmark")
+    key = LINKS.index(link)
+    for op in ops:
+        key = key * (len(OPS) + 1) + _OP_INDEX[op]
     return key
 
 
@@ -114,32 +132,39 @@ def not_all_skip(values: dict) -> bool:
 
 
 class GNNSpace(Space):
-    """The NAS-Bench-Graph macro space; architectures are canonical (see the module docstring).
+    """The NAS-Bench-Graph macro space; architectures are canonical in ``form`` (see the module docstring):
+    ``builder`` (one architecture per network archscout builds) or ``benchmark`` (one per table row).
 
     Values: ``{"link": "0-0-1-2", "op1": "gcn", "op2": "gat", "op3": "skip", "op4": "fc"}``,
     where ``link`` lists each computing node's input (0 = the node features).
     """
 
-    def __init__(self, name: str = "gnn", ops: tuple[str, ...] = OPS, hidden: int = 64, dropout: float = 0.5):
+    def __init__(self, name: str = "gnn", ops: tuple[str, ...] = OPS, hidden: int = 64, dropout: float = 0.5,
+                 form: str = "builder"):
         unknown = [op for op in ops if op not in OPS]
         if unknown:
             raise ArchscoutError(f"unknown GNN operator(s) {unknown}; operators are {', '.join(OPS)}")
-        self.hidden, self.dropout = hidden, dropout
+        if form not in FORMS:
+            raise ArchscoutError(f"unknown canonical form {form!r}; forms are {', '.join(FORMS)}")
+        self.hidden, self.dropout, self.form = hidden, dropout, form
         choices = {n: Choice(list(ops), ordered=False) for n in NODES}
+        canonical = "as archscout builds them" if form == "builder" else "as in the benchmark's tables"
         super().__init__(name, description=f"NAS-Bench-Graph GNNs: 4 nodes in one of 9 trees, each one of "
-                                           f"{', '.join(ops)}; canonical as in the benchmark",
+                                           f"{', '.join(ops)}; canonical {canonical}",
                          constraints=[not_all_skip], link=Choice(list(LINKS), ordered=False), **choices)
 
     def canonicalize(self, values: dict) -> dict:
-        link, ops = canonical_form(_parse_link(values["link"]), tuple(values[n] for n in NODES))
+        link, ops = canonical_form(_parse_link(values["link"]), tuple(values[n] for n in NODES), self.form)
         return {"link": link, **dict(zip(NODES, ops))}
 
     def path_vocabulary(self) -> tuple:
         return tuple(self.root.fields["op1"].values), 4
 
     def enumerate(self) -> list[Architecture]:
-        """Every canonical architecture of the space, in benchmark-key order."""
-        return _enumerate(self)
+        """Every canonical architecture of the space, in benchmark-key order (in the builder form several
+        share a key: those in the order of their values' JSON)."""
+        ops = tuple(self.root.fields["op1"].values)
+        return [Architecture(json.loads(v), self.name, self) for v in _enumerate_values(ops, self.form)]
 
     def accepts(self, task: Task | GraphTask, seed: int = 0) -> str | None:
         """Why the space cannot take ``task`` (see :meth:`Space.accepts`): it needs a graph task."""
@@ -171,30 +196,27 @@ class GNNSpace(Space):
         return f"[{values['link']}] " + " ".join(values[n] for n in NODES)
 
 
-@lru_cache(maxsize=4)
-def _enumerate_values(ops: tuple[str, ...]) -> tuple[str, ...]:
-    seen: dict[int, str] = {}
+@lru_cache(maxsize=8)
+def _enumerate_values(ops: tuple[str, ...], form: str) -> tuple[str, ...]:
+    seen: set[tuple[int, str]] = set()
     for link in LINKS:
         for combo in product(ops, repeat=4):
             values = {"link": link, **dict(zip(NODES, combo))}
             if not not_all_skip(values):
                 continue
-            link_c, ops_c = canonical_form(_parse_link(link), combo)
+            link_c, ops_c = canonical_form(_parse_link(link), combo, form)
             canon = {"link": link_c, **dict(zip(NODES, ops_c))}
-            seen.setdefault(benchmark_key(canon), canonical_json(canon))
-    return tuple(seen[k] for k in sorted(seen))
+            seen.add((benchmark_key(canon), canonical_json(canon)))
+    return tuple(v for _, v in sorted(seen))
 
 
-def _enumerate(space: GNNSpace) -> list[Architecture]:
-    ops = tuple(space.root.fields["op1"].values)
-    return [Architecture(json.loads(v), space.name, space) for v in _enumerate_values(ops)]
+def gnn(form: str = "builder") -> GNNSpace:
+    """NAS-Bench-Graph's GNN space (nine operators): 27,934 architectures in the builder form, 26,206 in the
+    benchmark's."""
+    return GNNSpace("gnn", OPS, form=form)
 
 
-def gnn() -> GNNSpace:
-    """NAS-Bench-Graph's GNN space (nine operators); 26,206 canonical architectures."""
-    return GNNSpace("gnn", OPS)
-
-
-def gnn_proteins() -> GNNSpace:
-    """NAS-Bench-Graph's space for the proteins dataset (gcn, sage, arma, fc, skip); 2,021 architectures."""
-    return GNNSpace("gnn-proteins", PROTEINS_OPS)
+def gnn_proteins(form: str = "builder") -> GNNSpace:
+    """NAS-Bench-Graph's space for the proteins dataset (gcn, sage, arma, fc, skip): 2,293 architectures in the
+    builder form, 2,021 in the benchmark's."""
+    return GNNSpace("gnn-proteins", PROTEINS_OPS, form=form)

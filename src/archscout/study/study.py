@@ -57,7 +57,8 @@ class Study:
         check_seed(seed)
         self.evaluator_spec = EvaluatorSpec.parse(evaluator, load=not _reading)
         required = None if _reading else self.evaluator_spec.required_space()
-        self.space = get_space(space if space is not None else required or "conv1d")
+        self.space = self.evaluator_spec.searched_space(get_space(space if space is not None else required
+                                                                  or "conv1d"))
         # the fingerprint of a file the evaluator reads (a predictor's contents), stored with the study
         self._predictor = None
         if not _reading:
