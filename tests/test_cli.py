@@ -61,8 +61,8 @@ def test_search_persists_resumes_and_exports(capsys, db, tmp_path):
     (["search", "--space", "conv3d", "--trials", "1"],
      "Valid spaces: conv1d, conv1d-quant, conv2d, conv2d-quant, gnn, gnn-proteins, mlp, mlp-quant"),
     (["search", "--task", "mnist", "--trials", "1"], "Did you mean 'mnist1d'"),
-    (["search", "--strategy", "genetic", "--trials", "1"], "Valid strategies: bo, evolution, linas, local_search, "
-     "nsga2, optuna, optuna-nsga2, optuna-random, optuna-tpe, random, rl"),
+    (["search", "--strategy", "genetic", "--trials", "1"], "Valid strategies: bananas, bo, evolution, hill_climb, "
+     "linas, linas-lite, local_search, nsga2, optuna, optuna-nsga2, optuna-random, optuna-tpe, random, rl"),
     (["search", "--time-budget", "ten minutes"], "cannot read time budget"),
     (["search", "--trials", "0"], "positive integer"),
     (["search"], "give a budget"),
@@ -140,10 +140,10 @@ def assert_refused(code, err, phrase, db=None):
 @pytest.mark.parametrize("strategy,items,expected", [
     ("bo", ["surrogate=forest", "initial=2", "kappa=0.5"], {"surrogate": "forest", "initial": 2, "kappa": 0.5}),
     ("rl", ["hidden_size=8", "lr=0.05", "tanh_constant=null"], {"hidden_size": 8, "lr": 0.05, "tanh_constant": None}),
-    ("linas", ["population_size=4", "batch=2", "surrogate=gp"], {"population_size": 4, "batch": 2, "surrogate": "gp"}),
+    ("linas-lite", ["population_size=4", "batch=2", "surrogate=gp"], {"population_size": 4, "batch": 2, "surrogate": "gp"}),
 ])
 def test_strategy_option_sets_options_of_any_strategy(capsys, db, strategy, items, expected):
-    objectives = ["--objectives", "accuracy:max,params:min"] if strategy == "linas" else []
+    objectives = ["--objectives", "accuracy:max,params:min"] if strategy == "linas-lite" else []
     args = [a for item in items for a in ("--strategy-option", item)]
     code, out, err = run(capsys, "search", *SYN, "--strategy", strategy, *objectives, *args, "--study", "s",
                          "--storage", db)

@@ -44,7 +44,10 @@ from archscout.strategy import STRATEGIES, make_strategy
 FAST_OPTIONS: dict[str, dict] = {
     "bo": {"initial": 3, "batch": 2, "pool": 200, "candidates": 20},
     "evolution": {"population_size": 4, "sample_size": 2},
-    "linas": {"population_size": 4, "batch": 3, "inner_population": 8, "inner_generations": 2},
+    "bananas": {"num_init": 4, "k": 3, "epochs": 20},
+    "linas": {"population_size": 6, "inner_evaluations": 24},
+    "linas-lite": {"population_size": 4, "batch": 3, "inner_population": 8, "inner_generations": 2},
+    "local_search": {"num_init": 3},
     "nsga2": {"population_size": 4},
     "optuna": {"n_startup_trials": 3},
     "optuna-tpe": {"n_startup_trials": 3},

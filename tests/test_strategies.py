@@ -5,7 +5,7 @@ import sys
 import pytest
 
 from archscout import ArchscoutError, Block, Choice, Repeat, Space
-from archscout.strategy import LocalSearch, RandomSearch, RegularizedEvolution, make_strategy
+from archscout.strategy import HillClimbing, LocalSearch, RandomSearch, RegularizedEvolution, make_strategy
 
 TOY = Space("toy", stages=Repeat(1, 4, Block(width=Choice(list(range(10))), kind=Choice(["a", "b", "c"]))),
             bias=Choice(list(range(10))))
@@ -32,14 +32,14 @@ def best_after(name, n, seed):
     return best
 
 
-@pytest.mark.parametrize("name", ["evolution", "local_search"])
+@pytest.mark.parametrize("name", ["evolution", "local_search", "hill_climb"])
 def test_model_free_strategies_beat_random_on_a_toy_objective(name):
     ours = [best_after(name, 300, seed) for seed in range(8)]
     rand = [best_after("random", 300, seed) for seed in range(8)]
     assert statistics.mean(ours) > statistics.mean(rand) + 3
 
 
-@pytest.mark.parametrize("name", ["random", "evolution", "local_search"])
+@pytest.mark.parametrize("name", ["random", "evolution", "local_search", "hill_climb"])
 def test_same_seed_same_proposals(name):
     def run(seed):
         strat = make_strategy(name, TOY, seed=seed)
@@ -92,20 +92,91 @@ def test_failures_do_not_enter_the_population():
     assert TOY.contains(strat.ask())  # falls back to sampling
 
 
-def test_local_search_moves_to_better_neighbours_and_restarts_at_optima():
-    strat = LocalSearch(TOY, seed=1)
+def test_hill_climbing_moves_to_the_first_better_neighbour_and_restarts_at_optima():
+    strat = HillClimbing(TOY, seed=1)
     first = strat.ask()
     strat.tell(first, toy_score(first))
     nxt = strat.ask()
     assert nxt in TOY.neighbors(first)
     tiny = Space("tiny", x=Choice([0, 1, 2]))
-    ls = LocalSearch(tiny, seed=0)
+    hc = HillClimbing(tiny, seed=0)
     seen = []
     for _ in range(6):
-        a = ls.ask()
+        a = hc.ask()
         seen.append(a["x"])
-        ls.tell(a, -abs(a["x"] - 1))
+        hc.tell(a, -abs(a["x"] - 1))
     assert 1 in seen
+
+
+def test_hill_climbing_asked_ahead_keeps_its_centre():
+    """Parallel workers ask for the whole neighbourhood and more before any result is in: the extra asks get
+    random samples, and neighbours that turn out worse, or a great random sample, do not move the centre."""
+    strat = HillClimbing(TOY, seed=1)
+    first = strat.ask()
+    strat.tell(first, toy_score(first))
+    neighbours = [strat.ask() for _ in range(len(TOY.neighbors(first)))]
+    assert set(neighbours) == set(TOY.neighbors(first))
+    extra = strat.ask()
+    assert extra not in neighbours and extra != first
+    strat.tell(extra, 1e9)  # not a neighbour: no move
+    for a in neighbours:
+        strat.tell(a, toy_score(first) - 1)
+    assert strat.current == first
+
+
+def _drive(strat, n, score=toy_score):
+    out = []
+    for _ in range(n):
+        a = strat.ask()
+        strat.tell(a, score(a))
+        out.append(a)
+    return out
+
+
+def test_local_search_evaluates_the_whole_neighbourhood_then_moves_to_its_best():
+    strat = LocalSearch(TOY, seed=0, num_init=3)
+    start = _drive(strat, 3)
+    centre = max(start, key=toy_score)
+    neighbours = [n for n in TOY.neighbors(centre) if n not in start]
+    step = _drive(strat, len(neighbours))
+    assert set(step) == set(neighbours)  # all of them, even after improving ones
+    improving = [a for a in step if toy_score(a) > toy_score(centre)]
+    assert len(improving) > 1 and step.index(max(step, key=toy_score)) > step.index(improving[0])
+    top = max(toy_score(a) for a in step)
+    nxt = strat.ask()  # a neighbour of the best neighbour (of one of them, on a tie), not of the first improving one
+    assert any(nxt in TOY.neighbors(a) for a in step if toy_score(a) == top)
+    assert toy_score(improving[0]) < top
+
+
+def test_local_search_restarts_from_fresh_random_architectures_at_a_local_optimum():
+    flat = Space("flat", x=Choice(list(range(6))), y=Choice(list(range(6))))
+    strat = LocalSearch(flat, seed=0, num_init=2)
+    zero = lambda a: 0.0  # noqa: E731  nothing improves: every centre is a local optimum
+    start = _drive(strat, 2, zero)
+    centre = start[0]  # the best of the two (a tie keeps the first)
+    neighbours = [n for n in flat.neighbors(centre) if n not in start]
+    assert set(_drive(strat, len(neighbours), zero)) == set(neighbours)
+    seen = set(start) | set(neighbours)
+    restart = _drive(strat, 2, zero)  # a new run: two fresh random architectures
+    assert not set(restart) & seen
+    assert all(a in flat.neighbors(restart[0]) for a in _drive(strat, 3, zero))
+
+
+def test_local_search_asked_ahead_proposes_random_samples_and_steps_once_all_results_are_in():
+    strat = LocalSearch(TOY, seed=2, num_init=2)
+    start = _drive(strat, 2)
+    centre = max(start, key=toy_score)
+    neighbours = [n for n in TOY.neighbors(centre) if n not in start]
+    asked = [strat.ask() for _ in range(len(neighbours) + 5)]  # parallel workers ask ahead
+    assert set(asked[:len(neighbours)]) == set(neighbours)
+    extra = asked[len(neighbours):]
+    assert len(set(asked)) == len(asked) and not set(extra) & set(TOY.neighbors(centre))
+    for a in extra:
+        strat.tell(a, 1e9)  # random samples do not move the search, however good
+    for a in reversed(asked[:len(neighbours)]):
+        strat.tell(a, toy_score(a))
+    best = max(neighbours, key=toy_score)
+    assert toy_score(best) > toy_score(centre) and strat.ask() in TOY.neighbors(best)
 
 
 def test_random_search_ignores_history():

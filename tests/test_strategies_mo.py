@@ -7,12 +7,13 @@ import pytest
 from archscout import ArchscoutError, Block, Choice, Repeat, Space
 from archscout.pareto import hypervolume
 from archscout.space import get_space
-from archscout.strategy import LINAS, NSGA2, make_strategy
+from archscout.strategy import LINAS, NSGA2, LINASLite, make_strategy
 from archscout.strategy._nsga2 import environmental_selection
 
 TOY = Space("toy", stages=Repeat(1, 4, Block(width=Choice(list(range(10))), kind=Choice(["a", "b", "c"]))),
             bias=Choice(list(range(10))))
 FAST_LINAS = {"inner_population": 20, "inner_generations": 5}  # the tests need the behaviour, not the best front
+FAST_DYNAST = {"inner_evaluations": 200}  # DyNAS-T's LINAS with 4 generations of its inner NSGA-II
 
 
 def toy_objectives(arch) -> tuple[float, float]:
@@ -52,14 +53,15 @@ def search(name, evaluations, seed, space=TOY, objectives=toy_objectives, **opti
     return strategy, record
 
 
-@pytest.mark.parametrize("name,options", [("nsga2", {}), ("linas", FAST_LINAS)])
-def test_both_beat_random_on_a_toy_front(name, options):
+@pytest.mark.parametrize("name,options", [("nsga2", {}), ("linas-lite", FAST_LINAS),
+                                          ("linas", {"population_size": 20, **FAST_DYNAST})])
+def test_all_beat_random_on_a_toy_front(name, options):
     ours = [toy_hypervolume_ratio(search(name, 80, seed, **options)[1].values()) for seed in range(3)]
     rand = [toy_hypervolume_ratio(search("random", 80, seed)[1].values()) for seed in range(3)]
     assert statistics.mean(ours) > statistics.mean(rand) + 0.05
 
 
-@pytest.mark.parametrize("name,options", [("nsga2", {}), ("linas", FAST_LINAS)])
+@pytest.mark.parametrize("name,options", [("nsga2", {}), ("linas-lite", FAST_LINAS), ("linas", FAST_DYNAST)])
 def test_proposals_are_architectures_of_the_gnn_space(name, options):
     space = get_space("gnn")
 
@@ -71,7 +73,7 @@ def test_proposals_are_architectures_of_the_gnn_space(name, options):
     assert len(record) == 45
 
 
-@pytest.mark.parametrize("name,options", [("nsga2", {}), ("linas", FAST_LINAS)])
+@pytest.mark.parametrize("name,options", [("nsga2", {}), ("linas-lite", FAST_LINAS), ("linas", FAST_DYNAST)])
 def test_replayed_history_gives_the_same_next_proposals(name, options):
     strategy, record = search(name, 37, 5, population_size=10, **options)
     history = list(record.items())
@@ -87,7 +89,7 @@ def test_replayed_history_gives_the_same_next_proposals(name, options):
     assert resumed() == resumed()
 
 
-@pytest.mark.parametrize("name,options", [("nsga2", {}), ("linas", FAST_LINAS)])
+@pytest.mark.parametrize("name,options", [("nsga2", {}), ("linas-lite", FAST_LINAS), ("linas", FAST_DYNAST)])
 def test_failed_trials_and_plain_floats_are_accepted(name, options):
     strategy = make_strategy(name, TOY, seed=0, population_size=6, **options)
     for i in range(30):
@@ -110,7 +112,7 @@ def test_failed_trials_never_become_parents():
 
 
 def test_scores_with_a_different_number_of_objectives_are_an_error():
-    for cls in (NSGA2, LINAS):
+    for cls in (NSGA2, LINASLite, LINAS):
         strategy = cls(TOY, seed=0)
         strategy.tell(strategy.ask(), (1.0, 2.0))
         with pytest.raises(ArchscoutError, match="objective"):
@@ -148,7 +150,8 @@ def test_a_repeat_told_again_counts_once():
 
 
 def test_proposals_do_not_wait_for_results():
-    for strategy in (NSGA2(TOY, seed=1, population_size=5), LINAS(TOY, seed=1, population_size=5, **FAST_LINAS)):
+    for strategy in (NSGA2(TOY, seed=1, population_size=5), LINASLite(TOY, seed=1, population_size=5, **FAST_LINAS),
+                     LINAS(TOY, seed=1, population_size=5, **FAST_DYNAST)):
         asked = [strategy.ask() for _ in range(8)]
         for arch in reversed(asked):  # results come back in any order
             strategy.tell(arch, toy_objectives(arch))
@@ -157,15 +160,15 @@ def test_proposals_do_not_wait_for_results():
         assert all(TOY.contains(a) for a in asked)
 
 
-def test_linas_samples_at_random_until_it_has_results():
+def test_linas_lite_samples_at_random_until_it_has_results():
     rng = random.Random(3)
     expected = [TOY.sample(rng) for _ in range(25)]
-    strategy = LINAS(TOY, seed=3, population_size=10)
+    strategy = LINASLite(TOY, seed=3, population_size=10)
     assert [strategy.ask() for _ in range(25)] == expected
 
 
 def test_results_of_architectures_never_proposed_are_learnt_from():
-    strategy = LINAS(TOY, seed=0, population_size=10, batch=4, **FAST_LINAS)
+    strategy = LINASLite(TOY, seed=0, population_size=10, batch=4, **FAST_LINAS)
     others = list(dict.fromkeys(TOY.sample(random.Random(100 + i)) for i in range(30)))[:20]
     for arch in others:  # e.g. another process's trials
         strategy.tell(arch, toy_objectives(arch))
@@ -177,8 +180,9 @@ def test_results_of_architectures_never_proposed_are_learnt_from():
 
 @pytest.mark.parametrize("name,options", [
     ("nsga2", {"population_size": 1}), ("nsga2", {"population_size": "20"}), ("nsga2", {"crossover_prob": 1.5}),
-    ("linas", {"population_size": 0}), ("linas", {"batch": 0}), ("linas", {"inner_generations": 0}),
-    ("linas", {"surrogate": "xgboost"}), ("linas", {"encoding": "pixels"}), ("nsga2", {"mutation": 0.1}),
+    ("linas-lite", {"population_size": 0}), ("linas-lite", {"batch": 0}), ("linas-lite", {"inner_generations": 0}),
+    ("linas-lite", {"surrogate": "xgboost"}), ("linas-lite", {"encoding": "pixels"}), ("nsga2", {"mutation": 0.1}),
+    ("linas", {"population_size": 1}), ("linas", {"inner_evaluations": 0}), ("linas", {"mutation_prob": 2}),
 ])
 def test_bad_options_are_errors(name, options):
     with pytest.raises(ArchscoutError, match=next(iter(options))):
@@ -188,13 +192,14 @@ def test_bad_options_are_errors(name, options):
 def test_names():
     assert isinstance(make_strategy("nsga-ii", TOY), NSGA2)
     assert isinstance(make_strategy("linas", TOY), LINAS)
-    assert NSGA2.multi_objective and LINAS.multi_objective
+    assert isinstance(make_strategy("linas-lite", TOY), LINASLite)
+    assert NSGA2.multi_objective and LINAS.multi_objective and LINASLite.multi_objective
 
 
 def test_docstring_examples_run():
     import doctest
 
-    from archscout.strategy import _linas, _nsga2
+    from archscout.strategy import _linas, _linas_lite, _nsga2
 
-    for module in (_nsga2, _linas):
+    for module in (_nsga2, _linas, _linas_lite):
         assert doctest.testmod(module).failed == 0

@@ -261,6 +261,65 @@ def test_failures_before_any_score_teach_the_controller_nothing():
     assert any(not np.array_equal(before[k], v) for k, v in strat.policy.params.items())
 
 
+def test_rl_learns_from_every_sample_it_draws_exactly_once(monkeypatch):
+    """Unbiased REINFORCE: a sample of an architecture already told is learned from with its known score (and
+    the controller samples again), one still running is learned from when its result comes; resample_seen=True
+    draws again without learning from the repeats, the biased way."""
+    ten = Space("ten", x=Choice(list(range(10))))
+
+    def run(**options):
+        strategy = ReinforceController(ten, seed=0, batch_size=10_000, **options)
+        draws = []
+        sample = strategy._sample
+        monkeypatch.setattr(strategy, "_sample", lambda: draws.append(1) or sample())
+        running = [strategy.ask() for _ in range(3)]  # asked ahead: results come later
+        for _ in range(20):
+            arch = strategy.ask()
+            strategy.tell(arch, float(arch["x"]))
+        for arch in running:
+            strategy.tell(arch, float(arch["x"]))
+        return len(draws), len(strategy.batch), len({strategy.ask() for _ in range(3)})
+
+    draws, learned, _ = run()
+    assert draws > 23 and learned == draws
+    draws, learned, _ = run(resample_seen=True)
+    assert draws > 23 and learned == 23
+
+
+def test_rl_whose_policy_has_concentrated_still_proposes_new_architectures():
+    """Repeats are learned from rather than proposed, so proposals are new far more often than the
+    policy's draws are."""
+    strategy = ReinforceController(TOY, seed=0, lr=0.1)
+    told, new = set(), 0
+    for i in range(200):
+        arch = strategy.ask()
+        new += i >= 150 and arch not in told
+        strategy.tell(arch, toy_score(arch))
+        told.add(arch)
+    draws = [TOY.architecture(strategy._sample()[0]) for _ in range(100)]
+    repeats = sum(d in told for d in draws) / len(draws)
+    assert repeats > 0.8  # the policy has concentrated on what it found ...
+    assert new > 2 * (1 - repeats) * 50  # ... yet more of the last 50 proposals are new than its draws would be
+
+
+def test_rl_learns_from_the_decisions_it_sampled_not_their_canonical_form():
+    """In a space with symmetries the stored architecture is a canonical form whose decisions may differ
+    from the ones the policy took; the gradient belongs to the ones it took."""
+    from archscout.space import get_space
+
+    gnn = get_space("gnn")
+    strategy = ReinforceController(gnn, seed=0, batch_size=100)
+    for _ in range(50):
+        arch = strategy.ask()
+        sampled = list(strategy.drawn[arch][-1])
+        strategy.tell(arch, 1.0)
+        assert strategy.batch[-1][0] == sampled
+        if sampled != strategy.decisions(arch):
+            break
+    else:
+        pytest.fail("no sample differed from its canonical form")
+
+
 @pytest.mark.parametrize("tanh_constant", [2.5, None])
 def test_rl_policy_gradient_matches_finite_differences(tanh_constant):
     strat = ReinforceController(COND, seed=3, hidden_size=6, tanh_constant=tanh_constant)
@@ -300,9 +359,10 @@ def test_a_study_searches_and_resumes(name, tmp_path):
 
 
 def test_names_aliases_and_options():
-    assert isinstance(make_strategy("graphnas", TOY), ReinforceController)
+    with pytest.raises(ArchscoutError, match="unknown strategy 'graphnas'"):  # GraphNAS's controller is an LSTM
+        make_strategy("graphnas", TOY)
     assert isinstance(make_strategy("reinforce", TOY, hidden_size=8, lr=0.01, batch_size=3, baseline_decay=0.9,
-                                    entropy_weight=0.0, tanh_constant=None), ReinforceController)
+                                    entropy_weight=0.0, tanh_constant=None, resample_seen=True), ReinforceController)
     assert make_strategy("optuna", TOY, sampler="nsga2", population_size=4).sampler == "nsga2"
     with pytest.raises(ArchscoutError, match="Valid optuna samplers: nsga2, random, tpe"):
         make_strategy("optuna", TOY, sampler="gp")

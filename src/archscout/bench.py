@@ -52,9 +52,9 @@ from .stats import anytime_area, average_ranks, bootstrap_difference, mean_ci, n
 from .strategy import Strategy, canonical_name, make_strategy
 
 BENCHMARKS = ("nas-bench-graph",)
-DEFAULT_STRATEGIES = ("random", "evolution", "bo", "rl", "optuna-tpe")
+DEFAULT_STRATEGIES = ("random", "evolution", "local_search", "bo", "bananas", "rl", "optuna-tpe")
 PEERS = ("random", "optuna-tpe")  # what a user would run without archscout: the reference points
-PARETO_DEFAULT_STRATEGIES = ("random", "nsga2", "linas", "optuna-nsga2", "optuna-tpe")
+PARETO_DEFAULT_STRATEGIES = ("random", "nsga2", "linas", "linas-lite", "optuna-nsga2", "optuna-tpe")
 PARETO_PEERS = ("random", "optuna-nsga2", "optuna-tpe")
 TABLE_METRICS = {"accuracy": 0, "latency_ms": 2, "params": 3}  # objective -> its column in a table row
 TEST_COLUMN = 1  # the table's test accuracy: reported, never told to a strategy
@@ -79,7 +79,7 @@ TUNING_GRIDS: dict[str, list[dict]] = {
 PARETO_TUNING_GRIDS: dict[str, list[dict]] = {
     "nsga2": [{}, {"population_size": 16}, {"population_size": 25}, {"population_size": 50}],
     "optuna-nsga2": [{}, {"population_size": 8}, {"population_size": 16}, {"population_size": 25}],
-    "linas": [{}, {"population_size": 10}, {"batch": 5}, {"inner_generations": 20}],
+    "linas-lite": [{}, {"population_size": 10}, {"batch": 5}, {"inner_generations": 20}],
     "optuna-tpe": [{}, {"n_startup_trials": 5}, {"n_startup_trials": 20}, {"n_startup_trials": 40}],
 }
 NOISE = ("noise-free: NAS-Bench-Graph's light tables hold one validation and one test accuracy per "

@@ -15,8 +15,9 @@ from .common import csv_list, echo, int_list
               help="Comma-separated datasets (default: cs,photo,arxiv,proteins, the NAS-Bench-Graph datasets the "
                    "defaults were not tuned on; the others are cora,citeseer,pubmed,physics,computers).")
 @click.option("--strategies", default=None,
-              help="Comma-separated strategies (default random,evolution,bo,rl,optuna-tpe; with --objectives "
-                   "random,nsga2,linas,optuna-nsga2,optuna-tpe). Peers: random and the Optuna samplers.")
+              help="Comma-separated strategies (default random,evolution,local_search,bo,bananas,rl,optuna-tpe; "
+                   "with --objectives random,nsga2,linas,linas-lite,optuna-nsga2,optuna-tpe). Peers: random and "
+                   "the Optuna samplers.")
 @click.option("--budgets", default="50,100,500", show_default=True,
               help="Comma-separated numbers of distinct architectures queried at which runs are scored.")
 @click.option("--seeds", type=int, default=20, show_default=True, help="Runs per dataset and strategy.")

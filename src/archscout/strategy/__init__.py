@@ -6,11 +6,13 @@ import inspect
 from ..errors import ArchscoutError
 from ..registry import Registry
 from ..space import Space
+from ._bananas import BANANAS
 from ._base import Proposal, Result, Strategy
 from ._bo import BayesianOptimization
 from ._evolution import RegularizedEvolution
 from ._linas import LINAS
-from ._local import LocalSearch
+from ._linas_lite import LINASLite
+from ._local import HillClimbing, LocalSearch
 from ._nsga2 import NSGA2
 from ._optuna import OptunaNSGA2, OptunaRandom, OptunaSampler, OptunaTPE
 from ._random import RandomSearch
@@ -20,14 +22,17 @@ STRATEGIES: Registry[type[Strategy]] = Registry("strategy")
 STRATEGIES.register("random", RandomSearch, aliases=("rs",))
 STRATEGIES.register("evolution", RegularizedEvolution, aliases=("re", "regularized_evolution"))
 STRATEGIES.register("local_search", LocalSearch, aliases=("ls",))
-STRATEGIES.register("rl", ReinforceController, aliases=("reinforce", "graphnas"))
+STRATEGIES.register("hill_climb", HillClimbing, aliases=("hill_climbing",))
+STRATEGIES.register("rl", ReinforceController, aliases=("reinforce",))
 STRATEGIES.register("optuna", OptunaSampler)
 STRATEGIES.register("optuna-tpe", OptunaTPE)
 STRATEGIES.register("optuna-nsga2", OptunaNSGA2)
 STRATEGIES.register("optuna-random", OptunaRandom)
-STRATEGIES.register("bo", BayesianOptimization, aliases=("bananas", "bayesian"))
+STRATEGIES.register("bo", BayesianOptimization, aliases=("bayesian",))
+STRATEGIES.register("bananas", BANANAS)
 STRATEGIES.register("nsga2", NSGA2, aliases=("nsga-ii", "nsga_ii"))
 STRATEGIES.register("linas", LINAS)
+STRATEGIES.register("linas-lite", LINASLite)
 
 
 def list_strategies(pattern: str | None = None) -> list[str]:
@@ -72,7 +77,7 @@ def canonical_name(name: str) -> str:
     return STRATEGIES.canonical(name)
 
 
-__all__ = ["Proposal", "Result", "STRATEGIES", "strategy_options", "Strategy", "BayesianOptimization", "RandomSearch", "RegularizedEvolution", "LocalSearch",
+__all__ = ["Proposal", "Result", "STRATEGIES", "strategy_options", "Strategy", "BayesianOptimization", "RandomSearch", "RegularizedEvolution", "LocalSearch", "HillClimbing",
            "make_strategy", "list_strategies", "multi_objective_strategies", "canonical_name",
            "ReinforceController", "OptunaSampler", "OptunaTPE", "OptunaNSGA2", "OptunaRandom",
-           "NSGA2", "LINAS"]
+           "NSGA2", "LINAS", "LINASLite", "BANANAS"]

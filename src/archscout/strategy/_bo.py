@@ -1,9 +1,10 @@
 """Bayesian optimisation over architecture encodings: a surrogate with uncertainty guides the proposals.
 
-This is the predictor-guided family of BANANAS (White et al., AAAI 2021) and NPENAS (Wei
-et al., 2022): fit a model of score given encoding on everything told so far, generate
-candidates by mutating the best architectures found (plus fresh samples), and propose the
-candidates that maximise an acquisition function of the model's mean and uncertainty.
+A variant in the predictor-guided family of BANANAS (White et al., AAAI 2021) and NPENAS (Wei
+et al., 2022), not BANANAS itself (that is the ``bananas`` strategy): fit a model of score given
+encoding on everything told so far, generate candidates by mutating the best architectures found
+(plus fresh samples), and propose the candidates that maximise an acquisition function of the
+model's mean and uncertainty.
 """
 from __future__ import annotations
 
@@ -27,7 +28,13 @@ NOISES = (0.01, 0.03, 0.1, 0.3)
 
 
 class BayesianOptimization(Strategy):
-    """Predictor-guided search with a surrogate that knows what it does not know.
+    """Predictor-guided search with a surrogate that knows what it does not know: a BANANAS-family variant.
+
+    How it differs from BANANAS (``bananas``): by default a Gaussian process instead of an
+    ensemble of neural networks, UCB instead of independent Thompson sampling, one-hot instead
+    of path encodings, rank-normalised targets, batches of 5 instead of 10, and candidates
+    from whole neighbourhoods, two-step mutations and a fixed random pool instead of 100
+    one-step mutations of the best architecture.
 
     Each round fits the surrogate to the normal scores of the ranks of all results so far,
     scores candidate architectures with the acquisition function and proposes the ``batch``
@@ -37,9 +44,9 @@ class BayesianOptimization(Strategy):
       kernel on the encoding) plus noise; the scale is profiled out of the marginal likelihood
       and the RBF length, the linear weight and the noise are the grid point of highest
       marginal likelihood, chosen again every ``refit`` fits on at most 200 results),
-      ``ensemble`` (``ensemble_size`` neural networks on bootstrap samples, as in BANANAS;
-      the spread is the uncertainty) or ``forest`` (extremely randomised trees; the spread of
-      the trees). The last two need scikit-learn.
+      ``ensemble`` (``ensemble_size`` scikit-learn networks, each on a bootstrap sample, where
+      BANANAS trains each on all the data; the spread is the uncertainty) or ``forest``
+      (extremely randomised trees; the spread of the trees). The last two need scikit-learn.
     * ``encoding``: ``onehot`` (default), ``ordinal``, ``path`` (BANANAS' path encoding) or
       ``graph`` (see :meth:`Space.encode`).
     * ``acquisition``: ``ucb`` (default: mean + ``kappa`` × std, ``kappa`` 1), ``ei``

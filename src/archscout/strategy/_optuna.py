@@ -244,7 +244,31 @@ class OptunaSampler(Strategy):
             else:
                 params, dists = self.params(arch)
                 self.study.add_trial(self._optuna.trial.create_trial(params=params, distributions=dists,
-                                                                     values=values, state=state))
+                                                                     values=values, state=state,
+                                                                     system_attrs=self._generation()))
+
+
+    def _generation(self) -> dict:
+        """For NSGA-II, the generation optuna would give a trial asked now, as the system attribute it reads:
+        a result nobody proposed (a resumed history) then belongs to a generation as it did when it ran, and
+        the next proposals are children of the parents those generations select, not generation 0's random
+        samples. Optuna's rule: the latest generation with a completed trial, or the one after it once it
+        has ``population_size`` completed trials. Other samplers keep no generations."""
+        if self.sampler != "nsga2":
+            return {}
+        sampler = self.study.sampler
+        key_of = getattr(sampler, "_get_generation_key", None)  # optuna >= 4; before: a module constant
+        key = key_of() if callable(key_of) else "nsga2:generation"
+        latest, members = 0, 0
+        for trial in self.study.get_trials(deepcopy=False, states=(self._optuna.trial.TrialState.COMPLETE,)):
+            generation = trial.system_attrs.get(key)
+            if generation is None:
+                continue
+            if generation > latest:
+                latest, members = generation, 1
+            elif generation == latest:
+                members += 1
+        return {key: latest + 1 if members >= self.population_size else latest}
 
 
 class OptunaTPE(OptunaSampler):

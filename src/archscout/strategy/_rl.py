@@ -1,7 +1,8 @@
-"""A reinforcement-learning controller (GraphNAS / ENAS style): a numpy RNN policy trained with REINFORCE."""
+"""A reinforcement-learning controller (Zoph & Le style, ENAS squashing): a numpy Elman RNN policy trained with REINFORCE."""
 from __future__ import annotations
 
 import math
+from collections import deque
 from typing import Any, Callable
 
 import numpy as np
@@ -12,7 +13,8 @@ from ._base import Strategy
 
 # a decision as the policy sees it: (slot number, index of the chosen value within that slot)
 Step = tuple[int, int]
-_MAX_TRIES = 100  # samples per proposal while they break a space constraint or were seen before
+_MAX_TRIES = 100  # samples per proposal while they break a space constraint (or, resample_seen, were seen)
+_MAX_REPEATS = 10  # repeats learned from per proposal before one is proposed as it is
 
 
 class Slots:
@@ -177,13 +179,13 @@ class RecurrentPolicy:
 
 
 class ReinforceController(Strategy):
-    """An RNN controller trained with REINFORCE (Zoph & Le 2017; ENAS, Pham et al. 2018; GraphNAS, Gao et al. 2020).
+    """A recurrent controller trained with REINFORCE, as in Zoph & Le (2017), with ENAS's logit squashing.
 
-    A recurrent policy (a numpy Elman RNN, ``hidden_size`` units) emits an architecture one
+    A recurrent policy (a numpy Elman RNN, ``hidden_size`` tanh units) emits an architecture one
     decision after another: for each Repeat of variable length first its length, then every
     block's fields; inactive conditional choices are not emitted. Each step reads the embedding
     of the previous decision and picks a value from the softmax head of its slot (one head per
-    decision kind, shared by the blocks of a Repeat, as GraphNAS shares its decoders across layers).
+    decision kind, shared by the blocks of a Repeat).
 
     It is trained with REINFORCE: every told result contributes ``(score - baseline) * grad log
     pi(decisions)``, where the baseline is an exponential moving average of the scores
@@ -192,25 +194,45 @@ class ReinforceController(Strategy):
     (``entropy_weight``) keeps the policy from collapsing early. Every ``batch_size`` told results
     make one Adam step (``lr``). The decisions of a told architecture are read from its canonical
     values, so results the controller never proposed (a resumed history, requeued trials) and
-    results told out of order train it the same way. A failed result (score None) counts as the
-    worst score seen so far, so the controller learns to avoid failing regions; before any score
-    is known a failure teaches nothing and is skipped. A proposal that breaks a constraint of the
-    space counts as a failure too, and the controller samples again.
+    results told out of order train it the same way (off-policy samples, as those are). A failed
+    result (score None) counts as the worst score seen so far, so the controller learns to avoid
+    failing regions; before any score is known a failure teaches nothing and is skipped. A
+    proposal that breaks a constraint of the space counts as a failure too, and the controller
+    samples again.
 
-    As in ENAS, logits are squashed to ``tanh_constant * tanh(logit)`` (None: not squashed), which
+    Logits are squashed to ``tanh_constant * tanh(logit)`` as in ENAS (None: not squashed), which
     bounds how sure a head can get: without it the policy soon emits one architecture with
-    probability ~1. The controller also samples again (up to 100 times) rather than propose an
-    architecture it already proposed or was told, so a concentrated policy explores around its
-    mode instead of repeating it (repeats are answered by the study without being evaluated, and
-    too many in a row end a search as exhausted).
+    probability ~1.
+
+    Repeats: by default (``resample_seen=False``) every sample the policy draws is learned from
+    exactly once with its score, so the gradient is the policy's own. A sample of an architecture
+    already told is learned from at once with its known score (as if the study had evaluated it
+    again), and the controller samples again; a sample of one proposed and still running is learned
+    from when its result comes; the first other sample is proposed. After 10 repeats, the next
+    repeat is proposed as it is: the study answers it from its records, without evaluating it
+    again or counting a trial, and tells its score. So a policy that has concentrated still
+    proposes the new architectures it draws instead of stalling on repeats; one that has
+    converged on a single architecture proposes it again and again, and a study stops after 500
+    such proposals in a row. With ``resample_seen=True`` the controller samples again without learning from the
+    repeats: the proposals follow the policy conditioned on "not seen" while the update uses the
+    unconditional log-probability, a biased gradient that favours what the policy had not yet
+    concentrated on (this was the only behaviour before).
+
+    How it differs from the papers: Zoph & Le's controller is a two-layer LSTM, ENAS's (Pham et
+    al. 2018) and GraphNAS's (Gao et al. 2020) are LSTMs of 100 units, and ENAS trains one set of
+    weights shared by all sampled networks; here an Elman RNN drives REINFORCE over architectures
+    that are each evaluated on their own, and the Adam step, the normalised advantages and the
+    batch size are this implementation's.
     """
 
     name = "rl"
 
     def __init__(self, space: Space, seed: int = 0, hidden_size: int = 32, lr: float = 0.02,
                  batch_size: int = 5, baseline_decay: float = 0.95, entropy_weight: float = 0.01,
-                 tanh_constant: float | None = 2.5):
+                 tanh_constant: float | None = 2.5, resample_seen: bool = False):
         super().__init__(space, seed)
+        if not isinstance(resample_seen, bool):
+            raise ArchscoutError(f"resample_seen must be true or false, got {resample_seen!r}")
         if not isinstance(hidden_size, int) or hidden_size < 1:
             raise ArchscoutError(f"hidden_size must be a positive integer, got {hidden_size!r}")
         if not isinstance(batch_size, int) or batch_size < 1:
@@ -225,6 +247,7 @@ class ReinforceController(Strategy):
                                               and math.isfinite(tanh_constant)):
             raise ArchscoutError(f"tanh_constant must be a positive number or None, got {tanh_constant!r}")
         self.lr, self.batch_size = float(lr), batch_size
+        self.resample_seen = resample_seen
         self.baseline_decay, self.entropy_weight = float(baseline_decay), float(entropy_weight)
         self.slots = Slots(space.root)
         self.policy = RecurrentPolicy(self.slots, hidden_size, np.random.default_rng(seed), tanh_constant)
@@ -234,7 +257,10 @@ class ReinforceController(Strategy):
         self.worst: float | None = None
         self._n, self._mean, self._m2 = 0, 0.0, 0.0  # Welford running moments of the scores
         self.batch: list[tuple[list[Step], float]] = []
-        self.seen: set[Architecture] = set()  # proposed or told: sampled again rather than proposed twice
+        self.seen: set[Architecture] = set()  # proposed or told: with resample_seen, sampled again
+        self.scores: dict[Architecture, float | None] = {}  # told results: a sample of one is learned from at once
+        self.drawn: dict[Architecture, deque[list[Step]]] = {}  # the decisions sampled for proposals not yet told
+        self.held: dict[Architecture, list[list[Step]]] = {}  # samples of proposals not yet told: learned with them
 
     # -- proposing -------------------------------------------------------------------------
     def _sample(self) -> tuple[dict, list[Step]]:
@@ -253,20 +279,38 @@ class ReinforceController(Strategy):
         return self.slots.walk(self.space.root, None, choose), steps
 
     def ask(self) -> Architecture:
-        arch = None
+        arch, drawn = None, None
+        repeats = 0
         for _ in range(_MAX_TRIES):
             values, steps = self._sample()
             try:
-                arch = self.space.architecture(values)
+                arch, drawn = self.space.architecture(values), steps
             except ArchscoutError:  # breaks a constraint of the space: a failure to learn from
                 self._learn(steps, None)
                 continue
-            if arch not in self.seen:
+            if self.resample_seen:
+                if arch not in self.seen:
+                    break
+            elif arch not in self.scores and arch not in self.drawn:
                 break
-        if arch is None:
+            elif repeats == _MAX_REPEATS:
+                break  # proposed as it is: the study answers a repeat from its records and tells its score
+            else:
+                repeats += 1
+                if arch in self.scores:  # a repeat: learned from with its known score, and sampled again
+                    self._learn(steps, self.scores[arch])
+                else:  # proposed and still running: learned from when its result comes
+                    self.held.setdefault(arch, []).append(steps)
+                arch, drawn = None, None
+        if arch is None or drawn is None:
             arch = self.space.sample(self.rng)
+        else:
+            self.drawn.setdefault(arch, deque()).append(drawn)
         self.seen.add(arch)
         return arch
+
+    def discard(self, arch: Architecture) -> None:
+        self._drawn_steps(arch)
 
     # -- learning --------------------------------------------------------------------------
     def decisions(self, arch: Architecture) -> list[Step]:
@@ -281,8 +325,23 @@ class ReinforceController(Strategy):
         return steps
 
     def tell(self, arch: Architecture, score: float | None) -> None:
+        """Learn from a result: for an architecture this controller proposed, from the decisions it sampled
+        (a space with symmetries may store another, canonical form of them); otherwise from the decisions
+        of its canonical values."""
         self.seen.add(arch)
-        self._learn(self.decisions(arch), score)
+        self.scores[arch] = score
+        self._learn(self._drawn_steps(arch) or self.decisions(arch), score)
+        for steps in self.held.pop(arch, []):
+            self._learn(steps, score)
+
+    def _drawn_steps(self, arch: Architecture) -> list[Step] | None:
+        queue = self.drawn.get(arch)
+        if not queue:
+            return None
+        steps = queue.popleft()
+        if not queue:
+            del self.drawn[arch]
+        return steps
 
     def _learn(self, steps: list[Step], score: float | None) -> None:
         if score is None or not math.isfinite(score):
