@@ -101,6 +101,7 @@ def test_tuning_picks_the_configuration_with_the_best_mean_headline(monkeypatch)
     monkeypatch.setitem(bench.TUNING_GRIDS, "evolution", [{}, {"population_size": 500, "sample_size": 2}])
     tuning = bench.tune(["evolution", "random"], datasets=["cora", "pubmed"], seeds=range(3), budget=30)
     assert tuning["grids"]["random"] == [{}] and tuning["chosen"]["random"] == {}
+    assert math.isnan(tuning["scores"]["random"][0])  # one configuration: nothing to run
     scores = tuning["scores"]["evolution"]
     expected = []
     for options in ({}, {"population_size": 500, "sample_size": 2}):

@@ -359,6 +359,8 @@ def tune(strategies: list[str], objectives=None, datasets=TUNING_DATASETS, seeds
     objectives = check_objectives(objectives) if pareto else None
     jobs, labels = [], []
     for s in strategies:
+        if len(grid_for(s, pareto)) == 1:
+            continue  # nothing to choose: run at its defaults, as the paper gives them
         for i, options in enumerate(grid_for(s, pareto)):
             for d in datasets:
                 for seed in seeds:
@@ -369,13 +371,16 @@ def tune(strategies: list[str], objectives=None, datasets=TUNING_DATASETS, seeds
     scores: dict[str, list[float]] = {}
     for s in strategies:
         grid = grid_for(s, pareto)
+        if len(grid) == 1:
+            scores[s] = [float("nan")]
+            continue
         per = []
         for i in range(len(grid)):
             per.append(statistics.fmean(
                 statistics.fmean(headline(r, budget) for r, lab in zip(runs, labels) if lab == (s, i, d))
                 for d in datasets))
         scores[s] = per
-    chosen = {s: grid_for(s, pareto)[int(np.argmax(scores[s]))] for s in strategies}
+    chosen = {s: grid_for(s, pareto)[int(np.nanargmax(scores[s])) if len(scores[s]) > 1 else 0] for s in strategies}
     return {"datasets": list(datasets), "seeds": list(seeds), "budget": budget,
             "grids": {s: grid_for(s, pareto) for s in strategies}, "scores": scores, "chosen": chosen}
 

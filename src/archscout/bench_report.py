@@ -78,7 +78,8 @@ def _options(result: dict) -> list[str]:
                   f"with the best mean headline was kept.", "", "| strategy | configuration: mean headline | chosen |",
                   "|---|---|---|"]
         for s, grid in tuning["grids"].items():
-            cells = "; ".join(f"{_config(c)}: {v:.3f}" for c, v in zip(grid, tuning["scores"][s]))
+            cells = "; ".join(f"{_config(c)}: {v:.3f}" for c, v in zip(grid, tuning["scores"][s])) \
+                if len(grid) > 1 else "no grid: run at its published defaults"
             lines.append(f"| {s} | {cells} | {_config(tuning['chosen'][s])} |")
         lines.append("")
     given = {s: o for s, o in result.get("options", {}).items() if o}
