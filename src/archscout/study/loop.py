@@ -126,7 +126,7 @@ class SearchLoop:
                         streak += 1
                         if streak >= MAX_DUPLICATE_STREAK:
                             self.reporter.note(f"the strategy proposed {streak} already evaluated or claimed "
-                                               f"architectures in a row; the space looks exhausted, stopping")
+                                               f"architectures in a row: it has converged, or the space is exhausted; stopping")
                             stop = "exhausted"
                         continue
                     streak = 0
