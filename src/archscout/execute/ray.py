@@ -28,6 +28,13 @@ def _ray_task(runner, arch_json: str, seed: int, fidelity: dict | None = None):
     return runner(arch_json, seed, fidelity)
 
 
+def _warm_up(hold: float) -> int:
+    """Import what a trial needs, then hold the CPU a moment so that every worker gets one of these tasks."""
+    import archscout.evaluate.runner  # noqa: F401 - the import is the point: torch and archscout loaded
+    time.sleep(hold)
+    return os.getpid()
+
+
 def _check_reachable(address: str) -> None:
     """ray.init() waits forever on an address nobody listens on: look first."""
     if address in ("auto", "local") or address.startswith("ray://"):
@@ -73,6 +80,10 @@ class RayExecutor(Executor):
             self._started_ray = True
         self.task = ray.remote(num_cpus=1, max_retries=0)(_ray_task)
         self.runner_ref = ray.put(runner)
+        # start the workers and load torch and archscout in each before the first trial, so that a busy machine's
+        # slow start-up is not counted against the first trials' time limit
+        warm = ray.remote(num_cpus=1, max_retries=0)(_warm_up)
+        ray.get([warm.remote(0.5) for _ in range(self.workers)])
 
     def free(self) -> int:
         return self.workers - len(self.inflight)
@@ -111,10 +122,10 @@ class RayExecutor(Executor):
                                                          f"{str(e).strip().splitlines()[-1] if str(e) else ''}")))
         if self.time_limit is not None:
             # the task's own guard stops it at the limit; this hard stop is the backstop for code that never
-            # checks. Ray does not say when a task started (it may wait for a worker), so it counts from
-            # submission with a wide margin
+            # checks. Ray does not say when a task started (it may wait for a worker, or for a new worker to
+            # load torch after one died), so it counts from submission with a wide margin
             now = time.monotonic()
-            grace = max(10.0, 0.5 * self.time_limit)
+            grace = max(30.0, 0.5 * self.time_limit)  # a worker started after a crash loads torch first
             for ref, (_key, started) in list(self.inflight.items()):
                 if now - started > self.time_limit + grace:
                     self.ray.cancel(ref, force=True)  # reported as TaskCancelledError by a later wait
