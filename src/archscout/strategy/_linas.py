@@ -7,8 +7,8 @@ import numpy as np
 from threadpoolctl import threadpool_limits
 
 from ..space import Architecture, Space
-from ._base import Strategy
-from ._nsga2 import binary_tournament, check_options, check_probability, environmental_selection, fresh_sample, record
+from ._rounds import PredictorRounds
+from ._nsga2 import binary_tournament, check_options, check_probability, environmental_selection, fresh_sample
 
 RIDGE_ALPHAS = np.arange(0.1, 10.1, 0.1)  # DyNAS-T's grids
 SVR_COSTS = np.arange(1.0, 101.0, 1.0)
@@ -16,7 +16,7 @@ FOLDS = 5
 MIN_RESULTS = FOLDS  # successful results a predictor needs (one per cross-validation fold)
 
 
-class LINAS(Strategy):
+class LINAS(PredictorRounds):
     """LINAS (Cummings et al. 2022) as DyNAS-T runs it: per-objective predictors and a long inner NSGA-II.
 
     Checked against IntelLabs/DyNAS-T (``dynast/search/tactic/linas.py``, ``search/evolutionary.py``,
@@ -64,6 +64,7 @@ class LINAS(Strategy):
     """
 
     name = "linas"
+    min_results = MIN_RESULTS
     multi_objective = True
 
     def __init__(self, space: Space, seed: int = 0, population_size: int = 50, inner_evaluations: int = 5000,
@@ -73,37 +74,10 @@ class LINAS(Strategy):
         self.population_size, self.inner_evaluations = population_size, inner_evaluations
         self.crossover_prob = check_probability("linas", "crossover_prob", crossover_prob)
         self.mutation_prob = check_probability("linas", "mutation_prob", mutation_prob)
-        self.results: dict[Architecture, tuple[float, ...] | None] = {}
-        self.seen: set[Architecture] = set()  # told or proposed: not proposed again
-        self.pending: list[Architecture] = []
-        self._codes: dict[Architecture, np.ndarray] = {}
-
-    def ask(self) -> Architecture:
-        arch: Architecture | None = None
-        while self.pending and arch is None:
-            candidate = self.pending.pop(0)
-            if candidate not in self.seen:
-                arch = candidate
-        if arch is None:
-            feasible = [a for a, v in self.results.items() if v is not None]
-            if len(self.results) >= self.population_size and len(feasible) >= MIN_RESULTS:
-                self.pending = self._propose(feasible)
-                arch = self.pending.pop(0) if self.pending else None
-            if arch is None:
-                arch = fresh_sample(self.space, self.rng, self.seen.__contains__)
-        self.seen.add(arch)
-        return arch
-
-    def tell(self, arch: Architecture, score: float | tuple | None) -> None:
-        record(self.results, self.seen, arch, score)
+        self._start_rounds()
+        self.encoding = "onehot"
 
     # -- one round ----------------------------------------------------------------------
-    def _code(self, arch: Architecture) -> np.ndarray:
-        code = self._codes.get(arch)
-        if code is None:
-            code = self._codes[arch] = np.asarray(self.space.encode(arch, "onehot"), dtype=np.float64)
-        return code
-
     def _propose(self, feasible: list[Architecture]) -> list[Architecture]:
         """The next population: the inner NSGA-II's final one, ranked, without what was seen already."""
         Y = np.array([self.results[a] for a in feasible])

@@ -8,15 +8,14 @@ from threadpoolctl import threadpool_limits
 
 from ..errors import ArchscoutError
 from ..space import Architecture, Space
-from ._base import Strategy
+from ._rounds import PredictorRounds
 from ._bo import _ranks
-from ._nsga2 import (check_options, check_probability, environmental_selection, fresh_sample, make_offspring,
-                     record)
+from ._nsga2 import check_options, check_probability, environmental_selection, fresh_sample, make_offspring
 
 SURROGATES = ("ridge", "gp", "forest")
 
 
-class LINASLite(Strategy):
+class LINASLite(PredictorRounds):
     """LINAS's loop made lighter: evaluate a batch, fit surrogates, search them with NSGA-II, repeat.
 
     Until ``population_size`` results are in (two of them successful), proposals are random
@@ -72,37 +71,9 @@ class LINASLite(Strategy):
         self.inner_population, self.inner_generations = inner_population, inner_generations
         self.surrogate, self.encoding = surrogate, encoding
         self.crossover_prob = check_probability("linas-lite", "crossover_prob", crossover_prob)
-        self.results: dict[Architecture, tuple[float, ...] | None] = {}
-        self.seen: set[Architecture] = set()  # told or proposed: not worth proposing again
-        self.pending: list[Architecture] = []
-        self._codes: dict[Architecture, np.ndarray] = {}
-
-    def ask(self) -> Architecture:
-        arch: Architecture | None = None
-        while self.pending and arch is None:
-            candidate = self.pending.pop(0)
-            if candidate not in self.seen:
-                arch = candidate
-        if arch is None:
-            feasible = [a for a, v in self.results.items() if v is not None]
-            if len(self.results) >= self.population_size and len(feasible) >= 2:
-                self.pending = self._propose(feasible)
-                arch = self.pending.pop(0) if self.pending else None
-            if arch is None:
-                arch = fresh_sample(self.space, self.rng, self.seen.__contains__)
-        self.seen.add(arch)
-        return arch
-
-    def tell(self, arch: Architecture, score: float | tuple | None) -> None:
-        record(self.results, self.seen, arch, score)
+        self._start_rounds()
 
     # -- one round ----------------------------------------------------------------------
-    def _code(self, arch: Architecture) -> np.ndarray:
-        code = self._codes.get(arch)
-        if code is None:
-            code = self._codes[arch] = np.asarray(self.space.encode(arch, self.encoding), dtype=np.float64)
-        return code
-
     def _propose(self, feasible: list[Architecture]) -> list[Architecture]:
         """The next batch: NSGA-II's final population on the surrogates' predictions, unseen members only."""
         Y = np.array([self.results[a] for a in feasible])
