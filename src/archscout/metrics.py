@@ -22,7 +22,25 @@ METRICS: dict[str, str] = {
     "proxy": "max",           # a zero-cost proxy of the untrained network, always qualified: proxy@nwot
     "predicted_accuracy": "max",  # a learned predictor's estimate of the validation accuracy
     "predicted_accuracy_std": "min",  # the predictor's uncertainty about it
+    # classification, on the validation part (test_NAME after the final retraining)
+    "balanced_accuracy": "max",  # mean recall over classes
+    "f1_macro": "max",
+    "auroc": "max",           # binary: ROC AUC of the positive class; more classes: one-vs-rest, macro average
+    "log_loss": "min",        # mean cross-entropy (the same as loss for classification)
+    # regression, on the validation part in the target's own units
+    "mse": "min",
+    "mae": "min",
+    "r2": "max",
 }
+# the metrics a training evaluator stores for each kind of task; the first is what a study selects on by default
+KIND_METRICS: dict[str, tuple[str, ...]] = {
+    "classification": ("accuracy", "balanced_accuracy", "f1_macro", "auroc", "log_loss"),
+    "regression": ("r2", "mse", "mae"),
+}
+for _kind, _names in KIND_METRICS.items():
+    for _name in _names:
+        METRICS.setdefault(f"test_{_name}", METRICS[_name])  # final, reported only
+BUILT_IN = frozenset(METRICS)
 RUNTIMES = ("pytorch", "onnxruntime", "onnxruntime-int8")
 PRECISIONS = ("fp32", "fp16", "int8")
 # metrics measured on the untrained network: constraints on them reject a candidate before training
@@ -31,6 +49,28 @@ QUALIFIED_FORMS = ("proxy@NAME (a zero-cost proxy: archscout proxies --list)", "
                    "size_bytes@fp16", "size_bytes@int8",
                    "latency_ms@RUNTIME:bN (RUNTIME: pytorch, onnxruntime, onnxruntime-int8; N: batch size)")
 _LATENCY = re.compile(r"^latency_ms@([a-z0-9-]+)(?::b(\d+))?$")
+
+
+def register_metric(name: str, direction: str) -> str:
+    """Add a user evaluator's metric to the vocabulary (objectives, constraints, reports name it like a built-in).
+    Registering a name again with the same direction is a no-op; a built-in or another direction is refused."""
+    if not isinstance(name, str) or not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]{0,63}", name):
+        raise ArchscoutError(f"a metric name is letters, digits and _ (starting with a letter), got {name!r}")
+    if direction not in ("max", "min"):
+        raise ArchscoutError(f"metric {name!r}: the direction is max or min, got {direction!r}")
+    if name in METRICS and (name in BUILT_IN or METRICS[name] != direction):
+        if METRICS[name] == direction:
+            return name
+        raise ArchscoutError(f"metric {name!r} is already known with direction {METRICS[name]}; give it "
+                             f"{METRICS[name]} or another name")
+    METRICS[name] = direction
+    return name
+
+
+def metric_kind(metric: str) -> str | None:
+    """The task kind a validation metric needs (classification or regression), None when any task has it."""
+    base = base_name(metric).removeprefix("test_")
+    return next((kind for kind, names in KIND_METRICS.items() if base in names), None)
 
 
 def base_name(metric: str) -> str:

@@ -97,9 +97,13 @@ def best(study, storage, as_json):
     parts += [f"{m['flops'] / 1e6:.3f} MFLOPs"] if "flops" in m else []
     parts += [f"latency {m['latency_ms']:.3f} ms"] if "latency_ms" in m else []
     echo("  " + " · ".join(parts))
-    if t.final:
+    if t.final and "test_accuracy_mean" in t.final:
         echo(f"  test accuracy {100 * t.final['test_accuracy_mean']:.2f} ± {100 * t.final['test_accuracy_std']:.2f} % "
              f"over {t.final['seeds']} seeds (retrained on all training data)")
+    elif t.final and "test_r2_mean" in t.final:
+        f = t.final
+        echo(f"  test R² {f['test_r2_mean']:.4f} ± {f['test_r2_std']:.4f}, MSE {f['test_mse_mean']:.4g}, MAE "
+             f"{f['test_mae_mean']:.4g} over {f['seeds']} seeds (retrained on all training data)")
     elif s.evaluator_spec.needs_task:
         echo("  not retrained yet (archscout search ... with --top-k >= 1, or archscout export)")
 

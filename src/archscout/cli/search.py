@@ -16,6 +16,22 @@ from .common import KeyValue, echo, load_config, print_board, print_front, stora
 @click.option("--task", default=None,
               help="Built-in task name (see `archscout tasks`) or a .npz / .csv data file. Default: mnist1d "
                    "(the train evaluator; the synthetic one takes no task).")
+@click.option("--label", default=None,
+              help="The label column of a CSV task (or write --task FILE.csv:COLUMN); the column used is always "
+                   "printed.")
+@click.option("--task-kind", type=click.Choice(["classification", "regression"]), default=None,
+              help="What the target is; default: inferred from it (continuous targets are a regression) and "
+                   "printed.")
+@click.option("--val-fraction", type=float, default=None,
+              help="Fraction of the training data held out for validation (default 0.1).")
+@click.option("--folds", type=int, default=None,
+              help="Select by k-fold cross-validation over training and validation data (K >= 2; for small data): "
+                   "every candidate trains K times and its validation metrics are averaged.")
+@click.option("--device", default=None,
+              help="Where candidates and final retrainings train: auto, cpu, cuda, cuda:N or mps (default cpu). A "
+                   "pool's workers are spread over the GPUs.")
+@click.option("--amp", is_flag=True, default=False,
+              help="Automatic mixed precision (float16 on CUDA, bfloat16 on the CPU); part of the training budget.")
 @click.option("--space", default=None,
               help="Search space (see `archscout spaces`). Default: conv1d, or the space of a tabular benchmark.")
 @click.option("--strategy", default="evolution", show_default=True,
@@ -87,7 +103,8 @@ from .common import KeyValue, echo, load_config, print_board, print_front, stora
 @click.option("--on-interrupted", type=click.Choice(["requeue", "fail"]), default="requeue", show_default=True,
               help="Trials running when their process died: evaluate again, or store as failed.")
 @click.option("--progress/--no-progress", default=True, show_default=True, help="Show the progress bar.")
-def search(task, space, strategy, strategy_options, trials, time_budget, study_name, storage, seed, objectives,
+def search(task, label, task_kind, val_fraction, folds, device, amp, space, strategy, strategy_options, trials,
+           time_budget, study_name, storage, seed, objectives,
            reference, measure, prescreen_latency, guide, guide_pool, guide_proxies, constraints, steps, epochs,
            batch_size, lr, optimizer, schedule, final_steps, top_k, final_seeds, population_size, sample_size,
            evaluator, workers, executor, address, trial_timeout, trial_memory, max_failures, on_interrupted,
@@ -107,7 +124,11 @@ def search(task, space, strategy, strategy_options, trials, time_budget, study_n
     options = _strategy_options(click.get_current_context(), strategy_options,
                                 {"population_size": population_size, "sample_size": sample_size})
     train = {"steps": steps, "epochs": epochs, "batch_size": batch_size, "lr": lr, "optimizer": optimizer,
-             "schedule": schedule}
+             "schedule": schedule, **({"amp": True} if amp else {})}
+    task_options = {"label": label, "kind": task_kind, "val_fraction": val_fraction, "folds": folds}
+    if device is not None:
+        from ..evaluate.training import resolve_device
+        resolve_device(device)  # one clear line for a device this machine lacks, before anything is stored
     final_train = None
     if final_steps is not None:
         final_train = {**train, "steps": final_steps, "epochs": None}
@@ -121,9 +142,12 @@ def search(task, space, strategy, strategy_options, trials, time_budget, study_n
     study = Study(study_name, space=space, task=task, strategy=strategy, strategy_options=options,
                   storage=storage, seed=seed, objectives=objectives, constraints=constraints, train=train,
                   final_train=final_train, evaluator=evaluator, measure=measure,
-                  prescreen_latency=prescreen_latency, reference_point=_reference(reference), guide=guide_options)
+                  prescreen_latency=prescreen_latency, reference_point=_reference(reference), guide=guide_options,
+                  task_options=task_options, device=device)
     what = study.task.summary() if study.evaluator_spec.needs_task else f"evaluator {study.evaluator_spec}"
     echo(f"study {study.name} · {what}")
+    for note in getattr(study.task, "notes", ()) if study.evaluator_spec.needs_task else ():
+        echo(note)
     where = f"{workers} worker{'s' if workers > 1 else ''}" + (f" on {executor}" if executor else "")
     echo(f"space {study.space.name} · strategy {study.strategy_name} · budget "
          f"{trials if trials else '∞'} trials / {time_budget or 'no time limit'} · {where} · storage "

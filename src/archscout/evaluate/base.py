@@ -70,6 +70,7 @@ class Evaluator(ABC):
     trains: ClassVar[bool] = False
     fidelities: ClassVar[tuple[str, ...]] = ()
     holds: ClassVar[str] = "evaluator needs"  # how a space mismatch reads: "the SPEC evaluator needs architectures of"
+    device: str = "cpu"  # where it trains and scores: auto, cpu, cuda, cuda:N, mps (see use_device)
 
     # -- what a study asks of a spec, before anything is built -------------------------------
     @classmethod
@@ -170,6 +171,23 @@ class Evaluator(ABC):
 
     def prepare(self) -> None:
         """Called once in each worker process before its first trial."""
+
+    def use_device(self, device: str | None) -> "Evaluator":
+        """Train and score on ``device`` (auto, cpu, cuda, cuda:N, mps); checked where it runs. A worker of a
+        pool may be given one GPU of several through ``ARCHSCOUT_DEVICE`` (see :meth:`torch_device`)."""
+        self.device = device or "cpu"
+        return self
+
+    def torch_device(self):
+        """The ``torch.device`` this process uses: ``ARCHSCOUT_DEVICE`` when a pool gave this worker a GPU and the
+        evaluator asked for auto or cuda, else :attr:`device`."""
+        import os
+
+        from .training import resolve_device
+        assigned = os.environ.get("ARCHSCOUT_DEVICE")
+        if assigned and self.device in ("auto", "cuda"):
+            return resolve_device(assigned)
+        return resolve_device(self.device)
 
     def after_trial(self) -> None:
         """Called after each trial, whatever its outcome."""

@@ -16,7 +16,7 @@ from ..metrics import is_int8, latency_spec
 from ..space import Architecture
 from ..tasks import Task
 from .base import Evaluation, Evaluator, Infeasible
-from .training import TrainConfig, evaluate, train
+from .training import TrainConfig, fit, predict, scores
 
 
 def release_memory() -> None:
@@ -254,21 +254,30 @@ class NetworkEvaluator(Evaluator):
         return model, metrics
 
     def final(self, arch: Architecture, seed: int, train_config: TrainConfig) -> tuple[Evaluation, bytes]:
-        """Retrain on training + validation data, score on the test part; returns the state dict bytes too."""
+        """Retrain on training + validation data, score on the test part (``test_`` and every metric of the task's
+        kind); returns the state dict bytes too."""
         import torch
 
-        if self.task.test is None:
-            raise ArchscoutError(f"task {self.task.name!r} has no test split to report on")
+        task = self.task
+        if task.test is None:
+            raise ArchscoutError(f"task {task.name!r} has no test split to report on")
+        device = self.torch_device()
         model = self.build(arch, seed)
-        full = self.task.full_train()
-        stats = train(model, full.X, full.y, train_config, seed=seed)
-        res = evaluate(model, self.task.test.X, self.task.test.y)
-        lat = measure_latency(model, self.task.input_shape, self.latency.batch_size, self.latency.warmup,
+        stats = fit(model, task.full_train(), train_config, seed=seed, kind=task.kind, device=device,
+                    amp=train_config.amp)
+        res = scores(predict(model, task.test, device=device, amp=train_config.amp), task.test.y, task.kind,
+                     task.preprocessing)
+        model.to("cpu")
+        lat = measure_latency(model, task.input_shape, self.latency.batch_size, self.latency.warmup,
                               self.latency.repeats, self.latency.threads)  # as the search measured it
         buf = io.BytesIO()
         torch.save(model.state_dict(), buf)
-        metrics = {"test_accuracy": res["accuracy"], "test_loss": res["loss"], "train_seconds": stats["train_seconds"],
-                   "params": count_params(model), "latency_ms": lat.median_ms}
+        metrics = {f"test_{k}": v for k, v in res.items()}
+        metrics.update({"train_seconds": stats["train_seconds"], "params": count_params(model),
+                        "latency_ms": lat.median_ms})
         if "accuracy@int8" in self.extra:  # the retrained network as it would be deployed in INT8
             metrics.update(self.quantized_accuracy(model, arch, "test"))
-        return Evaluation(metrics, {"latency": lat.as_dict(), "train": train_config.as_dict()}), buf.getvalue()
+        details = {"latency": lat.as_dict(), "train": train_config.as_dict()}
+        if device.type != "cpu":
+            details["device"] = str(device)
+        return Evaluation(metrics, details), buf.getvalue()

@@ -3,11 +3,13 @@ from __future__ import annotations
 
 from typing import ClassVar
 
+import numpy as np
+
 from ..errors import ArchscoutError
 from ..space import Architecture
 from .base import EVALUATORS, Evaluation
 from .measure import LatencyConfig, NetworkEvaluator
-from .training import TrainConfig, evaluate, train
+from .training import TrainConfig, fit, predict, scores
 
 
 @EVALUATORS.register("train")
@@ -23,7 +25,10 @@ class TrainingEvaluator(NetworkEvaluator):
 
     name = "train"
     measures: ClassVar[tuple[str, ...]] = ("accuracy", "loss", "params", "flops", "size_bytes@fp32", "latency_ms",
-                                           "train_seconds", "train_loss")
+                                           "train_seconds", "train_loss", "balanced_accuracy", "f1_macro", "auroc",
+                                           "log_loss")
+    # on a regression task these replace the classification metrics (accuracy, ...; see metrics.KIND_METRICS)
+    regression_measures: ClassVar[tuple[str, ...]] = ("r2", "mse", "mae")
     trains = True
     fidelities = ("steps", "epochs")
 
@@ -33,6 +38,10 @@ class TrainingEvaluator(NetworkEvaluator):
             raise ArchscoutError("the train evaluator takes no options here; use --steps, --lr, ... (train) or "
                                  "--objectives proxy@NAME (zero-cost) instead")
         return ""
+
+    @classmethod
+    def can_measure(cls, metric: str, options: str = "") -> bool:
+        return metric in cls.regression_measures or super().can_measure(metric, options)
 
     @classmethod
     def default_fidelity(cls, options: str, train: TrainConfig) -> dict | None:
@@ -83,12 +92,32 @@ class TrainingEvaluator(NetworkEvaluator):
         config = self.config_at(fidelity)
         details: dict = {}
         model, metrics = self.build_and_cost(arch, seed, cost_check, details)
-        stats = train(model, self.task.train.X, self.task.train.y, config, seed=seed, guard=guard)
-        metrics.update(evaluate(model, self.task.valid.X, self.task.valid.y))
-        metrics["train_seconds"] = stats["train_seconds"]
-        metrics["train_loss"] = stats["train_loss"]
+        task = self.task
+        device = self.torch_device()
+        splits = task.cv_splits()
+        results, seconds, losses, steps, curve = [], 0.0, [], 0, []
+        for fold, (train_part, valid_part) in enumerate(splits):
+            if fold:  # every fold trains a fresh network from the same initialisation seed
+                model = self.build(arch, seed)
+            stats = fit(model, train_part, config, seed=seed, guard=guard, kind=task.kind, device=device,
+                        amp=config.amp,
+                        report=lambda step, loss, fold=fold: curve.append([fold, step, round(loss, 6)]))
+            results.append(scores(predict(model, valid_part, device=device, amp=config.amp), valid_part.y, task.kind,
+                                  task.preprocessing))
+            seconds += stats["train_seconds"]
+            losses.append(stats["train_loss"])
+            steps += stats["steps"]
+        model.to("cpu")
+        names = [k for k in results[0] if all(k in r for r in results)]
+        metrics.update({k: float(np.mean([r[k] for r in results])) for k in names})
+        metrics["train_seconds"] = seconds
+        metrics["train_loss"] = float(np.mean(losses))
+        if len(splits) > 1:
+            details["folds"] = [{k: round(v, 6) for k, v in r.items()} for r in results]
         if "accuracy@int8" in self.extra:
             metrics.update(self.quantized_accuracy(model, arch))
-        details["train"] = {"steps": stats["steps"], **config.as_dict()}
+        details["train"] = {"steps": steps, **config.as_dict()}
+        details["curve"] = curve  # [fold, step, running training loss], about ten per fold
+        if self.device != "cpu":
+            details["device"] = str(device) + (" (mixed precision)" if config.amp else "")
         return Evaluation(metrics, details)
-

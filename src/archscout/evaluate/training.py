@@ -24,6 +24,7 @@ class TrainConfig:
     lr: float = 1e-2
     weight_decay: float = 1e-4
     schedule: str = "onecycle"
+    amp: bool = False  # automatic mixed precision (float16 on CUDA, bfloat16 on the CPU)
 
     def __post_init__(self):
         if self.epochs is None and (not isinstance(self.steps, int) or self.steps < 1):
@@ -38,6 +39,8 @@ class TrainConfig:
             raise ArchscoutError(f"unknown schedule {self.schedule!r}; valid: {', '.join(SCHEDULES)}")
         if not (self.lr > 0 and math.isfinite(self.lr)):
             raise ArchscoutError(f"learning rate must be positive, got {self.lr!r}")
+        if not isinstance(self.amp, bool):
+            raise ArchscoutError(f"amp (mixed precision) is true or false, got {self.amp!r}")
         if not self.weight_decay >= 0:
             raise ArchscoutError(f"weight decay must be >= 0, got {self.weight_decay!r}")
 
@@ -50,7 +53,7 @@ class TrainConfig:
         """Identifies the fidelity: trials with the same architecture and key are not trained twice."""
         b = f"epochs={self.epochs:g}" if self.epochs is not None else f"steps={self.steps}"
         return (f"{b},bs={self.batch_size},{self.optimizer},lr={self.lr:g},wd={self.weight_decay:g},"
-                f"{self.schedule}")
+                f"{self.schedule}" + (",amp" if self.amp else ""))
 
     def as_dict(self) -> dict:
         return asdict(self)
@@ -92,50 +95,217 @@ def optimisation_step(loss, opt, sched, step: int, total: int) -> None:
         sched.step()
 
 
-def train(model, X: np.ndarray, y: np.ndarray, cfg: TrainConfig, seed: int = 0, guard=None) -> dict:
-    """Train in place; raise TrialFailed when the loss turns NaN or infinite, or when ``guard.check()``
-    (per-trial time and memory limits, checked every step) raises. Returns steps, seconds, loss."""
+def resolve_device(device: str | None = None):
+    """A ``torch.device`` for ``auto`` (CUDA if present, else Apple's MPS, else the CPU), ``cpu``, ``cuda``,
+    ``cuda:N`` or ``mps``; one clear error for a device this machine does not have."""
     import torch
 
-    torch.manual_seed(seed)
-    gen = torch.Generator().manual_seed(seed)
-    Xt, yt = torch.as_tensor(X), torch.as_tensor(y)
+    text = (device or "cpu").strip().lower()
+    if text == "auto":
+        if torch.cuda.is_available():
+            return torch.device("cuda")
+        mps = getattr(torch.backends, "mps", None)
+        return torch.device("mps") if mps is not None and mps.is_available() else torch.device("cpu")
+    if text == "cpu":
+        return torch.device("cpu")
+    if text == "mps":
+        mps = getattr(torch.backends, "mps", None)
+        if mps is None or not mps.is_available():
+            raise ArchscoutError("device 'mps' is not available here (it needs Apple silicon and a PyTorch built "
+                                 "with MPS); use --device cpu or auto")
+        return torch.device("mps")
+    if text == "cuda" or text.startswith("cuda:"):
+        index = text.partition(":")[2]
+        if index and not index.isdigit():
+            raise ArchscoutError(f"unknown device {device!r}; write cuda or cuda:N with N a GPU number")
+        if not torch.cuda.is_available():
+            raise ArchscoutError(f"device {device!r} is not available: this machine has no CUDA GPU that PyTorch "
+                                 f"can use (torch {torch.__version__}); use --device cpu or auto")
+        if index and int(index) >= torch.cuda.device_count():
+            raise ArchscoutError(f"device {device!r} does not exist: this machine has {torch.cuda.device_count()} "
+                                 f"CUDA GPU(s), numbered from 0")
+        return torch.device(text)
+    raise ArchscoutError(f"unknown device {device!r}; use auto, cpu, cuda, cuda:N or mps")
+
+
+def autocast(device, amp: bool):
+    """Automatic mixed precision on ``device`` when ``amp`` (float16 on CUDA, bfloat16 elsewhere), else nothing."""
+    import contextlib
+
+    import torch
+    if not amp:
+        return contextlib.nullcontext()
+    dtype = torch.float16 if device.type == "cuda" else torch.bfloat16
+    return torch.autocast(device_type=device.type, dtype=dtype)
+
+
+def loss_function(kind: str):
+    """Cross-entropy on logits for classification, mean squared error on the standardised target for a regression."""
+    import torch
+    if kind == "regression":
+        def mse(out, target):
+            return torch.nn.functional.mse_loss(out.reshape(-1).float(), target.float())
+        return mse
+    return torch.nn.CrossEntropyLoss()
+
+
+def _batches(split, bs: int, gen, total: int):
+    """``total`` training batches of ``split``: shuffled each pass (seeded), the last partial batch of a pass
+    skipped for arrays as before; a dataset split is read by a DataLoader."""
+    import torch
+    loader = getattr(split, "loader", None)
+    if loader is not None:
+        step = 0
+        while step < total:
+            for xb, yb in loader(bs, gen):
+                if step >= total:
+                    return
+                yield xb, yb
+                step += 1
+        return
+    Xt, yt = torch.as_tensor(split.X), torch.as_tensor(split.y)
     n = len(yt)
-    bs = min(cfg.batch_size, n)
-    total = cfg.total_steps(n)
-    opt = _optimizer(model, cfg)
-    sched = _schedule(opt, cfg, total)
-    loss_fn = torch.nn.CrossEntropyLoss()
-    model.train()
-    t0 = time.perf_counter()
-    perm, pos, running = torch.randperm(n, generator=gen), 0, float("nan")
-    for step in range(total):
-        if guard is not None:
-            guard.check()
+    perm, pos = torch.randperm(n, generator=gen), 0
+    for _ in range(total):
         if pos + bs > n:
             perm, pos = torch.randperm(n, generator=gen), 0
         idx = perm[pos:pos + bs]
         pos += bs
-        loss = loss_fn(model(Xt[idx]), yt[idx])
-        optimisation_step(loss, opt, sched, step, total)
+        yield Xt[idx], yt[idx]
+
+
+def fit(model, split, cfg: TrainConfig, seed: int = 0, guard=None, *, kind: str = "classification",
+        device=None, amp: bool = False, report=None) -> dict:
+    """Train ``model`` in place on ``split`` (arrays or a dataset) with ``cfg``'s budget, on ``device`` (a
+    ``torch.device``; None: the CPU), with mixed precision when ``amp``. Raises TrialFailed when the loss turns
+    NaN or infinite or ``guard.check()`` (per-trial limits, every step) raises. ``report(step, loss)`` is
+    called about ten times. Returns steps, seconds, the running training loss."""
+    import torch
+
+    device = device or torch.device("cpu")
+    torch.manual_seed(seed)
+    gen = torch.Generator().manual_seed(seed)
+    n = len(split)
+    bs = min(cfg.batch_size, n)
+    total = cfg.total_steps(n)
+    model.to(device)
+    opt = _optimizer(model, cfg)
+    sched = _schedule(opt, cfg, total)
+    loss_fn = loss_function(kind)
+    scaler = torch.amp.GradScaler(device.type) if amp and device.type == "cuda" else None
+    model.train()
+    t0 = time.perf_counter()
+    running = float("nan")
+    every = max(1, total // 10)
+    for step, (xb, yb) in enumerate(_batches(split, bs, gen, total)):
+        if guard is not None:
+            guard.check()
+        xb, yb = xb.to(device, non_blocking=True), yb.to(device, non_blocking=True)
+        with autocast(device, amp):
+            loss = loss_fn(model(xb), yb)
+        if scaler is not None:
+            if not torch.isfinite(loss):
+                raise TrialFailed(f"training diverged: loss became {loss.item()} at step {step + 1} of {total}")
+            opt.zero_grad(set_to_none=True)
+            scaler.scale(loss).backward()
+            scaler.step(opt)
+            scaler.update()
+            if sched is not None:
+                sched.step()
+        else:
+            optimisation_step(loss, opt, sched, step, total)
         running = loss.item() if step == 0 else 0.98 * running + 0.02 * loss.item()
+        if report is not None and (step + 1) % every == 0:
+            report(step + 1, running)
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
     return {"steps": total, "train_seconds": time.perf_counter() - t0, "train_loss": running}
 
 
-def evaluate(model, X: np.ndarray, y: np.ndarray, batch_size: int = 1000) -> dict:
-    """Accuracy and mean cross-entropy loss on a split, in eval mode."""
+def predict(model, split, batch_size: int = 1000, device=None, amp: bool = False) -> np.ndarray:
+    """The network's outputs on every sample of ``split`` (logits, or a regression's standardised values)."""
     import torch
 
+    device = device or torch.device("cpu")
+    model.to(device)
     model.eval()
-    correct, loss_sum = 0, 0.0
+    outs = []
     with torch.inference_mode():
-        for i in range(0, len(y), batch_size):
-            xb, yb = torch.as_tensor(X[i:i + batch_size]), torch.as_tensor(y[i:i + batch_size])
-            out = model(xb)
-            loss_sum += float(torch.nn.functional.cross_entropy(out, yb, reduction="sum"))
-            correct += int((out.argmax(1) == yb).sum())
+        for xb, _ in split.batches(batch_size):
+            with autocast(device, amp):
+                outs.append(model(xb.to(device)).float().cpu())
     model.train()
-    loss = loss_sum / len(y)
+    return torch.cat(outs).numpy() if outs else np.zeros((0, 1), np.float32)
+
+
+def scores(outputs: np.ndarray, y: np.ndarray, kind: str, prep=None) -> dict:
+    """The validation (or test) metrics of a task's kind from the network's outputs: classification: accuracy,
+    balanced accuracy, macro F1, AUROC (omitted when the split holds one class), log loss and loss (the same
+    cross-entropy); regression: R², MSE and MAE in the target's own units, and loss (the MSE of the
+    standardised target, what training minimises)."""
+    if kind == "regression":
+        z = outputs.reshape(len(outputs), -1)[:, 0].astype(np.float64)
+        yz = np.asarray(y, np.float64)
+        loss = float(np.mean((z - yz) ** 2))
+        if not math.isfinite(loss):
+            raise TrialFailed(f"evaluation produced a non-finite loss ({loss})")
+        pred = prep.raw_targets(z) if prep is not None else z
+        true = prep.raw_targets(yz) if prep is not None else yz
+        err = pred - true
+        sst = float(np.sum((true - true.mean()) ** 2))
+        r2 = 1.0 - float(np.sum(err ** 2)) / sst if sst > 0 else (1.0 if not err.any() else 0.0)
+        return {"r2": r2, "mse": float(np.mean(err ** 2)), "mae": float(np.mean(np.abs(err))), "loss": loss}
+    logits = outputs.astype(np.float64)
+    shifted = logits - logits.max(1, keepdims=True)
+    logp = shifted - np.log(np.exp(shifted).sum(1, keepdims=True))
+    y = np.asarray(y, np.int64)
+    loss = float(-logp[np.arange(len(y)), y].mean())
     if not math.isfinite(loss):
         raise TrialFailed(f"evaluation produced a non-finite loss ({loss})")
-    return {"accuracy": correct / len(y), "loss": loss}
+    pred = logits.argmax(1)
+    present = np.unique(y)
+    recalls = [float((pred[y == c] == c).mean()) for c in present]
+    f1s = []
+    for c in np.union1d(present, np.unique(pred)):
+        tp = float(np.sum((pred == c) & (y == c)))
+        denom = float(np.sum(pred == c) + np.sum(y == c))
+        f1s.append(2 * tp / denom if denom else 0.0)
+    out = {"accuracy": float((pred == y).mean()), "loss": loss, "balanced_accuracy": float(np.mean(recalls)),
+           "f1_macro": float(np.mean(f1s)), "log_loss": loss}
+    auroc = _auroc(np.exp(logp), y)
+    if auroc is not None:
+        out["auroc"] = auroc
+    return out
+
+
+def _auc(score: np.ndarray, positive: np.ndarray) -> float:
+    """ROC AUC by the rank-sum (Mann-Whitney) form, ties counted half."""
+    from scipy.stats import rankdata
+    ranks = rankdata(score)
+    n_pos = int(positive.sum())
+    n_neg = len(positive) - n_pos
+    return float((ranks[positive].sum() - n_pos * (n_pos + 1) / 2) / (n_pos * n_neg))
+
+
+def _auroc(probs: np.ndarray, y: np.ndarray) -> float | None:
+    """Binary: AUC of the second class's probability; more classes: the mean one-vs-rest AUC over the classes
+    present (None when the split holds a single class)."""
+    present = np.unique(y)
+    if len(present) < 2:
+        return None
+    if probs.shape[1] == 2:
+        return _auc(probs[:, 1], y == 1)
+    return float(np.mean([_auc(probs[:, c], y == c) for c in present]))
+
+
+def train(model, X: np.ndarray, y: np.ndarray, cfg: TrainConfig, seed: int = 0, guard=None) -> dict:
+    """Train a classifier in place on arrays (see :func:`fit`). Returns steps, seconds, loss."""
+    from ..tasks import Split
+    return fit(model, Split(X, y), cfg, seed, guard)
+
+
+def evaluate(model, X: np.ndarray, y: np.ndarray, batch_size: int = 1000) -> dict:
+    """Accuracy and mean cross-entropy loss of a classifier on arrays, in eval mode."""
+    from ..tasks import Split
+    res = scores(predict(model, Split(X, y), batch_size), y, "classification")
+    return {"accuracy": res["accuracy"], "loss": res["loss"]}

@@ -16,11 +16,37 @@ def unit(metric: str) -> str:
     return " %" if base_name(metric) in PERCENT else ""
 
 
+HEADLINES = ("test_accuracy", "test_r2")  # what a final retraining is summed up by: classification, regression
+
+
+def final_headline(final: dict) -> str | None:
+    """The test metric a final retraining summary leads with (test_accuracy, or test_r2 for a regression)."""
+    return next((m for m in HEADLINES if f"{m}_mean" in (final or {})), None)
+
+
+def final_label(study_or_final) -> str:
+    """How the headline test metric is headed in a table: "test acc %" or "test R²"."""
+    final = study_or_final if isinstance(study_or_final, dict) else next(
+        (t.final for t in study_or_final.trials("complete") if t.final), {})
+    return "test R²" if final_headline(final) == "test_r2" else "test acc %"
+
+
 def final_text(final: dict) -> str:
-    """A final retraining summary: test accuracy mean ± std in % and the number of seeds."""
-    if not final:
+    """A final retraining summary: the headline test metric's mean ± std (accuracy in %, R² as it is) and the
+    number of seeds."""
+    metric = final_headline(final)
+    if metric is None:
         return ""
-    return f"{100 * final['test_accuracy_mean']:.2f} ± {100 * final['test_accuracy_std']:.2f} ({final['seeds']})"
+    scale = 100 if metric == "test_accuracy" else 1
+    digits = 2 if scale == 100 else 4
+    return (f"{scale * final[metric + '_mean']:.{digits}f} ± {scale * final[metric + '_std']:.{digits}f} "
+            f"({final['seeds']})")
+
+
+def final_key(final: dict) -> float:
+    """A retrained trial's headline test mean, for ordering (higher is better)."""
+    metric = final_headline(final)
+    return final[metric + "_mean"] if metric else float("-inf")
 
 
 def fmt_metric(metric: str, value) -> str:

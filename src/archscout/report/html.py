@@ -13,7 +13,7 @@ import re
 from typing import Callable
 
 from . import plots
-from .front import final_text, fmt_metric, unit
+from .front import final_key, final_label, final_text, fmt_metric, unit
 
 STYLE = """
 body{font:14px/1.45 system-ui,-apple-system,Segoe UI,Roboto,sans-serif;margin:0;color:#1d232a;background:#f6f7f9}
@@ -109,7 +109,7 @@ def _metric_columns(study, trials) -> list[str]:
     """The objectives, then the usual costs the trials measured."""
     names = [m for m, _ in study.objectives]
     present = {k for t in trials for k in t.metrics}
-    for m in ("accuracy", "test_accuracy", "params", "flops", "latency_ms", "train_seconds"):
+    for m in ("accuracy", "test_accuracy", "r2", "params", "flops", "latency_ms", "train_seconds"):
         if m in present and m not in names:
             names.append(m)
     return names
@@ -135,14 +135,14 @@ def leaderboard(study, n: int, link: Callable[[int], str], retrains: bool = True
         + f"validation {study.objectives[0][0]}"
     return (f'<section id="leaderboard"><h2>Leaderboard</h2><p class="muted">Top {len(shown)} of {len(board)} '
             f'complete trials that meet every constraint, {esc(what)}.</p><table><tr><th>rank</th><th>trial</th>'
-            f'{head}{"<th>test acc % (seeds)</th>" if retrains else ""}<th class="l">architecture</th></tr>'
+            f'{head}{f"<th>{esc(final_label(study))} (seeds)</th>" if retrains else ""}<th class="l">architecture</th></tr>'
             f'{"".join(rows)}</table></section>')
 
 
 def finals(study, link: Callable[[int], str]) -> str:
     """The final retrainings: test accuracy per seed, mean ± std, and INT8 where it was measured."""
     retrained = sorted((t for t in study.trials("complete") if t.final),
-                       key=lambda t: -t.final["test_accuracy_mean"])
+                       key=lambda t: -final_key(t.final))
     if not retrained:
         return ('<section id="final"><h2>Final test accuracy</h2><p class="muted">no trial retrained yet (a search '
                 'retrains its best at the end; `archscout export` retrains one on demand)</p></section>')
@@ -150,7 +150,7 @@ def finals(study, link: Callable[[int], str]) -> str:
     rows = []
     for t in retrained:
         f = t.final
-        seeds = ", ".join(f"{100 * a:.2f}" for a in f["test_accuracies"])
+        seeds = ", ".join(f"{100 * a:.2f}" for a in f.get("test_accuracies", []))
         q = (f"<td>{100 * f['test_accuracy_int8_mean']:.2f} ± {100 * f['test_accuracy_int8_std']:.2f}</td>"
              if "test_accuracy_int8_mean" in f else "<td></td>") if int8 else ""
         rows.append(f'<tr><td><a href="{esc(link(t.number))}">#{t.number}</a></td><td>{final_text(f)}</td>'

@@ -89,8 +89,9 @@ class RichReporter(SilentReporter):
             self.task_id = self.progress.add_task("final retraining", total=total, count=f"0/{total} runs", best="")
 
     def final(self, trial, seed, metrics, done, total):
-        self.progress.console.print(f"final  #{trial.number:<4} seed {seed}  test acc {metrics['test_accuracy']:.4f}"
-                                    f"  ({metrics['train_seconds']:.1f} s)")
+        score = (f"test acc {metrics['test_accuracy']:.4f}" if "test_accuracy" in metrics
+                 else f"test R² {metrics.get('test_r2', float('nan')):.4f}")
+        self.progress.console.print(f"final  #{trial.number:<4} seed {seed}  {score}  ({metrics['train_seconds']:.1f} s)")
         self.progress.update(self.task_id, completed=done, count=f"{done}/{total} runs")
 
     def stop(self):

@@ -12,7 +12,7 @@ _COLUMNS = [("test_accuracy", "test acc % (table)", lambda v: f"{100 * v:.2f}"),
 
 
 def leaderboard_table(study, n: int = 10) -> Table:
-    from .front import final_text, fmt_metric
+    from .front import final_label, final_text, fmt_metric
 
     board = study.leaderboard(n)
     order = study.objective if len(study.objectives) == 1 else ", then ".join(f"{m} ({w})" for m, w in study.objectives)
@@ -24,7 +24,7 @@ def leaderboard_table(study, n: int = 10) -> Table:
     shown += [(m, m, lambda v, m=m: fmt_metric(m, v)) for m, _ in study.objectives if m not in known]
     finals = any(t.final for t in board)
     trained = any("accuracy" in t.metrics for t in board)  # training-free evaluators measure no accuracy
-    headings = ["rank", "trial"] + (["val acc %"] if trained else []) + (["test acc % (seeds)"] if finals else []) \
+    headings = ["rank", "trial"] + (["val acc %"] if trained else []) + ([f"{final_label(study)} (seeds)"] if finals else []) \
         + [c[1] for c in shown]
     for col in headings:
         table.add_column(col, justify="right", overflow="fold")

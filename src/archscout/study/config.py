@@ -32,6 +32,7 @@ class StudyConfig:
     space: str = _resumed("conv1d", options=("--space",))
     space_fingerprint: str | None = _resumed()
     task: str | None = _resumed(options=("--task",))
+    task_options: dict | None = _resumed(options=("--label", "--task-kind", "--val-fraction", "--folds"))
     objective: str = _resumed("accuracy")  # the first objective, the leaderboard's first sort key
     objectives: list = _resumed(factory=list, options=("--objectives",))
     reference_point: dict | None = _resumed(compared=False, options=("--reference",))  # else fixed by a search

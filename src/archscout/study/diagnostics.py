@@ -78,7 +78,11 @@ def validation_resolution(study) -> dict | None:
         return None
     try:
         task = study.task
+        if getattr(task, "kind", "classification") != "classification":
+            return None  # a regression's scores are not counts of samples
         n = len(task.valid) if not hasattr(task, "valid_mask") else int(task.valid_mask.sum())
+        if getattr(task, "folds", None):  # k-fold: every training sample is validated once
+            n = len(task.train) + len(task.valid)
     except Exception:  # noqa: BLE001 - a study opened for reading whose data cannot be found here
         return None
     return {"samples": n, "points_per_sample": 100.0 / n if n else math.nan}
@@ -88,8 +92,9 @@ def search_final_agreement(study) -> dict | None:
     """Spearman and Kendall between the search's validation score (the first objective) and the mean final
     test accuracy, over the retrained trials; None when no trial was retrained."""
     metric = _metric(study)
-    pairs = [(float(t.metrics[metric]), t.final["test_accuracy_mean"]) for t in study.trials("complete")
-             if t.final and t.metrics.get(metric) is not None]
+    from ..report.front import final_key
+    pairs = [(float(t.metrics[metric]), final_key(t.final)) for t in study.trials("complete")
+             if t.final and t.metrics.get(metric) is not None and final_key(t.final) != float("-inf")]
     if not pairs:
         return None
     sign = 1.0 if study.objectives[0][1] == "max" else -1.0  # agreement: better in the search, better in the final

@@ -10,17 +10,23 @@ from .fronts import spread
 
 
 def final_summary(study) -> dict[int, dict]:
-    """Per trial id: the test accuracy mean / std over its retrained seeds (and INT8's, where measured)."""
+    """Per trial id: each test metric's mean / std over its retrained seeds (``test_accuracy_mean``, ``test_r2_mean``,
+    ...; and INT8's, where measured)."""
     by_trial: dict[int, list] = {}
     for f in study.storage.finals(study.id):
         if f.budget == study.final_train.budget_key():
             by_trial.setdefault(f.trial_id, []).append(f)
     out = {}
     for tid, rows in by_trial.items():
-        accs = [r.metrics["test_accuracy"] for r in rows]
-        out[tid] = {"test_accuracy_mean": statistics.fmean(accs),
-                    "test_accuracy_std": statistics.pstdev(accs) if len(accs) > 1 else 0.0,
-                    "seeds": len(accs), "test_accuracies": accs}
+        out[tid] = {"seeds": len(rows)}
+        names = [k for k in rows[0].metrics if k.startswith("test_") and "@" not in k
+                 and all(isinstance(r.metrics.get(k), (int, float)) for r in rows)]
+        for name in names:  # test_accuracy (test_r2, test_f1_macro, ...): mean and spread over the seeds
+            values = [r.metrics[name] for r in rows]
+            out[tid][f"{name}_mean"] = statistics.fmean(values)
+            out[tid][f"{name}_std"] = statistics.pstdev(values) if len(values) > 1 else 0.0
+        if "test_accuracy" in names:
+            out[tid]["test_accuracies"] = [r.metrics["test_accuracy"] for r in rows]
         int8 = [r.metrics["test_accuracy@int8"] for r in rows if "test_accuracy@int8" in r.metrics]
         if len(int8) == len(rows):  # the retrained networks quantized to INT8, scored on the same test data
             out[tid].update({"test_accuracy_int8_mean": statistics.fmean(int8),

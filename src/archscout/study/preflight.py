@@ -102,6 +102,25 @@ def check_meetable(study) -> None:
             check_table(study.constraints, rows, f"in the {study.evaluator_spec} table")
 
 
+def check_kind(study, task) -> None:
+    """Objectives, constraints and measured metrics of the task's kind: no r2 on classes, no accuracy on a
+    regression."""
+    from ..metrics import metric_kind
+    kind = getattr(task, "kind", "classification")
+    names = [m for m, _ in study.objectives] + [c.metric for c in study.constraints] + list(study.measure)
+    for metric in names:
+        needs = metric_kind(metric)
+        if needs is not None and needs != kind:
+            what = "a regression" if kind == "regression" else f"classification ({task.num_classes} classes)"
+            raise ArchscoutError(f"{metric} is a {needs} metric, but task {task.name!r} is {what}; a {kind} task "
+                                 f"is measured by {', '.join(_kind_metrics(kind))}")
+
+
+def _kind_metrics(kind: str) -> tuple:
+    from ..metrics import KIND_METRICS
+    return KIND_METRICS[kind]
+
+
 def check_space_fits(study, task) -> None:
     """A space that cannot take the task's inputs at all is the user's error, not a failing trial."""
     reason = study.space.accepts(task, seed=study.seed)

@@ -21,7 +21,7 @@ from ..pareto import nondominated, to_minimise
 from ..space import Architecture, Space, get_space, list_spaces
 from ..storage import FINISHED, Storage, TrialRow
 from ..strategy import canonical_name, make_strategy
-from ..tasks import GraphTask, Task, check_task_name, get_task
+from ..tasks import GraphTask, Task, check_task_name, check_task_options, get_task
 from . import finalize as _finalize
 from . import fronts as _fronts
 from . import preflight
@@ -51,7 +51,8 @@ class Study:
                  final_train: TrainConfig | dict | None = None, seed: int = 0,
                  latency: LatencyConfig | None = None, evaluator: str = "train",
                  reference_point: dict | None = None, measure: Iterable[str] = (),
-                 prescreen_latency: bool = False, guide: str | dict | None = None, _reading: bool = False):
+                 prescreen_latency: bool = False, guide: str | dict | None = None, task_options: dict | None = None,
+                 device: str | None = None, _reading: bool = False):
         # _reading: opened to read its trials (show, report, ...), so the task's data and a predictor file
         # it was searched with need not be found here
         check_seed(seed)
@@ -70,7 +71,11 @@ class Study:
             raise ArchscoutError(f"the {self.evaluator_spec.name} evaluator trains nothing, so a task has "
                                  f"no effect; leave out the task (--task)")
         self._task_ref = task
+        self.task_options = check_task_options(task_options)
+        if self.task_options and task is None:
+            raise ArchscoutError("task options (--label, --task-kind, --val-fraction, --folds) need a task")
         self._task: Task | GraphTask | None = task if isinstance(task, (Task, GraphTask)) else None
+        self.device = device or "cpu"  # where trials and final retrainings train (not stored: a run option)
         task_name = task.name if isinstance(task, (Task, GraphTask)) else (None if task is None else str(task))
         if isinstance(task, str) and not _reading:
             check_task_name(task)  # the data itself is loaded when first needed
@@ -83,6 +88,9 @@ class Study:
                                  f"starting with a letter or digit")
         if objective is not None and objectives is not None:
             raise ArchscoutError("give either objective (one metric) or objectives (several), not both")
+        if objectives is None and objective is None and self.evaluator_spec.needs_task and not _reading \
+                and self.evaluator_spec.default_objective() == "accuracy":
+            objective = self._task_metric()  # a regression selects on r2, a classification on accuracy
         self.objectives = parse_objectives(objectives if objectives is not None else
                                            (objective or self.evaluator_spec.default_objective()))
         for metric, _ in self.objectives:
@@ -116,6 +124,7 @@ class Study:
         row = self.storage.get_study(self.name)
         if row is None:
             if self.evaluator_spec.needs_task:  # bad data or a space that cannot take it: refuse before storing
+                preflight.check_kind(self, self.task)
                 preflight.check_space_fits(self, self.task)
             preflight.check_meetable(self)
             row = self.storage.create_study(self.name, self.config.to_json())
@@ -135,7 +144,7 @@ class Study:
             constraints=[str(c) for c in self.constraints], strategy=self.strategy_name,
             strategy_options=self.strategy_options, seed=self.seed, train=self.train_config.as_dict(),
             final_train=self.final_train.as_dict(), evaluator=self.evaluator_spec.text, predictor=self._predictor,
-            budget=self.evaluator_spec.budget(self.train_config))
+            budget=self.evaluator_spec.budget(self.train_config), task_options=self.task_options or None)
 
     @classmethod
     def load(cls, name: str, storage: str | Storage = "sqlite:///archscout.db", space: Space | None = None,
@@ -161,7 +170,8 @@ class Study:
                    constraints=cfg.constraints, strategy=cfg.strategy, reference_point=cfg.reference_point,
                    measure=cfg.measure, prescreen_latency=cfg.prescreen_latency, guide=cfg.guide,
                    strategy_options=cfg.strategy_options, storage=store, train=cfg.train,
-                   final_train=cfg.final_train, seed=cfg.seed, evaluator=cfg.evaluator, _reading=not check_task)
+                   final_train=cfg.final_train, seed=cfg.seed, evaluator=cfg.evaluator,
+                   task_options=cfg.task_options, _reading=not check_task)
 
     def _stored_config(self) -> dict:
         """The settings as stored now (a search may have fixed the reference point since this was opened)."""
@@ -181,14 +191,18 @@ class Study:
         if self._task is None:
             if self._task_ref is None:
                 raise ArchscoutError(f"study {self.name!r} has no task (its evaluator is {self.evaluator_spec.text!r})")
-            self._task = get_task(self._task_ref)
+            self._task = get_task(self._task_ref, self.task_options)
         return self._task
+
+    def _task_metric(self) -> str:
+        """The metric a study over this task selects on by default (the task is loaded to learn its kind)."""
+        return getattr(self.task, "metric", "accuracy")
 
     def evaluator(self):
         """A fresh evaluator for this study's settings (and task, when the evaluator needs one)."""
         task = self.task if self.evaluator_spec.needs_task else None
         return self.evaluator_spec.create(task=task, train=self.train_config, latency=self.latency,
-                                           metrics=self.needed_metrics)
+                                           metrics=self.needed_metrics).use_device(self.device)
 
     @property
     def needed_metrics(self) -> list[str]:
@@ -425,10 +439,16 @@ class Study:
     # -- the search loop ----------------------------------------------------------------
     def run(self, trials: int | None = None, time_budget: str | float | None = None, *,
             strategy: str | None = None, final_top_k: int = 3, final_seeds: int = 3,
-            progress: bool | Callable | None = None, **search_options) -> "Study":
+            progress: bool | Callable | None = None, device: str | None = None, **search_options) -> "Study":
         """Search until ``trials`` trials (in total) or ``time_budget`` of search time (in total), then
         retrain the ``final_top_k`` best on all training data with ``final_seeds`` seeds (training
-        evaluator only). ``search_options`` go to :meth:`search` (workers, executor, limits, ...)."""
+        evaluator only). ``device``: where to train (auto, cpu, cuda, cuda:N, mps; default the study's,
+        the CPU unless it was opened with one). ``search_options`` go to :meth:`search` (workers, executor,
+        limits, ...)."""
+        if device is not None:
+            from ..evaluate.training import resolve_device
+            resolve_device(device)  # a device this machine lacks: one clear error before anything runs
+            self.device = device
         if strategy is not None and canonical_name(strategy) != self.strategy_name:
             raise ArchscoutError(f"study {self.name!r} uses strategy {self.strategy_name!r}, not {strategy!r}; "
                                  f"start a new study (another name) to compare strategies")

@@ -1,0 +1,149 @@
+"""Tasks from data files: ``.npz`` (arrays ``X``, ``y``, optionally ``X_test``, ``y_test``) and ``.csv``.
+
+A CSV's delimiter is detected (comma, semicolon, tab or bar). Its label column is the one named by
+``label`` (``--label COLUMN`` or ``FILE.csv:COLUMN``); without one, a header column called label,
+target, y, class or outcome; without a header, the last column. Which column was used is always in
+the task's notes, which ``archscout search`` prints.
+"""
+from __future__ import annotations
+
+import csv
+import os
+
+import numpy as np
+
+from ..errors import ArchscoutError
+
+LABEL_NAMES = ("label", "target", "y", "class", "outcome")
+DELIMITERS = ",;\t|"
+
+
+def split_label(name: str) -> tuple[str, str | None]:
+    """``data.csv:COLUMN`` as (path, column); any other name as (name, None)."""
+    lower = name.lower()
+    i = lower.rfind(".csv:")
+    if i >= 0 and not os.path.exists(name):
+        return name[:i + 4], name[i + 5:] or None
+    return name, None
+
+
+def from_file(path: str, label: str | None = None, **kwargs):
+    """A task from a ``.npz`` or ``.csv`` file (see the module's docstring); ``kwargs`` go to
+    :func:`archscout.tasks.from_arrays` (kind, val_fraction, folds, ...)."""
+    from . import from_arrays
+
+    path, named = split_label(path)
+    if named is not None and label is not None and named != label:
+        raise ArchscoutError(f"the label column is named twice: {named!r} (in {path}:{named}) and {label!r} (--label)")
+    label = label or named
+    if not os.path.exists(path):
+        raise ArchscoutError(f"data file {path!r} does not exist")
+    name = kwargs.pop("name", os.path.splitext(os.path.basename(path))[0])
+    ext = os.path.splitext(path)[1].lower()
+    if ext == ".npz":
+        if label is not None:
+            raise ArchscoutError(f"{path}: --label names a CSV column; a .npz holds its labels in array 'y'")
+        try:
+            with np.load(path, allow_pickle=False) as data:
+                arrays = {k: data[k] for k in data.files}
+        except Exception as e:  # numpy raises many kinds for a damaged file
+            raise ArchscoutError(f"{path}: not a readable .npz file ({type(e).__name__}: {e})") from None
+        keys = {k.lower(): k for k in arrays}
+        if "x" not in keys or "y" not in keys:
+            raise ArchscoutError(f"{path}: a .npz task needs arrays 'X' and 'y' (found {sorted(arrays)})")
+        test = {}
+        if "x_test" in keys:
+            if "y_test" not in keys:
+                raise ArchscoutError(f"{path}: has 'X_test' but no 'y_test'")
+            test = {"X_test": arrays[keys["x_test"]], "y_test": arrays[keys["y_test"]]}
+        return from_arrays(arrays[keys["x"]], arrays[keys["y"]], name=name, **test, **kwargs)
+    if ext == ".csv":
+        X, y, note = read_csv(path, label)
+        return from_arrays(X, y, name=name, notes=(note,), **kwargs)
+    raise ArchscoutError(f"{path}: unsupported data file; use .npz (arrays X, y) or .csv")
+
+
+def _delimiter(path: str, sample: str) -> str:
+    try:
+        return csv.Sniffer().sniff(sample, delimiters=DELIMITERS).delimiter
+    except csv.Error:
+        counts = {d: sample.splitlines()[0].count(d) for d in DELIMITERS} if sample else {}
+        best = max(counts, key=lambda d: counts[d]) if counts else ","
+        return best if counts.get(best) else ","
+
+
+def _numeric(cell: str) -> bool:
+    try:
+        float(cell)
+        return True
+    except ValueError:
+        return False
+
+
+def read_csv(path: str, label: str | None = None) -> tuple[np.ndarray, np.ndarray, str]:
+    """Features, raw labels and the note saying which column is the label."""
+    try:
+        with open(path, newline="") as f:
+            text = f.read()
+    except (OSError, UnicodeDecodeError) as e:
+        raise ArchscoutError(f"{path}: cannot read CSV ({e})") from None
+    delimiter = _delimiter(path, text[:8192])
+    try:
+        rows = [r for r in csv.reader(text.splitlines(), delimiter=delimiter) if r and any(c.strip() for c in r)]
+    except csv.Error as e:
+        raise ArchscoutError(f"{path}: cannot read CSV ({e})") from None
+    if not rows:
+        raise ArchscoutError(f"{path}: the dataset is empty")
+    width = len(rows[0])
+    if width < 2:
+        raise ArchscoutError(f"{path}: needs at least one feature column and a label column (delimiter "
+                             f"{delimiter!r} found one column)")
+    header = None if all(_numeric(c) for c in rows[0][:-1]) else [c.strip() for c in rows[0]]
+    body = rows[1:] if header else rows
+    if not body:
+        raise ArchscoutError(f"{path}: the dataset is empty (a header and no rows)")
+    for i, r in enumerate(body, start=2 if header else 1):
+        if len(r) != width:
+            raise ArchscoutError(f"{path}: line {i} has {len(r)} columns, expected {width}")
+    shown = {"\t": "tab", ",": "comma", ";": "semicolon", "|": "bar"}[delimiter]
+    if label is not None:
+        if header is None:
+            if label.isdigit() and 1 <= int(label) <= width:
+                col, why = int(label) - 1, f"column {label} (named by --label)"
+            else:
+                raise ArchscoutError(f"{path}: has no header row, so --label {label!r} names no column; give the "
+                                     f"column's number (1 to {width})")
+        elif label in header:
+            col, why = header.index(label), f"column {label!r} (named by --label)"
+        else:
+            raise ArchscoutError(f"{path}: no column named {label!r}; the columns are {', '.join(header)}")
+    elif header is not None:
+        lower = [h.lower() for h in header]
+        found = next((n for n in LABEL_NAMES if n in lower), None)
+        if found is None:
+            raise ArchscoutError(f"{path}: name the label column with --label COLUMN (or {path}:COLUMN); the "
+                                 f"columns are {', '.join(header)}")
+        col, why = lower.index(found), f"column {header[lower.index(found)]!r} (by its name; --label to choose another)"
+    else:
+        col, why = width - 1, "the last column (no header; --label N to choose another)"
+    feats = [j for j in range(width) if j != col]
+    X = np.empty((len(body), len(feats)), dtype=np.float32)
+    for i, r in enumerate(body):
+        for k, j in enumerate(feats):
+            cell = r[j].strip()
+            try:
+                X[i, k] = float(cell) if cell else np.nan
+            except ValueError:
+                where = repr(header[j]) if header else f"column {j + 1}"
+                raise ArchscoutError(f"{path}: row {i + 1}, {where}: {cell!r} is not a number (features must be "
+                                     f"numbers; is the label column {where}? name it with --label)") from None
+    labels = np.array([r[col].strip() for r in body])
+    empty = np.flatnonzero(labels == "")
+    if len(empty):
+        raise ArchscoutError(f"{path}: row {empty[0] + 1}: the label is empty")
+    try:
+        y = labels.astype(np.float64)
+        y = y.astype(np.int64) if np.all(np.mod(y, 1) == 0) else y
+    except ValueError:
+        y = labels
+    return X, y, f"label: {why}; {len(feats)} feature columns; delimiter: {shown}"
