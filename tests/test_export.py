@@ -68,13 +68,21 @@ def plain(db):
 
 @pytest.fixture(scope="module")
 def exported(q8, tmp_path_factory):
-    """The best q8 trial exported in every format, and the retrained PyTorch model it came from."""
+    """The best q8 trial exported in every format, and the retrained PyTorch model it came from with the task's
+    input standardisation (what every exported file computes: it takes raw inputs)."""
+    from archscout.deploy import deployable
+
     trial = q8.best()
     folder = tmp_path_factory.mktemp("all") / "model"
     info = trial.export(str(folder), formats=["onnx", "torchscript", "state"])
     model = trial.build()
     model.load_state_dict(torch.load(io.BytesIO(q8.final_weights(trial, 0)), weights_only=True))
-    return folder, info, model.eval()
+    return folder, info, deployable(model, q8.task.preprocessing, q8.task.input_shape).eval()
+
+
+def _raw(study, X):
+    """A task's (standardised) inputs in the raw units an exported model takes."""
+    return study.task.preprocessing.raw_inputs(X)
 
 
 def _outputs(model, X):
@@ -117,7 +125,7 @@ def test_reexport_replaces_the_model_files_of_an_earlier_export(q8, tmp_path):
 
 def test_onnx_runtime_matches_pytorch_and_carries_the_architecture(exported, q8):
     folder, info, model = exported
-    X = q8.task.valid.X
+    X = _raw(q8, q8.task.valid.X)
     got = ort.InferenceSession(str(folder / "model.onnx")).run(None, {"input": X})[0]
     np.testing.assert_allclose(got, _outputs(model, X), atol=1e-4)
     assert info["onnx_max_abs_diff"] < 1e-4
@@ -127,7 +135,7 @@ def test_onnx_runtime_matches_pytorch_and_carries_the_architecture(exported, q8)
 
 def test_torchscript_reloads_and_matches_pytorch(exported, q8):
     folder, info, model = exported
-    X = q8.task.valid.X
+    X = _raw(q8, q8.task.valid.X)
     ts = torch.jit.load(str(folder / "model.ts"))
     np.testing.assert_allclose(_outputs(ts, X), _outputs(model, X), atol=1e-6)
     assert info["torchscript_max_abs_diff"] < 1e-5
@@ -146,14 +154,14 @@ def test_load_from_the_folder_and_from_each_file(exported, q8, name):
     folder, _, model = exported
     loaded = asc.load(folder if name is None else folder / name)
     assert isinstance(loaded, torch.nn.Module) and not loaded.training
-    X = q8.task.valid.X
+    X = _raw(q8, q8.task.valid.X)
     np.testing.assert_allclose(_outputs(loaded, X), _outputs(model, X), atol=1e-6)
 
 
 def test_load_from_a_torchscript_only_export(q8, tmp_path, exported):
     _, _, model = exported
     q8.best().export(str(tmp_path), formats="torchscript")
-    X = q8.task.valid.X
+    X = _raw(q8, q8.task.valid.X)
     np.testing.assert_allclose(_outputs(asc.load(str(tmp_path)), X), _outputs(model, X), atol=1e-6)
 
 
@@ -403,10 +411,11 @@ def test_metrics_json_describes_the_exported_seed(plain, tmp_path):
     assert second["final"]["test_accuracies"] == [first["retrained"]["test_accuracy"],
                                                   second["retrained"]["test_accuracy"]]
     test = plain.task.test
+    raw = _raw(plain, test.X)  # an exported model takes raw inputs
     for folder, info in (("s0", first), ("s3", second)):
-        predicted = _outputs(asc.load(tmp_path / folder), test.X).argmax(1)
+        predicted = _outputs(asc.load(tmp_path / folder), raw).argmax(1)
         assert float(np.mean(predicted == test.y)) == pytest.approx(info["retrained"]["test_accuracy"])
-    assert not np.array_equal(_outputs(asc.load(tmp_path / "s0"), test.X), _outputs(asc.load(tmp_path / "s3"), test.X))
+    assert not np.array_equal(_outputs(asc.load(tmp_path / "s0"), raw), _outputs(asc.load(tmp_path / "s3"), raw))
     again = trial.export(str(tmp_path / "s0"), formats="state")  # read back, not retrained
     assert again["retrained"] == first["retrained"] and again["final"]["seeds"] == 2
 

@@ -5,6 +5,11 @@ TorchScript, state dict), its architecture JSON and metrics.json, each runnable 
 PyTorch, and on request an INT8 ONNX variant quantized the way the study's evaluator measured it.
 ``load`` rebuilds the ``nn.Module`` from an export folder.
 
+What the task does to raw data travels with the model: a task that standardises its inputs, or a
+regression (trained on the standardised target), is exported as :class:`~archscout.deploy.Deployed`,
+the network with that preprocessing inside it, so every file takes raw inputs and a regression
+answers in the target's own units; architecture.json records the preprocessing and the label names.
+
 A graph network (gnn spaces) is exported with two inputs, ``x`` [nodes, features] and
 ``edge_index`` [2, edges], both of any size; it is checked on the task's graph and a subgraph.
 """
@@ -164,6 +169,9 @@ def _check_int8(study, trial, task) -> None:
     if isinstance(task, GraphTask):
         raise ArchscoutError(f"trial #{trial.number} of study {study.name!r} is a graph network: graph networks "
                              f"are not quantized to INT8; export it without --int8")
+    if getattr(task, "kind", "classification") == "regression":
+        raise ArchscoutError(f"study {study.name!r} is a regression: --int8 exports an INT8 model judged by its "
+                             f"accuracy, which a regression has none of; export it without --int8")
     if not measured_int8(study):
         raise ArchscoutError(f"study {study.name!r} never measured an INT8 variant (no INT8 metric, not a -quant "
                              f"space), so its search never judged how its networks fare in INT8; search a study "
@@ -205,19 +213,46 @@ def _remove(path: str) -> None:
         os.remove(path)
 
 
+def _raw_checks(task):
+    """The 8 validation inputs the exported files are checked on, in the raw units the exported model takes."""
+    import torch
+
+    return torch.as_tensor(task.preprocessing.raw_inputs(task.valid.take(np.arange(min(8, len(task.valid))))))
+
+
+REGRESSION_OUTPUT = "prediction"  # a regression's ONNX output (a classifier's is "logits")
+
+
+def _rename_output(model_bytes: bytes, name: str) -> bytes:
+    """The ONNX model with its (single) output renamed."""
+    import onnx
+
+    model = onnx.load_from_string(model_bytes)
+    old = model.graph.output[0].name
+    for node in model.graph.node:
+        for i, out in enumerate(node.output):
+            if out == old:
+                node.output[i] = name
+    model.graph.output[0].name = name
+    return model.SerializeToString()
+
+
 def _table_onnx(model, task, path: str, metadata: dict) -> dict:
     """Export a network of a table / sequence / image task with a dynamic batch axis and check it with
-    ONNX Runtime against PyTorch on 8 validation inputs. A network ONNX cannot express leaves no file
-    (``onnx_max_abs_diff`` None, ``onnx_error`` says why)."""
+    ONNX Runtime against PyTorch on 8 validation inputs (raw, as the exported model takes them). A
+    network ONNX cannot express leaves no file (``onnx_max_abs_diff`` None, ``onnx_error`` says why)."""
     import onnxruntime as ort
     import torch
 
     from .cost.runtime import onnx_bytes
 
-    batch = torch.as_tensor(task.valid.X[:8])
+    batch = _raw_checks(task)
     try:
-        with open(path, "wb") as f:  # the exporter the evaluator measured ONNX latency and INT8 with
-            f.write(onnx_bytes(model, task.input_shape))
+        model_bytes = onnx_bytes(model, task.input_shape)  # the exporter the evaluator measured ONNX latency and INT8 with
+        if task.kind == "regression":
+            model_bytes = _rename_output(model_bytes, REGRESSION_OUTPUT)
+        with open(path, "wb") as f:
+            f.write(model_bytes)
         _add_metadata(path, metadata)
         with torch.inference_mode():
             ref = model(batch).numpy()
@@ -232,8 +267,8 @@ def _table_onnx(model, task, path: str, metadata: dict) -> dict:
 
 def _torchscript(model, task, path: str) -> dict:
     """Trace the network (script it if tracing fails), save it with torch.jit.save, load it back with
-    torch.jit.load and compare with PyTorch: on 8 validation inputs (traced on one, so the batch size
-    is checked to be free), or for a graph network on the task's graph and a subgraph of half its nodes.
+    torch.jit.load and compare with PyTorch: on 8 validation inputs (raw, as the exported model takes
+    them; traced on one, so the batch size is checked to be free), or for a graph network on the task's graph and a subgraph of half its nodes.
     A network TorchScript cannot express leaves no file (``torchscript_max_abs_diff`` None,
     ``torchscript_error`` says why)."""
     import torch
@@ -243,7 +278,7 @@ def _torchscript(model, task, path: str) -> dict:
         example = (x, edge_index)
         checks = [example, _subgraph(x, edge_index, max(1, task.num_nodes // 2))]
     else:
-        batch = torch.as_tensor(task.valid.X[:8])
+        batch = _raw_checks(task)
         example, checks = (batch[:1],), [(batch,)]
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
@@ -271,11 +306,17 @@ def _torchscript(model, task, path: str) -> dict:
 
 def _int8(study, trial, model, task, folder: str, fp32_path: str | None, metadata: dict) -> dict:
     """model.int8.onnx: the fp32 ONNX model quantized as the study's evaluator measured it (static INT8,
-    calibrated on a class-stratified random subset of the training samples, the space's fp32 policy), and the validation (and test)
-    accuracy of both in ONNX Runtime. ``int8`` None and ``int8_error`` when it cannot be made."""
+    calibrated on a class-stratified random subset of the training samples, the space's fp32 policy), and the
+    validation (and test) accuracy of both in ONNX Runtime. ``int8`` None and ``int8_error`` when it cannot be made.
+
+    The model takes raw inputs (its input standardisation inside it): it is calibrated on the same training
+    samples as the search, in raw units, and scored on raw inputs; the standardisation stays in fp32, so the
+    network after it is quantized exactly as the search measured it. The sizes are the network's weights (the
+    figures the search stored); ``preprocessing_bytes`` are the statistics the files hold besides."""
     import tempfile
 
-    from .cost.quantize import onnx_accuracy, onnx_weight_bytes
+    from .cost.quantize import onnx_accuracy, onnx_weight_bytes, quantize_int8
+    from .deploy import STANDARDISE_SCOPE, Deployed, buffer_bytes
     from .errors import TrialFailed
     from .evaluate import CALIBRATION_SAMPLES
 
@@ -288,8 +329,19 @@ def _int8(study, trial, model, task, folder: str, fp32_path: str | None, metadat
                 return {"int8": None, "int8_error": f"no fp32 ONNX model to quantize: {res['onnx_error']}"}
         with open(fp32_path, "rb") as f:
             fp32 = f.read()
-    try:  # the evaluator's own quantization: the same calibration samples and fp32 policy as in the search
-        quantized = study.evaluator().quantize(fp32, trial.arch)
+    try:  # the evaluator's quantization: the same calibration samples and fp32 policy as in the search
+        evaluator = study.evaluator()
+        if isinstance(model, Deployed):
+            arch = trial.arch
+            scopes = list(arch.space.fp32_scopes(arch)) if arch.space is not None else []
+            try:
+                quantized = quantize_int8(fp32, task.preprocessing.raw_inputs(evaluator.calibration_samples()),
+                                          fp32_scopes=scopes + [STANDARDISE_SCOPE])
+            except Exception as e:  # noqa: BLE001 - worded as the evaluator words it
+                raise TrialFailed(f"INT8 quantization failed: {type(e).__name__}: {str(e)[:300]}") from None
+        else:
+            quantized = evaluator.quantize(fp32, trial.arch)
+        extra = buffer_bytes(model)
         with open(path, "wb") as f:
             f.write(quantized.model_bytes)
         _add_metadata(path, metadata)
@@ -297,12 +349,15 @@ def _int8(study, trial, model, task, folder: str, fp32_path: str | None, metadat
             int8 = f.read()
         out = {"file": INT8_FILE, "calibration_samples": min(CALIBRATION_SAMPLES, len(task.train.X)),
                "quantized_nodes": len(quantized.quantized_nodes), "fp32_nodes": list(quantized.fp32_nodes),
-               "size_bytes_fp32": onnx_weight_bytes(fp32), "size_bytes_int8": quantized.size_bytes,
+               "size_bytes_fp32": onnx_weight_bytes(fp32) - extra, "size_bytes_int8": quantized.size_bytes - extra,
                "file_bytes_fp32": len(fp32), "file_bytes_int8": len(int8)}
+        if extra:
+            out["preprocessing_bytes"] = extra
         splits = [("", task.valid)] + ([("test_", task.test)] if task.test is not None else [])
         for prefix, data in splits:
+            raw = task.preprocessing.raw_inputs(np.asarray(data.X))
             for precision, model_bytes in (("fp32", fp32), ("int8", int8)):
-                res = onnx_accuracy(model_bytes, data.X, data.y)
+                res = onnx_accuracy(model_bytes, raw, data.y)
                 out[f"{prefix}accuracy_{precision}"] = res["accuracy"]
                 out[f"{prefix}loss_{precision}"] = res["loss"]
     except Exception as e:  # noqa: BLE001 - a graph the quantizer cannot handle; keep the rest
@@ -327,10 +382,17 @@ def export_trial(study, trial, path: str, seed: int = 0, formats=DEFAULT_FORMATS
     summary over every seed retrained so far, this one included). ``int8``: also model.int8.onnx,
     quantized as the study's evaluator measured it, with the ONNX Runtime accuracy of the fp32 and INT8
     models (``int8`` in metrics.json); only for a study that measured an INT8 variant, never for a graph
-    network. A folder holding other files and no earlier export is refused. Returns metrics.json's content.
+    network nor a regression. A folder holding other files and no earlier export is refused. Returns
+    metrics.json's content.
+
+    Every file holds the network with the task's preprocessing (:func:`archscout.deploy.deployable`): it
+    takes raw inputs, standardised inside with the training part's statistics, and a regression's
+    output is in the target's own units; architecture.json (and the ONNX metadata) records it under
+    ``preprocessing`` with the task's ``kind``. The checks feed it raw inputs.
     """
     import torch
 
+    from .deploy import deployable
 
     formats = check_formats(formats)
     reason = not_exportable(trial, study.name)
@@ -345,9 +407,11 @@ def export_trial(study, trial, path: str, seed: int = 0, formats=DEFAULT_FORMATS
     _check_folder(path)  # before a retraining that would be stored for nothing
     retrained, weights = study.final_run(trial, seed)
     final = next((t.final for t in study.trials("complete") if t.number == trial.number), None)
-    model = trial.arch.build(task.input_shape, task.num_classes)
-    model.load_state_dict(torch.load(io.BytesIO(weights), weights_only=True))
-    model.eval()
+    net = trial.arch.build(task.input_shape, task.num_classes)
+    net.load_state_dict(torch.load(io.BytesIO(weights), weights_only=True))
+    preprocessing = None if isinstance(task, GraphTask) else task.preprocessing
+    # raw inputs in, a regression's prediction in the target's units out; the network itself when nothing changes
+    model = deployable(net.eval(), preprocessing, task.input_shape).eval()
     try:
         os.makedirs(path, exist_ok=True)
         for name in MODEL_FILES:
@@ -357,6 +421,8 @@ def export_trial(study, trial, path: str, seed: int = 0, formats=DEFAULT_FORMATS
 
     arch_doc = {**trial.arch.to_dict(), "input_shape": list(task.input_shape), "num_classes": task.num_classes,
                 "classes": list(task.classes), "task": task.name, "study": study.name, "trial": trial.number}
+    if preprocessing is not None:
+        arch_doc.update(kind=task.kind, preprocessing=preprocessing.as_dict())
     info = {"study": study.name, "trial": trial.number, "seed": seed, "formats": list(formats),
             "validation": trial.metrics, "retrained": retrained, "final": final or None}
     files = []
@@ -394,6 +460,12 @@ def load(path, space=None):
     """Rebuild an exported model: an ``nn.Module`` in eval mode, built from architecture.json with the
     weights of model.pt (the state dict) or, without it, of model.ts (TorchScript).
 
+    An export whose architecture.json records input statistics or a regression (``preprocessing``) is
+    rebuilt with them, as :class:`~archscout.deploy.Deployed`: it takes raw inputs and a regression
+    answers in the target's units. The module has ``classes`` (the label name of each output index; empty
+    for a regression) and ``kind`` ("classification" or "regression"). An export without a
+    ``preprocessing`` entry (an older one, a graph network) is the network alone, as it was exported.
+
     ``path``: an export folder or a file in it (model.pt, model.ts, model.onnx, architecture.json);
     a named model.pt or model.ts is the one read. ``space``: the Space object of a custom space (a
     built-in space is found by its name). A folder with only ONNX files is refused: the ONNX
@@ -401,6 +473,8 @@ def load(path, space=None):
     Runtime; export with the state or torchscript format to reload in PyTorch.
     """
     import torch
+
+    from .deploy import deployable
 
     try:
         path = os.fspath(path)
@@ -421,6 +495,7 @@ def load(path, space=None):
         input_shape, num_classes = tuple(int(d) for d in doc["input_shape"]), int(doc["num_classes"])
         if not input_shape or min(input_shape) < 1 or num_classes < 1:
             raise ValueError(f"input_shape {list(input_shape)} and num_classes {num_classes} must be positive")
+        preprocessing = _preprocessing(doc)
     except (OSError, ValueError, KeyError, TypeError) as e:
         raise ArchscoutError(f"{arch_file!r} is not a readable architecture file ({_error(e)})") from None
     arch = Architecture.from_json(doc, space)
@@ -458,6 +533,7 @@ def load(path, space=None):
                              f"{_one_line(first, 160)})") from None
     try:
         model = arch.build(input_shape, num_classes)
+        model = deployable(model, preprocessing, input_shape)
     except Exception as e:  # noqa: BLE001 - an edited file can ask for a network the builder cannot make
         raise ArchscoutError(f"the architecture in {arch_file!r} cannot be built for input shape "
                              f"{list(input_shape)} and {num_classes} classes ({_error(e)})") from None
@@ -466,7 +542,35 @@ def load(path, space=None):
         raise ArchscoutError(f"{weights!r} does not hold the weights of the architecture in architecture.json "
                              f"({mismatch})")
     model.load_state_dict(state)
+    kind = preprocessing.kind if preprocessing is not None else "classification"
+    model.classes = () if kind == "regression" else tuple(doc.get("classes") or ())
+    model.kind = kind
     return model.eval()
+
+
+def _preprocessing(doc: dict):
+    """The Preprocessing recorded in an architecture document, checked; None for an export without one."""
+    from .tasks.base import KINDS, Preprocessing
+
+    entry = doc.get("preprocessing")
+    if entry is None:
+        return None
+    if not isinstance(entry, dict):
+        raise TypeError(f"preprocessing is a {type(entry).__name__}, not an object")
+    prep = Preprocessing.from_dict(entry)
+    if prep.kind not in KINDS:
+        raise ValueError(f"preprocessing kind {prep.kind!r} is not one of {', '.join(KINDS)}")
+    shape = [int(d) for d in doc["input_shape"]]
+    size = int(np.prod(shape)) if shape else 0
+    if (prep.input_mean is None) != (prep.input_std is None):
+        raise ValueError("preprocessing gives input_mean without input_std or the other way round")
+    for name in ("input_mean", "input_std"):
+        values = getattr(prep, name)
+        if values is not None and len(values) != size:
+            raise ValueError(f"preprocessing {name} holds {len(values)} values for inputs of shape {shape}")
+    if prep.kind == "regression" and (prep.target_mean is None) != (prep.target_std is None):
+        raise ValueError("preprocessing gives target_mean without target_std or the other way round")
+    return prep
 
 
 def _mismatch(expected: dict, got: dict) -> str:
