@@ -97,9 +97,10 @@ class TimedLocalExecutor(LocalExecutor):
         self.runner = self.timers["runner_call"].wrap(self.runner)
 
 
-def run_one(strategy: str, storage_url: str, trials: int, seed: int, backend: str) -> dict:
+def run_one(strategy: str, storage_url: str, trials: int, seed: int, backend: str,
+            evaluator: str = "synthetic") -> dict:
     name = f"overhead-{strategy}-{backend}-{uuid.uuid4().hex[:8]}"
-    study = asc.Study(name, space="conv1d", evaluator="synthetic", strategy=strategy, storage=storage_url,
+    study = asc.Study(name, space="conv1d", evaluator=evaluator, strategy=strategy, storage=storage_url,
                       seed=seed)
     timers = {k: Timer() for k in ("claim", "finish", "runner_call", "evaluate", "release_memory")}
     study.storage.claim_trial = timers["claim"].wrap(study.storage.claim_trial)
@@ -182,7 +183,7 @@ def line(r: dict) -> str:
 def child(spec: str) -> int:
     """One configuration, in a fresh interpreter (so the runs do not share caches or a grown heap)."""
     cfg = json.loads(spec)
-    r = run_one(cfg["strategy"], cfg["storage"], cfg["trials"], cfg["seed"], cfg["backend"])
+    r = run_one(cfg["strategy"], cfg["storage"], cfg["trials"], cfg["seed"], cfg["backend"], cfg["evaluator"])
     print("RESULT " + json.dumps(r, default=float))
     return 0
 
@@ -199,9 +200,16 @@ def main() -> int:
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--postgres", default=os.environ.get("ARCHSCOUT_TEST_POSTGRES"),
                     help="PostgreSQL URL to measure too (default: $ARCHSCOUT_TEST_POSTGRES)")
-    ap.add_argument("--out", default=os.path.join(RESULTS, "overhead.json"))
+    ap.add_argument("--evaluator", default="synthetic",
+                    help="the evaluator to time, e.g. benchmarks/_instant_evaluator.py:instant (a user's function "
+                         "that returns at once); default: synthetic")
+    ap.add_argument("--out", default=None, help="default: results/overhead.json (synthetic), "
+                                                "results/overhead-user-evaluator.json (any other)")
     ap.add_argument("--child", help=argparse.SUPPRESS)
     args = ap.parse_args()
+    if args.out is None:
+        args.out = os.path.join(RESULTS, "overhead.json" if args.evaluator == "synthetic"
+                                else "overhead-user-evaluator.json")
     if args.child:
         return child(args.child)
     os.makedirs(RESULTS, exist_ok=True)
@@ -216,7 +224,7 @@ def main() -> int:
                 configs.append({"strategy": strategy, "backend": backend,
                                 "storage": url or f"sqlite:///{os.path.join(tmp, f'{strategy}.db')}"})
         for cfg in configs:
-            cfg.update(trials=args.trials, seed=args.seed)
+            cfg.update(trials=args.trials, seed=args.seed, evaluator=args.evaluator)
             out = subprocess.run([sys.executable, os.path.abspath(__file__), "--child", json.dumps(cfg)],
                                  capture_output=True, text=True, check=False)
             lines = [x for x in out.stdout.splitlines() if x.startswith("RESULT ")]
@@ -230,7 +238,7 @@ def main() -> int:
     info["loadavg_at_end"] = os.getloadavg()
     info["code_at_end"] = code_version()
     result = {"benchmark": "overhead", "target": f"median per-trial overhead <= {TARGET_MS} ms",
-              "target_met": met, "trials_per_run": args.trials, "evaluator": "synthetic (delay 0)",
+              "target_met": met, "trials_per_run": args.trials, "evaluator": "synthetic (delay 0)" if args.evaluator == "synthetic" else args.evaluator,
               "space": "conv1d", "executor": "local (in-process), 1 worker; each configuration in a fresh process",
               "runs": runs,
               "command": " ".join([".venv/bin/python", "benchmarks/overhead.py"] + sys.argv[1:]),

@@ -110,6 +110,19 @@ SHRINK = {
          'measure=["accuracy@int8", "size_bytes@int8"], train={"steps": 20})'),
         ('study.run(time_budget="30m", workers=2)', 'study.run(trials=4, workers=2)'),
     ],
+    # 20 trials of the reader's loop (200 epochs) and 3 retrainings; 10 + 20 + 10 trained candidates of 300-500
+    # steps with up to 3 x 3 retrainings: 2 trials each, 20-30 epochs or steps, one retraining
+    "docs/own-problem.md": [
+        ('"epochs", 200', '"epochs", 20'),
+        ('study.run(trials=20, final_top_k=1)', 'study.run(trials=2, final_top_k=1, final_seeds=1)'),
+        ('space="conv1d", train={"steps": 300})', 'space="conv1d", train={"steps": 30})'),
+        ('study.run(trials=10, final_top_k=1)', 'study.run(trials=2, final_top_k=1, final_seeds=1)'),
+        ('train={"steps": 500})', 'train={"steps": 50})'),
+        ('study.run(trials=20, final_top_k=3)', 'study.run(trials=2, final_top_k=1, final_seeds=1)'),
+        ('"steps": 300, "amp": True}', '"steps": 30, "amp": True}'),
+        ('study.run(trials=10, device="auto", final_top_k=1)',
+         'study.run(trials=2, device="auto", final_top_k=1, final_seeds=1)'),
+    ],
     # 50 GNNs of 200 steps and 3 x 3 retrainings of 600: 2 GNNs of 20 steps, one retraining
     "docs/graphs.md": [
         ('train={"steps": 200}).run(trials=50)', 'train={"steps": 20}).run(trials=2, final_top_k=1, final_seeds=1)'),
@@ -160,7 +173,16 @@ def training_free_checks(scope: dict, folder: Path) -> None:
     assert scope["header"]["task"] == "mnist1d"
 
 
+def own_problem_checks(scope: dict, folder: Path) -> None:
+    from archscout.metrics import METRICS
+    assert METRICS["val_error"] == "min" and scope["best"].final["seeds"] == 1
+    assert scope["task"].kind == "classification" and scope["task"].input_shape == (1, 64)
+    study = scope["study"]
+    assert study.train_config.amp and len(study.trials("complete")) == 2
+
+
 CHECKS = {
+    "docs/own-problem.md": own_problem_checks,
     "README.md": readme_checks,
     "docs/export.md": export_checks,
     "docs/graphs.md": graphs_checks,

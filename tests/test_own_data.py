@@ -199,3 +199,39 @@ def test_mixed_precision_on_the_cpu_trains_and_is_part_of_the_budget(tmp_path):
     assert study.train_config.budget_key().endswith(",amp")
     study.run(trials=1, final_top_k=0, progress=False)
     assert study.best().metrics["accuracy"] >= 0
+
+
+def test_gpu_latency_is_measured_synchronised_and_refused_without_a_gpu(tmp_path):
+    import torch
+
+    from archscout.cost import measure_latency_device
+    from archscout.metrics import check_metric, latency_spec
+    assert latency_spec(check_metric("latency_ms@cuda:b8")) == ("cuda", 8)
+    calls = []
+    net = torch.nn.Sequential(torch.nn.Linear(4, 8), torch.nn.ReLU(), torch.nn.Linear(8, 2))
+    lat = measure_latency_device(net, (4,), batch_size=2, warmup=2, repeats=5, device="cpu",
+                                 sync=lambda: calls.append(1), max_repeats=5)
+    assert lat.repeats == 5 and lat.runtime == "cpu" and lat.median_ms > 0
+    assert len(calls) == 1 + 2 + 5  # once before timing, then after every warm-up and timed run
+    if not torch.cuda.is_available():
+        with pytest.raises(ArchscoutError, match="latency_ms@cuda:b1 is measured on a CUDA GPU"):
+            Study("g", space="mlp", task="iris", objectives="accuracy,latency_ms@cuda:b1",
+                  strategy="nsga2", storage=f"sqlite:///{tmp_path}/g.db")
+
+
+def test_pool_workers_are_spread_over_gpus_and_ray_asks_for_one_per_trial(monkeypatch):
+    from archscout.evaluate.train_evaluator import TrainingEvaluator
+    from archscout.execute.pool import gpu_env
+    from archscout.execute.ray import gpus_per_trial
+    assert [gpu_env(i, gpus=3) for i in range(4)] == [{"ARCHSCOUT_DEVICE": f"cuda:{k}"} for k in (0, 1, 2, 0)]
+    assert gpu_env(1, gpus=1) == {} and gpu_env(0, gpus=0) == {}
+    assert gpus_per_trial("cuda", 0) == 1 and gpus_per_trial("cuda:1", 4) == 1
+    assert gpus_per_trial("auto", 2) == 1 and gpus_per_trial("auto", 0) == 0 and gpus_per_trial("cpu", 8) == 0
+    # a worker given a GPU uses it when the study asked for auto or cuda, never when it asked for the CPU
+    ev = TrainingEvaluator(get_task("iris"))
+    monkeypatch.setenv("ARCHSCOUT_DEVICE", "cpu")  # stands in for cuda:N on this CPU-only machine
+    assert ev.use_device("auto").torch_device().type == "cpu"
+    monkeypatch.setenv("ARCHSCOUT_DEVICE", "tpu")
+    with pytest.raises(ArchscoutError, match="unknown device 'tpu'"):
+        ev.use_device("auto").torch_device()
+    assert ev.use_device("cpu").torch_device().type == "cpu"

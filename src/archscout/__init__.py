@@ -13,6 +13,7 @@ Public API::
 from . import plots, spaces, strategies, tasks
 from .errors import ArchscoutError, TrialFailed
 from .evaluate import TrainingEvaluator
+from .evaluate.user import Context, evaluator
 from .evaluate.training import TrainConfig
 from .export import load, load_model
 from .metrics import METRICS, Constraint
@@ -21,6 +22,6 @@ from .storage import Storage
 from .study import Study, Trial
 
 __version__ = "0.1.0"
-__all__ = ["Study", "Trial", "Space", "Choice", "Integer", "Repeat", "Block", "Architecture", "TrainConfig",
+__all__ = ["Study", "Trial", "evaluator", "Context", "Space", "Choice", "Integer", "Repeat", "Block", "Architecture", "TrainConfig",
            "TrainingEvaluator", "Storage", "Constraint", "METRICS", "ArchscoutError", "TrialFailed", "load",
            "load_model", "spaces", "tasks", "strategies", "plots"]

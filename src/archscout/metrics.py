@@ -41,13 +41,13 @@ for _kind, _names in KIND_METRICS.items():
     for _name in _names:
         METRICS.setdefault(f"test_{_name}", METRICS[_name])  # final, reported only
 BUILT_IN = frozenset(METRICS)
-RUNTIMES = ("pytorch", "onnxruntime", "onnxruntime-int8")
+RUNTIMES = ("pytorch", "onnxruntime", "onnxruntime-int8", "cuda")  # cuda: PyTorch eager on the GPU, synchronised
 PRECISIONS = ("fp32", "fp16", "int8")
 # metrics measured on the untrained network: constraints on them reject a candidate before training
 COST_METRICS = ("params", "flops", "size_bytes", "latency_ms", "memory_mb")
 QUALIFIED_FORMS = ("proxy@NAME (a zero-cost proxy: archscout proxies --list)", "accuracy@int8", "size_bytes@fp32",
                    "size_bytes@fp16", "size_bytes@int8",
-                   "latency_ms@RUNTIME:bN (RUNTIME: pytorch, onnxruntime, onnxruntime-int8; N: batch size)")
+                   "latency_ms@RUNTIME:bN (RUNTIME: pytorch, onnxruntime, onnxruntime-int8, cuda; N: batch size)")
 _LATENCY = re.compile(r"^latency_ms@([a-z0-9-]+)(?::b(\d+))?$")
 
 

@@ -1,6 +1,8 @@
 """The archscout command line: the click group and its commands, one module per command group."""
 from __future__ import annotations
 
+import os
+
 import click
 
 from . import bench, catalog, export, proxies, report, results, search
@@ -25,5 +27,18 @@ for command in (search.search, results.list_studies, results.show, results.front
 
 
 def main(argv=None) -> int:
-    """Entry point: user errors print one line and exit 2; nothing prints a traceback unless ARCHSCOUT_DEBUG=1."""
+    """Entry point: user errors print one line and exit 2 (a search that completed no trial: 1); nothing prints
+    a traceback unless ARCHSCOUT_DEBUG=1."""
+    short_openmp_spin()
     return run_guarded(cli, argv)
+
+
+def short_openmp_spin() -> None:
+    """Make PyTorch's idle OpenMP threads spin only briefly before they sleep (``GOMP_SPINCOUNT=1000``) unless the
+    environment says how OpenMP waits (:func:`archscout.execute.openmp_wait_env`). OpenMP reads it once, when
+    torch is imported, which the command line does only inside a command, after this. With OpenMP's default,
+    threads that wait for a descheduled partner spin for a few milliseconds each time: on a busy machine a search
+    stalled (see docs/benchmarks.md, "Threads under load")."""
+    from ..execute._base import openmp_wait_env
+
+    os.environ.update(openmp_wait_env())

@@ -200,7 +200,7 @@ def run_guarded(group: click.Group, argv) -> int:
         group.main(args=argv, prog_name="archscout", standalone_mode=False)
     except ArchscoutError as e:
         click.echo(f"error: {e}", err=True)
-        return 2
+        return getattr(e, "exit_code", 2)  # 1: a search that ran and completed no trial
     except (click.exceptions.Abort, KeyboardInterrupt):
         click.echo("interrupted: finished trials are stored; run the same command again to resume", err=True)
         return 130

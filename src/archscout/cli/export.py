@@ -5,6 +5,7 @@ import click
 
 from ..errors import ArchscoutError
 from .common import echo, existing, storage_option
+from .results import resolve_space, space_option
 
 
 @click.command()
@@ -19,7 +20,8 @@ from .common import echo, existing, storage_option
 @click.option("--int8", is_flag=True, default=False,
               help="Also write model.int8.onnx, quantized as the study measured INT8 (needs a study that did: "
                    "--measure accuracy@int8 or a -quant space).")
-def export(study, storage, out, number, seed, formats, int8):
+@space_option
+def export(study, storage, out, number, seed, formats, int8, space):
     """Write a trained model with its architecture JSON and metrics.json, each file checked against PyTorch.
 
     Reload it with archscout.load(FOLDER) (needs the state or torchscript format); see docs/export.md.
@@ -30,7 +32,7 @@ def export(study, storage, out, number, seed, formats, int8):
     formats = check_formats(formats)
     if seed < 0:
         raise ArchscoutError(f"--seed must be >= 0, got {seed}")
-    s = Study.load(study, existing(storage))
+    s = Study.load(study, existing(storage), space=resolve_space(space))
     if number is None:
         t = s.best()
     else:
@@ -44,17 +46,22 @@ def export(study, storage, out, number, seed, formats, int8):
     test = info["retrained"].get("test_accuracy")
     if test is not None:
         echo(f"the model of its final retraining with seed {seed}: test accuracy {100 * test:.2f} %")
+    elif info["retrained"].get("test_r2") is not None:  # a regression: R², MSE and MAE in the target's units
+        r = info["retrained"]
+        echo(f"the model of its final retraining with seed {seed}: test R² {r['test_r2']:.4f} (MSE "
+             f"{r['test_mse']:.4g}, MAE {r['test_mae']:.4g} in the target's units)")
+    unit = "output" if "test_r2" in info["retrained"] else "logit"  # a regression's output is a prediction
     if "onnx" in formats:
         if info["onnx_max_abs_diff"] is None:  # an operator ONNX cannot express: the other formats are exported
             echo(f"no ONNX file: {info['onnx_error']}")
         else:
-            echo(f"ONNX Runtime matches PyTorch within {info['onnx_max_abs_diff']:.2e} (max abs logit difference)")
+            echo(f"ONNX Runtime matches PyTorch within {info['onnx_max_abs_diff']:.2e} (max abs {unit} difference)")
     if "torchscript" in formats:
         if info["torchscript_max_abs_diff"] is None:
             echo(f"no TorchScript file: {info['torchscript_error']}")
         else:
             echo(f"TorchScript reloaded matches PyTorch within {info['torchscript_max_abs_diff']:.2e} "
-                 f"(max abs logit difference)")
+                 f"(max abs {unit} difference)")
     if int8:
         q = info["int8"]
         if q is None:

@@ -7,6 +7,7 @@ import click
 
 from ..errors import ArchscoutError
 from .common import echo, existing, storage_option
+from .results import load_study, space_option
 
 
 @click.command()
@@ -14,16 +15,16 @@ from .common import echo, existing, storage_option
 @storage_option
 @click.option("--out", default=None, help="HTML file to write (default: STUDY-report.html next to the SQLite file).")
 @click.option("--top", type=int, default=5, show_default=True, help="How many top architectures to draw.")
-def report(study, storage, out, top):
+@space_option
+def report(study, storage, out, top, space):
     """Write a study's report: one self-contained HTML file (opens offline) and its plots as PNG files."""
     from ..report.html import write_report
-    from ..study import Study
 
     if top < 1:
         raise ArchscoutError(f"--top must be >= 1, got {top}")
     if out is not None and (os.path.isdir(out) or not out.strip()):
         raise ArchscoutError(f"--out {out!r} is a folder; give the report's file name, e.g. report.html")
-    s = Study.load(study, existing(storage), check_task=False)
+    s = load_study(study, storage, space)
     written = write_report(s, out, top)
     echo(f"report: {written['html']} ({written['bytes'] / 1e6:.2f} MB, self-contained)")
     if written["png"]:

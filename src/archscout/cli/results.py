@@ -8,6 +8,48 @@ import click
 from ..errors import ArchscoutError
 from .common import console, echo, existing, print_board, print_front, storage_option
 
+SPACE_HELP = ("The study's custom space, as module:attr or path/to/file.py:attr (a Space, or a function that "
+              "returns one); built-in spaces need none.")
+
+
+def space_option(f):
+    """--space for the commands that open a stored study (a custom space cannot be found by its name)."""
+    return click.option("--space", "space", default=None, metavar="MODULE:ATTR", help=SPACE_HELP)(f)
+
+
+def resolve_space(text: str | None, option: str = "--space"):
+    """The Space that ``text`` names: ``module:attr`` / ``path/to/file.py:attr`` (a Space, or a callable that
+    returns one when called with no arguments) or a built-in space's name; None for None."""
+    if text is None:
+        return None
+    from ..space import Space, get_space
+
+    if ":" not in text:
+        return get_space(text.strip())
+    from ..importing import load_reference
+
+    obj = load_reference(text, option)
+    if not isinstance(obj, Space) and callable(obj):
+        try:
+            made = obj()
+        except Exception as e:  # noqa: BLE001 - the user's function: one line with what it raised
+            raise ArchscoutError(f"{option} {text!r}: calling it raised {type(e).__name__}: {e}") from None
+        if isinstance(made, Space):
+            return made
+        obj = made
+    if not isinstance(obj, Space):
+        kind = type(obj).__name__
+        raise ArchscoutError(f"{option} {text!r} is {'an' if kind[0] in 'aeiou' else 'a'} {kind}, not a space: name "
+                             f"an archscout.Space or a function that returns one")
+    return obj
+
+
+def load_study(name: str, storage: str, space: str | None = None, check_task: bool = False):
+    """A stored study opened for reading (``space``: its custom space, see :func:`resolve_space`)."""
+    from ..study import Study
+
+    return Study.load(name, existing(storage), space=resolve_space(space), check_task=check_task)
+
 
 @click.command("list")
 @storage_option
@@ -27,13 +69,12 @@ def list_studies(storage):
 @storage_option
 @click.option("--top", type=int, default=10, show_default=True, help="How many trials to show.")
 @click.option("--failed", is_flag=True, help="Also list failed, infeasible and interrupted trials with reasons.")
-def show(study, storage, top, failed):
+@space_option
+def show(study, storage, top, failed, space):
     """Show a study's leaderboard (by validation accuracy; test accuracy of retrained trials)."""
-    from ..study import Study
-
     if top < 1:
         raise ArchscoutError(f"--top must be >= 1, got {top}")
-    s = Study.load(study, existing(storage), check_task=False)
+    s = load_study(study, storage, space)
     print_board(s, top)
     unranked = s.unranked()
     if unranked:
@@ -51,11 +92,10 @@ def show(study, storage, top, failed):
 @click.option("--plots", "plots", default=None, help="Folder for the plots (default: next to the SQLite file).")
 @click.option("--no-plots", is_flag=True, help="Print the front only.")
 @click.option("--json", "as_json", is_flag=True, help="Print the front (trials, objectives, metrics) as JSON.")
-def front(study, storage, plots, no_plots, as_json):
+@space_option
+def front(study, storage, plots, no_plots, as_json, space):
     """Show a study's Pareto-optimal trials and write plots of the front and of hypervolume vs trials."""
-    from ..study import Study
-
-    s = Study.load(study, existing(storage), check_task=False)
+    s = load_study(study, storage, space)
     if as_json:
         history = s.fronts()
         doc = {"study": s.name, "objectives": [list(o) for o in s.objectives], "reference_point": s.reference_point,
@@ -71,11 +111,10 @@ def front(study, storage, plots, no_plots, as_json):
 @click.argument("study")
 @storage_option
 @click.option("--json", "as_json", is_flag=True, help="Print the architecture and metrics as JSON.")
-def best(study, storage, as_json):
+@space_option
+def best(study, storage, as_json, space):
     """Show the best trial of a study: architecture, validation metrics, final test accuracy."""
-    from ..study import Study
-
-    s = Study.load(study, existing(storage), check_task=False)
+    s = load_study(study, storage, space)
     t = s.best()
     doc = {"study": s.name, "trial": t.number, "architecture": t.arch.to_dict(), "metrics": t.metrics,
            "final": t.final or None}
@@ -115,14 +154,14 @@ def best(study, storage, as_json):
               help="Train the top K trials again at the search's own budget with more seeds first (stored).")
 @click.option("--seeds", type=int, default=2, show_default=True, help="More seeds per trial with --revalidate.")
 @click.option("--json", "as_json", is_flag=True, help="Print the diagnostics as JSON.")
-def diagnose(study, storage, revalidate_k, seeds, as_json):
+@space_option
+def diagnose(study, storage, revalidate_k, seeds, as_json, space):
     """How far a real-training search's ranking can be trusted: the validation split's resolution, the rank
     agreement between the search budget and the final retraining, and (with --revalidate) the spread of the
     top trials' validation scores over seeds."""
-    from ..study import Study
     from ..study.diagnostics import diagnostics, lines
 
-    s = Study.load(study, existing(storage), check_task=revalidate_k > 0)
+    s = load_study(study, storage, space, check_task=revalidate_k > 0)
     if revalidate_k:
         def shown(done, total, trial, seed, metrics):
             echo(f"  {done}/{total}: trial #{trial.number} seed {seed}")

@@ -7,6 +7,7 @@ import click
 from click.core import ParameterSource
 
 from ..errors import ArchscoutError
+from ..report.progress import print_lines
 from .common import KeyValue, echo, load_config, print_board, print_front, storage_option
 
 
@@ -33,7 +34,8 @@ from .common import KeyValue, echo, load_config, print_board, print_front, stora
 @click.option("--amp", is_flag=True, default=False,
               help="Automatic mixed precision (float16 on CUDA, bfloat16 on the CPU); part of the training budget.")
 @click.option("--space", default=None,
-              help="Search space (see `archscout spaces`). Default: conv1d, or the space of a tabular benchmark.")
+              help="Search space (see `archscout spaces`), or your own as module:attr or path/to/file.py:attr (a "
+                   "Space, or a function that returns one). Default: conv1d, or the space of a tabular benchmark.")
 @click.option("--strategy", default="evolution", show_default=True,
               help="Search strategy (see `archscout strategies`).")
 @click.option("--strategy-option", "strategy_options", type=KeyValue(), multiple=True,
@@ -91,6 +93,9 @@ from .common import KeyValue, echo, load_config, print_board, print_front, stora
                    "tables; space gnn) or synthetic[:OPTS] (a no-training stand-in for testing; see the docs).")
 @click.option("--workers", type=int, default=1, show_default=True,
               help="Trials evaluated at once (a local process pool when > 1).")
+@click.option("--threads", type=int, default=None,
+              help="PyTorch intra-op threads per trial. Default: the usable cores shared among the workers "
+                   "(cores // workers; 1 per Ray task), capped by OMP_NUM_THREADS when set.")
 @click.option("--executor", type=click.Choice(["local", "pool", "ray"]), default=None,
               help="Where trials run: local (in this process), pool (worker processes), ray (a Ray cluster). "
                    "Default: local for 1 worker, pool for more.")
@@ -108,7 +113,7 @@ def search(task, label, task_kind, val_fraction, folds, device, amp, space, stra
            reference, measure, prescreen_latency, guide, guide_pool, guide_proxies, constraints, steps, epochs,
            batch_size, lr, optimizer, schedule, final_steps, top_k, final_seeds, population_size, sample_size,
            evaluator, workers, executor, address, trial_timeout, trial_memory, max_failures, on_interrupted,
-           progress):
+           progress, threads):
     """Search for an architecture, retrain the best, and print the leaderboard.
 
     Every trial is stored as it finishes; running the same command again resumes the
@@ -119,6 +124,12 @@ def search(task, label, task_kind, val_fraction, folds, device, amp, space, stra
     check_budget(trials, time_budget)
     check_search_options(workers, executor, address, trial_timeout, trial_memory, max_failures or None,
                          on_interrupted)  # refuse bad settings before anything is stored
+    from ..execute import check_threads, default_threads
+    check_threads(threads)
+    from .results import resolve_space
+    space_ref = space if space is not None and ":" in space else None
+    if space_ref:
+        space = resolve_space(space_ref)  # your own Space, imported before anything is stored
     if top_k < 0 or final_seeds < 0:
         raise ArchscoutError("--top-k and --final-seeds must be >= 0")
     options = _strategy_options(click.get_current_context(), strategy_options,
@@ -148,13 +159,19 @@ def search(task, label, task_kind, val_fraction, folds, device, amp, space, stra
     echo(f"study {study.name} · {what}")
     for note in getattr(study.task, "notes", ()) if study.evaluator_spec.needs_task else ():
         echo(note)
-    where = f"{workers} worker{'s' if workers > 1 else ''}" + (f" on {executor}" if executor else "")
+    n = threads or (1 if executor == "ray" else default_threads(workers))
+    where = (f"{workers} worker{'s' if workers > 1 else ''}" + (f" on {executor}" if executor else "")
+             + f" × {n} thread{'s' if n > 1 else ''}")
     echo(f"space {study.space.name} · strategy {study.strategy_name} · budget "
          f"{trials if trials else '∞'} trials / {time_budget or 'no time limit'} · {where} · storage "
          f"{study.storage.shown_url}")
     study.run(trials=trials, time_budget=time_budget, final_top_k=top_k, final_seeds=final_seeds,
-              progress=progress, workers=workers, executor=executor, address=address, trial_timeout=trial_timeout,
-              trial_memory_mb=trial_memory, max_failures=max_failures or None, on_interrupted=on_interrupted)
+              progress=progress or print_lines, workers=workers, executor=executor, address=address,
+              trial_timeout=trial_timeout, trial_memory_mb=trial_memory, max_failures=max_failures or None,
+              on_interrupted=on_interrupted, threads=threads)  # --no-progress: the trial lines, without the bar
+    if not study.leaderboard(1):  # nothing to show or export: say so, and exit 1
+        from ..study.loop import NoTrialCompleted
+        raise NoTrialCompleted.of(study)
     print_board(study, 10)
     if study.multi_objective:
         print_front(study)
@@ -164,9 +181,11 @@ def search(task, label, task_kind, val_fraction, folds, device, amp, space, stra
             echo(line)
     echo(f"\nresults: study {study.name!r} in {study.storage.shown_url}")
     exportable = study.evaluator_spec.needs_task  # a lookup evaluator trained nothing that could be exported
+    extra = ("" if storage == "sqlite:///archscout.db" else f" --storage {storage}") \
+        + (f" --space {space_ref}" if space_ref else "")
     echo(f"next: archscout show {study.name}"
          + (f"   ·   archscout export {study.name} --out model/" if exportable else "")
-         + ("" if storage == "sqlite:///archscout.db" else f"   (add --storage {storage})"))
+         + (f"   (add{extra})" if extra else ""))
 
 
 def _reference(items: tuple) -> dict | None:

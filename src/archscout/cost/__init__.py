@@ -164,3 +164,40 @@ def measure_latency(model, input_shape: tuple, batch_size: int = 1, warmup: int 
         torch.set_num_threads(previous)
         model.train(was_training)
     return _latency_record(times, stable, batch_size, used, warmup, "pytorch")
+
+
+def measure_latency_device(model, input_shape: tuple, batch_size: int = 1, warmup: int = 10, repeats: int = 50,
+                           device: str = "cuda", rel_tol: float = 0.03, max_repeats: int | None = None,
+                           max_seconds: float = 2.0, sync=None) -> Latency:
+    """Time forward passes on an accelerator (a copy of ``model`` moved to ``device``), waiting for the device
+    after every run so that each time is the whole pass, not its launch: ``torch.cuda.synchronize`` on CUDA
+    (``sync`` replaces it, e.g. in a test on the CPU). Otherwise as :func:`measure_latency`; the record's runtime
+    is the device's type (``cuda``)."""
+    import copy
+
+    import torch
+
+    cap = _check_timing(batch_size, warmup, repeats, rel_tol, max_repeats, max_seconds)
+    dev = torch.device(device)
+    if sync is None:
+        if dev.type == "cuda":
+            def sync():
+                torch.cuda.synchronize(dev)
+        elif dev.type == "mps":
+            sync = torch.mps.synchronize
+        else:
+            def sync():
+                return None
+    net = copy.deepcopy(model).to(dev).eval()
+    x = torch.randn((batch_size,) + tuple(input_shape), device=dev)
+
+    def run():
+        net(x)
+        sync()
+
+    with torch.inference_mode():
+        sync()
+        times, stable = _time_runs(run, warmup, repeats, rel_tol, cap, max_seconds)
+    if dev.type == "cuda":
+        torch.cuda.empty_cache()
+    return _latency_record(times, stable, batch_size, torch.get_num_threads(), warmup, dev.type)

@@ -7,7 +7,7 @@ Built-in evaluators, each registered in :data:`EVALUATORS` by the module that de
 """
 from __future__ import annotations
 
-from . import synthetic, tabular, zero_cost  # noqa: F401 - importing registers them
+from . import synthetic, tabular, user, zero_cost  # noqa: F401 - importing registers them
 from .base import EVALUATORS, Evaluation, Evaluator, EvaluatorSpec, Infeasible
 from .measure import CALIBRATION_SAMPLES, PRESCREEN_MARGIN, LatencyConfig, NetworkEvaluator, release_memory
 from .train_evaluator import TrainingEvaluator

@@ -92,6 +92,16 @@ class Evaluator(ABC):
         return metric in cls.measured(options) or bool(cls.on_request) and metric.startswith(cls.on_request)
 
     @classmethod
+    def takes_task(cls, options: str = "") -> bool:
+        """Whether it builds networks for the study's task (which then has a final retraining): ``needs_task``."""
+        return cls.needs_task
+
+    @classmethod
+    def does_train(cls, options: str = "") -> bool:
+        """Whether it trains every candidate: ``trains``."""
+        return cls.trains
+
+    @classmethod
     def required_space(cls, options: str = "") -> str | None:
         """The built-in space it requires (a tabular benchmark's), or None when any space works."""
         return None
@@ -213,6 +223,14 @@ class Evaluator(ABC):
 EVALUATORS: Registry[type[Evaluator]] = Registry("evaluator")
 
 
+def _is_reference(text: str) -> bool:
+    """``module.path:attr`` or ``path/to/file.py:attr`` (a user's evaluator), not a registered ``NAME:OPTIONS``."""
+    where, sep, attr = text.rpartition(":")
+    if not sep or not attr.isidentifier():
+        return False
+    return where.endswith(".py") or all(p.isidentifier() for p in where.split("."))
+
+
 @dataclass(frozen=True, eq=False)
 class EvaluatorSpec:
     """A registered evaluator with its options, as a study stores it (``text``) and asks about it.
@@ -230,9 +248,14 @@ class EvaluatorSpec:
             return text
         if isinstance(text, type) and issubclass(text, Evaluator):
             return cls(text, "")
+        if callable(text) and hasattr(text, "__archscout_evaluator__"):  # a declared function given as an object
+            from .user import reference_for
+            text = f"python:{reference_for(text)}"
         if not isinstance(text, str):
             raise ArchscoutError(f"an evaluator is named by a string, got {text!r}")
         name, _, options = text.partition(":")
+        if name not in EVALUATORS and _is_reference(text):  # a user's function: module:attr or file.py:attr
+            name, options = "python", text
         evaluator = EVALUATORS.get(name)
         return cls(evaluator, evaluator.parse_options(options, load=load))
 
@@ -257,11 +280,11 @@ class EvaluatorSpec:
 
     @property
     def needs_task(self) -> bool:
-        return self.cls.needs_task
+        return self.cls.takes_task(self.options)
 
     @property
     def trains(self) -> bool:
-        return self.cls.trains
+        return self.cls.does_train(self.options)
 
     def measured(self) -> tuple[str, ...]:
         return self.cls.measured(self.options)

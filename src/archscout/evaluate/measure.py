@@ -137,6 +137,12 @@ class NetworkEvaluator(Evaluator):
                     metrics[metric] = int8.size_bytes
                 else:
                     latencies[metric] = self._latency_onnx(int8.model_bytes, spec[1], "onnxruntime-int8")
+            elif spec[0] == "cuda":
+                from ..cost import measure_latency_device
+                device = self.torch_device()
+                latencies[metric] = measure_latency_device(model, self.task.input_shape, spec[1], self.latency.warmup,
+                                                           self.latency.repeats,
+                                                           device if device.type == "cuda" else "cuda")
             elif spec[0] == "pytorch":
                 latencies[metric] = measure_latency(model, self.task.input_shape, spec[1], self.latency.warmup,
                                                     self.latency.repeats, self.latency.threads)

@@ -1,20 +1,37 @@
 """The in-process executor: one trial at a time in the search process."""
 from __future__ import annotations
 
+import sys
+
 from ._base import Executor
 
 
 class LocalExecutor(Executor):
+    """Trials run in the search process with :meth:`trial_threads` intra-op threads (set at ``start``,
+    the process's previous count restored at ``close``)."""
+
     name = "local"
     workers = 1
 
-    def __init__(self):
+    def __init__(self, threads: int | None = None):
         self.runner = None
         self.pending: list = []
+        self.threads = threads
+        self._previous_threads: int | None = None
 
     def start(self, runner) -> None:
         self.runner = runner
+        self._use_threads()
         runner.prepare()
+
+    def _use_threads(self) -> None:
+        """Set the trials' thread count once torch is imported (an evaluator that never uses torch, such as a
+        tabular lookup, does not import it for this)."""
+        torch = sys.modules.get("torch")
+        if torch is None or self._previous_threads is not None:
+            return
+        self._previous_threads = torch.get_num_threads()
+        torch.set_num_threads(self.trial_threads())
 
     def free(self) -> int:
         return 1 - len(self.pending)
@@ -29,7 +46,11 @@ class LocalExecutor(Executor):
         if not self.pending:
             return []
         key, arch_json, seed, fidelity = self.pending.pop(0)
+        self._use_threads()  # torch may have been imported since the last trial
         return [(key, self.runner(arch_json, seed, fidelity))]
 
     def close(self) -> None:
         self.pending.clear()
+        if self._previous_threads is not None:
+            sys.modules["torch"].set_num_threads(self._previous_threads)
+            self._previous_threads = None

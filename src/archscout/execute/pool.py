@@ -1,7 +1,9 @@
 """A pool of worker processes on this machine, each evaluating one trial at a time.
 
 Workers are started with ``spawn`` (a clean interpreter: no inherited OpenMP or lock state)
-and given ``cpus // workers`` threads each, so N workers do not oversubscribe the cores.
+and given ``cores // workers`` threads each (or ``--threads``), so N workers do not oversubscribe the
+cores; their idle OpenMP threads spin only briefly before they sleep (``GOMP_SPINCOUNT=1000`` unless the
+environment says how OpenMP waits; see :func:`archscout.execute.openmp_wait_env`).
 The driver watches every worker: one that dies (a segfault, the kernel's OOM killer, an
 ``os._exit``), outlives the per-trial time limit, or grows past the memory limit is
 stopped and replaced, and its trial becomes a failed trial with the reason.
@@ -17,21 +19,36 @@ from multiprocessing.connection import wait as wait_conns
 
 from ..errors import ArchscoutError
 from ..evaluate.runner import Outcome
-from ._base import Executor
+from ._base import Executor, openmp_wait_env, usable_cores
 
 _THREAD_VARS = ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS")
 MAX_START_FAILURES = 3
 START_TIMEOUT = 300.0
 
-
-def cpu_count() -> int:
-    try:
-        return len(os.sched_getaffinity(0))
-    except AttributeError:  # pragma: no cover - not Linux
-        return os.cpu_count() or 1
+cpu_count = usable_cores  # the name this module used before
 
 
-def _worker_main(conn, runner_bytes: bytes, threads: int) -> None:
+def worker_env(threads: int) -> dict[str, str]:
+    """The environment variables a worker starts with: its thread count for every threading library, and idle
+    OpenMP threads that spin only briefly (unless this process's environment says how OpenMP waits). Read by the
+    worker's OpenMP when it loads, i.e. when the worker imports torch."""
+    return {**{k: str(threads) for k in _THREAD_VARS}, **openmp_wait_env()}
+
+
+def gpu_env(index: int, gpus: int | None = None) -> dict[str, str]:
+    """Worker ``index``'s GPU when the machine has several: ``ARCHSCOUT_DEVICE=cuda:(index mod count)``, which an
+    evaluator asked to train on ``auto`` or ``cuda`` uses (see ``Evaluator.torch_device``); nothing with one GPU or
+    none. ``gpus``: the count (default: what PyTorch sees here)."""
+    if gpus is None:
+        try:
+            import torch
+            gpus = torch.cuda.device_count() if torch.cuda.is_available() else 0
+        except ImportError:  # pragma: no cover - torch is a dependency
+            gpus = 0
+    return {"ARCHSCOUT_DEVICE": f"cuda:{index % gpus}"} if gpus > 1 else {}
+
+
+def _worker_main(conn, runner_bytes: bytes, threads: int, files: dict | None = None) -> None:
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the driver's to handle
     try:
         try:
@@ -40,6 +57,10 @@ def _worker_main(conn, runner_bytes: bytes, threads: int) -> None:
             torch.set_num_threads(threads)
         except ImportError:  # pragma: no cover - torch is a dependency
             pass
+        if files:  # Python files the driver loaded by reference (--space path/to/file.py:attr)
+            from ..importing import preload
+
+            preload(files)
         runner = pickle.loads(runner_bytes)
         runner.prepare()
     except Exception as e:  # noqa: BLE001 - reported to the driver, which stops the search
@@ -73,13 +94,18 @@ def _death(exitcode: int | None) -> str:
 
 
 class _Worker:
-    def __init__(self, ctx, runner_bytes: bytes, threads: int, index: int):
+    def __init__(self, ctx, runner_bytes: bytes, threads: int, index: int, gpu: bool = False):
         parent, child = ctx.Pipe()
-        saved = {k: os.environ.get(k) for k in _THREAD_VARS}
-        os.environ.update({k: str(threads) for k in _THREAD_VARS})
+        from ..importing import loaded_files
+
+        env = worker_env(threads)
+        if gpu:
+            env.update(gpu_env(index))  # several GPUs: the workers are spread over them
+        saved = {k: os.environ.get(k) for k in env}
+        os.environ.update(env)  # a spawned process takes the environment of the moment it starts
         try:
-            self.proc = ctx.Process(target=_worker_main, args=(child, runner_bytes, threads), daemon=True,
-                                    name=f"archscout-worker-{index}")
+            self.proc = ctx.Process(target=_worker_main, args=(child, runner_bytes, threads, loaded_files()),
+                                    daemon=True, name=f"archscout-worker-{index}")
             self.proc.start()
         finally:
             for k, v in saved.items():
@@ -116,13 +142,10 @@ class PoolExecutor(Executor):
                  threads: int | None = None):
         self.workers = workers
         self.time_limit, self.memory_mb = time_limit, memory_mb
-        self.threads = threads or max(1, cpu_count() // workers)
+        self.threads = threads  # None: default_threads(workers), see Executor.trial_threads
         self.ctx = mp.get_context("spawn")
         self.pool: list[_Worker] = []
         self.start_failures = 0
-
-    def describe(self) -> dict:
-        return {"executor": self.name, "workers": self.workers, "threads_per_worker": self.threads}
 
     def start(self, runner) -> None:
         try:
@@ -130,7 +153,10 @@ class PoolExecutor(Executor):
         except (pickle.PicklingError, AttributeError, TypeError) as e:
             raise ArchscoutError(f"the evaluator or space cannot be sent to worker processes ({e}); define custom "
                                  f"builders and constraints at module level, or run with one worker") from None
-        self.pool = [_Worker(self.ctx, self.runner_bytes, self.threads, i) for i in range(self.workers)]
+        # a study training on auto / cuda: with several GPUs, worker i gets GPU i mod their count
+        self.gpu = getattr(getattr(runner, "evaluator", None), "device", "cpu") in ("auto", "cuda")
+        self.pool = [_Worker(self.ctx, self.runner_bytes, self.trial_threads(), i, self.gpu)
+                     for i in range(self.workers)]
         # wait until every worker has imported torch and unpacked the evaluator, so trials are claimed (and
         # timed) only when a worker can start them
         deadline = time.monotonic() + START_TIMEOUT
@@ -157,7 +183,7 @@ class PoolExecutor(Executor):
     def _replace(self, w: _Worker) -> None:
         w.kill()
         i = self.pool.index(w)
-        self.pool[i] = _Worker(self.ctx, self.runner_bytes, self.threads, i)
+        self.pool[i] = _Worker(self.ctx, self.runner_bytes, self.trial_threads(), i, self.gpu)
 
     def wait(self, timeout: float):
         done: list = []

@@ -2,9 +2,10 @@
 
 ``--executor ray`` starts a private local Ray instance; ``--address HOST:PORT`` joins a
 running cluster (``ray start --head`` on one machine, ``ray start --address HEAD:PORT`` on
-the others; see docs/scale-out.md). Each trial is one task with one CPU and no retries: a
-task that raises, whose worker dies, or that outlives the per-trial time limit (it is
-cancelled, which kills its worker) becomes a failed trial with the reason.
+the others; see docs/scale-out.md). Each trial is one task with no retries, asking Ray for one CPU
+per intra-op thread (one thread unless ``--threads N`` is given: Ray places tasks, so the local
+cores say nothing about a cluster's): a task that raises, whose worker dies, or that outlives the
+per-trial time limit (it is cancelled, which kills its worker) becomes a failed trial with the reason.
 """
 from __future__ import annotations
 
@@ -18,14 +19,22 @@ from ..evaluate.runner import Outcome
 from ._base import Executor
 
 
-def _ray_task(runner, arch_json: str, seed: int, fidelity: dict | None = None):
+def _ray_task(runner, arch_json: str, seed: int, fidelity: dict | None = None, threads: int = 1):
     try:
         import torch
 
-        torch.set_num_threads(1)  # workers are reused; a task has one CPU
+        torch.set_num_threads(threads)  # workers are reused: set for every task (it asked for that many CPUs)
     except ImportError:  # pragma: no cover - torch is a dependency
         pass
     return runner(arch_json, seed, fidelity)
+
+
+def gpus_per_trial(device: str, cluster_gpus: float) -> int:
+    """GPUs a trial asks Ray for: one when the study trains on a GPU (``cuda``, ``cuda:N``, or ``auto`` on a cluster
+    that has GPUs; Ray then makes the task's GPU the one ``cuda`` names), else none."""
+    if device.startswith("cuda"):
+        return 1
+    return 1 if device == "auto" and cluster_gpus > 0 else 0
 
 
 def _warm_up(hold: float) -> int:
@@ -51,16 +60,36 @@ def _check_reachable(address: str) -> None:
                              f"`ray start --head --port={port_n}` or check the address") from None
 
 
+def _pickle_files_by_value(ray) -> None:
+    """Python files loaded by reference (``--space path/to/file.py:attr``) exist only in this process: ship
+    what they define by value, so Ray's workers need not find the files."""
+    import sys
+
+    from ..importing import loaded_files
+
+    register = getattr(getattr(ray, "cloudpickle", None), "register_pickle_by_value", None)
+    for name in loaded_files():
+        if register is not None and name in sys.modules:
+            register(sys.modules[name])
+
+
 class RayExecutor(Executor):
     name = "ray"
 
-    def __init__(self, workers: int, address: str | None = None, time_limit: float | None = None):
+    def __init__(self, workers: int, address: str | None = None, time_limit: float | None = None,
+                 threads: int | None = None):
         self.workers, self.address, self.time_limit = workers, address, time_limit
+        self.threads = threads
         self.inflight: dict = {}  # ObjectRef -> (key, submitted)
         self._started_ray = False
 
+    def trial_threads(self) -> int:
+        """One thread per task unless given: a Ray task asks for one CPU per thread, wherever Ray places it."""
+        return self.threads or 1
+
     def describe(self) -> dict:
-        return {"executor": self.name, "workers": self.workers, "address": self.address or "local"}
+        return {"executor": self.name, "workers": self.workers, "address": self.address or "local",
+                "threads_per_worker": self.trial_threads()}
 
     def start(self, runner) -> None:
         try:
@@ -75,10 +104,21 @@ class RayExecutor(Executor):
             else:
                 os.environ.setdefault("RAY_DEDUP_LOGS", "0")
                 os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
-                ray.init(address="local", num_cpus=self.workers, include_dashboard=False, log_to_driver=False,
-                         logging_level=logging.ERROR)
+                from ._base import openmp_wait_env
+
+                added = openmp_wait_env()  # a private instance's workers start with this process's environment
+                os.environ.update(added)
+                try:
+                    ray.init(address="local", num_cpus=self.workers * self.trial_threads(), include_dashboard=False,
+                             log_to_driver=False, logging_level=logging.ERROR)
+                finally:
+                    for key in added:
+                        os.environ.pop(key, None)
             self._started_ray = True
-        self.task = ray.remote(num_cpus=1, max_retries=0)(_ray_task)
+        _pickle_files_by_value(ray)
+        gpus = gpus_per_trial(getattr(getattr(runner, "evaluator", None), "device", "cpu"),
+                              ray.cluster_resources().get("GPU", 0))
+        self.task = ray.remote(num_cpus=self.trial_threads(), num_gpus=gpus, max_retries=0)(_ray_task)
         self.runner_ref = ray.put(runner)
         # start the workers and load torch and archscout in each before the first trial, so that a busy machine's
         # slow start-up is not counted against the first trials' time limit
@@ -92,7 +132,7 @@ class RayExecutor(Executor):
         return len(self.inflight)
 
     def submit(self, key, arch_json: str, seed: int, fidelity: dict | None = None) -> None:
-        ref = self.task.remote(self.runner_ref, arch_json, seed, fidelity)
+        ref = self.task.remote(self.runner_ref, arch_json, seed, fidelity, self.trial_threads())
         self.inflight[ref] = (key, time.monotonic())
 
     def wait(self, timeout: float):

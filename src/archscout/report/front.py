@@ -21,14 +21,19 @@ HEADLINES = ("test_accuracy", "test_r2")  # what a final retraining is summed up
 
 def final_headline(final: dict) -> str | None:
     """The test metric a final retraining summary leads with (test_accuracy, or test_r2 for a regression)."""
-    return next((m for m in HEADLINES if f"{m}_mean" in (final or {})), None)
+    final = final or {}
+    known = next((m for m in HEADLINES if f"{m}_mean" in final), None)
+    return known or next((k[:-5] for k in final if k.startswith("test_") and k.endswith("_mean")), None)
 
 
 def final_label(study_or_final) -> str:
     """How the headline test metric is headed in a table: "test acc %" or "test R²"."""
     final = study_or_final if isinstance(study_or_final, dict) else next(
         (t.final for t in study_or_final.trials("complete") if t.final), {})
-    return "test R²" if final_headline(final) == "test_r2" else "test acc %"
+    metric = final_headline(final)
+    if metric is None or metric == "test_accuracy":
+        return "test acc %"
+    return "test R²" if metric == "test_r2" else metric
 
 
 def final_text(final: dict) -> str:
@@ -45,8 +50,11 @@ def final_text(final: dict) -> str:
 
 def final_key(final: dict) -> float:
     """A retrained trial's headline test mean, for ordering (higher is better)."""
+    from ..metrics import METRICS
     metric = final_headline(final)
-    return final[metric + "_mean"] if metric else float("-inf")
+    if not metric:
+        return float("-inf")
+    return -final[metric + "_mean"] if METRICS.get(metric) == "min" else final[metric + "_mean"]
 
 
 def fmt_metric(metric: str, value) -> str:

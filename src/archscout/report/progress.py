@@ -1,4 +1,5 @@
-"""Progress reporting for the search loop: a rich progress bar, a callback, or nothing."""
+"""Progress reporting for the search loop: a rich progress bar with a line per trial, a callback (such as
+:func:`print_lines`, the lines without the bar, what ``--no-progress`` prints), or nothing."""
 from __future__ import annotations
 
 from typing import Callable
@@ -39,6 +40,25 @@ def trial_line(trial) -> str:
     return f"#{trial.number:<4} {core}  {trial.arch.describe()}"
 
 
+def final_line(trial, seed, metrics) -> str:
+    score = (f"test acc {metrics['test_accuracy']:.4f}" if "test_accuracy" in metrics
+             else f"test R² {metrics.get('test_r2', float('nan')):.4f}")
+    return f"final  #{trial.number:<4} seed {seed}  {score}  ({metrics.get('train_seconds', 0):.1f} s)"
+
+
+def print_lines(event: str, **data) -> None:
+    """A progress callback (``progress=print_lines``) that prints one line per trial, note and final retraining,
+    without a progress bar: what ``archscout search --no-progress`` shows (the bar hidden, never the results)."""
+    import click
+
+    if event == "trial":
+        click.echo(trial_line(data["trial"]))
+    elif event == "note":
+        click.echo(data["text"])
+    elif event == "final":
+        click.echo(final_line(data["trial"], data["seed"], data["metrics"]))
+
+
 class RichReporter(SilentReporter):
     """A progress bar (trials done, elapsed / remaining, best so far) with one line per trial above it."""
 
@@ -76,12 +96,12 @@ class RichReporter(SilentReporter):
                                               completed=f.pop("completed"), **f)
 
     def trial(self, trial, done, used, best):
-        self.progress.console.print(trial_line(trial))
+        self.progress.console.print(trial_line(trial), markup=False)  # an error may hold [brackets]
         f = self._fields(done, used, best)
         self.progress.update(self.task_id, completed=f.pop("completed"), **f)
 
     def note(self, text):
-        self.progress.console.print(f"[yellow]{text}[/yellow]")
+        self.progress.console.print(text, style="yellow", markup=False)
 
     def start_final(self, total):
         if total:
@@ -89,9 +109,7 @@ class RichReporter(SilentReporter):
             self.task_id = self.progress.add_task("final retraining", total=total, count=f"0/{total} runs", best="")
 
     def final(self, trial, seed, metrics, done, total):
-        score = (f"test acc {metrics['test_accuracy']:.4f}" if "test_accuracy" in metrics
-                 else f"test R² {metrics.get('test_r2', float('nan')):.4f}")
-        self.progress.console.print(f"final  #{trial.number:<4} seed {seed}  {score}  ({metrics['train_seconds']:.1f} s)")
+        self.progress.console.print(final_line(trial, seed, metrics), markup=False)
         self.progress.update(self.task_id, completed=done, count=f"{done}/{total} runs")
 
     def stop(self):
@@ -99,6 +117,8 @@ class RichReporter(SilentReporter):
 
 
 def make_reporter(progress, trials, seconds):
+    """``True``: a progress bar with a line per trial; a callable: called for each event (``print_lines``: the
+    lines only); anything else (False, None): nothing."""
     if progress is True:
         return RichReporter(trials, seconds)
     if callable(progress):

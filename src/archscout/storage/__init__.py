@@ -7,6 +7,13 @@ its architecture is a row under a unique index, so processes on one or many mach
 evaluate the same architecture at the same budget twice. A database this version did not
 write (another application's, a damaged one, or a newer archscout schema) is reported and
 never modified; an older archscout schema is migrated in place.
+
+A SQLite file that this process cannot write (the file, or its folder, without write permission: read-only
+media, another user's results) is opened read-only: everything reads, nothing is created or migrated, and a
+write is refused with one clear error. When the folder is not writable either, SQLite could not create its
+``-shm`` file to read a write-ahead-logged database, so the file is opened ``immutable`` (it must not change
+while it is read) unless a write-ahead log with content lies next to it. ``sqlite:///file:PATH?mode=ro&uri=true``
+(or ``immutable=1``) asks for the same explicitly.
 """
 from __future__ import annotations
 
@@ -15,6 +22,7 @@ import math
 import os
 import socket
 import time
+import urllib.parse
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -137,6 +145,33 @@ def _normalise_url(url: str):
     return parsed
 
 
+def _uri_path(database: str) -> str:
+    """The file of a SQLite ``file:`` URI (``file:/a/b.db``, ``file:///a/b.db``, ``file:b.db``)."""
+    path = database[len("file:"):] if database.startswith("file:") else database
+    if path.startswith("//"):  # file://HOST/path: SQLite accepts an empty host or localhost only
+        path = path[2:]
+        path = path[len("localhost"):] if path.startswith("localhost/") else path
+    return urllib.parse.unquote(path.partition("?")[0])
+
+
+def read_only_reason(path: str) -> tuple[str, dict] | None:
+    """Why an existing SQLite file must be opened read-only here, with the URI parameters that read it
+    without writing anything; None when it is writable (file and folder). ``immutable=1`` when even the
+    ``-shm`` file of its write-ahead log cannot be created, unless that log holds content (then a
+    read-only connection reads it, if its ``-shm`` exists)."""
+    folder = os.path.dirname(os.path.abspath(path))
+    file_ok, folder_ok = os.access(path, os.W_OK), os.access(folder, os.W_OK)
+    if file_ok and folder_ok:
+        return None
+    why = ("neither the file nor its folder is writable" if not (file_ok or folder_ok) else
+           "the file is not writable" if not file_ok else f"its folder {folder!r} is not writable")
+    if not folder_ok:
+        wal, shm = path + "-wal", path + "-shm"
+        if not (os.path.exists(wal) and os.path.getsize(wal) > 0 and os.path.exists(shm)):
+            return why, {"mode": "ro", "immutable": "1"}
+    return why, {"mode": "ro"}
+
+
 def version_stamp(trials: int, running: int, finals: int, latest: float) -> str:
     """What :meth:`Storage.study_version` returns, for counts worked out elsewhere (from trials already read)."""
     return f"{trials}-{running}-{finals}-{float(latest):.3f}"
@@ -146,17 +181,25 @@ class Storage:
     """Database access for studies, trials, sessions and final results. ``url`` is any SQLAlchemy URL."""
 
     def __init__(self, url: str = "sqlite:///archscout.db", create: bool = True):
-        """``create=False``: the database must exist already (for commands that only read)."""
+        """``create=False``: the database must exist already (for commands that only read). A SQLite file this
+        process cannot write is opened read-only (:attr:`read_only` says why)."""
         self.url, self.create = url, create
         parsed = _normalise_url(url)
         self.shown_url = parsed.render_as_string(hide_password=True)
         self.backend = parsed.get_backend_name()
+        self.read_only: str | None = None  # why the storage is read-only; None when it is not
         kwargs: dict[str, Any] = {}
         if self.backend == "sqlite":
             path = parsed.database
             if not path:
                 raise ArchscoutError(f"storage {url!r} names no database file; use e.g. sqlite:///archscout.db "
                                      f"(sqlite:///:memory: keeps nothing)")
+            uri = str(parsed.query.get("uri", "")).lower() in ("true", "1")
+            if uri and path.startswith("file:"):
+                path = _uri_path(path)
+                if parsed.query.get("mode") == "ro" or parsed.query.get("immutable") == "1":
+                    self.read_only = "it was opened with mode=ro" if parsed.query.get("mode") == "ro" \
+                        else "it was opened immutable"
             if path != ":memory:" and not create and not os.path.exists(path):
                 raise ArchscoutError(f"no database at {os.path.abspath(path)!r} (storage {url!r}); check --storage")
             if path != ":memory:":
@@ -165,6 +208,11 @@ class Storage:
                     raise ArchscoutError(f"storage {url!r}: folder {folder!r} does not exist")
                 if os.path.isdir(path):
                     raise ArchscoutError(f"storage {url!r}: {path!r} is a folder, not a database file")
+                found = read_only_reason(path) if not uri and os.path.exists(path) else None
+                if found is not None:  # read it through a URI that writes nothing, not even a -shm file
+                    self.read_only, params = found
+                    parsed = parsed.set(database="file:" + urllib.parse.quote(os.path.abspath(path)),
+                                        query={**params, "uri": "true"})
             kwargs["connect_args"] = {"timeout": 60}
         elif self.backend == "postgresql":
             kwargs["pool_pre_ping"] = True
@@ -193,6 +241,13 @@ class Storage:
             immediate = conn.get_execution_options().get("archscout_immediate")
             conn.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
 
+    def _write(self):
+        """The engine for a write; a read-only storage refuses it with one clear error."""
+        if self.read_only:
+            raise ArchscoutError(f"storage {self.shown_url!r} is read-only ({self.read_only}); this command "
+                                 f"writes to the database: copy the file somewhere writable first")
+        return self._writer
+
     def _error(self, e: Exception) -> ArchscoutError:
         first = str(getattr(e, "orig", e)).strip().splitlines()[0] if str(getattr(e, "orig", e)).strip() else ""
         if isinstance(e, OperationalError) and self.backend != "sqlite":
@@ -218,8 +273,11 @@ class Storage:
         if meta_table.name not in existing:
             if not self.create:
                 raise ArchscoutError(f"storage {self.shown_url!r} holds no archscout studies (an empty database)")
+            if self.read_only:
+                raise ArchscoutError(f"storage {self.shown_url!r} is read-only ({self.read_only}), so archscout "
+                                     f"cannot create its tables there; use a database file you can write")
             try:
-                with self._writer.begin() as c:
+                with self._write().begin() as c:
                     metadata.create_all(c)
                     c.execute(meta_table.insert().values(key="schema_version", value=str(SCHEMA_VERSION)))
             except (DatabaseError, OperationalError) as e:
@@ -246,6 +304,10 @@ class Storage:
         if self.backend == "sqlite":
             self._quick_check()
         if version < SCHEMA_VERSION:
+            if self.read_only:
+                raise ArchscoutError(f"storage {self.shown_url!r} was written by an older archscout (schema "
+                                     f"{version}) and is read-only ({self.read_only}), so it cannot be brought "
+                                     f"up to schema {SCHEMA_VERSION}; open it once where it is writable")
             self.migrate(version)
         self._use_wal()
 
@@ -263,7 +325,7 @@ class Storage:
 
     def _use_wal(self) -> None:
         """SQLite files of ours use write-ahead logging: readers never block the writer (many processes)."""
-        if self.backend != "sqlite" or not sa.engine.make_url(self.url).database \
+        if self.backend != "sqlite" or self.read_only or not sa.engine.make_url(self.url).database \
                 or sa.engine.make_url(self.url).database == ":memory:":
             return
         import sqlite3
@@ -303,7 +365,7 @@ class Storage:
         """Bring a database of an older schema up to this one, one version per transaction."""
         while version < SCHEMA_VERSION:
             step = MIGRATIONS[version]
-            with self._writer.begin() as c:
+            with self._write().begin() as c:
                 current = int(c.execute(sa.select(meta_table.c.value)
                                         .where(meta_table.c.key == "schema_version")).scalar_one())
                 if current != version:  # another process migrated meanwhile
@@ -323,7 +385,7 @@ class Storage:
 
     def create_study(self, name: str, config: dict) -> StudyRow:
         try:
-            with self._writer.begin() as c:
+            with self._write().begin() as c:
                 c.execute(studies.insert().values(name=name, config=_dumps(config), created_at=time.time(),
                                                   search_seconds=0.0))
         except IntegrityError:  # created by another process just now: the caller compares settings
@@ -347,24 +409,28 @@ class Storage:
         return list(out.values())
 
     def update_config(self, study_id: int, config: dict) -> None:
-        with self._writer.begin() as c:
+        """Store a study's settings; on a read-only storage the change is not stored (what a reader derives and
+        would store, e.g. the reference point, it keeps in memory)."""
+        if self.read_only:
+            return
+        with self._write().begin() as c:
             c.execute(studies.update().where(studies.c.id == study_id).values(config=_dumps(config)))
 
     # -- sessions (search processes) ----------------------------------------------------
     def open_session(self, study_id: int, info: dict | None = None) -> int:
         now = time.time()
-        with self._writer.begin() as c:
+        with self._write().begin() as c:
             res = c.execute(sessions.insert().values(study_id=study_id, host=HOST, pid=os.getpid(), started_at=now,
                                                      heartbeat_at=now, info=_dumps(info or {})))
             return res.inserted_primary_key[0]
 
     def heartbeat(self, session_id: int) -> None:
-        with self._writer.begin() as c:
+        with self._write().begin() as c:
             c.execute(sessions.update().where(sessions.c.id == session_id).values(heartbeat_at=time.time()))
 
     def close_session(self, session_id: int) -> None:
         now = time.time()
-        with self._writer.begin() as c:
+        with self._write().begin() as c:
             c.execute(sessions.update().where(sessions.c.id == session_id).values(heartbeat_at=now, stopped_at=now))
 
     def sessions(self, study_id: int) -> list[SessionRow]:
@@ -428,7 +494,7 @@ class Storage:
         key = claim_key(arch_id, budget)
         for _ in range(50):
             try:
-                with self._writer.begin() as c:
+                with self._write().begin() as c:
                     # serialise claims per study (a row lock on PostgreSQL; SQLite's BEGIN IMMEDIATE already does)
                     c.execute(sa.select(studies.c.id).where(studies.c.id == study_id).with_for_update())
                     if c.execute(sa.select(trials.c.id).where((trials.c.study_id == study_id)
@@ -471,7 +537,7 @@ class Storage:
         stored in the same transaction."""
         if status not in FINISHED:
             raise ValueError(f"not a final status: {status!r}")
-        with self._writer.begin() as c:
+        with self._write().begin() as c:
             res = c.execute(trials.update().where((trials.c.id == trial_id) & (trials.c.status == "running"))
                             .values(status=status, metrics=_dumps(metrics or {}), details=_dumps(details or {}),
                                     error=error, finished_at=time.time()))
@@ -498,7 +564,7 @@ class Storage:
         if not trial_ids:
             return []
         changed = []
-        with self._writer.begin() as c:
+        with self._write().begin() as c:
             for tid in trial_ids:
                 values = {"status": "failed", "error": reason} if fail else \
                     {"status": "interrupted", "error": reason, "claim": None}
@@ -561,7 +627,7 @@ class Storage:
     def add_final(self, study_id: int, trial_id: int, seed: int, budget: str, metrics: dict, details: dict,
                   weights: bytes | None) -> None:
         try:
-            with self._writer.begin() as c:
+            with self._write().begin() as c:
                 c.execute(finals.insert().values(study_id=study_id, trial_id=trial_id, seed=seed, budget=budget,
                                                  metrics=_dumps(metrics), details=_dumps(details), weights=weights,
                                                  created_at=time.time()))

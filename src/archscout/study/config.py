@@ -52,6 +52,7 @@ class StudyConfig:
     evaluator: str = _resumed("train", options=("--evaluator",))
     predictor: str | None = _resumed()  # the fingerprint of a file the evaluator reads
     budget: str | None = _resumed()
+    metrics: dict | None = _resumed(compared=False)  # a user evaluator's metrics and directions, for reading it back
 
     @classmethod
     def options(cls) -> dict[str, tuple[str, ...]]:

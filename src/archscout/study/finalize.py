@@ -18,7 +18,8 @@ def final_summary(study) -> dict[int, dict]:
             by_trial.setdefault(f.trial_id, []).append(f)
     out = {}
     for tid, rows in by_trial.items():
-        out[tid] = {"seeds": len(rows)}
+        entry: dict = {"seeds": len(rows)}
+        out[tid] = entry
         names = [k for k in rows[0].metrics if k.startswith("test_") and "@" not in k
                  and all(isinstance(r.metrics.get(k), (int, float)) for r in rows)]
         for name in names:  # test_accuracy (test_r2, test_f1_macro, ...): mean and spread over the seeds

@@ -20,6 +20,24 @@ from .trial import Trial
 MAX_DUPLICATE_STREAK = 500
 SYNC_EVERY = 2.0  # seconds between looks for results stored by other processes
 RECOVER_EVERY = 30.0  # seconds between looks for trials of dead processes
+DEFAULT_STORAGE = "sqlite:///archscout.db"
+
+
+class NoTrialCompleted(ArchscoutError):
+    """A search after which the study has no completed trial: nothing to rank, retrain or export. The
+    command line exits with ``exit_code`` 1 (the search ran; it found nothing), not 2 (bad input)."""
+
+    exit_code = 1
+
+    @classmethod
+    def of(cls, study) -> "NoTrialCompleted":
+        counts = collections.Counter(t.status for t in study.trials())
+        if "complete" in counts:  # complete, but without a finite value of every objective: not ranked
+            counts["complete without every objective"] = counts.pop("complete")
+        done = ", ".join(f"{n} {status}" for status, n in sorted(counts.items(), key=lambda kv: -kv[1]))
+        where = "" if study.storage.url == DEFAULT_STORAGE else f" --storage {study.storage.shown_url}"
+        return cls(f"no trial completed ({done or 'no trial ran'}); see "
+                   f"`archscout show {study.name}{where} --failed` for the reasons")
 
 
 def strategy_for(study, index: int):

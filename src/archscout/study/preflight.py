@@ -116,6 +116,19 @@ def check_kind(study, task) -> None:
                                  f"is measured by {', '.join(_kind_metrics(kind))}")
 
 
+def check_devices(study) -> None:
+    """A GPU latency (latency_ms@cuda:bN) needs a CUDA GPU here: one clear error before anything is stored."""
+    from ..metrics import latency_spec
+    names = [m for m, _ in study.objectives] + [c.metric for c in study.constraints] + list(study.measure)
+    gpu = [m for m in names if (latency_spec(m) or ("",))[0] == "cuda"]
+    if gpu:
+        import torch
+        if not torch.cuda.is_available():
+            raise ArchscoutError(f"{gpu[0]} is measured on a CUDA GPU, and PyTorch sees none on this machine; "
+                                 f"measure latency_ms (CPU) or latency_ms@onnxruntime:b1 here, or search on a "
+                                 f"machine with a GPU")
+
+
 def _kind_metrics(kind: str) -> tuple:
     from ..metrics import KIND_METRICS
     return KIND_METRICS[kind]

@@ -81,8 +81,9 @@ class Study:
             check_task_name(task)  # the data itself is loaded when first needed
         if name is not None and not isinstance(name, str):
             raise ArchscoutError(f"a study name is a string, got {name!r}")
-        self.name = f"{safe_name(task_name or self.evaluator_spec.name)}-{self.space.name}" if name is None \
-            else name
+        default = self.evaluator_spec.name if self.evaluator_spec.name != "python" \
+            else self.evaluator_spec.options.rpartition(":")[2]  # a user's function: its name
+        self.name = f"{safe_name(task_name or default)}-{self.space.name}" if name is None else name
         if not NAME.match(self.name):
             raise ArchscoutError(f"study name {self.name!r}: use letters, digits and . _ - : (up to 200), "
                                  f"starting with a letter or digit")
@@ -103,6 +104,8 @@ class Study:
         self.measure = measure_list(measure, self.evaluator_spec)
         self.prescreen_latency = bool(prescreen_latency)
         self.constraints = [measured_constraint(Constraint.parse(c), self.evaluator_spec) for c in constraints]
+        if not _reading:
+            preflight.check_devices(self)
         from ..guide import check_guide
         self.guide = check_guide(guide, self)
         self.reference_point = check_reference(reference_point, self.objectives)
@@ -144,7 +147,15 @@ class Study:
             constraints=[str(c) for c in self.constraints], strategy=self.strategy_name,
             strategy_options=self.strategy_options, seed=self.seed, train=self.train_config.as_dict(),
             final_train=self.final_train.as_dict(), evaluator=self.evaluator_spec.text, predictor=self._predictor,
-            budget=self.evaluator_spec.budget(self.train_config), task_options=self.task_options or None)
+            budget=self.evaluator_spec.budget(self.train_config), task_options=self.task_options or None,
+            metrics=self._user_metrics())
+
+    def _user_metrics(self) -> dict | None:
+        """A user evaluator's declared metrics ({name: direction}), stored so the study opens without its code."""
+        if self.evaluator_spec.name != "python":
+            return None
+        from ..metrics import METRICS
+        return {m: METRICS[m] for m in self.evaluator_spec.measured() if m in METRICS}
 
     @classmethod
     def load(cls, name: str, storage: str | Storage = "sqlite:///archscout.db", space: Space | None = None,
@@ -161,11 +172,23 @@ class Study:
                 raise unknown_name("study", name, names)
             raise ArchscoutError(f"no study named {name!r} in {store.url} (the database holds no studies)")
         cfg = StudyConfig.from_stored(row.config)
+        if cfg.evaluator.startswith("python:") and cfg.metrics:
+            from ..evaluate.user import PythonEvaluator
+            reference = cfg.evaluator.partition(":")[2]
+            if check_task and PythonEvaluator._known.get(reference, {}).get("__reading__"):
+                del PythonEvaluator._known[reference]  # opened to search now: import the code itself
+            try:
+                PythonEvaluator._declaration(reference)
+            except ArchscoutError:
+                if check_task:
+                    raise
+                PythonEvaluator.remember(reference, cfg.metrics, cfg.task is not None)  # read trials without its code
         if space is None:
             space = get_space(cfg.space) if cfg.space in list_spaces() else None
             if space is None:
-                raise ArchscoutError(f"study {name!r} uses the custom space {cfg.space!r}; open it from Python "
-                                     f"with Study.load(name, storage, space=...)")
+                raise ArchscoutError(f"study {name!r} uses the custom space {cfg.space!r}; name its definition with "
+                                     f"--space module:attr (or --space path/to/file.py:attr), or open it from "
+                                     f"Python with Study.load(name, storage, space=...)")
         return cls(name, space=space, task=task if task is not None else cfg.task, objectives=cfg.objectives,
                    constraints=cfg.constraints, strategy=cfg.strategy, reference_point=cfg.reference_point,
                    measure=cfg.measure, prescreen_latency=cfg.prescreen_latency, guide=cfg.guide,
@@ -439,12 +462,15 @@ class Study:
     # -- the search loop ----------------------------------------------------------------
     def run(self, trials: int | None = None, time_budget: str | float | None = None, *,
             strategy: str | None = None, final_top_k: int = 3, final_seeds: int = 3,
-            progress: bool | Callable | None = None, device: str | None = None, **search_options) -> "Study":
+            progress: bool | Callable | None = None, device: str | None = None, threads: int | None = None,
+            **search_options) -> "Study":
         """Search until ``trials`` trials (in total) or ``time_budget`` of search time (in total), then
         retrain the ``final_top_k`` best on all training data with ``final_seeds`` seeds (training
         evaluator only). ``device``: where to train (auto, cpu, cuda, cuda:N, mps; default the study's,
-        the CPU unless it was opened with one). ``search_options`` go to :meth:`search` (workers, executor,
-        limits, ...)."""
+        the CPU unless it was opened with one). ``threads``: PyTorch intra-op threads per trial (default
+        :func:`archscout.execute.default_threads` of the workers), also of the final retraining in this
+        process (default: every usable core); the process's own setting is restored after. ``search_options``
+        go to :meth:`search` (workers, executor, limits, ...)."""
         if device is not None:
             from ..evaluate.training import resolve_device
             resolve_device(device)  # a device this machine lacks: one clear error before anything runs
@@ -452,16 +478,23 @@ class Study:
         if strategy is not None and canonical_name(strategy) != self.strategy_name:
             raise ArchscoutError(f"study {self.name!r} uses strategy {self.strategy_name!r}, not {strategy!r}; "
                                  f"start a new study (another name) to compare strategies")
-        self.search(trials=trials, time_budget=time_budget, progress=progress, **search_options)
-        if final_top_k > 0 and final_seeds > 0 and self.evaluator_spec.needs_task:
-            self.finalize(top_k=final_top_k, seeds=final_seeds, progress=progress)
+        from ..execute import check_threads, default_threads, intra_op_threads
+        check_threads(threads)
+        with intra_op_threads(threads or default_threads(1), load=self.evaluator_spec.needs_task):
+            self.search(trials=trials, time_budget=time_budget, progress=progress, threads=threads, **search_options)
+            if final_top_k > 0 and final_seeds > 0 and self.evaluator_spec.needs_task:
+                if not self.leaderboard(1):
+                    from .loop import NoTrialCompleted
+                    raise NoTrialCompleted.of(self)
+                self.finalize(top_k=final_top_k, seeds=final_seeds, progress=progress)
         return self
 
     def search(self, trials: int | None = None, time_budget: str | float | None = None,
                progress: bool | Callable | None = None, *, workers: int = 1, executor: str | Executor | None = None,
                address: str | None = None, trial_timeout: str | float | None = None,
                trial_memory_mb: float | None = None, max_failures: int | None = DEFAULT_MAX_FAILURES,
-               on_interrupted: str = "requeue", stale_after: float = STALE_AFTER) -> list[Trial]:
+               on_interrupted: str = "requeue", stale_after: float = STALE_AFTER,
+               threads: int | None = None) -> list[Trial]:
         """Search until ``trials`` trials (in total, finished or running) or ``time_budget`` of search time
         (in total, concurrent processes counted once).
 
@@ -470,11 +503,15 @@ class Study:
         ``max_failures``: stop (with an error naming the commonest reason) after that many failed trials
         in a row; ``None`` or 0 never stops. ``on_interrupted``: what happens to trials that were running
         when their process died: ``requeue`` (evaluated again; an architecture interrupted three times is
-        stored failed) or ``fail``.
+        stored failed) or ``fail``. ``threads``: PyTorch intra-op threads per trial (default: the usable cores
+        shared among the workers; see :func:`archscout.execute.default_threads`).
         """
         seconds = check_budget(trials, time_budget)
         ex, time_limit = check_search_options(workers, executor, address, trial_timeout, trial_memory_mb,
                                               max_failures, on_interrupted)
+        from ..execute import check_threads
+        if check_threads(threads) is not None:
+            ex.threads = threads
         evaluator = self.evaluator()
         if self.evaluator_spec.needs_task:
             preflight.check_task(self, self.task)

@@ -333,7 +333,7 @@ def check_task_options(options: dict | None) -> dict:
     return out
 
 
-def _from_reference(name: str, options: dict) -> Task:
+def _from_reference(name: str, options: dict) -> Task | GraphTask:
     """The task a user's ``module:attr`` names: a Task, a Dataset, (train, valid, test) datasets, or a function
     returning one of them."""
     from ..importing import load_reference

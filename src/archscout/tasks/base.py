@@ -10,10 +10,14 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Union
 
 import numpy as np
 
 from ..errors import ArchscoutError
+
+if TYPE_CHECKING:
+    from .datasets import DatasetSplit
 
 KINDS = ("classification", "regression")
 SMALL_VALIDATION = 50  # fewer validation samples than this: a warning that candidates may tie
@@ -46,6 +50,9 @@ class Split:
     def fingerprint_into(self, h) -> None:
         h.update(np.ascontiguousarray(self.X).tobytes())
         h.update(np.ascontiguousarray(self.y).tobytes())
+
+
+SplitLike = Union[Split, "DatasetSplit"]  # arrays, or a PyTorch Dataset's samples
 
 
 @dataclass(frozen=True)
@@ -85,7 +92,7 @@ class Preprocessing:
 
     def raw_targets(self, y: np.ndarray) -> np.ndarray:
         """A regression's standardised targets (or predictions) in the target's own units."""
-        if self.target_mean is None:
+        if self.target_mean is None or self.target_std is None:
             return y
         return np.asarray(y, np.float64) * self.target_std + self.target_mean
 
@@ -101,9 +108,9 @@ class Task:
     """
 
     name: str
-    train: Split
-    valid: Split
-    test: Split | None
+    train: "SplitLike"
+    valid: "SplitLike"
+    test: "SplitLike | None"
     num_classes: int
     description: str = ""
     classes: tuple = field(default=())
@@ -126,12 +133,12 @@ class Task:
         """What a study over this task selects on unless told otherwise."""
         return "accuracy" if self.kind == "classification" else "r2"
 
-    def full_train(self) -> Split:
+    def full_train(self) -> "SplitLike":
         """Training and validation data together, for the final retraining (and the folds)."""
         from .datasets import concat
         return concat(self.train, self.valid)
 
-    def cv_splits(self) -> list[tuple[Split, Split]]:
+    def cv_splits(self) -> list[tuple["SplitLike", "SplitLike"]]:
         """The ``folds`` (training, validation) pairs over training and validation data together: stratified by
         class for classification, shuffled with seed 0 for a regression; the task's own pair without folds."""
         if not self.folds:

@@ -52,7 +52,7 @@ class DatasetSplit:
     def loader(self, batch_size: int, generator):
         """A shuffling ``DataLoader`` over this split (targets already encoded or standardised)."""
         import torch
-        return torch.utils.data.DataLoader(_Encoded(self), batch_size=batch_size, shuffle=True,
+        return torch.utils.data.DataLoader(_Encoded(self), batch_size=batch_size, shuffle=True,  # type: ignore[arg-type]
                                            generator=generator, num_workers=0)
 
     def subset(self, idx) -> "DatasetSplit":
@@ -81,7 +81,7 @@ class _Encoded:
         return torch.as_tensor(self.split._item(i)[0], dtype=torch.float32), torch.as_tensor(self.split.y[i])
 
 
-def concat(a: Split, b: Split) -> Split:
+def concat(a, b):
     """Two splits of one task as one (training and validation together)."""
     if isinstance(a, DatasetSplit) or isinstance(b, DatasetSplit):
         if not (isinstance(a, DatasetSplit) and isinstance(b, DatasetSplit)) or a.dataset is not b.dataset:
