@@ -303,6 +303,8 @@ def _setup(name: str, request) -> dict:
         "predictor": {"task": "iris", "space": "mlp", "options": "predictor_file"},
         "synthetic": {"space": "mlp"},
         "nas-bench-graph": {"space": "gnn", "options": "cora"},
+        "python": {"task": "iris", "space": "mlp",
+                   "options": str(Path(__file__).with_name("contract_user_evaluator.py")) + ":short_training"},
     }
     if name not in setups:
         pytest.fail(f"evaluator {name!r} is registered but tests/test_contracts.py does not know how to run it: "
