@@ -235,3 +235,16 @@ def test_pool_workers_are_spread_over_gpus_and_ray_asks_for_one_per_trial(monkey
     with pytest.raises(ArchscoutError, match="unknown device 'tpu'"):
         ev.use_device("auto").torch_device()
     assert ev.use_device("cpu").torch_device().type == "cpu"
+
+
+def test_zero_cost_proxies_on_a_regression_take_the_regression_loss():
+    import random
+
+    from archscout.evaluate.zero_cost import ZeroCostEvaluator
+    from archscout.space import get_space
+    X, y = _regression(120)
+    ev = ZeroCostEvaluator(from_arrays(X, y, name="reg"), metrics=["proxy@snip", "proxy@synflow"])
+    details: dict = {}
+    arch = get_space("mlp").sample(random.Random(0))
+    scores_ = ev.measurer.proxy_scores(ev.measurer.build(arch, 0), details)
+    assert set(scores_) == {"proxy@snip", "proxy@synflow"} and "proxy_errors" not in details

@@ -217,7 +217,11 @@ class NetworkEvaluator(Evaluator):
         from .proxies import score_all
 
         inputs, targets, mask = self.proxy_inputs()
-        results = score_all(model, inputs, targets, self.proxies, mask=mask)
+        loss = None
+        if getattr(self.task, "kind", "classification") == "regression":  # gradients of the loss training uses
+            from .training import loss_function
+            loss = loss_function("regression")
+        results = score_all(model, inputs, targets, self.proxies, mask=mask, loss=loss)
         if details is not None:
             details["proxy_seconds"] = {k: round(v["seconds"], 5) for k, v in results.items()}
             errors = {k: v["error"] for k, v in results.items() if v["error"]}
