@@ -248,3 +248,22 @@ def test_zero_cost_proxies_on_a_regression_take_the_regression_loss():
     arch = get_space("mlp").sample(random.Random(0))
     scores_ = ev.measurer.proxy_scores(ev.measurer.build(arch, 0), details)
     assert set(scores_) == {"proxy@snip", "proxy@synflow"} and "proxy_errors" not in details
+
+
+def test_a_dataset_task_reads_only_the_samples_a_proxy_batch_needs():
+    from archscout.evaluate.proxies import proxy_batch
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(300, 1, 8)).astype(np.float32)
+    y = (X[:, 0, 0] > 0).astype(int)
+
+    class Counting(_Pairs):
+        reads = 0
+
+        def __getitem__(self, i):
+            Counting.reads += 1
+            return super().__getitem__(i)
+
+    task = from_datasets(Counting(X, y), name="count")
+    Counting.reads = 0
+    inputs, targets, _ = proxy_batch(task, size=16)
+    assert inputs[0].shape == (16, 1, 8) and Counting.reads == 16  # not all 270 training samples

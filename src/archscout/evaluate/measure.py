@@ -187,7 +187,7 @@ class NetworkEvaluator(Evaluator):
         class in proportion (see :func:`archscout.cost.quantize.calibration_indices`), the same every time."""
         from ..cost.quantize import calibration_indices
         train = self.task.train
-        return train.X[calibration_indices(train.y, CALIBRATION_SAMPLES, CALIBRATION_SEED)]
+        return train.take(calibration_indices(train.y, CALIBRATION_SAMPLES, CALIBRATION_SEED))  # a dataset: only these
 
     def quantize(self, model_bytes: bytes, arch: Architecture | None):
         """INT8 post-training quantization (ONNX Runtime, static), calibrated on :meth:`calibration_samples`;

@@ -456,7 +456,7 @@ def proxy_batch(task, size: int = BATCH_SIZE, seed: int = 0) -> tuple:
         return inputs, torch.as_tensor(task.y), torch.as_tensor(mask)
     rows = rng.choice(len(task.train), min(size, len(task.train)), replace=False)
     rows.sort()
-    return ((torch.as_tensor(task.train.X[rows], dtype=torch.float32),), torch.as_tensor(task.train.y[rows]),
+    return ((torch.as_tensor(task.train.take(rows), dtype=torch.float32),), torch.as_tensor(task.train.y[rows]),
             None)
 
 
