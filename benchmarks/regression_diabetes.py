@@ -16,6 +16,9 @@ once on the same 88 test rows, in the target's own units.
   features and target): ``RidgeCV()``, ``GradientBoostingRegressor()`` and ``MLPRegressor()`` (the
   last two with ``random_state`` 0, 1, 2: mean ± std).
 
+``--space mlp-recipe --selections folds5`` searches the training recipe with the architecture (issue #18's
+part 3) and writes benchmarks/results/regression-diabetes-mlp-recipe.json.
+
 Target (issue #17): archscout's chosen model at least as good as the best of the three. Writes
 benchmarks/results/regression-diabetes.json; a database is kept in benchmarks/results/ignored.
 """
@@ -61,11 +64,11 @@ def peers(seeds: int) -> dict:
     return out
 
 
-def search(seed: int, trials: int, folds: int | None, db: str) -> dict:
+def search(seed: int, trials: int, folds: int | None, db: str, space: str = "mlp") -> dict:
     import archscout as asc
 
-    name = f"diabetes-{'folds' + str(folds) if folds else 'split'}-s{seed}"
-    study = asc.Study(name, task="diabetes", space="mlp", seed=seed, storage=db,
+    name = f"diabetes-{space}-{'folds' + str(folds) if folds else 'split'}-s{seed}"
+    study = asc.Study(name, task="diabetes", space=space, seed=seed, storage=db,
                       task_options={"folds": folds} if folds else None)
     t0 = time.perf_counter()
     study.run(trials=trials, final_top_k=1, final_seeds=3, progress=False)
@@ -81,8 +84,13 @@ def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--seeds", type=int, default=3, help="search seeds (and peers' random states)")
     ap.add_argument("--trials", type=int, default=50)
-    ap.add_argument("--out", default=os.path.join(RESULTS, "regression-diabetes.json"))
+    ap.add_argument("--space", default="mlp", help="mlp, or mlp-recipe (the training recipe searched too)")
+    ap.add_argument("--selections", default="split,folds5", help="split (the validation split), folds5, or both")
+    ap.add_argument("--out", default=None, help="default: results/regression-diabetes[-SPACE].json")
     args = ap.parse_args()
+    if args.out is None:
+        args.out = os.path.join(RESULTS, "regression-diabetes.json" if args.space == "mlp"
+                                else f"regression-diabetes-{args.space}.json")
     started = datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds")
     os.makedirs(os.path.join(RESULTS, "ignored"), exist_ok=True)
     db = f"sqlite:///{os.path.join(RESULTS, 'ignored', f'regression-diabetes-{os.getpid()}.db')}"
@@ -90,10 +98,13 @@ def main() -> int:
     for name, r in peer.items():
         print(f"{name:<27} test R² {r['mean']:.4f} ± {r['std']:.4f}", flush=True)
     best_peer = max(peer, key=lambda k: peer[k]["mean"])
-    runs: dict[str, list] = {"split": [], "folds5": []}
+    selections = [k for k in args.selections.split(",") if k]
+    runs: dict[str, list] = {k: [] for k in selections}
     for seed in range(args.seeds):
         for key, folds in (("split", None), ("folds5", 5)):
-            r = search(seed, args.trials, folds, db)
+            if key not in runs:
+                continue
+            r = search(seed, args.trials, folds, db, args.space)
             runs[key].append(r)
             print(f"archscout {key:<7} seed {seed}: validation R² {r['validation_r2']:.4f}, test R² "
                   f"{r['test_r2_mean']:.4f} ± {r['test_r2_std']:.4f} ({r['architecture']}; {r['seconds']} s)",
@@ -108,7 +119,7 @@ def main() -> int:
         summary[key]["target_met"] = summary[key]["test_r2_mean_over_searches"] >= peer[best_peer]["mean"]
     result = {"benchmark": "regression on scikit-learn diabetes", "target": "archscout's chosen model >= the best "
               "of RidgeCV, GradientBoostingRegressor, MLPRegressor (defaults) in test R²",
-              "best_peer": best_peer, "peers": peer, "archscout": runs, "summary": summary,
+              "space": args.space, "best_peer": best_peer, "peers": peer, "archscout": runs, "summary": summary,
               "command": " ".join([".venv/bin/python", "benchmarks/regression_diabetes.py"] + sys.argv[1:]),
               "started": started, "machine": machine(), "code": code_version()}
     with open(args.out, "w") as f:

@@ -59,7 +59,8 @@ def test_search_persists_resumes_and_exports(capsys, db, tmp_path):
 
 @pytest.mark.parametrize("args,message", [
     (["search", "--space", "conv3d", "--trials", "1"],
-     "Valid spaces: conv1d, conv1d-quant, conv2d, conv2d-quant, gnn, gnn-proteins, mlp, mlp-quant"),
+     "Valid spaces: conv1d, conv1d-quant, conv1d-recipe, conv2d, conv2d-quant, conv2d-recipe, gnn, gnn-proteins, "
+     "mlp, mlp-quant, mlp-recipe"),
     (["search", "--task", "mnist", "--trials", "1"], "Did you mean 'mnist1d'"),
     (["search", "--strategy", "genetic", "--trials", "1"], "Valid strategies: bananas, bo, evolution, hill_climb, "
      "linas, linas-lite, local_search, nsga2, optuna, optuna-nsga2, optuna-random, optuna-tpe, random, rl"),

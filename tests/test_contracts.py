@@ -187,6 +187,9 @@ SPACE_INPUTS: dict[str, tuple] = {
     "conv2d-quant": ("vector", (1, 8, 8), 10),
     "mlp": ("vector", (4,), 3),  # iris
     "mlp-quant": ("vector", (4,), 3),
+    "conv1d-recipe": ("vector", (1, 40), 10),
+    "conv2d-recipe": ("vector", (1, 8, 8), 10),
+    "mlp-recipe": ("vector", (4,), 3),
     "gnn": ("graph", 8, 3),  # node classification (mnist1d-knn, NAS-Bench-Graph's datasets)
     "gnn-proteins": ("graph", 8, 3),
 }

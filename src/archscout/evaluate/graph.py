@@ -127,7 +127,7 @@ class GraphTrainingEvaluator(TrainingEvaluator):
         ``cost_check`` and ``guard`` as for :meth:`TrainingEvaluator.evaluate`; ``train_loss`` is the
         training nodes' loss at the last step (with dropout).
         """
-        config = self.config_at(fidelity)
+        config = self.with_recipe(self.config_at(fidelity), arch)  # a space with a searched recipe
         details: dict = {}
         model, metrics = self.build_and_cost(arch, seed, cost_check, details)
         x, edge_index, y = self.graph()
@@ -145,6 +145,7 @@ class GraphTrainingEvaluator(TrainingEvaluator):
 
         if self.task.test is None:
             raise ArchscoutError(f"task {self.task.name!r} has no test nodes to report on")
+        train_config = self.with_recipe(train_config, arch)
         model = self.build(arch, seed)
         x, edge_index, y = self.graph()
         stats = train_graph(model, x, edge_index, y, self.task.train_mask | self.task.valid_mask, train_config,

@@ -91,6 +91,13 @@ class NetworkEvaluator(Evaluator):
         """Between trials: return freed memory to the OS (about 10 ms; a lookup evaluator skips it)."""
         release_memory()
 
+    @staticmethod
+    def with_recipe(config: TrainConfig, arch: Architecture) -> TrainConfig:
+        """``config`` with the training settings the architecture chooses (a space with a searched recipe); the
+        budget (steps or epochs) stays ``config``'s."""
+        chosen = arch.space.recipe(arch) if arch.space is not None and hasattr(arch.space, "recipe") else {}
+        return config.with_(**chosen) if chosen else config
+
     def build(self, arch: Architecture, seed: int):
         import torch
 
@@ -272,6 +279,7 @@ class NetworkEvaluator(Evaluator):
         if task.test is None:
             raise ArchscoutError(f"task {task.name!r} has no test split to report on")
         device = self.torch_device()
+        train_config = self.with_recipe(train_config, arch)
         model = self.build(arch, seed)
         stats = fit(model, task.full_train(), train_config, seed=seed, kind=task.kind, device=device,
                     amp=train_config.amp)

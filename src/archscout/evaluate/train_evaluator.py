@@ -89,7 +89,7 @@ class TrainingEvaluator(NetworkEvaluator):
         ``guard`` (a :class:`~archscout.evaluate.runner.Guard`) enforces per-trial limits during training.
         ``fidelity``: ``{"steps": N}`` or ``{"epochs": E}`` instead of the study's training budget.
         """
-        config = self.config_at(fidelity)
+        config = self.with_recipe(self.config_at(fidelity), arch)
         details: dict = {}
         model, metrics = self.build_and_cost(arch, seed, cost_check, details)
         task = self.task

@@ -324,7 +324,7 @@ class PythonEvaluator(NetworkEvaluator):
         metrics: dict = {}
         device = self.torch_device()
         ctx = Context(arch, seed, fidelity, device, self.task if self._takes_model(self.reference) else None,
-                      self.train_config, guard)
+                      self.with_recipe(self.train_config, arch), guard)
         where = f"evaluator {self.reference}"
         if self._takes_model(self.reference):
             model, metrics = self.build_and_cost(arch, seed, cost_check, details)
@@ -355,7 +355,8 @@ class PythonEvaluator(NetworkEvaluator):
         from dataclasses import replace
         final_task = replace(task, train=task.full_train(), valid=task.test, test=None, folds=None)
         model = self.build(arch, seed)
-        ctx = Context(arch, seed, None, self.torch_device(), final_task, train_config, final=True)
+        ctx = Context(arch, seed, None, self.torch_device(), final_task, self.with_recipe(train_config, arch),
+                      final=True)
         torch.manual_seed(seed)
         where = f"evaluator {self.reference} (final retraining)"
         try:

@@ -264,10 +264,17 @@ class Space:
         return None
 
     def build(self, arch: Architecture, input_shape, num_classes: int):
+        from .recipe import without_recipe
+        values = without_recipe(arch.values)  # a searched training recipe is the evaluator's, not the builder's
         if self.builder is not None:
-            return self.builder(arch.values, tuple(input_shape), int(num_classes))
+            return self.builder(values, tuple(input_shape), int(num_classes))
         from .macro import build_macro
-        return build_macro(arch.values, tuple(input_shape), int(num_classes))
+        return build_macro(values, tuple(input_shape), int(num_classes))
+
+    def recipe(self, arch: Architecture) -> dict:
+        """The training settings the architecture chooses (a space with a recipe field), else {}."""
+        from .recipe import recipe_of
+        return recipe_of(arch.values)
 
     def fp32_scopes(self, arch: Architecture) -> list[str]:
         """Module names of the built network that the architecture's quantization policy keeps in fp32 when
@@ -281,7 +288,8 @@ class Space:
 
     def describe(self, arch: Architecture) -> str:
         from .macro import describe_macro
-        return describe_macro(arch.values)
+        from .recipe import describe_recipe
+        return describe_macro(arch.values) + describe_recipe(arch.values)
 
 
 def _json_default(v: Any) -> Any:

@@ -114,6 +114,19 @@ for _name, _factory in (("conv1d", conv1d), ("conv2d", conv2d), ("mlp", mlp), ("
                         ("conv2d-quant", update_wrapper(partial(conv2d, True), conv2d)),
                         ("mlp-quant", update_wrapper(partial(mlp, True), mlp))):
     SPACES.register(_name, _factory)
+
+
+def _with_recipe(factory: Callable[[], Space]) -> Callable[[], Space]:
+    def make() -> Space:
+        from .recipe import with_recipe
+        return with_recipe(factory())
+    make.__doc__ = (factory.__doc__ or "").split("(")[0].strip() + ", with the training recipe searched too " \
+        "(learning rate, weight decay, batch size, optimizer, schedule)"
+    return make
+
+
+for _name, _factory in (("conv1d-recipe", conv1d), ("conv2d-recipe", conv2d), ("mlp-recipe", mlp)):
+    SPACES.register(_name, _with_recipe(_factory))
 _CACHE: dict[str, Space] = {}
 
 
