@@ -18,9 +18,10 @@ import tempfile
 import pytest
 
 from archscout import ArchscoutError
-from archscout.cli import main
 from archscout.importing import load_reference, module_name_for, reference_of
 from archscout.storage import Storage, read_only_reason
+from test_bad_input import cli  # the command line in-process: (exit code, stdout, stderr)
+from test_storage import V1_TABLES as V1_SCHEMA  # the schema as version 1 wrote it
 
 SYN = ["--evaluator", "synthetic", "--no-progress"]
 ROOT = hasattr(os, "geteuid") and os.geteuid() == 0
@@ -52,10 +53,6 @@ def _isolated(tmp_path, monkeypatch):
     monkeypatch.delenv("ARCHSCOUT_DEBUG", raising=False)
 
 
-def cli(capsys, *args):
-    code = main([str(a) for a in args])
-    out, err = capsys.readouterr()
-    return code, out, err
 
 
 def one_error(err: str) -> str:
@@ -281,20 +278,7 @@ def test_a_read_only_database_without_archscout_tables_is_not_touched(tmp_path):
     assert path.stat().st_size == 0
 
 
-V1_SCHEMA = """
-CREATE TABLE archscout_meta (key VARCHAR(64) PRIMARY KEY, value TEXT NOT NULL);
-CREATE TABLE studies (id INTEGER PRIMARY KEY AUTOINCREMENT, name VARCHAR(200) NOT NULL UNIQUE, config TEXT NOT NULL,
-    created_at FLOAT NOT NULL, search_seconds FLOAT NOT NULL);
-CREATE TABLE trials (id INTEGER PRIMARY KEY AUTOINCREMENT, study_id INTEGER NOT NULL REFERENCES studies(id),
-    number INTEGER NOT NULL, arch_id VARCHAR(32) NOT NULL, arch TEXT NOT NULL, budget VARCHAR(200) NOT NULL,
-    status VARCHAR(16) NOT NULL, metrics TEXT NOT NULL, details TEXT NOT NULL, error TEXT, seed INTEGER NOT NULL,
-    started_at FLOAT NOT NULL, finished_at FLOAT, UNIQUE (study_id, number));
-CREATE TABLE finals (id INTEGER PRIMARY KEY AUTOINCREMENT, study_id INTEGER NOT NULL REFERENCES studies(id),
-    trial_id INTEGER NOT NULL REFERENCES trials(id), seed INTEGER NOT NULL, budget VARCHAR(200) NOT NULL,
-    metrics TEXT NOT NULL, details TEXT NOT NULL, weights BLOB, created_at FLOAT NOT NULL,
-    UNIQUE (trial_id, seed, budget));
-INSERT INTO archscout_meta VALUES ('schema_version', '1');
-"""
+
 
 
 def test_a_read_only_database_of_an_older_schema_is_not_migrated(capsys, tmp_path):

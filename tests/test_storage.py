@@ -228,7 +228,7 @@ def test_damaged_database_is_reported_and_left_alone(tmp_path):
     _refused_and_untouched(path, "damaged")
 
 
-V1_SCHEMA = """
+V1_TABLES = """
 CREATE TABLE archscout_meta (key VARCHAR(64) PRIMARY KEY, value TEXT NOT NULL);
 CREATE TABLE studies (id INTEGER PRIMARY KEY AUTOINCREMENT, name VARCHAR(200) NOT NULL UNIQUE, config TEXT NOT NULL,
     created_at FLOAT NOT NULL, search_seconds FLOAT NOT NULL);
@@ -241,7 +241,8 @@ CREATE TABLE finals (id INTEGER PRIMARY KEY AUTOINCREMENT, study_id INTEGER NOT 
     metrics TEXT NOT NULL, details TEXT NOT NULL, weights BLOB, created_at FLOAT NOT NULL,
     UNIQUE (trial_id, seed, budget));
 INSERT INTO archscout_meta VALUES ('schema_version', '1');
-INSERT INTO studies VALUES (1, 'old', '{}', 1.0, 123.5);
+"""
+V1_SCHEMA = V1_TABLES + """INSERT INTO studies VALUES (1, 'old', '{}', 1.0, 123.5);
 INSERT INTO trials VALUES (1, 1, 0, 'a1', '{}', 'steps=10', 'complete', '{"accuracy": 0.9}', '{}', NULL, 0, 1.0, 2.0);
 INSERT INTO trials VALUES (2, 1, 1, 'a2', '{}', 'steps=10', 'failed', '{}', '{}', 'boom', 0, 2.0, 3.0);
 INSERT INTO trials VALUES (3, 1, 2, 'a3', '{}', 'steps=10', 'running', '{}', '{}', NULL, 0, 3.0, NULL);

@@ -186,3 +186,15 @@ def test_a_process_that_cannot_import_the_function_fails_its_trials_with_the_rea
     from archscout.errors import TrialFailed
     with pytest.raises(TrialFailed, match="cannot load the evaluator: .*no file"):
         ev.evaluate(study.space.sample(random.Random(0)))
+
+
+def test_numpy_and_torch_scalars_are_numbers_and_arrays_are_not():
+    import numpy as np
+    import torch
+
+    from archscout.errors import TrialFailed
+    from archscout.evaluate.user import check_metrics
+    assert check_metrics({"a": np.float32(0.5), "b": torch.tensor(2.0)}, {"a": "max", "b": "min"}, "f") == \
+        {"a": 0.5, "b": 2.0}
+    with pytest.raises(TrialFailed, match="not a number"):
+        check_metrics({"a": np.array([0.5, 0.6])}, {"a": "max"}, "f")

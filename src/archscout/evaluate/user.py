@@ -163,11 +163,8 @@ def check_metrics(returned, declared: dict, where: str) -> dict:
         if k not in declared:
             raise TrialFailed(f"{where} returned metric {k!r}, which it does not declare (declared: "
                               f"{', '.join(declared)})")
-        if isinstance(v, bool) or not isinstance(v, (int, float)) or hasattr(v, "shape"):
-            try:
-                v = float(v.item()) if hasattr(v, "item") and getattr(v, "size", 1) == 1 else v
-            except (TypeError, ValueError):
-                pass
+        if hasattr(v, "item") and getattr(v, "ndim", 0) == 0:  # a numpy or torch scalar
+            v = v.item()
         if isinstance(v, bool) or not isinstance(v, (int, float)):
             raise TrialFailed(f"{where} returned {k} = {v!r}, not a number")
         if not math.isfinite(v):
@@ -231,16 +228,18 @@ class PythonEvaluator(NetworkEvaluator):
 
     @classmethod
     def takes_task(cls, options: str = "") -> bool:
-        decl = cls._declaration(options)
-        if decl.get("__class__"):
-            return load_target(options).takes_task("")
-        return bool(decl.get("__model__", True))
+        return cls._given_networks(options, "takes_task")
 
     @classmethod
     def does_train(cls, options: str = "") -> bool:
+        return cls._given_networks(options, "does_train")
+
+    @classmethod
+    def _given_networks(cls, options: str, asked: str) -> bool:
+        """A class answers for itself (``asked``); a function builds on the task and trains unless model=False."""
         decl = cls._declaration(options)
         if decl.get("__class__"):
-            return load_target(options).does_train("")
+            return getattr(load_target(options), asked)("")
         return bool(decl.get("__model__", True))
 
     @classmethod

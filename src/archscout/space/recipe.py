@@ -1,4 +1,7 @@
-"""The training recipe as part of the search space (FBNetV3's joint architecture-recipe search).
+"""The training recipe as part of the search space: searched with the architecture, as FBNetV3 argues it should be.
+
+This makes the recipe searchable by any strategy; it is not FBNetV3's method (a predictor over architecture
+and recipe with constrained iterative optimisation), which archscout does not implement.
 
 A recipe block is a ``Block`` of choices over training settings — learning rate, weight decay, batch
 size, optimizer, schedule — added to a space under the field ``recipe``. Its values are part of every

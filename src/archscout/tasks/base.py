@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import TYPE_CHECKING, Union
 
 import numpy as np
@@ -123,8 +124,9 @@ class Task:
         if self.kind not in KINDS:
             raise ArchscoutError(f"unknown task kind {self.kind!r}; valid: {', '.join(KINDS)}")
 
-    @property
+    @cached_property
     def input_shape(self) -> tuple:
+        """One sample's shape (read once: a dataset's sample may be costly to load)."""
         first = self.train.take([0])
         return tuple(first.shape[1:])
 
