@@ -183,8 +183,9 @@ SEARCH_OPTIONS = [
     ("space-does-not-fit-task", ["--task", "iris", "--space", "conv2d", "--evaluator", "train", "--steps", "5",
                                  "--top-k", "0", *T1], "user", "does not fit task 'iris'"),
     # --strategy
-    ("strategy-unknown", ["--strategy", "genetic", *T1], "user", "Valid strategies: bananas, bo, evolution, "
-     "hill_climb, linas, linas-lite, local_search, nsga2, optuna, optuna-nsga2, optuna-random, optuna-tpe, random, rl"),
+    ("strategy-unknown", ["--strategy", "genetic", *T1], "user", "Valid strategies: asha, bananas, bo, bohb, "
+     "evolution, hill_climb, hyperband, linas, linas-lite, local_search, mo-asha, nsga2, optuna, optuna-nsga2, "
+     "optuna-random, optuna-tpe, random, rl, successive-halving"),
     # --trials
     ("trials-not-int", ["--trials", "abc"], "usage", "'--trials'"),
     ("trials-zero", ["--trials", "0"], "user", "positive integer"),

@@ -27,8 +27,10 @@ def test_search_persists_resumes_and_exports(capsys, db, tmp_path):
     assert "iris-mlp" in out and "test acc" in out
     store = Storage(db)
     study = store.get_study("iris-mlp")
-    assert len(store.trials(study.id)) == 3 and len(store.finals(study.id)) == 2
-
+    finals = store.finals(study.id)
+    assert len(store.trials(study.id)) == 3 and sum(not f.budget.startswith("revalidate:") for f in finals) == 2
+    assert sum(f.budget.startswith("revalidate:") for f in finals) == 3 * 2  # the top 3 validated with 2 more seeds
+    assert "choice: trial #" in out
     code, out, err = run(capsys, "search", "--task", "iris", "--space", "mlp", "--trials", "5", "--storage", db,
                          "--top-k", "1", "--final-seeds", "2", *TINY)
     assert code == 0, err
@@ -62,8 +64,9 @@ def test_search_persists_resumes_and_exports(capsys, db, tmp_path):
      "Valid spaces: conv1d, conv1d-quant, conv1d-recipe, conv2d, conv2d-quant, conv2d-recipe, gnn, gnn-proteins, "
      "mlp, mlp-quant, mlp-recipe"),
     (["search", "--task", "mnist", "--trials", "1"], "Did you mean 'mnist1d'"),
-    (["search", "--strategy", "genetic", "--trials", "1"], "Valid strategies: bananas, bo, evolution, hill_climb, "
-     "linas, linas-lite, local_search, nsga2, optuna, optuna-nsga2, optuna-random, optuna-tpe, random, rl"),
+    (["search", "--strategy", "genetic", "--trials", "1"], "Valid strategies: asha, bananas, bo, bohb, "
+     "evolution, hill_climb, hyperband, linas, linas-lite, local_search, mo-asha, nsga2, optuna, optuna-nsga2, "
+     "optuna-random, optuna-tpe, random, rl, successive-halving"),
     (["search", "--time-budget", "ten minutes"], "cannot read time budget"),
     (["search", "--trials", "0"], "positive integer"),
     (["search"], "give a budget"),

@@ -53,6 +53,12 @@ FAST_OPTIONS: dict[str, dict] = {
     "optuna-tpe": {"n_startup_trials": 3},
     "optuna-nsga2": {"population_size": 4},
     "rl": {"batch_size": 3},
+    # the multi-fidelity schedulers: four rungs of 3, 9, 27 steps (no study gives them a top fidelity here)
+    "asha": {"max_fidelity": 27, "min_fidelity": 3},
+    "bohb": {"max_fidelity": 27, "min_fidelity": 3},
+    "hyperband": {"max_fidelity": 27, "min_fidelity": 3},
+    "mo-asha": {"max_fidelity": 27, "min_fidelity": 3},
+    "successive-halving": {"max_fidelity": 27, "min_fidelity": 3},
 }
 STRATEGY_SPACES = ("conv1d", "gnn")  # conditional choices, a Repeat and a constraint; a space with symmetries
 STEPS = 12  # results told before a resume
@@ -82,23 +88,29 @@ def as_arch(proposal) -> Architecture:
     return proposal if isinstance(proposal, Architecture) else proposal.arch
 
 
-def tell(strategy, arch: Architecture, score) -> None:
-    strategy.tell_result(Result(arch, score))  # what a study calls with every finished trial
+def tell(strategy, arch: Architecture, score, fidelity: dict | None = None, number: int | None = None) -> None:
+    # what a study calls with every finished trial: its result at the fidelity the proposal asked for
+    strategy.tell_result(Result(arch, score, fidelity=fidelity, trial=number,
+                                status="complete" if score is not None else "failed"))
 
 
-def drive(strategy, steps: int, objectives: int, failed=lambda i: False) -> list[tuple[Architecture, object]]:
-    """``steps`` rounds of ask and tell (a failure, None, where ``failed(i)``); the (arch, score) history."""
-    history = []
+def drive(strategy, steps: int, objectives: int, failed=lambda i: False) -> list[tuple]:
+    """``steps`` rounds of ask and tell (a failure, None, where ``failed(i)``); the (arch, score, fidelity)
+    history."""
+    history: list[tuple] = []
     for i in range(steps):
-        arch = as_arch(strategy.ask())
+        proposal = strategy.ask()
+        assert proposal is not None, "with every result told at once, a strategy has no reason to wait"
+        arch = as_arch(proposal)
+        fidelity = getattr(proposal, "fidelity", None)
         score = None if failed(i) else fake_score(arch, objectives)
-        tell(strategy, arch, score)
-        history.append((arch, score))
+        tell(strategy, arch, score, fidelity, len(history))
+        history.append((arch, score, fidelity))
     return history
 
 
 def ids(history) -> list[str]:
-    return [arch.id for arch, _ in history]
+    return [arch.id for arch, *_ in history]
 
 
 def resumed_ids(name: str, objectives: int, space: str) -> list[str]:
@@ -106,8 +118,8 @@ def resumed_ids(name: str, objectives: int, space: str) -> list[str]:
     ``resume`` was called, as a study resumes (one result in four of that history failed)."""
     history = drive(make(name, objectives, space, seed=5), STEPS, objectives, failed=lambda i: i % 4 == 1)
     fresh = make(name, objectives, space, seed=5)
-    for arch, score in history:
-        tell(fresh, arch, score)
+    for number, (arch, score, fidelity) in enumerate(history):
+        tell(fresh, arch, score, fidelity, number)
     fresh.resume(len(history))
     return ids(drive(fresh, AFTER, objectives))
 
@@ -162,7 +174,7 @@ def test_told_failures_are_taken_and_proposals_stay_valid(name, objectives, spac
     only = make(name, objectives, space, seed=2)
     history += drive(only, 10, objectives, failed=lambda i: True)  # nothing but failures ...
     history += drive(only, 6, objectives)  # ... and it recovers once scores arrive
-    for arch, _ in history:
+    for arch, *_ in history:
         assert_in_space(some.space, arch)
 
 
@@ -171,7 +183,7 @@ def test_told_failures_are_taken_and_proposals_stay_valid(name, objectives, spac
 def test_every_proposal_belongs_to_the_space(name, objectives, space):
     strategy = make(name, objectives, space, seed=0)
     history = drive(strategy, 24, objectives)
-    for arch, _ in history:
+    for arch, *_ in history:
         assert_in_space(strategy.space, arch)
     assert len(set(ids(history))) > 1
 

@@ -68,22 +68,28 @@ def list_studies(storage):
 @click.argument("study")
 @storage_option
 @click.option("--top", type=int, default=10, show_default=True, help="How many trials to show.")
-@click.option("--failed", is_flag=True, help="Also list failed, infeasible and interrupted trials with reasons.")
+@click.option("--failed", is_flag=True, help="Also list failed, infeasible, interrupted and early-stopped trials "
+              "with reasons.")
 @space_option
 def show(study, storage, top, failed, space):
     """Show a study's leaderboard (by validation accuracy; test accuracy of retrained trials)."""
     if top < 1:
         raise ArchscoutError(f"--top must be >= 1, got {top}")
+    from ..report.fidelity import count_lines
+
     s = load_study(study, storage, space)
-    print_board(s, top)
-    unranked = s.unranked()
-    if unranked:
-        echo(f"ranked at fidelity {s.ranked_fidelity():g}: {len(unranked)} complete trial(s) at lower fidelities "
-             f"are not ranked")
-    if failed:
-        for t in s.trials():
-            if t.status not in ("complete", "running"):
-                echo(f"#{t.number:<4} {t.status}: {t.error}")
+    with s.snapshot() as trials:  # the table and the counts below it from one read while a search goes on
+        print_board(s, top)
+        unranked = s.unranked()
+        if unranked:
+            echo(f"ranked at fidelity {s.ranked_fidelity():g}: {len(unranked)} complete trial(s) at lower "
+                 f"fidelities are not ranked")
+        for line in count_lines(s, trials):
+            echo(line)
+        if failed:
+            for t in trials:
+                if t.status not in ("complete", "running"):
+                    echo(f"#{t.number:<4} {t.status}: {t.error}")
 
 
 @click.command()

@@ -84,6 +84,20 @@ from .common import KeyValue, echo, load_config, print_board, print_front, stora
 @click.option("--top-k", type=int, default=3, show_default=True,
               help="How many of the best trials to retrain on all training data at the end (0: none).")
 @click.option("--final-seeds", type=int, default=3, show_default=True, help="Seeds per final retraining.")
+@click.option("--revalidate", type=int, default=3, show_default=True,
+              help="Before choosing, train the K best again with --revalidate-seeds more seeds each (scored on "
+                   "validation, never on test); they rank by their mean (0: choose on the search's single seed).")
+@click.option("--revalidate-seeds", type=int, default=2, show_default=True,
+              help="More seeds per trial with --revalidate.")
+@click.option("--early-stop", default=None,
+              help="Stop a trial early from its learning curve: median (its best so far below the median of "
+                   "completed trials at that step) or percentile:P (not in the top P %%); see docs/multi-fidelity.md.")
+@click.option("--fidelity-mode", type=click.Choice(["continue", "restart"]), default="continue", show_default=True,
+              help="A scheduler's low fidelities: stop the full schedule early and continue it from a checkpoint when "
+                   "promoted, or train each fidelity with a schedule of its own from the start.")
+@click.option("--checkpoint-dir", default=None,
+              help="Where training checkpoints live (default: beside the SQLite file, DB-checkpoints/STUDY). With Ray on "
+                   "several machines, give a folder they share.")
 @click.option("--population-size", type=int, default=None, help="evolution: population size (default 20).")
 @click.option("--sample-size", type=int, default=None, help="evolution: tournament size (default 5).")
 @click.option("--evaluator", default="train", show_default=True,
@@ -113,7 +127,7 @@ def search(task, label, task_kind, val_fraction, folds, device, amp, space, stra
            reference, measure, prescreen_latency, guide, guide_pool, guide_proxies, constraints, steps, epochs,
            batch_size, lr, optimizer, schedule, final_steps, top_k, final_seeds, population_size, sample_size,
            evaluator, workers, executor, address, trial_timeout, trial_memory, max_failures, on_interrupted,
-           progress, threads):
+           progress, threads, revalidate, revalidate_seeds, early_stop, fidelity_mode, checkpoint_dir):
     """Search for an architecture, retrain the best, and print the leaderboard.
 
     Every trial is stored as it finishes; running the same command again resumes the
@@ -132,10 +146,13 @@ def search(task, label, task_kind, val_fraction, folds, device, amp, space, stra
         space = resolve_space(space_ref)  # your own Space, imported before anything is stored
     if top_k < 0 or final_seeds < 0:
         raise ArchscoutError("--top-k and --final-seeds must be >= 0")
+    if revalidate < 0 or revalidate_seeds < 1:
+        raise ArchscoutError("--revalidate must be >= 0 and --revalidate-seeds >= 1")
     options = _strategy_options(click.get_current_context(), strategy_options,
                                 {"population_size": population_size, "sample_size": sample_size})
     train = {"steps": steps, "epochs": epochs, "batch_size": batch_size, "lr": lr, "optimizer": optimizer,
-             "schedule": schedule, **({"amp": True} if amp else {})}
+             "schedule": schedule, **({"amp": True} if amp else {}),
+             **({"fidelity_mode": fidelity_mode} if fidelity_mode != "continue" else {})}
     task_options = {"label": label, "kind": task_kind, "val_fraction": val_fraction, "folds": folds}
     if device is not None:
         from ..evaluate.training import resolve_device
@@ -154,7 +171,7 @@ def search(task, label, task_kind, val_fraction, folds, device, amp, space, stra
                   storage=storage, seed=seed, objectives=objectives, constraints=constraints, train=train,
                   final_train=final_train, evaluator=evaluator, measure=measure,
                   prescreen_latency=prescreen_latency, reference_point=_reference(reference), guide=guide_options,
-                  task_options=task_options, device=device)
+                  task_options=task_options, device=device, early_stopping=early_stop, checkpoint_dir=checkpoint_dir)
     what = study.task.summary() if study.evaluator_spec.needs_task else f"evaluator {study.evaluator_spec}"
     echo(f"study {study.name} · {what}")
     for note in getattr(study.task, "notes", ()) if study.evaluator_spec.needs_task else ():
@@ -168,7 +185,8 @@ def search(task, label, task_kind, val_fraction, folds, device, amp, space, stra
     study.run(trials=trials, time_budget=time_budget, final_top_k=top_k, final_seeds=final_seeds,
               progress=progress or print_lines, workers=workers, executor=executor, address=address,
               trial_timeout=trial_timeout, trial_memory_mb=trial_memory, max_failures=max_failures or None,
-              on_interrupted=on_interrupted, threads=threads)  # --no-progress: the trial lines, without the bar
+              on_interrupted=on_interrupted, threads=threads,  # --no-progress: the trial lines, without the bar
+              revalidate=revalidate if top_k > 0 else 0, revalidate_seeds=revalidate_seeds)
     if not study.leaderboard(1):  # nothing to show or export: say so, and exit 1
         from ..study.loop import NoTrialCompleted
         raise NoTrialCompleted.of(study)

@@ -68,6 +68,7 @@ class Evaluator(ABC):
     on_request: ClassVar[tuple[str, ...]] = ()
     needs_task: ClassVar[bool] = False
     trains: ClassVar[bool] = False
+    checkpoints = None  # a CheckpointStore the study gives a training evaluator before a search (or None)
     fidelities: ClassVar[tuple[str, ...]] = ()
     holds: ClassVar[str] = "evaluator needs"  # how a space mismatch reads: "the SPEC evaluator needs architectures of"
     device: str = "cpu"  # where it trains and scores: auto, cpu, cuda, cuda:N, mps (see use_device)

@@ -76,8 +76,10 @@ class GraphTrainingEvaluator(TrainingEvaluator):
     Metrics as :class:`TrainingEvaluator`: params, FLOPs, fp32 size and the latency of a
     full-graph inference (PyTorch eager, CPU) on the untrained network, so a cost constraint
     rejects a candidate untrained. Other runtimes, INT8 and peak memory are not measured for
-    graph networks.
+    graph networks. It keeps no checkpoints (a fidelity trains from the start) and no learning curve.
     """
+
+    resumable = False
 
     def __init__(self, task: GraphTask, train: TrainConfig | None = None, latency: LatencyConfig | None = None,
                  metrics: tuple | list = ()):

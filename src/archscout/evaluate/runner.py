@@ -33,11 +33,19 @@ class Guard:
     that never returns to a check.
     """
 
-    def __init__(self, time_limit: float | None = None, memory_mb: float | None = None):
+    def __init__(self, time_limit: float | None = None, memory_mb: float | None = None, stop_rule=None):
+        from .stopping import CurveWatcher
         self.time_limit, self.memory_mb = time_limit, memory_mb
         self.start = time.monotonic()
         self._calls = 0
         self._proc = None
+        self.stop_rule = stop_rule
+        self.watcher = CurveWatcher(stop_rule)
+
+    def observe(self, step: int, values: dict) -> None:
+        """A validated point of the learning curve: raises :class:`~archscout.evaluate.stopping.EarlyStopped`
+        when the study's early-stopping rule (if any) ends the trial here."""
+        self.watcher.observe(step, values)
 
     def check(self) -> None:
         if self.time_limit is not None and time.monotonic() - self.start > self.time_limit:
@@ -70,7 +78,7 @@ class TrialRunner:
         if prepare is not None:
             prepare()
 
-    def __call__(self, arch_json: str, seed: int, fidelity: dict | None = None) -> Outcome:
+    def __call__(self, arch_json: str, seed: int, fidelity: dict | None = None, stop_rule=None) -> Outcome:
         cost = [c for c in self.constraints if c.before_training]
 
         def cost_check(m: dict, proxies_done: bool = False) -> str | None:
@@ -84,16 +92,21 @@ class TrialRunner:
             return next((r for r in (c.check(m) for c in cost) if r), None)
 
         from .base import Infeasible
+        from .stopping import EarlyStopped
 
         try:
             arch = Architecture.from_json(arch_json, self.space)
-            guard = Guard(self.time_limit, self.memory_mb)
+            guard = Guard(self.time_limit, self.memory_mb, stop_rule)
             if fidelity:
                 ev = self.evaluator.evaluate(arch, seed=seed, cost_check=cost_check, guard=guard, fidelity=fidelity)
             else:  # an evaluator written before fidelities existed takes no such argument
                 ev = self.evaluator.evaluate(arch, seed=seed, cost_check=cost_check, guard=guard)
         except Infeasible as e:
             return Outcome("infeasible", e.metrics, {}, str(e))
+        except EarlyStopped as e:
+            details = {**e.details, "stopped": {"step": e.step, "rule": guard.stop_rule.describe(),
+                                                "threshold": e.threshold}}
+            return Outcome("stopped", e.metrics, details, str(e))
         except TrialFailed as e:
             return Outcome("failed", {}, {}, str(e))
         except MemoryError:

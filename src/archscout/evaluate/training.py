@@ -4,6 +4,7 @@ from __future__ import annotations
 import math
 import time
 from dataclasses import asdict, dataclass, replace
+from typing import Any
 
 import numpy as np
 
@@ -11,11 +12,21 @@ from ..errors import ArchscoutError, TrialFailed
 
 OPTIMIZERS = ("adam", "adamw", "sgd")
 SCHEDULES = ("onecycle", "cosine", "constant")
+FIDELITY_MODES = ("continue", "restart")
+EVALUATIONS = 10  # validation points per training run (per horizon), besides the last step
 
 
 @dataclass(frozen=True)
 class TrainConfig:
-    """How a candidate is trained. The budget is ``steps`` or, when given, ``epochs``."""
+    """How a candidate is trained. The budget is ``steps`` or, when given, ``epochs``.
+
+    ``horizon`` (in the budget's unit; None: the budget itself) is the length the learning-rate schedule
+    spans: a run at a low fidelity stops at ``steps`` of a schedule planned for ``horizon``, so training it
+    further (a promotion) continues the same run and ends where a full run would. ``fidelity_mode`` says how
+    a fidelity below the study's budget is trained: ``continue`` (the schedule of the full budget, stopped
+    early; a promotion continues from the checkpoint) or ``restart`` (a whole schedule of its own; a
+    promotion trains again from the start).
+    """
 
     steps: int = 1000
     epochs: float | None = None
@@ -25,6 +36,8 @@ class TrainConfig:
     weight_decay: float = 1e-4
     schedule: str = "onecycle"
     amp: bool = False  # automatic mixed precision (float16 on CUDA, bfloat16 on the CPU)
+    horizon: float | None = None
+    fidelity_mode: str = "continue"
 
     def __post_init__(self):
         if self.epochs is None and (not isinstance(self.steps, int) or self.steps < 1):
@@ -43,16 +56,51 @@ class TrainConfig:
             raise ArchscoutError(f"amp (mixed precision) is true or false, got {self.amp!r}")
         if not self.weight_decay >= 0:
             raise ArchscoutError(f"weight decay must be >= 0, got {self.weight_decay!r}")
+        if self.fidelity_mode not in FIDELITY_MODES:
+            raise ArchscoutError(f"fidelity mode is one of {', '.join(FIDELITY_MODES)}, got {self.fidelity_mode!r}")
+        if self.horizon is not None:
+            budget = self.steps if self.epochs is None else self.epochs
+            if not (isinstance(self.horizon, (int, float)) and math.isfinite(self.horizon)
+                    and self.horizon >= budget):
+                raise ArchscoutError(f"a training horizon is at least the budget ({budget:g}), got {self.horizon!r}")
 
     def total_steps(self, n_samples: int) -> int:
         if self.epochs is None:
             return self.steps
         return max(1, math.ceil(self.epochs * n_samples / min(self.batch_size, n_samples)))
 
+    def horizon_steps(self, n_samples: int) -> int:
+        """The steps the learning-rate schedule spans (:meth:`total_steps` without a horizon)."""
+        if self.horizon is None:
+            return self.total_steps(n_samples)
+        if self.epochs is None:
+            return int(self.horizon)
+        return max(1, math.ceil(self.horizon * n_samples / min(self.batch_size, n_samples)))
+
+    @property
+    def partial(self) -> bool:
+        """Whether the run stops before the end of its schedule (a low fidelity that may be continued)."""
+        return self.horizon is not None and self.horizon != (self.steps if self.epochs is None else self.epochs)
+
     def budget_key(self) -> str:
-        """Identifies the fidelity: trials with the same architecture and key are not trained twice."""
+        """Identifies the fidelity: trials with the same architecture and key are not trained twice. A run
+        stopped early in a longer schedule says so (``steps=111/1000``); at its horizon the key is the plain
+        one, since the training is the same."""
         b = f"epochs={self.epochs:g}" if self.epochs is not None else f"steps={self.steps}"
-        return (f"{b},bs={self.batch_size},{self.optimizer},lr={self.lr:g},wd={self.weight_decay:g},"
+        if self.partial:
+            b += f"/{self.horizon:g}"
+        return b + self.line_key()
+
+    def run_key(self) -> str:
+        """What makes two runs one: the schedule's length (its horizon, or the budget without one) and the
+        settings, not where the run stops."""
+        span = self.horizon if self.horizon is not None else (self.steps if self.epochs is None else self.epochs)
+        return ("epochs" if self.epochs is not None else "steps") + f"~{span:g}" + self.line_key()
+
+    def line_key(self) -> str:
+        """The budget key without the budget: runs with the same line key and horizon are one training run
+        stopped at different points (what a checkpoint continues)."""
+        return (f",bs={self.batch_size},{self.optimizer},lr={self.lr:g},wd={self.weight_decay:g},"
                 f"{self.schedule}" + (",amp" if self.amp else ""))
 
     def as_dict(self) -> dict:
@@ -149,57 +197,117 @@ def loss_function(kind: str):
     return torch.nn.CrossEntropyLoss()
 
 
-def _batches(split, bs: int, gen, total: int):
-    """``total`` training batches of ``split``: shuffled each pass (seeded), the last partial batch of a pass
-    skipped for arrays as before; a dataset split is read by a DataLoader."""
-    import torch
-    loader = getattr(split, "loader", None)
-    if loader is not None:
-        step = 0
-        while step < total:
-            for xb, yb in loader(bs, gen):
-                if step >= total:
-                    return
-                yield xb, yb
-                step += 1
-        return
-    Xt, yt = torch.as_tensor(split.X), torch.as_tensor(split.y)
-    n = len(yt)
-    perm, pos = torch.randperm(n, generator=gen), 0
-    for _ in range(total):
-        if pos + bs > n:
-            perm, pos = torch.randperm(n, generator=gen), 0
-        idx = perm[pos:pos + bs]
-        pos += bs
-        yield Xt[idx], yt[idx]
+class BatchStream:
+    """The training batches of ``split``: shuffled each pass (seeded), the last partial batch of a pass skipped
+    for arrays; a dataset split is read by a DataLoader. Its state (the generator, the pass's order and the
+    position in it) goes into a checkpoint, so a run continued from one sees the batches an uninterrupted run
+    would have seen (a dataset split starts a fresh pass instead, seeded by the step)."""
+
+    def __init__(self, split, bs: int, seed: int):
+        import torch
+        self.split, self.bs, self.seed = split, bs, seed
+        self.gen = torch.Generator().manual_seed(seed)
+        self.loader = getattr(split, "loader", None)
+        self.perm: Any = None
+        self.pos = 0
+        self._iter: Any = None
+        if self.loader is None:
+            self.X, self.y = torch.as_tensor(split.X), torch.as_tensor(split.y)
+
+    def next(self):
+        import torch
+        if self.loader is not None:
+            while True:
+                if self._iter is None:
+                    self._iter = iter(self.loader(self.bs, self.gen))
+                try:
+                    return next(self._iter)
+                except StopIteration:
+                    self._iter = None
+        n = len(self.y)
+        if self.perm is None or self.pos + self.bs > n:
+            self.perm, self.pos = torch.randperm(n, generator=self.gen), 0
+        idx = self.perm[self.pos:self.pos + self.bs]
+        self.pos += self.bs
+        return self.X[idx], self.y[idx]
+
+    def state_dict(self, step: int) -> dict:
+        return {"gen": self.gen.get_state(), "perm": self.perm, "pos": self.pos, "step": step}
+
+    def load_state_dict(self, state: dict) -> None:
+        if self.loader is not None:  # a DataLoader's place in a pass cannot be restored: a fresh seeded pass
+            self.gen.manual_seed(hash((self.seed, int(state["step"]))) & 0x7FFFFFFF)
+            return
+        self.gen.set_state(state["gen"])
+        self.perm, self.pos = state["perm"], int(state["pos"])
+
+
+def evaluation_steps(total: int, horizon: int) -> list[int]:
+    """Where a run of ``total`` steps (of a schedule of ``horizon``) is validated: every ``horizon //
+    EVALUATIONS`` steps and at its last step, so that runs of one horizon are validated at the same steps."""
+    every = max(1, horizon // EVALUATIONS)
+    return sorted({s for s in range(every, total + 1, every)} | {total})
 
 
 def fit(model, split, cfg: TrainConfig, seed: int = 0, guard=None, *, kind: str = "classification",
-        device=None, amp: bool = False, report=None) -> dict:
+        device=None, amp: bool = False, report=None, validate=None, observe=None, checkpoint=None) -> dict:
     """Train ``model`` in place on ``split`` (arrays or a dataset) with ``cfg``'s budget, on ``device`` (a
     ``torch.device``; None: the CPU), with mixed precision when ``amp``. Raises TrialFailed when the loss turns
     NaN or infinite or ``guard.check()`` (per-trial limits, every step) raises. ``report(step, loss)`` is
-    called about ten times. Returns steps, seconds, the running training loss."""
+    called about ten times.
+
+    ``validate(step) -> dict`` is called at :func:`evaluation_steps` (the model in eval mode; its return is
+    collected as the learning curve), then ``observe(step, values, curve)`` (an early-stopping rule may raise
+    there). ``checkpoint`` (a :class:`~archscout.evaluate.checkpoints.Line`) makes
+    the run resumable: it starts from the line's latest state at or below its last step (a lower fidelity's
+    end, or the last save of a run that crashed) and saves its state after validations (as often as the line
+    allows) and at the end. Returns steps, seconds, the running training loss, the learning curve and the
+    step it started from."""
     import torch
 
     device = device or torch.device("cpu")
     torch.manual_seed(seed)
-    gen = torch.Generator().manual_seed(seed)
     n = len(split)
     bs = min(cfg.batch_size, n)
     total = cfg.total_steps(n)
+    horizon = cfg.horizon_steps(n)
     model.to(device)
     opt = _optimizer(model, cfg)
-    sched = _schedule(opt, cfg, total)
+    sched = _schedule(opt, cfg, horizon)
     loss_fn = loss_function(kind)
     scaler = torch.amp.GradScaler(device.type) if amp and device.type == "cuda" else None
+    stream = BatchStream(split, bs, seed)
+    start, running, curve, seconds_before = 0, float("nan"), [], 0.0
+    saved = checkpoint.latest(total) if checkpoint is not None else None
+    if saved is not None:
+        start = int(saved["step"])
+        model.load_state_dict(saved["model"])
+        model.to(device)
+        opt.load_state_dict(saved["optimizer"])
+        if sched is not None and saved.get("schedule") is not None:
+            sched.load_state_dict(saved["schedule"])
+        if scaler is not None and saved.get("scaler") is not None:
+            scaler.load_state_dict(saved["scaler"])
+        stream.load_state_dict(saved["batches"])
+        torch.set_rng_state(saved["rng"])
+        running, curve = float(saved["running"]), list(saved["curve"])
+        seconds_before = float(saved.get("seconds", 0.0))
+
+    def state(step: int) -> dict:
+        return {"step": step, "model": model.state_dict(), "optimizer": opt.state_dict(),
+                "schedule": sched.state_dict() if sched is not None else None,
+                "scaler": scaler.state_dict() if scaler is not None else None,
+                "batches": stream.state_dict(step), "rng": torch.get_rng_state(), "running": running,
+                "curve": curve, "seconds": seconds_before + time.perf_counter() - t0}
+
+    checks = [s for s in evaluation_steps(total, horizon) if s > start] if validate is not None else []
     model.train()
     t0 = time.perf_counter()
-    running = float("nan")
     every = max(1, total // 10)
-    for step, (xb, yb) in enumerate(_batches(split, bs, gen, total)):
+    for step in range(start, total):
         if guard is not None:
             guard.check()
+        xb, yb = stream.next()
         xb, yb = xb.to(device, non_blocking=True), yb.to(device, non_blocking=True)
         with autocast(device, amp):
             loss = loss_fn(model(xb), yb)
@@ -217,9 +325,23 @@ def fit(model, split, cfg: TrainConfig, seed: int = 0, guard=None, *, kind: str 
         running = loss.item() if step == 0 else 0.98 * running + 0.02 * loss.item()
         if report is not None and (step + 1) % every == 0:
             report(step + 1, running)
+        if checks and step + 1 == checks[0]:
+            checks.pop(0)
+            rng = torch.get_rng_state()
+            values = validate(step + 1)
+            curve.append({"step": step + 1, **values})
+            torch.set_rng_state(rng)  # validation draws no training randomness
+            model.train()
+            if observe is not None:
+                observe(step + 1, values, curve)
+            if checkpoint is not None and step + 1 < total and checkpoint.due():
+                checkpoint.save(state(step + 1))
     if device.type == "cuda":
         torch.cuda.synchronize(device)
-    return {"steps": total, "train_seconds": time.perf_counter() - t0, "train_loss": running}
+    if checkpoint is not None:
+        checkpoint.finish(state(total), partial=total < horizon)
+    return {"steps": total - start, "train_seconds": time.perf_counter() - t0, "train_loss": running,
+            "curve": curve, "start": start}
 
 
 def predict(model, split, batch_size: int = 1000, device=None, amp: bool = False) -> np.ndarray:

@@ -30,6 +30,7 @@ from ..errors import ArchscoutError, TrialFailed
 from ..metrics import METRICS, register_metric
 from .base import EVALUATORS, Evaluation, Evaluator
 from .measure import LatencyConfig, NetworkEvaluator
+from .stopping import EarlyStopped, columns
 from .training import TrainConfig
 
 PREFIX = "python"
@@ -100,13 +101,17 @@ class Context:
     reported: list = field(default_factory=list)
 
     def report(self, step: int, **values: float) -> None:
-        """Record intermediate values at ``step`` (stored with the trial, e.g. for early stopping later); also
-        checks the per-trial time and memory limits."""
+        """Record intermediate values at ``step`` (stored with the trial as its learning curve); also checks
+        the per-trial time and memory limits, and the study's early-stopping rule (``--early-stop``) when
+        the values include its first objective: a trial stopped there ends with those values."""
         bad = [k for k, v in values.items() if isinstance(v, bool) or not isinstance(v, (int, float))]
         if bad:
             raise TrialFailed(f"ctx.report: {', '.join(bad)} must be numbers")
         self.reported.append({"step": int(step), **{k: float(v) for k, v in values.items()}})
         self.check()
+        observe = getattr(self.guard, "observe", None)
+        if observe is not None and not self.final:  # the study's early-stopping rule may end the trial here
+            observe(int(step), self.reported[-1])
 
     def check(self) -> None:
         """Raise (the trial fails) when a per-trial time or memory limit is exceeded; call it now and then."""
@@ -325,16 +330,22 @@ class PythonEvaluator(NetworkEvaluator):
         ctx = Context(arch, seed, fidelity, device, self.task if self._takes_model(self.reference) else None,
                       self.with_recipe(self.train_config, arch), guard)
         where = f"evaluator {self.reference}"
-        if self._takes_model(self.reference):
-            model, metrics = self.build_and_cost(arch, seed, cost_check, details)
-            torch.manual_seed(seed)
-            result = _call(fn, model, ctx, where)
-        else:
-            torch.manual_seed(seed)
-            result = _call(fn, arch, ctx, where)
+        try:
+            if self._takes_model(self.reference):
+                model, metrics = self.build_and_cost(arch, seed, cost_check, details)
+                torch.manual_seed(seed)
+                result = _call(fn, model, ctx, where)
+            else:
+                torch.manual_seed(seed)
+                result = _call(fn, arch, ctx, where)
+        except EarlyStopped as e:  # stored with the values it had then
+            e.metrics = {**metrics, **{k: v for k, v in ctx.reported[-1].items() if k != "step"}}
+            e.details = {**details, "intermediate": ctx.reported, "learning_curve": columns(ctx.reported)}
+            raise
         metrics.update(check_metrics(result, declared, where))
         if ctx.reported:
             details["intermediate"] = ctx.reported
+            details["learning_curve"] = columns(ctx.reported)
         return Evaluation(metrics, details)
 
 

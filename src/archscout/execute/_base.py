@@ -90,8 +90,9 @@ def intra_op_threads(threads: int, load: bool = True) -> Iterator[int]:
 class Executor:
     """Runs trials of one :class:`TrialRunner` and returns outcomes as they finish.
 
-    ``submit(key, arch_json, seed, fidelity)`` starts a trial (only while ``free() > 0``) at
-    ``fidelity`` (None: the study's own; the evaluator reads it);
+    ``submit(key, arch_json, seed, fidelity, stop_rule)`` starts a trial (only while ``free() > 0``) at
+    ``fidelity`` (None: the study's own; the evaluator reads it), held to ``stop_rule`` (an early-stopping
+    :class:`~archscout.evaluate.stopping.StopRule`, or None);
     ``wait(timeout)`` returns ``[(key, Outcome), ...]`` of trials that finished (possibly
     none); ``close()`` stops everything, abandoning trials still running.
 
@@ -113,7 +114,7 @@ class Executor:
     def free(self) -> int:
         raise NotImplementedError
 
-    def submit(self, key: int, arch_json: str, seed: int, fidelity: dict | None = None) -> None:
+    def submit(self, key: int, arch_json: str, seed: int, fidelity: dict | None = None, stop_rule=None) -> None:
         raise NotImplementedError
 
     def wait(self, timeout: float) -> list[tuple[int, Outcome]]:

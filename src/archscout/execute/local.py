@@ -36,8 +36,8 @@ class LocalExecutor(Executor):
     def free(self) -> int:
         return 1 - len(self.pending)
 
-    def submit(self, key, arch_json: str, seed: int, fidelity: dict | None = None) -> None:
-        self.pending.append((key, arch_json, seed, fidelity))
+    def submit(self, key, arch_json: str, seed: int, fidelity: dict | None = None, stop_rule=None) -> None:
+        self.pending.append((key, arch_json, seed, fidelity, stop_rule))
 
     def running(self) -> int:
         return len(self.pending)
@@ -45,9 +45,9 @@ class LocalExecutor(Executor):
     def wait(self, timeout: float):
         if not self.pending:
             return []
-        key, arch_json, seed, fidelity = self.pending.pop(0)
+        key, arch_json, seed, fidelity, stop_rule = self.pending.pop(0)
         self._use_threads()  # torch may have been imported since the last trial
-        return [(key, self.runner(arch_json, seed, fidelity))]
+        return [(key, self.runner(arch_json, seed, fidelity, stop_rule))]
 
     def close(self) -> None:
         self.pending.clear()

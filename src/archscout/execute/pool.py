@@ -74,8 +74,8 @@ def _worker_main(conn, runner_bytes: bytes, threads: int, files: dict | None = N
             return
         if msg is None:
             return
-        key, arch_json, seed, fidelity = msg
-        out = runner(arch_json, seed, fidelity)
+        key, arch_json, seed, fidelity, stop_rule = msg
+        out = runner(arch_json, seed, fidelity, stop_rule)
         try:
             conn.send(("done", key, out))
         except (BrokenPipeError, OSError):  # the driver is gone: nobody to report to
@@ -175,10 +175,10 @@ class PoolExecutor(Executor):
     def running(self) -> int:
         return sum(1 for w in self.pool if w.job is not None)
 
-    def submit(self, key, arch_json: str, seed: int, fidelity: dict | None = None) -> None:
+    def submit(self, key, arch_json: str, seed: int, fidelity: dict | None = None, stop_rule=None) -> None:
         w = next(w for w in self.pool if w.job is None)
         w.job = (key, time.monotonic())
-        w.conn.send((key, arch_json, seed, fidelity))
+        w.conn.send((key, arch_json, seed, fidelity, stop_rule))
 
     def _replace(self, w: _Worker) -> None:
         w.kill()

@@ -19,14 +19,14 @@ from ..evaluate.runner import Outcome
 from ._base import Executor
 
 
-def _ray_task(runner, arch_json: str, seed: int, fidelity: dict | None = None, threads: int = 1):
+def _ray_task(runner, arch_json: str, seed: int, fidelity: dict | None = None, threads: int = 1, stop_rule=None):
     try:
         import torch
 
         torch.set_num_threads(threads)  # workers are reused: set for every task (it asked for that many CPUs)
     except ImportError:  # pragma: no cover - torch is a dependency
         pass
-    return runner(arch_json, seed, fidelity)
+    return runner(arch_json, seed, fidelity, stop_rule)
 
 
 def gpus_per_trial(device: str, cluster_gpus: float) -> int:
@@ -131,8 +131,8 @@ class RayExecutor(Executor):
     def running(self) -> int:
         return len(self.inflight)
 
-    def submit(self, key, arch_json: str, seed: int, fidelity: dict | None = None) -> None:
-        ref = self.task.remote(self.runner_ref, arch_json, seed, fidelity, self.trial_threads())
+    def submit(self, key, arch_json: str, seed: int, fidelity: dict | None = None, stop_rule=None) -> None:
+        ref = self.task.remote(self.runner_ref, arch_json, seed, fidelity, self.trial_threads(), stop_rule)
         self.inflight[ref] = (key, time.monotonic())
 
     def wait(self, timeout: float):

@@ -154,7 +154,10 @@ class Dashboard:
         text = H.summary(study, trials) + H.leaderboard(study, 10, link, retrains) \
             + (H.finals(study, link) if retrains else "")
         if study.leaderboard(1):
-            text += H.progress_figures(study) + H.top_architectures(study, 3, link)
+            text += H.progress_figures(study)
+        text += H.fidelities(study, trials, top=3, board_n=10)
+        if study.leaderboard(1):
+            text += H.top_architectures(study, 3, link)
         text += H.trials_table(study, trials, link, expand=False, limit=TRIAL_ROWS)
         with self._lock:
             self._cache[study.name] = (version, text, time.monotonic(), time.monotonic() - start)
@@ -162,17 +165,19 @@ class Dashboard:
 
     # -- pages ------------------------------------------------------------------------
     def index(self) -> str:
-        from .tables import STATUS_COLUMNS
+        from .tables import status_columns
 
         rows = []
-        for r in self.storage.list_studies():
+        studies = self.storage.list_studies()
+        columns = status_columns(studies)
+        for r in studies:
             c, n = r["config"], r["counts"]
-            cells = "".join(f"<td>{n.get(k, 0)}</td>" for k in STATUS_COLUMNS)
+            cells = "".join(f"<td>{n.get(k, 0)}</td>" for k in columns)
             rows.append(f'<tr><td class="l"><a href="{H.esc(study_url(r["name"]))}">{H.esc(r["name"])}</a></td>'
                         f'<td class="l">{H.esc(c["task"])}</td><td class="l">{H.esc(c["space"])}</td>'
                         f'<td class="l">{H.esc(c["strategy"])}</td>{cells}'
                         f'<td>{r["search_seconds"] / 60:.1f}</td></tr>')
-        head = "".join(f"<th>{k}</th>" for k in STATUS_COLUMNS)
+        head = "".join(f"<th>{k}</th>" for k in columns)
         body = (f'<section><h2>Studies</h2><table id="studies"><tr><th class="l">study</th><th class="l">task</th>'
                 f'<th class="l">space</th><th class="l">strategy</th>{head}<th>search min</th></tr>{"".join(rows)}'
                 f'</table></section>' if rows else "<section><p>The database holds no studies yet.</p></section>")
@@ -208,19 +213,26 @@ class Dashboard:
 
     # -- JSON -------------------------------------------------------------------------
     def study_json(self, name: str) -> dict:
+        from . import fidelity as F
+
         study = self.study(name)
-        front = {t.number for t in study.front()}
-        return {"study": study.name, "objectives": [list(o) for o in study.objectives],
-                "version": self.version(study),
-                "trials": [{"number": t.number, "status": t.status, "metrics": t.metrics, "error": t.error,
-                            "architecture": t.arch.to_dict(), "on_front": t.number in front,
-                            "final": t.final or None} for t in study.trials()]}
+        with study.snapshot() as trials:
+            front = {t.number for t in study.front()}
+            rungs = [{k: r[k] for k in ("label", "fidelity", "trials", "complete", "stopped", "failed", "promoted",
+                                        "best", "seconds", "share", "ranked")} for r in F.rungs(study, trials)]
+            return {"study": study.name, "objectives": [list(o) for o in study.objectives],
+                    "version": self.version(study), "fidelities": rungs,
+                    "trials": [{"number": t.number, "status": t.status, "metrics": t.metrics, "error": t.error,
+                                "architecture": t.arch.to_dict(), "on_front": t.number in front,
+                                "final": t.final or None, "fidelity": t.fidelity, "parent": t.parent,
+                                "learning_curve": (t.details or {}).get("learning_curve")} for t in trials]}
 
     def trial_json(self, name: str, number: str) -> dict:
         study = self.study(name)
         t = self.trial(study, number)
         return {"study": study.name, "number": t.number, "status": t.status, "error": t.error,
                 "metrics": t.metrics, "details": t.details, "architecture": t.arch.to_dict(),
+                "fidelity": t.fidelity, "parent": t.parent,
                 "graph": t.arch.to_graph(), "final": t.final or None, "started_at": t.started_at,
                 "finished_at": t.finished_at}
 

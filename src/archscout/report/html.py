@@ -12,6 +12,7 @@ import math
 import re
 from typing import Callable
 
+from . import fidelity as F
 from . import plots
 from .front import final_key, final_label, final_text, fmt_metric, unit
 
@@ -26,13 +27,14 @@ h2{font-size:16px;margin:4px 0 10px}h3{font-size:14px;margin:10px 0 4px}
 table{border-collapse:collapse;font-size:12.5px}th,td{padding:3px 9px;border-bottom:1px solid #e6e9ee;text-align:right}
 th{background:#f0f3f7;position:sticky;top:0}td.l,th.l{text-align:left}td.nw{white-space:nowrap}
 tr.failed td,tr.infeasible td,tr.interrupted td{color:#8a2a2a}tr.running td{color:#6b5b00}
+tr.stopped td{color:#8a5300}tr.ranked td{font-weight:600}
 .status{font-weight:600}.muted{color:#6a737d}.figure svg{max-width:100%;height:auto}
 .grid{display:flex;flex-wrap:wrap;gap:14px}.card{border:1px solid #e1e5ea;border-radius:5px;padding:6px}
 pre{background:#f6f8fa;padding:8px;overflow:auto;font-size:12px;max-height:360px}
 details summary{cursor:pointer}.kv td{text-align:left}.kv td:first-child{color:#57606a;padding-right:18px}
 """
 
-STATUSES = ("complete", "failed", "infeasible", "interrupted", "running")
+STATUSES = ("complete", "stopped", "failed", "infeasible", "interrupted", "running")
 
 
 def esc(value) -> str:
@@ -115,28 +117,94 @@ def _metric_columns(study, trials) -> list[str]:
     return names
 
 
-def leaderboard(study, n: int, link: Callable[[int], str], retrains: bool = True) -> str:
-    """The best ``n`` complete trials that meet every constraint (the front first with several objectives)."""
+def board_shown(study, n: int) -> list:
+    """The leaderboard as the report shows it: the front first with several objectives, at most ``n``."""
     board = study.leaderboard()
     front = {t.number for t in study.front()} if study.multi_objective else set()
-    shown = sorted(board, key=lambda t: t.number not in front)[:n]  # stable: the front first, each in board order
+    return sorted(board, key=lambda t: t.number not in front)[:n]  # stable: the front first, each in board order
+
+
+def leaderboard(study, n: int, link: Callable[[int], str], retrains: bool = True) -> str:
+    """The best ``n`` complete trials that meet every constraint (the front first with several objectives);
+    a fidelity column when the study's trials ran at several fidelities."""
+    board = study.leaderboard()
+    front = {t.number for t in study.front()} if study.multi_objective else set()
+    shown = board_shown(study, n)
     if not shown:
         return '<section id="leaderboard"><h2>Leaderboard</h2><p class="muted">no completed trial yet</p></section>'
     cols = _metric_columns(study, shown)
     head = "".join(f"<th>{esc(m + unit(m))}</th>" for m in cols)
+    several = F.several(study, study.trials())
     rows = []
     for i, t in enumerate(shown, 1):
         cells = "".join(f"<td>{value_text(m, t.metrics.get(m))}</td>" for m in cols)
         mark = " ★" if t.number in front else ""
         final = f"<td>{final_text(t.final)}</td>" if retrains else ""
-        rows.append(f'<tr><td>{i}</td><td class="nw"><a href="{esc(link(t.number))}">#{t.number}</a>{mark}</td>{cells}'
-                    f'{final}<td class="l">{esc(t.arch.describe())}</td></tr>')
+        fid = f'<td class="nw">{esc(F.fidelity_text(F.effective(study, t)))}</td>' if several else ""
+        rows.append(f'<tr><td>{i}</td><td class="nw"><a href="{esc(link(t.number))}">#{t.number}</a>{mark}</td>{fid}'
+                    f'{cells}{final}<td class="l">{esc(t.arch.describe())}</td></tr>')
     what = ("Pareto-optimal trials (★) first, then the rest by " if study.multi_objective else "by ") \
         + f"validation {study.objectives[0][0]}"
+    ranked = (" Trials ran at several fidelities; only those at the highest a complete trial reached are ranked "
+              "(the others are in the section on fidelities)." if several else "")
     return (f'<section id="leaderboard"><h2>Leaderboard</h2><p class="muted">Top {len(shown)} of {len(board)} '
-            f'complete trials that meet every constraint, {esc(what)}.</p><table><tr><th>rank</th><th>trial</th>'
+            f'complete trials that meet every constraint, {esc(what)}.{ranked}</p><table><tr><th>rank</th>'
+            f'<th>trial</th>{"<th>fidelity</th>" if several else ""}'
             f'{head}{f"<th>{esc(final_label(study))} (seeds)</th>" if retrains else ""}<th class="l">architecture</th></tr>'
             f'{"".join(rows)}</table></section>')
+
+
+def fidelities(study, trials, top: int = 5, board_n: int = 10, sink: dict | None = None) -> str:
+    """Fidelities and learning curves: a table of the trials per fidelity (rung) with their time, the number
+    stopped early and continued from a checkpoint, and the learning curves; nothing for a study whose trials
+    ran at one fidelity, stored no learning curve and had none stopped."""
+    if not F.shown(study, trials):
+        return ""
+    metric, way = study.objectives[0]
+    rows = F.rungs(study, trials)
+    cells = []
+    for r in rows:
+        share = "" if r["share"] is None else f"{100 * r['share']:.1f}"
+        cells.append(f'<tr class="{"ranked" if r["ranked"] else ""}"><td class="l nw">{esc(r["label"])}'
+                     f'{" (ranked)" if r["ranked"] else ""}</td><td>{r["trials"]}</td><td>{r["complete"]}</td>'
+                     f'<td>{r["stopped"]}</td><td>{r["failed"]}</td><td>{r["promoted"]}</td>'
+                     f'<td>{value_text(metric, r["best"])}</td><td>{r["seconds"]:.1f}</td><td>{share}</td></tr>')
+    table = (f'<table id="rungs"><tr><th class="l">fidelity</th><th>trials</th><th>complete</th><th>stopped</th>'
+             f'<th>failed / infeasible</th><th>promoted</th><th>best {esc(metric + unit(metric))} ({esc(way)})</th>'
+             f'<th>seconds</th><th>% of trial time</th></tr>{"".join(cells)}</table>')
+    said = []
+    if len(rows) > 1:
+        ranked = next((r["label"] for r in rows if r["ranked"]), None)
+        share = F.below_top_share(rows)
+        said.append(f"The trials ran at {len(rows)} fidelities; the leaderboard and the front rank only those at "
+                    f"{ranked or 'the top one'}" + (f", and {100 * share:.1f} % of all trial time went to the "
+                                                   f"fidelities below it" if share is not None else "") + ".")
+        said.append("Promoted: trials that continued a trial of a lower fidelity (they have a parent).")
+    rules = F.stopped_rules(trials)
+    stopped = sum(rules.values())
+    how = ", ".join(f"{n} by the {rule} rule" if rule != "?" else f"{n} by an unnamed rule"
+                    for rule, n in sorted(rules.items()))
+    said.append(f"{stopped} trial{'s were' if stopped != 1 else ' was'} stopped early" + (f" ({how})" if how else "")
+                + f"; {F.continued(trials)} continued training from a checkpoint.")
+    text = f'<p class="muted">{" ".join(esc(x) for x in said)}</p>'
+    curves = F.with_curves(trials)
+    if curves:
+        board = board_shown(study, board_n)
+        chosen, total = F.select(study, trials, board)
+        shown_metric = F.curve_metric(study, trials) or ""
+        named = F.curve_label(shown_metric)
+        caption = (f"{named[:1].upper()}{named[1:]} at each evaluation during training, one line per trial; stopped "
+                   f"trials dashed and ending in a cross"
+                   + (f", the leaderboard's top {min(top, len(board))} in colour. " if board else ". ")
+                   + (f"Drawn: {len(chosen)} of the {total} trials with a learning curve (the {F.CAP} best by "
+                      f"{metric} and every trial on the leaderboard)." if len(chosen) < total
+                      else f"All {total} trials with a learning curve are drawn.")
+                   + " A trial continued from a checkpoint shows the points of the run it continued.")
+        fig = plots.learning_curves(study, trials, shown_metric, highlight=board[:top], board=board)
+        text += figure(fig, caption, "learning-curves", sink)
+    else:
+        text += '<p class="muted">No trial stored a learning curve.</p>'
+    return f'<section id="fidelity"><h2>Fidelities and learning curves</h2>{table}{text}</section>'
 
 
 def finals(study, link: Callable[[int], str]) -> str:
@@ -217,6 +285,7 @@ def trials_table(study, trials, link: Callable[[int], str] | None, expand: bool,
     ``limit``: show only the newest that many."""
     cols = [m for m, _ in study.objectives]
     head = "".join(f"<th>{esc(m + unit(m))}</th>" for m in cols)
+    several = F.several(study, trials)
     rows = []
     newest = sorted(trials, key=lambda t: -t.number)
     shown = newest[:limit] if limit else newest
@@ -230,12 +299,13 @@ def trials_table(study, trials, link: Callable[[int], str] | None, expand: bool,
         if expand:
             stored = pre({"metrics": t.metrics, "details": t.details})
             extra = f'<details><summary>metrics and details</summary>{stored}</details>'
+        fid = f'<td class="nw">{esc(F.fidelity_text(F.effective(study, t)))}</td>' if several else ""
         rows.append(f'<tr class="{esc(t.status)}" id="trial-{t.number}"><td>{name}</td>'
-                    f'<td class="status l">{esc(t.status)}</td>{cells}'
+                    f'<td class="status l">{esc(t.status)}</td>{fid}{cells}'
                     f'<td>{"" if t.duration is None else f"{t.duration:.1f}"}</td>'
                     f'<td class="l">{esc(t.arch.describe())}</td><td class="l">{reason}{extra}</td></tr>')
     return (f'<section id="trials"><h2>All trials ({len(trials)})</h2>{note}<table><tr><th>trial</th>'
-            f'<th class="l">status</th>{head}<th>seconds</th><th class="l">architecture</th>'
+            f'<th class="l">status</th>{"<th>fidelity</th>" if several else ""}{head}<th>seconds</th><th class="l">architecture</th>'
             f'<th class="l">reason / details</th></tr>{"".join(rows)}</table></section>')
 
 
@@ -245,18 +315,51 @@ def trial_detail(study, trial) -> str:
             ("architecture id", trial.arch.id), ("budget", trial.budget), ("seed", trial.seed),
             ("started", when(trial.started_at)), ("finished", when(trial.finished_at)),
             ("seconds", "" if trial.duration is None else f"{trial.duration:.2f}")]
+    rows += _fidelity_rows(study, trial)
     if trial.final:
         rows.append(("final test accuracy %", final_text(trial.final)))
     info = "".join(f"<tr><td>{esc(k)}</td><td>{esc(v)}</td></tr>" for k, v in rows if v != "")
     metrics = "".join(f"<tr><td>{esc(k)}</td><td>{value_text(k, v)}{unit(k)}</td></tr>"
                       for k, v in sorted(trial.metrics.items()))
     drawing = figure(plots.architecture(trial.arch, _arch_title(study, trial)))
+    curve = (f'<section id="curve"><h2>Learning curve</h2>{figure(plots.trial_curves(trial, _curve_order(study, trial)))}'
+             f'</section>' if F.with_curves([trial]) else "")
     return (f'<section id="trial"><h2>Trial #{trial.number}</h2><table class="kv">{info}</table></section>'
             f'<section id="metrics"><h2>Metrics</h2>'
             + (f'<table class="kv">{metrics}</table>' if metrics else '<p class="muted">none stored</p>')
-            + f'</section><section id="drawing"><h2>Architecture</h2>{drawing}'
+            + f'</section>{curve}<section id="drawing"><h2>Architecture</h2>{drawing}'
             f'{pre(trial.arch.to_dict())}</section><section id="details"><h2>Details</h2>{pre(trial.details)}'
             f'</section>')
+
+
+def _fidelity_rows(study, trial) -> list[tuple[str, str]]:
+    """A trial's fidelity, what it continued from, its rung and bracket, and why it was stopped early."""
+    d = trial.details or {}
+    rows = []
+    if trial.fidelity or study.top_fidelity:
+        rows.append(("fidelity", F.fidelity_text(F.effective(study, trial))))
+    if trial.parent is not None:
+        rows.append(("promoted from", f"#{trial.parent}"))
+    went_on = d.get("continued_from")
+    if isinstance(went_on, dict):
+        source = f"trial #{went_on['trial']}" if went_on.get("trial") is not None else "a checkpoint"
+        rows.append(("continued from", f"{source} at step {went_on.get('step', '?')}"))
+    for key in ("rung", "bracket"):
+        if d.get(key) is not None:
+            rows.append((key, str(d[key])))
+    stop = d.get("stopped")
+    if isinstance(stop, dict):
+        threshold = stop.get("threshold")
+        rows.append(("stopped early", f"at step {stop.get('step', '?')} by the {stop.get('rule', '?')} rule"
+                     + (f" (threshold {threshold:.4g})" if isinstance(threshold, (int, float)) else "")))
+    return rows
+
+
+def _curve_order(study, trial) -> list[str]:
+    """The metrics of a trial's learning curve, the one the study's plot shows first."""
+    names = F.curve_metrics([trial])
+    first = F.curve_metric(study, [trial])
+    return sorted(names, key=lambda m: m != first)
 
 
 def report(study, top: int = 5, sink: dict | None = None) -> str:
@@ -271,19 +374,21 @@ def _report(study, trials, top: int, sink: dict | None) -> str:
     body = (summary(study, trials) + leaderboard(study, max(top, 10), anchor, retrains)
             + (finals(study, anchor) if retrains else "")
             + (progress_figures(study, sink) if study.leaderboard(1) else "")
+            + fidelities(study, trials, top, max(top, 10), sink)
             + top_architectures(study, top, anchor, sink) + trials_table(study, trials, None, expand=True))
     done = bool(study.leaderboard(1))  # the figures and drawings need a completed trial
     nav = [("#summary", "study"), ("#leaderboard", "leaderboard")] \
         + ([("#final", "final test accuracy")] if retrains else []) \
         + ([("#progress", "progress"), ("#front", "Pareto front")] if done else []) \
         + ([("#hypervolume", "hypervolume")] if done and study.multi_objective else []) \
+        + ([("#fidelity", "fidelities and learning curves")] if F.shown(study, trials) else []) \
         + ([("#architectures", "top architectures")] if done else []) + [("#trials", "all trials")]
     made = dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
     return page(f"archscout report: {study.name}", f"written {made} from {esc(study.storage.shown_url)}", body, nav)
 
 
 # the PNG files a report writes: an earlier report's are replaced, any other file in the folder is left alone
-REPORT_PNG = re.compile(r"(best-vs-trials|best-vs-time|front|hypervolume|architecture-\d+)\.png")
+REPORT_PNG = re.compile(r"(best-vs-trials|best-vs-time|front|hypervolume|learning-curves|architecture-\d+)\.png")
 
 
 def write_report(study, path: str | None = None, top: int = 5) -> dict:

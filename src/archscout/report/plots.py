@@ -15,6 +15,7 @@ from .front import PERCENT
 
 _LOG = ("params", "flops", "size_bytes")
 GREY, FRONT, LINE = "0.72", "C3", "C0"
+STOPPED, HIGHLIGHT = "C1", ("C0", "C2", "C4", "C6", "C9", "C5", "C8", "C3")  # orange is for stopped trials only
 
 
 _SVG_LOCK = threading.Lock()  # svg_text changes matplotlib's global rcParams for the length of a save
@@ -82,7 +83,7 @@ def busy_intervals(study, finished: list) -> list[tuple[float, float]]:
     that died) and the trials that ran to an end. A trial interrupted by a crash is left out: its end is
     when a later session noticed, so its span covers the idle time in between."""
     spans = [(s.started_at, s.stopped_at or s.heartbeat_at) for s in study.storage.sessions(study.id)]
-    spans += [(t.started_at, t.finished_at) for t in finished if t.status in ("complete", "infeasible")]
+    spans += [(t.started_at, t.finished_at) for t in finished if t.status in ("complete", "infeasible", "stopped")]
     return spans
 
 
@@ -201,6 +202,99 @@ def hypervolume(study):
     return fig
 
 
+def _plain(text: str) -> str:
+    """Text matplotlib draws as it is: a ``$`` in a user's metric name would start mathtext."""
+    return str(text).replace("$", r"\$")
+
+
+def learning_curves(study, trials: list | None = None, metric: str | None = None, highlight: list | None = None,
+                    board: list | None = None, cap: int | None = None):
+    """The validation ``metric`` (default: the first objective when the curves hold it, else the task's own)
+    against the training step, one line per trial that stored a learning curve (``details["learning_curve"]``):
+    complete trials grey, trials stopped early dashed in orange and ending in a cross, the ``highlight`` trials
+    (default: the leaderboard's best five) in colour with their numbers. At most the ``cap`` best by the first
+    objective are drawn, plus every trial of ``board`` (default: the leaderboard). Dotted vertical lines mark
+    the fidelities (in steps) the trials ran at."""
+    from . import fidelity as F
+
+    trials = study.trials() if trials is None else trials
+    metric = metric or F.curve_metric(study, trials)
+    fig, (ax,) = _figure(7.0, 4.2)
+    if metric is None:
+        return _empty(fig, ax, "no trial stored a learning curve")
+    if board is None:
+        board = study.leaderboard()
+    if highlight is None:
+        highlight = board[:5]
+    chosen, total = F.select(study, trials, board, cap)
+    factor, label = _scale(metric)
+    marked = {t.number: i for i, t in enumerate(highlight)}
+    drawn = {"complete": 0, "stopped": 0, "marked": 0}
+    # the highlighted trials last and best first, so they lie on top and the legend lists them in rank order
+    for t in sorted(chosen, key=lambda t: (t.number in marked, marked.get(t.number, 0))):
+        xs, ys = F.curve(t, metric)
+        if not xs:
+            continue
+        ys = [y * factor for y in ys]
+        if t.number in marked:
+            drawn["marked"] += 1
+            i = marked[t.number]
+            ax.plot(xs, ys, "-", c=HIGHLIGHT[i % len(HIGHLIGHT)], lw=1.8, zorder=10 - i / 100, marker="o", ms=2.5,
+                    label=f"#{t.number}" + (" (stopped)" if t.status == "stopped" else ""))
+        elif t.status == "stopped":
+            drawn["stopped"] += 1
+            ax.plot(xs, ys, "--", c=STOPPED, lw=0.9, alpha=0.7, zorder=3)
+            ax.plot(xs[-1:], ys[-1:], "x", c=STOPPED, ms=5, zorder=3)
+        else:
+            drawn["complete"] += 1
+            ax.plot(xs, ys, "-", c=GREY, lw=0.8, alpha=0.8, zorder=2)
+    if not any(drawn.values()):
+        return _empty(fig, ax, f"no learning curve holds {_plain(metric)}")
+    # legend entries for the unlabelled groups
+    if drawn["complete"]:
+        ax.plot([], [], "-", c=GREY, lw=0.8, label=f"other trials ({drawn['complete']})")
+    if drawn["stopped"]:
+        ax.plot([], [], "--x", c=STOPPED, lw=0.9, ms=5, label=f"stopped early ({drawn['stopped']})")
+    steps = sorted({float(f["steps"]) for f in (F.effective(study, t) for t in trials)
+                    if f and isinstance(f.get("steps"), (int, float))})
+    if len(steps) > 1:
+        for s in steps:
+            ax.axvline(s, c="0.55", lw=0.7, ls=":", zorder=1)
+    ax.set_xlabel("training step")
+    ax.set_ylabel(_plain(F.curve_label(metric, label)))
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=7, ncol=2, loc="best")
+    capped = f", {len(chosen)} of {total} drawn" if len(chosen) < total else ""
+    ax.set_title(_plain(f"{study.name}: learning curves ({total} trials{capped})"), fontsize=9)
+    fig.tight_layout()
+    return fig
+
+
+def trial_curves(trial, metrics: list[str] | None = None):
+    """One trial's learning curve: a panel per metric (up to three; default the first ones it holds)."""
+    from . import fidelity as F
+
+    names = metrics or F.curve_metrics([trial])
+    names = [m for m in names if F.curve(trial, m)[0]][:3]
+    fig, axes = _figure(4.2, 3.0, max(1, len(names)))
+    if not names:
+        return _empty(fig, axes[0], "no learning curve stored")
+    stop = (trial.details or {}).get("stopped")
+    for ax, metric in zip(axes, names):
+        xs, ys = F.curve(trial, metric)
+        factor, label = _scale(metric)
+        ax.plot(xs, [y * factor for y in ys], "o-", c=LINE, ms=3, lw=1.4)
+        if isinstance(stop, dict) and isinstance(stop.get("step"), (int, float)):
+            ax.axvline(stop["step"], c=STOPPED, ls="--", lw=0.9, label=f"stopped ({_plain(stop.get('rule', '?'))})")
+            ax.legend(fontsize=7)
+        ax.set_xlabel("training step")
+        ax.set_ylabel(_plain(F.curve_label(metric, label)))
+        ax.grid(alpha=0.3)
+    fig.suptitle(f"trial #{trial.number}: learning curve", fontsize=9)
+    fig.tight_layout()
+    return fig
+
+
 _SHORT = {"width": "w", "kernel": "k", "dilation": "d", "dropout": "p"}
 _ORDER = ["width", "kernel", "dilation", "downsample", "norm", "act", "dropout", "precision"]
 
@@ -301,5 +395,5 @@ def svg_text(fig) -> str:
     return text[text.index("<svg"):]
 
 
-__all__ = ["history", "front", "hypervolume", "architecture", "busy_seconds", "node_label", "png_bytes",
-           "svg_text", "front_pairs"]
+__all__ = ["history", "front", "hypervolume", "architecture", "learning_curves", "trial_curves", "busy_seconds",
+           "node_label", "png_bytes", "svg_text", "front_pairs"]

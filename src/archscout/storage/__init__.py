@@ -33,7 +33,7 @@ from ..errors import ArchscoutError
 from .schema import (MIGRATIONS, SCHEMA_VERSION, TABLES_AT, claim_key, finals, fronts, meta_table, metadata,
                      sessions, studies, trials)
 
-FINISHED = ("complete", "failed", "infeasible")
+FINISHED = ("complete", "failed", "infeasible", "stopped")  # stopped: ended early by a stopping rule
 # the reason of a trial whose evaluating process died under it (counted against its architecture)
 PROCESS_DIED = "interrupted: the process running this trial stopped"
 HOST = socket.gethostname()
@@ -188,6 +188,7 @@ class Storage:
         self.shown_url = parsed.render_as_string(hide_password=True)
         self.backend = parsed.get_backend_name()
         self.read_only: str | None = None  # why the storage is read-only; None when it is not
+        self.database_path: str | None = None  # the absolute path of an SQLite file (None: in memory, a server)
         kwargs: dict[str, Any] = {}
         if self.backend == "sqlite":
             path = parsed.database
@@ -203,6 +204,7 @@ class Storage:
             if path != ":memory:" and not create and not os.path.exists(path):
                 raise ArchscoutError(f"no database at {os.path.abspath(path)!r} (storage {url!r}); check --storage")
             if path != ":memory:":
+                self.database_path = os.path.abspath(path)
                 folder = os.path.dirname(os.path.abspath(path))
                 if not os.path.isdir(folder):
                     raise ArchscoutError(f"storage {url!r}: folder {folder!r} does not exist")
@@ -573,6 +575,12 @@ class Storage:
                 if res.rowcount:
                     changed.append(self._trial(c, tid))
         return changed
+
+    def running_trials(self, study_id: int) -> int:
+        """How many of the study's trials are running now (in any process)."""
+        with self.engine.connect() as c:
+            return int(c.execute(sa.select(sa.func.count()).select_from(trials).where(
+                (trials.c.study_id == study_id) & (trials.c.status == "running"))).scalar_one())
 
     def stale_trials(self, study_id: int, stale_after: float = 60.0) -> list[int]:
         """Running trials whose process is gone: stopped, dead on this host, or silent for ``stale_after`` s."""

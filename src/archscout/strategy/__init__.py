@@ -13,6 +13,7 @@ from ._evolution import RegularizedEvolution
 from ._linas import LINAS
 from ._linas_lite import LINASLite
 from ._local import HillClimbing, LocalSearch
+from ._multifidelity import ASHA, BOHB, MOASHA, Hyperband, SuccessiveHalving
 from ._nsga2 import NSGA2
 from ._optuna import OptunaNSGA2, OptunaRandom, OptunaSampler, OptunaTPE
 from ._random import RandomSearch
@@ -33,6 +34,11 @@ STRATEGIES.register("bananas", BANANAS)
 STRATEGIES.register("nsga2", NSGA2, aliases=("nsga-ii", "nsga_ii"))
 STRATEGIES.register("linas", LINAS)
 STRATEGIES.register("linas-lite", LINASLite)
+STRATEGIES.register("successive-halving", SuccessiveHalving, aliases=("sh",))
+STRATEGIES.register("hyperband", Hyperband)
+STRATEGIES.register("asha", ASHA)
+STRATEGIES.register("bohb", BOHB)
+STRATEGIES.register("mo-asha", MOASHA)
 
 
 def list_strategies(pattern: str | None = None) -> list[str]:
@@ -47,9 +53,12 @@ def multi_objective_strategies() -> list[str]:
     return [k for k, cls in STRATEGIES.items() if cls.multi_objective]
 
 
-def make_strategy(name: str | Strategy, space: Space, seed: int = 0, objectives: int = 1, **options) -> Strategy:
+def make_strategy(name: str | Strategy, space: Space, seed: int = 0, objectives: int = 1,
+                  fidelity: dict | None = None, **options) -> Strategy:
     """A strategy by name with its options (``population_size=…``) for a study of ``objectives`` objectives;
-    unknown names and options, and a one-objective strategy for several objectives, are errors."""
+    unknown names and options, and a one-objective strategy for several objectives, are errors. ``fidelity``
+    is the study's own (top) fidelity in its evaluator's terms (``{"steps": 1000}``; None: it has no such
+    scale), given to a strategy whose constructor takes it (a multi-fidelity scheduler)."""
     if isinstance(name, Strategy):
         return name
     key = STRATEGIES.canonical(name)
@@ -62,15 +71,18 @@ def make_strategy(name: str | Strategy, space: Space, seed: int = 0, objectives:
     if bad:
         raise ArchscoutError(f"strategy {key!r} has no option(s) {', '.join(bad)}; "
                              f"its options: {', '.join(accepted) or 'none'}")
-    if "objectives" in inspect.signature(cls.__init__).parameters:
+    params = inspect.signature(cls.__init__).parameters
+    if "objectives" in params:
         options["objectives"] = objectives
+    if "fidelity" in params:
+        options["fidelity"] = fidelity
     return cls(space, seed=seed, **options)
 
 
 def strategy_options(name: str) -> list[str]:
     """The options a strategy takes (its constructor's keywords besides the space, seed and objectives)."""
     cls = STRATEGIES.get(name)
-    return [p for p in inspect.signature(cls.__init__).parameters if p not in ("self", "space", "seed", "objectives")]
+    return [p for p in inspect.signature(cls.__init__).parameters if p not in ("self", "space", "seed", "objectives", "fidelity")]
 
 
 def canonical_name(name: str) -> str:
@@ -80,4 +92,4 @@ def canonical_name(name: str) -> str:
 __all__ = ["Proposal", "Result", "STRATEGIES", "strategy_options", "Strategy", "BayesianOptimization", "RandomSearch", "RegularizedEvolution", "LocalSearch", "HillClimbing",
            "make_strategy", "list_strategies", "multi_objective_strategies", "canonical_name",
            "ReinforceController", "OptunaSampler", "OptunaTPE", "OptunaNSGA2", "OptunaRandom",
-           "NSGA2", "LINAS", "LINASLite", "BANANAS"]
+           "NSGA2", "LINAS", "LINASLite", "BANANAS", "SuccessiveHalving", "Hyperband", "ASHA", "BOHB", "MOASHA"]

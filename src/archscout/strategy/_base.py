@@ -54,6 +54,7 @@ class Strategy:
 
     name = "strategy"
     multi_objective = False  # True: can be told a tuple of objective values
+    schedules_fidelity = False  # True: proposes fidelities and promotions itself (a multi-fidelity scheduler)
 
     def __init__(self, space: Space, seed: int = 0):
         self.space = space
@@ -64,8 +65,10 @@ class Strategy:
         """Called after the stored history (``told`` results) was replayed into a fresh strategy."""
         self.rng = random.Random(f"{self.seed}/{told}")
 
-    def ask(self) -> "Architecture | Proposal":
-        """The next candidate: an Architecture (evaluated at the study's fidelity) or a :class:`Proposal`."""
+    def ask(self) -> "Architecture | Proposal | None":
+        """The next candidate: an Architecture (evaluated at the study's fidelity) or a :class:`Proposal`; None
+        when the strategy must wait for results of trials still running (a synchronous scheduler whose rung is
+        not complete): the search then waits for a result and asks again."""
         raise NotImplementedError
 
     def discard(self, arch: Architecture) -> None:

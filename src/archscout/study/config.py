@@ -45,9 +45,10 @@ class StudyConfig:
     strategy_options: dict = _resumed(factory=dict, options=("--strategy-option", "--population-size",
                                                               "--sample-size"))
     seed: int = _resumed(0, options=("--seed",))
+    early_stopping: str | None = _resumed(compared=False, options=("--early-stop",))
     # compared through the budget key below
     train: dict = _resumed(factory=dict, compared=False, options=("--steps", "--epochs", "--batch-size", "--lr",
-                                                                  "--optimizer", "--schedule"))
+                                                                  "--optimizer", "--schedule", "--fidelity-mode"))
     final_train: dict | None = _resumed(options=("--final-steps",))
     evaluator: str = _resumed("train", options=("--evaluator",))
     predictor: str | None = _resumed()  # the fingerprint of a file the evaluator reads

@@ -127,6 +127,13 @@ def lines(study, diag: dict | None = None) -> list[str]:
                        f"{agree['kendall']:.2f} over {agree['n']} retrained trials ({agree['metric']} in the search "
                        f"against mean final test accuracy)" + (" — few trials: a wide uncertainty" if agree["n"] < 10
                                                                 else ""))
+    reval = diag["revalidation"]
+    if len(reval) >= 2 and not study.multi_objective:
+        sign = 1.0 if study.objectives[0][1] == "max" else -1.0
+        by_mean = max(reval, key=lambda k: sign * reval[k]["mean"])
+        by_single = max(reval, key=lambda k: sign * reval[k]["values"][0])
+        out.append(f"choice: trial #{by_mean}, the best mean over seeds of the {len(reval)} validated again"
+                   + ("" if by_mean == by_single else f" (on the search's single seed #{by_single} looked best)"))
     for number, r in diag["revalidation"].items():
         scale = 100.0 if r["metric"].split("@")[0] == "accuracy" else 1.0
         unit = " %" if scale == 100.0 else ""

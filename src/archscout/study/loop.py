@@ -19,6 +19,7 @@ from .trial import Trial
 
 MAX_DUPLICATE_STREAK = 500
 SYNC_EVERY = 2.0  # seconds between looks for results stored by other processes
+WAIT_LIMIT = 120.0  # seconds a strategy may wait for results while no trial of the study runs anywhere
 RECOVER_EVERY = 30.0  # seconds between looks for trials of dead processes
 DEFAULT_STORAGE = "sqlite:///archscout.db"
 
@@ -47,7 +48,7 @@ def strategy_for(study, index: int):
     their own, so they do not propose the same candidates."""
     seed = study.seed if index == 0 else int(hashlib.sha256(f"{study.seed}/{index}".encode()).hexdigest()[:8], 16)
     strategy = make_strategy(study.strategy_name, study.space, seed=seed, objectives=len(study.objectives),
-                             **study.strategy_options)
+                             fidelity=study.top_fidelity, **study.strategy_options)
     if study.guide:
         from ..guide import Guide, GuidedStrategy
         strategy = GuidedStrategy(strategy, Guide(study.guide, study.evaluator(), study.space, study.seed,
@@ -79,6 +80,10 @@ class SearchLoop:
         self.counted = 0
         self.failed_in_row: list[str] = []
         self.new: list[Trial] = []
+        self.curves: dict[str, list[dict]] = {}  # curve family -> learning curves of complete trials
+        self.rules: dict[str, tuple[int, object]] = {}  # curve family -> (curves counted, StopRule or None)
+        from ..evaluate.stopping import parse_rule
+        self.stop_rule = parse_rule(study.early_stopping)
 
     def _learn(self, r: TrialRow, arch: Architecture | None = None) -> Trial:
         arch = arch or Architecture.from_json(r.arch, self.study.space)
@@ -87,6 +92,10 @@ class SearchLoop:
         self.strategy.tell_result(Result(arch, score, r.metrics, r.fidelity, r.number, r.status, r.parent))
         self.told.add(r.id)
         self.counted += 1
+        curve = r.details.get("learning_curve") if r.status == "complete" and r.details else None
+        if curve and self.stop_rule is not None:
+            from ..evaluate.stopping import curve_family
+            self.curves.setdefault(curve_family(r.budget), []).append(curve)
         if score is not None and r.budget == self.budget:
             self.points[r.number] = tuple(r.metrics[m] for m, _ in self.study.objectives)
             first = score[0] if isinstance(score, tuple) else score
@@ -115,6 +124,7 @@ class SearchLoop:
         self.t0, self.base_used = time.monotonic(), self.store.search_seconds(study.id)
         self.reporter.start(self.counted, self.base_used, self._best_shown(), study)
         stop: str | None = None
+        idle_since: float | None = None
         streak = 0
         last_sync = last_recover = time.monotonic()
         sync_from = time.time()
@@ -122,8 +132,12 @@ class SearchLoop:
         try:
             while True:
                 can_submit = stop is None and (self.seconds is None or self._used() < self.seconds)
+                waiting = False
                 while can_submit and stop is None and self.ex.free() > 0:
                     proposal = self.requeue.pop(0) if self.requeue else self._ask()
+                    if proposal is None:  # the strategy waits for running trials (a rung to fill)
+                        waiting = True
+                        break
                     arch = proposal.arch
                     budget = self.evaluator.fidelity_key(proposal.fidelity)
                     if (arch.id, budget) in self.known:  # evaluated at this budget already: tell, not evaluate again
@@ -148,12 +162,23 @@ class SearchLoop:
                             stop = "exhausted"
                         continue
                     streak = 0
-                    self.ex.submit(claimed.trial.id, arch.to_json(), study.seed, proposal.fidelity)
+                    self.ex.submit(claimed.trial.id, arch.to_json(), study.seed, proposal.fidelity,
+                                   self._stop_rule(budget))
                     self.inflight[claimed.trial.id] = (claimed.trial, proposal)
                 if not self.inflight:
                     if stop is not None or not can_submit:
                         break
+                    if waiting:
+                        idle_since = idle_since or time.monotonic()
+                        if time.monotonic() - idle_since > WAIT_LIMIT and not self.store.running_trials(study.id):
+                            self.reporter.note(f"the {study.strategy_name} strategy waits for results that no "
+                                               f"running trial will give; stopping")
+                            stop = "stalled"
+                            continue
+                        last_sync = 0.0  # the awaited results are other processes': look for them now
                     time.sleep(0.2)  # every candidate is held by other processes' running trials: wait for them
+                else:
+                    idle_since = None
                 for key, out in self.ex.wait(timeout=1.0):
                     self._store(key, out)
                     if self.max_failures and len(self.failed_in_row) >= self.max_failures:
@@ -180,6 +205,7 @@ class SearchLoop:
                 self.store.interrupt_trials(list(self.inflight), f"{why} while this trial was running",
                                             fail=self.policy == "fail")
             self.reporter.stop()
+        self.stopped_by = stop
         if stop == "failures":
             reasons = collections.Counter(self.failed_in_row)
             reason, n = reasons.most_common(1)[0]
@@ -189,8 +215,24 @@ class SearchLoop:
                 f"See `archscout show {study.name} --failed`")
         return self.new
 
-    def _ask(self) -> Proposal:
-        return Proposal.of(self.strategy.ask())
+    def _ask(self) -> Proposal | None:
+        proposal = self.strategy.ask()
+        return None if proposal is None else Proposal.of(proposal)
+
+    def _stop_rule(self, budget: str):
+        """The early-stopping rule a trial at ``budget`` is held to (None: no rule, or too few curves yet)."""
+        if self.stop_rule is None:
+            return None
+        from ..evaluate.stopping import StopRule, curve_family
+        family = curve_family(budget)
+        curves = self.curves.get(family, [])
+        cached = self.rules.get(family)
+        if cached is None or cached[0] != len(curves):
+            metric, direction = self.study.objectives[0]
+            name, percentile = self.stop_rule
+            cached = (len(curves), StopRule.from_curves(curves, metric, direction == "max", name, percentile))
+            self.rules[family] = cached
+        return cached[1]
 
     def _store(self, key: int, out: Outcome) -> None:
         row, proposal = self.inflight.pop(key)
@@ -199,6 +241,8 @@ class SearchLoop:
             out.details.update(proposal.details)
         if proposal.fidelity:
             out.details["fidelity"] = proposal.fidelity
+        if "continued_from" in out.details and proposal.parent is not None:
+            out.details["continued_from"]["trial"] = proposal.parent
         front = None
         if self.study.multi_objective and row.budget == self.budget:  # the front with this result, stored with it
             points = dict(self.points)

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import math
 from contextlib import contextmanager
+from pathlib import Path
 from typing import Callable, Iterable
 
 import numpy as np
@@ -20,7 +21,7 @@ from ..metrics import Constraint, parse_objectives
 from ..pareto import nondominated, to_minimise
 from ..space import Architecture, Space, get_space, list_spaces
 from ..storage import FINISHED, Storage, TrialRow
-from ..strategy import canonical_name, make_strategy
+from ..strategy import STRATEGIES, canonical_name, make_strategy
 from ..tasks import GraphTask, Task, check_task_name, check_task_options, get_task
 from . import finalize as _finalize
 from . import fronts as _fronts
@@ -52,7 +53,8 @@ class Study:
                  latency: LatencyConfig | None = None, evaluator: str = "train",
                  reference_point: dict | None = None, measure: Iterable[str] = (),
                  prescreen_latency: bool = False, guide: str | dict | None = None, task_options: dict | None = None,
-                 device: str | None = None, _reading: bool = False):
+                 device: str | None = None, early_stopping: str | None = None,
+                 checkpoint_dir: str | None = None, _reading: bool = False):
         # _reading: opened to read its trials (show, report, ...), so the task's data and a predictor file
         # it was searched with need not be found here
         check_seed(seed)
@@ -108,15 +110,26 @@ class Study:
             preflight.check_devices(self)
         from ..guide import check_guide
         self.guide = check_guide(guide, self)
+        if self.guide and STRATEGIES.get(canonical_name(strategy)).schedules_fidelity:
+            raise ArchscoutError(f"strategy {canonical_name(strategy)!r} schedules fidelities itself (its rungs and "
+                                 f"promotions); a guide (--guide) ranks whole proposals and cannot be combined "
+                                 f"with it")
         self.reference_point = check_reference(reference_point, self.objectives)
         if self.prescreen_latency and (not self.evaluator_spec.needs_task or not self._latency_bounds()):
             raise ArchscoutError("latency prescreening needs the train evaluator and an upper bound on a PyTorch or "
                                  "ONNX Runtime latency to screen against, e.g. --constraint 'latency_ms <= 2'")
+        from ..evaluate.stopping import parse_rule
+        self.early_stopping = None if parse_rule(early_stopping) is None else str(early_stopping).strip().lower()
+        if self.early_stopping and not (self.evaluator_spec.trains or self.evaluator_spec.name == "python"):
+            raise ArchscoutError(f"early stopping watches a training run's learning curve; the "
+                                 f"{self.evaluator_spec.name} evaluator trains nothing")
+        self._checkpoint_dir = checkpoint_dir
         self.strategy_name = canonical_name(strategy)
         self.strategy_options = dict(strategy_options or {})
-        make_strategy(self.strategy_name, self.space, seed=seed, objectives=len(self.objectives),
-                      **self.strategy_options)  # validate options (and that it handles several objectives)
         self.train_config = train_config(train, TrainConfig())
+        make_strategy(self.strategy_name, self.space, seed=seed, objectives=len(self.objectives),
+                      fidelity=self.top_fidelity,
+                      **self.strategy_options)  # validate options (and that it handles several objectives)
         self.final_train = train_config(final_train, self.train_config.with_(
             steps=self.train_config.steps * 3, epochs=None if self.train_config.epochs is None
             else self.train_config.epochs * 3))
@@ -145,7 +158,8 @@ class Study:
             reference_point=self.reference_point, measure=list(self.measure),
             prescreen_latency=self.prescreen_latency, guide=self.guide,
             constraints=[str(c) for c in self.constraints], strategy=self.strategy_name,
-            strategy_options=self.strategy_options, seed=self.seed, train=self.train_config.as_dict(),
+            strategy_options=self.strategy_options, seed=self.seed, early_stopping=self.early_stopping,
+            train=self.train_config.as_dict(),
             final_train=self.final_train.as_dict(), evaluator=self.evaluator_spec.text, predictor=self._predictor,
             budget=self.evaluator_spec.budget(self.train_config), task_options=self.task_options or None,
             metrics=self._user_metrics())
@@ -194,7 +208,7 @@ class Study:
                    measure=cfg.measure, prescreen_latency=cfg.prescreen_latency, guide=cfg.guide,
                    strategy_options=cfg.strategy_options, storage=store, train=cfg.train,
                    final_train=cfg.final_train, seed=cfg.seed, evaluator=cfg.evaluator,
-                   task_options=cfg.task_options, _reading=not check_task)
+                   task_options=cfg.task_options, early_stopping=cfg.early_stopping, _reading=not check_task)
 
     def _stored_config(self) -> dict:
         """The settings as stored now (a search may have fixed the reference point since this was opened)."""
@@ -305,7 +319,19 @@ class Study:
         level = self.ranked_fidelity(complete)
         ranked = [t for t in complete if self._fidelity_level(t.fidelity) == level]
         ranked.sort(key=lambda t: _fronts.rank_key(self.objectives, t))
+        means = self.revalidated_means() if not self.multi_objective else {}
+        if means:  # the choice that survives noise: validated again with more seeds, they rank by their mean
+            sign = -1.0 if self.objectives[0][1] == "max" else 1.0
+            ranked.sort(key=lambda t: (0, sign * means[t.number]) if t.number in means else (1, 0.0))
         return ranked[:n] if n else ranked
+
+    def revalidated_means(self) -> dict[int, float]:
+        """Per trial number, the first objective's mean over the search's seed and the repeated ones, for the
+        trials validated again (:meth:`revalidate`; empty when none was)."""
+        if not self.evaluator_spec.trains:
+            return {}
+        from .diagnostics import revalidation
+        return {number: r["mean"] for number, r in revalidation(self).items()}
 
     def _fidelity_level(self, fidelity: dict | None) -> float:
         """Where a fidelity ranks: its largest value; the study's own budget (None) counts as what it is in the
@@ -315,6 +341,24 @@ class Study:
             if fidelity is None:
                 return math.inf
         return float(max(fidelity.values()))
+
+    @property
+    def checkpoints(self):
+        """Where the training checkpoints of this study live (see :mod:`archscout.evaluate.checkpoints`): the
+        folder given (``checkpoint_dir``), else ``<database file>-checkpoints/<study>`` beside an SQLite file,
+        else ``archscout-checkpoints/<study>`` in the working directory."""
+        from ..evaluate.checkpoints import CheckpointStore
+        if self._checkpoint_dir is not None:
+            return CheckpointStore(Path(self._checkpoint_dir) / self.name)
+        database = self.storage.database_path
+        base = Path(f"{database}-checkpoints") if database else Path("archscout-checkpoints")
+        return CheckpointStore(base / self.name)
+
+    @property
+    def top_fidelity(self) -> dict | None:
+        """The study's own fidelity in its evaluator's terms (``{"steps": 1000}``, ``{"epochs": 5}``): the top
+        rung of a multi-fidelity scheduler; None for an evaluator without such a scale."""
+        return self.evaluator_spec.cls.default_fidelity(self.evaluator_spec.options, self.train_config)
 
     def unranked(self) -> list[Trial]:
         """Complete trials left out of the leaderboard because they ran at a lower fidelity than it compares."""
@@ -463,10 +507,12 @@ class Study:
     def run(self, trials: int | None = None, time_budget: str | float | None = None, *,
             strategy: str | None = None, final_top_k: int = 3, final_seeds: int = 3,
             progress: bool | Callable | None = None, device: str | None = None, threads: int | None = None,
-            **search_options) -> "Study":
-        """Search until ``trials`` trials (in total) or ``time_budget`` of search time (in total), then
-        retrain the ``final_top_k`` best on all training data with ``final_seeds`` seeds (training
-        evaluator only). ``device``: where to train (auto, cpu, cuda, cuda:N, mps; default the study's,
+            revalidate: int = 0, revalidate_seeds: int = 2, **search_options) -> "Study":
+        """Search until ``trials`` trials (in total) or ``time_budget`` of search time (in total), then choose
+        and retrain the ``final_top_k`` best on all training data with ``final_seeds`` seeds (training
+        evaluator only). With ``revalidate`` K > 0 the choice survives noise: the K best are first trained again
+        on the training part with ``revalidate_seeds`` more seeds each and scored on validation (never on
+        test), and they rank by their mean (with several objectives the spread is shown, the front kept). ``device``: where to train (auto, cpu, cuda, cuda:N, mps; default the study's,
         the CPU unless it was opened with one). ``threads``: PyTorch intra-op threads per trial (default
         :func:`archscout.execute.default_threads` of the workers), also of the final retraining in this
         process (default: every usable core); the process's own setting is restored after. ``search_options``
@@ -482,6 +528,8 @@ class Study:
         check_threads(threads)
         with intra_op_threads(threads or default_threads(1), load=self.evaluator_spec.needs_task):
             self.search(trials=trials, time_budget=time_budget, progress=progress, threads=threads, **search_options)
+            if revalidate > 0 and self.evaluator_spec.trains and len(self.leaderboard(2)) == 2:
+                self.revalidate(revalidate, revalidate_seeds, progress=_revalidation_lines(progress))
             if final_top_k > 0 and final_seeds > 0 and self.evaluator_spec.needs_task:
                 if not self.leaderboard(1):
                     from .loop import NoTrialCompleted
@@ -518,6 +566,8 @@ class Study:
             preflight.check_space_fits(self, self.task)
             if self.prescreen_latency:
                 preflight.attach_latency_tables(self, evaluator)
+        checkpoints = self.checkpoints if getattr(evaluator, "resumable", False) else None
+        evaluator.checkpoints = checkpoints
         runner = TrialRunner(evaluator, self.space, self.constraints, time_limit, trial_memory_mb)
         ex.start(runner)  # before anything is stored: an executor that cannot start leaves no trace
         try:
@@ -528,12 +578,17 @@ class Study:
             raise
         beat = Heartbeat(self.storage, session)
         try:
-            return SearchLoop(self, ex, runner, session, evaluator, len(others), progress,
-                              trials, seconds, max_failures, on_interrupted, stale_after).run()
+            loop = SearchLoop(self, ex, runner, session, evaluator, len(others), progress,
+                              trials, seconds, max_failures, on_interrupted, stale_after)
+            new = loop.run()
         finally:
             ex.close()
             beat.stop()
             self.storage.close_session(session)
+        if checkpoints is not None and not [s for s in self.storage.sessions(self.id)
+                                            if self.storage.session_alive(s, stale_after)]:
+            checkpoints.clean()  # the search ended and no other process searches: nothing will continue them
+        return new
 
     def _recover(self, budget: str, policy: str, stale_after: float) -> list[Architecture]:
         """The architectures to evaluate again after processes died (see :func:`.recovery.recover`)."""
@@ -629,3 +684,19 @@ class Study:
         if not isinstance(seed, int) or isinstance(seed, bool) or seed < 0:
             raise ArchscoutError(f"a retraining seed is a non-negative integer, got {seed!r}")
         return _finalize.stored_final(self, trial, seed) or _finalize.retrain(self, trial, seed)
+
+
+def _revalidation_lines(progress):
+    """What the search's ``progress`` shows of each repeated-seed validation: one line per run."""
+    if progress is False or progress is None:
+        return None
+
+    def shown(done, total, trial, seed, metrics):
+        metric = next((m for m in ("accuracy", "r2") if m in metrics), None)
+        value = f"  {metric} {metrics[metric]:.4f}" if metric else ""
+        line = f"revalidate #{trial.number:<4} seed {seed}{value}  ({done}/{total})"
+        if callable(progress):
+            progress("note", text=line)
+        else:
+            print(line, flush=True)
+    return shown
