@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 import torch
 
+import archscout
 from archscout import Study
 from archscout.errors import ArchscoutError
 from archscout.evaluate.checkpoints import CheckpointStore
@@ -310,3 +311,37 @@ def test_a_synchronous_scheduler_with_two_workers_waits_for_its_rung(tmp_path):
 def test_a_guide_cannot_drive_a_scheduler(tmp_path):
     with pytest.raises(ArchscoutError, match="schedules fidelities itself"):
         _study(tmp_path, strategy="asha", guide="proxies")
+
+
+
+@archscout.evaluator(measures={"score": "max"}, model=False, fidelities=("steps",))
+def _curve(arch, ctx):
+    """A learning curve that rises to a quality fixed by the architecture, at the fidelity's steps (5 by
+    default), reported at every step."""
+    quality = int(arch.id[:8], 16) % 1000 / 1000
+    steps = int((ctx.fidelity or {}).get("steps", 5))
+    for step in range(1, steps + 1):
+        ctx.report(step, score=quality * step / 5)
+    return {"score": quality * steps / 5}
+
+
+def test_a_user_evaluator_that_reports_is_stopped_early(tmp_path):
+    study = Study("u", space="conv1d", evaluator=_curve, objectives="score:max", early_stopping="median",
+                  storage=f"sqlite:///{tmp_path}/u.db")
+    study.search(trials=20, progress=False)
+    stopped, complete = study.trials("stopped"), study.trials("complete")
+    assert stopped and len(complete) >= 5
+    for t in stopped:
+        curve = t.details["learning_curve"]
+        assert curve["step"][-1] == t.details["stopped"]["step"]
+        assert t.metrics["score"] == pytest.approx(curve["score"][-1], abs=1e-6)
+        assert t.metrics["score"] < t.details["stopped"]["threshold"]
+
+
+def test_a_scheduler_drives_a_user_evaluators_own_budget(tmp_path):
+    study = Study("a", space="conv1d", evaluator=_curve, objectives="score:max", strategy="asha",
+                  strategy_options={"max_fidelity": 9, "min_fidelity": 1}, storage=f"sqlite:///{tmp_path}/a.db")
+    study.search(trials=30, progress=False)
+    levels = {t.fidelity["steps"] for t in study.trials("complete")}
+    assert {1, 3} <= levels <= {1, 3, 9}
+    assert all(t.fidelity["steps"] == max(levels) for t in study.leaderboard())
