@@ -345,3 +345,36 @@ def test_a_scheduler_drives_a_user_evaluators_own_budget(tmp_path):
     levels = {t.fidelity["steps"] for t in study.trials("complete")}
     assert {1, 3} <= levels <= {1, 3, 9}
     assert all(t.fidelity["steps"] == max(levels) for t in study.leaderboard())
+
+
+RUNS: list = []
+
+
+@archscout.evaluator(measures={"score": "max"}, model=False, fidelities=("steps",))
+def _resumable(arch, ctx):
+    """Counts steps from where its checkpoint left off; records (fidelity, the step it started from)."""
+    saved = ctx.load_checkpoint()
+    start = int(saved["step"]) if saved else 0
+    total = float(saved["total"]) if saved else 0.0
+    steps = int(ctx.fidelity["steps"])
+    for step in range(start + 1, steps + 1):
+        total += 1.0
+        ctx.report(step, score=total)
+    ctx.save_checkpoint({"total": total}, steps)
+    RUNS.append((steps, start))
+    return {"score": total}
+
+
+def test_a_user_evaluator_continues_a_promotion_from_its_own_checkpoint(tmp_path):
+    RUNS.clear()
+    study = Study("c", space="conv1d", evaluator=_resumable, objectives="score:max", strategy="asha",
+                  strategy_options={"max_fidelity": 9, "min_fidelity": 1}, storage=f"sqlite:///{tmp_path}/c.db")
+    study.search(trials=20, progress=False)
+    promoted = [t for t in study.trials("complete") if t.parent is not None]
+    assert promoted
+    for t in promoted:
+        below = study.trial(t.parent).fidelity["steps"]
+        assert t.details["continued_from"] == {"step": below, "trial": t.parent}
+        assert t.metrics["score"] == t.fidelity["steps"]  # the steps before were counted once, not again
+    assert (3, 1) in RUNS and all(start < steps for steps, start in RUNS)
+    assert not study.checkpoints.root.exists()

@@ -29,8 +29,9 @@ class CheckpointStore:
 
     def line(self, arch_id: str, config, seed: int, fold: int = 0) -> "Line":
         """The line of ``arch_id`` trained with ``config`` (a TrainConfig: its settings and schedule length
-        count, its budget does not) from ``seed`` on ``fold``."""
-        key = f"{arch_id}|{config.run_key()}|{seed}|{fold}"
+        count, its budget does not; or a string naming the run) from ``seed`` on ``fold``."""
+        run = config if isinstance(config, str) else config.run_key()
+        key = f"{arch_id}|{run}|{seed}|{fold}"
         return Line(self.root / hashlib.sha256(key.encode()).hexdigest()[:24], self.every)
 
     def size_bytes(self) -> int:
@@ -55,27 +56,36 @@ class Line:
     def __init__(self, path: Path, every: float = SAVE_EVERY):
         self.path, self.every = path, every
         self.last_save = time.monotonic()
-        self.loaded_from: int | None = None
+        self.loaded_from: float | None = None
 
-    def _steps(self) -> list[int]:
+    def _steps(self) -> list[float]:
         if not self.path.exists():
             return []
-        return sorted(int(p.stem) for p in self.path.glob("*.pt") if p.stem.isdigit())
+        out = []
+        for p in self.path.glob("*.pt"):
+            try:
+                out.append(float(p.stem))
+            except ValueError:
+                continue
+        return sorted(out)
 
-    def latest(self, max_step: int) -> dict | None:
+    def _file(self, step: float) -> Path:
+        return self.path / f"{step:g}.pt"
+
+    def latest(self, max_step: float) -> dict | None:
         """The latest state at or below ``max_step`` (None: start from zero). A file that cannot be read (a
         disk error) is removed and the next older one tried."""
         import torch
         for step in reversed(self._steps()):
             if step > max_step:
                 continue
-            file = self.path / f"{step}.pt"
+            file = self._file(step)
             try:
                 state = torch.load(file, map_location="cpu", weights_only=True)
             except Exception:  # noqa: BLE001 - an unreadable checkpoint is as good as none
                 file.unlink(missing_ok=True)
                 continue
-            self.loaded_from = step
+            self.loaded_from = int(step) if step == int(step) else step
             return state
         return None
 
@@ -87,13 +97,13 @@ class Line:
         """Write ``state`` (with its ``step``) atomically and drop the older states of the line."""
         import torch
         self.path.mkdir(parents=True, exist_ok=True)
-        step = int(state["step"])
-        tmp = self.path / f".{step}.{os.getpid()}.tmp"
+        step = float(state["step"])
+        tmp = self.path / f".{step:g}.{os.getpid()}.tmp"
         torch.save(state, tmp)
-        os.replace(tmp, self.path / f"{step}.pt")
+        os.replace(tmp, self._file(step))
         for old in self._steps():
             if old < step:
-                (self.path / f"{old}.pt").unlink(missing_ok=True)
+                self._file(old).unlink(missing_ok=True)
         self.last_save = time.monotonic()
 
     def finish(self, state: dict, partial: bool) -> None:

@@ -99,6 +99,31 @@ class Context:
     guard: Any = None
     final: bool = False  # the final retraining: task.train is training + validation data, task.valid the test split
     reported: list = field(default_factory=list)
+    checkpoint: Any = None  # the study's checkpoint line of this architecture and seed (None: no checkpoints)
+
+    def load_checkpoint(self) -> dict | None:
+        """What :meth:`save_checkpoint` saved for this architecture and seed at a budget at or below this
+        trial's: the end of a lower fidelity's run (this trial is its promotion: continue from it) or a save
+        of this run before its process died; None: start from the beginning. Its ``"step"`` is where it was
+        saved (in the fidelity's unit)."""
+        if self.checkpoint is None:
+            return None
+        return self.checkpoint.latest(self.budget)
+
+    def save_checkpoint(self, state: dict, step: float) -> None:
+        """Save ``state`` (state dicts, tensors, numbers, lists, dicts: what ``torch.load(weights_only=True)``
+        reads back) at ``step`` of this run, in the fidelity's unit; a promotion of this architecture, or this
+        trial run again after a crash, gets it from :meth:`load_checkpoint`. Nothing happens without a
+        checkpoint folder (the final retraining, a study evaluated outside a search)."""
+        if self.checkpoint is not None:
+            self.checkpoint.save({**state, "step": float(step)})
+
+    @property
+    def budget(self) -> float:
+        """This trial's budget in its fidelity's unit (infinite at the study's own budget)."""
+        if not self.fidelity or len(self.fidelity) != 1:
+            return math.inf
+        return float(next(iter(self.fidelity.values())))
 
     def report(self, step: int, **values: float) -> None:
         """Record intermediate values at ``step`` (stored with the trial as its learning curve); also checks
@@ -186,6 +211,7 @@ class PythonEvaluator(NetworkEvaluator):
     """A user's function named by reference (``--evaluator module:attr`` or ``path/file.py:attr``): see the module."""
 
     name = PREFIX
+    resumable = True  # ctx.load_checkpoint / ctx.save_checkpoint reach the study's checkpoint folder
     measures: ClassVar[tuple[str, ...]] = ()
     _known: ClassVar[dict] = {}  # reference -> declared {metric: direction}, also from a stored study (reading)
 
@@ -329,6 +355,9 @@ class PythonEvaluator(NetworkEvaluator):
         device = self.torch_device()
         ctx = Context(arch, seed, fidelity, device, self.task if self._takes_model(self.reference) else None,
                       self.with_recipe(self.train_config, arch), guard)
+        if self.checkpoints is not None:  # one run per architecture, seed and training settings
+            config = self.with_recipe(self.train_config, arch)
+            ctx.checkpoint = self.checkpoints.line(arch.id, f"{self.reference}|{config.line_key()}", seed)
         where = f"evaluator {self.reference}"
         try:
             if self._takes_model(self.reference):
@@ -341,7 +370,15 @@ class PythonEvaluator(NetworkEvaluator):
         except EarlyStopped as e:  # stored with the values it had then
             e.metrics = {**metrics, **{k: v for k, v in ctx.reported[-1].items() if k != "step"}}
             e.details = {**details, "intermediate": ctx.reported, "learning_curve": columns(ctx.reported)}
+            if ctx.checkpoint is not None:
+                ctx.checkpoint.discard()
             raise
+        except TrialFailed:
+            if ctx.checkpoint is not None:  # nothing will continue a failed run
+                ctx.checkpoint.discard()
+            raise
+        if ctx.checkpoint is not None and ctx.checkpoint.loaded_from is not None:
+            details["continued_from"] = {"step": ctx.checkpoint.loaded_from}
         metrics.update(check_metrics(result, declared, where))
         if ctx.reported:
             details["intermediate"] = ctx.reported
