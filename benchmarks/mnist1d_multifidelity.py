@@ -262,7 +262,7 @@ def pick_strategy(args) -> tuple[str, dict, str | None]:
 
 def fidelity_accounting(study, trials: list, top: int) -> tuple[list[dict], float, float]:
     """Per fidelity: trials run there, by status, promoted (a later trial continued it, or its architecture
-    ran at a higher fidelity) and stopped (complete there, not promoted); plus the trial seconds below the top
+    ran at a higher fidelity) and ended_here (complete there, not promoted); plus the trial seconds below the top
     fidelity and in all."""
     def level(t):
         fid = t.fidelity or study.top_fidelity or {"steps": top}
@@ -279,7 +279,8 @@ def fidelity_accounting(study, trials: list, top: int) -> tuple[list[dict], floa
         promoted = {t.number for t in here if t.number in parents or highest[t.arch.id] > lv}
         statuses = {s: sum(t.status == s for t in here) for s in sorted({t.status for t in here})}
         rows.append({"steps": lv, "trials": len(here), **statuses, "promoted": len(promoted),
-                     "stopped": sum(t.status == "complete" and t.number not in promoted for t in here) if lv < top else 0,
+                     "ended_here": sum(t.status == "complete" and t.number not in promoted for t in here)
+                     if lv < top else 0,
                      "seconds": round(sum(t.duration or 0.0 for t in here), 1)})
     below = sum(t.duration or 0.0 for t in trials if levels[t.number] < top)
     never = sum(t.duration or 0.0 for t in trials if levels[t.number] < top and highest[t.arch.id] < top)
@@ -463,7 +464,7 @@ def summarise(out_dir: str) -> int:
     for d in docs:
         c, tr, b = d.get("chosen") or {}, d["trials"], d["below_top_fidelity"]
         stopped = tr.get("pruned", 0) if d["arm"].startswith("optuna") else \
-            sum(r.get("stopped", 0) for r in d["fidelities"])
+            sum(r.get("ended_here", r.get("stopped", 0)) for r in d["fidelities"])
         tests = c.get("test_accuracies") or []
         test = (f"{pct(c.get('test_accuracy_mean'))} ± {pct(c.get('test_accuracy_std'))} ({len(tests)})"
                 if tests else "–")
