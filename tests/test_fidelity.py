@@ -378,3 +378,39 @@ def test_a_user_evaluator_continues_a_promotion_from_its_own_checkpoint(tmp_path
         assert t.metrics["score"] == t.fidelity["steps"]  # the steps before were counted once, not again
     assert (3, 1) in RUNS and all(start < steps for steps, start in RUNS)
     assert not study.checkpoints.root.exists()
+
+
+def test_a_trial_whose_process_was_killed_resumes_from_its_checkpoint(tmp_path):
+    """kill -9 in the middle of a long trial; the same command again continues it from its last save."""
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    db = tmp_path / "k.db"
+    cmd = [sys.executable, "-m", "archscout.cli", "search", "--task", "digits", "--space", "mlp", "--steps", "4000",
+           "--trials", "1", "--top-k", "0", "--study", "k", "--storage", f"sqlite:///{db}", "--no-progress"]
+    env = {**os.environ, "ARCHSCOUT_CHECKPOINT_EVERY": "0", "OMP_NUM_THREADS": "1"}
+    folder = tmp_path / "k.db-checkpoints" / "k"
+    proc = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    try:
+        end = time.monotonic() + 240
+        while time.monotonic() < end and not any(p.stem.replace(".", "").isdigit() and float(p.stem) >= 800
+                                                 for p in folder.glob("*/*.pt")):
+            assert proc.poll() is None, proc.stderr.read().decode()[-2000:]
+            time.sleep(0.05)
+    finally:
+        proc.send_signal(signal.SIGKILL)
+        proc.wait()
+    saved = max(float(p.stem) for p in folder.glob("*/*.pt") if p.stem.replace(".", "").isdigit())
+    assert 800 <= saved < 4000
+    done = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, done.stderr[-2000:]
+    study = Study.load("k", storage=f"sqlite:///{db}")
+    first, again = study.trials()
+    assert first.status == "interrupted" and again.status == "complete" and again.arch == first.arch
+    assert again.details["continued_from"]["step"] >= saved
+    assert again.details["train"]["trained_steps"] <= 4000 - saved
+    assert again.details["learning_curve"]["step"][0] == 400  # the points saved before the kill come back
+    assert not folder.exists()

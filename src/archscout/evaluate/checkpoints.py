@@ -20,12 +20,22 @@ from pathlib import Path
 SAVE_EVERY = 30.0  # seconds between saves within one run (the end of a partial run is always saved)
 
 
+def save_every() -> float:
+    """The seconds between saves within a run: ``ARCHSCOUT_CHECKPOINT_EVERY`` when set (0: at every validation
+    point), else :data:`SAVE_EVERY`."""
+    text = os.environ.get("ARCHSCOUT_CHECKPOINT_EVERY", "").strip()
+    try:
+        return max(0.0, float(text)) if text else SAVE_EVERY
+    except ValueError:
+        return SAVE_EVERY
+
+
 class CheckpointStore:
     """The checkpoint folder of one study. ``every``: the least seconds between two saves within a run."""
 
-    def __init__(self, root: str | os.PathLike, every: float = SAVE_EVERY):
+    def __init__(self, root: str | os.PathLike, every: float | None = None):
         self.root = Path(root)
-        self.every = every
+        self.every = save_every() if every is None else every
 
     def line(self, arch_id: str, config, seed: int, fold: int = 0) -> "Line":
         """The line of ``arch_id`` trained with ``config`` (a TrainConfig: its settings and schedule length
