@@ -141,3 +141,19 @@ def lines(study, diag: dict | None = None) -> list[str]:
                    f"{scale * r['mean']:.2f} ± {scale * r['std']:.2f}{unit} (the search saw "
                    f"{scale * r['values'][0]:.2f}{unit})")
     return out
+
+
+def progress_lines(progress):
+    """What the search's ``progress`` shows of each repeated-seed validation: one line per run."""
+    if progress is False or progress is None:
+        return None
+
+    def shown(done, total, trial, seed, metrics):
+        metric = next((m for m in ("accuracy", "r2") if m in metrics), None)
+        value = f"  {metric} {metrics[metric]:.4f}" if metric else ""
+        line = f"revalidate #{trial.number:<4} seed {seed}{value}  ({done}/{total})"
+        if callable(progress):
+            progress("note", text=line)
+        else:
+            print(line, flush=True)
+    return shown

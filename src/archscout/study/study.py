@@ -529,7 +529,8 @@ class Study:
         with intra_op_threads(threads or default_threads(1), load=self.evaluator_spec.needs_task):
             self.search(trials=trials, time_budget=time_budget, progress=progress, threads=threads, **search_options)
             if revalidate > 0 and self.evaluator_spec.trains and len(self.leaderboard(2)) == 2:
-                self.revalidate(revalidate, revalidate_seeds, progress=_revalidation_lines(progress))
+                from .diagnostics import progress_lines
+                self.revalidate(revalidate, revalidate_seeds, progress=progress_lines(progress))
             if final_top_k > 0 and final_seeds > 0 and self.evaluator_spec.needs_task:
                 if not self.leaderboard(1):
                     from .loop import NoTrialCompleted
@@ -685,18 +686,3 @@ class Study:
             raise ArchscoutError(f"a retraining seed is a non-negative integer, got {seed!r}")
         return _finalize.stored_final(self, trial, seed) or _finalize.retrain(self, trial, seed)
 
-
-def _revalidation_lines(progress):
-    """What the search's ``progress`` shows of each repeated-seed validation: one line per run."""
-    if progress is False or progress is None:
-        return None
-
-    def shown(done, total, trial, seed, metrics):
-        metric = next((m for m in ("accuracy", "r2") if m in metrics), None)
-        value = f"  {metric} {metrics[metric]:.4f}" if metric else ""
-        line = f"revalidate #{trial.number:<4} seed {seed}{value}  ({done}/{total})"
-        if callable(progress):
-            progress("note", text=line)
-        else:
-            print(line, flush=True)
-    return shown
