@@ -64,7 +64,7 @@ def test_search_persists_resumes_and_exports(capsys, db, tmp_path):
      "Valid spaces: conv1d, conv1d-quant, conv1d-recipe, conv2d, conv2d-quant, conv2d-recipe, gnn, gnn-proteins, "
      "mlp, mlp-quant, mlp-recipe"),
     (["search", "--task", "mnist", "--trials", "1"], "Did you mean 'mnist1d'"),
-    (["search", "--strategy", "genetic", "--trials", "1"], "Valid strategies: asha, bananas, bo, bohb, "
+    (["search", "--strategy", "genetic", "--trials", "1"], "Valid strategies: asha, asha-kde, bananas, bo, bohb, "
      "evolution, hill_climb, hyperband, linas, linas-lite, local_search, mo-asha, nsga2, optuna, optuna-nsga2, "
      "optuna-random, optuna-tpe, random, rl, successive-halving"),
     (["search", "--time-budget", "ten minutes"], "cannot read time budget"),

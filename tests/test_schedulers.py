@@ -13,7 +13,7 @@ import pytest
 
 from archscout import ArchscoutError
 from archscout.space import get_space
-from archscout.strategy import ASHA, BOHB, MOASHA, Hyperband, Proposal, Result, SuccessiveHalving, make_strategy
+from archscout.strategy import ASHA, ASHAKDE, BOHB, MOASHA, Hyperband, Proposal, Result, SuccessiveHalving, make_strategy
 
 SPACE = get_space("mlp")
 TOP = {"steps": 81}  # with eta 3 the rungs are 3, 9, 27 and 81 steps
@@ -324,12 +324,33 @@ def test_bohb_reads_and_writes_the_decisions_of_an_architecture(space):
         assert decisions.decode(filled) == arch
 
 
+def test_asha_kde_promotes_as_asha_and_proposes_from_the_model():
+    model, uniform = [], []
+    for seed in range(3):
+        asked, _ = run(ASHAKDE(SPACE, seed=seed, fidelity=TOP, min_points_in_model=6), 200, workers=2, order=seed)
+        new = [p for p in asked if p.parent is None]
+        assert all(rung(p) == 0 for p in new)  # one bracket: every new candidate starts at the lowest rung
+        assert any(rung(p) == 3 for p in asked)  # and the best climb to the top
+        model += [quality(p.arch) for p in new if p.details["model_based"]]
+        uniform += [quality(p.arch) for p in new if not p.details["model_based"]]
+    assert len(model) > 100 and len(uniform) > 30
+    assert statistics.mean(model) > statistics.mean(uniform) + 0.4
+
+
+def test_asha_kde_switches_to_its_model_once_the_lowest_rung_has_enough_results():
+    asked, _ = run(ASHAKDE(SPACE, seed=0, fidelity=TOP, min_points_in_model=6, random_fraction=0), 40)
+    new = [(i, p) for i, p in enumerate(asked) if p.parent is None]
+    first = next(i for i, p in new if p.details["model_based"])
+    assert first >= 8 and len([i for i, _ in new if i < first]) == 8  # 6 + 2 results at the lowest rung first
+    assert all(p.details["model_based"] for i, p in new if i >= first)  # random_fraction 0: the model every time
+
+
 # -- resume ----------------------------------------------------------------------------------------------------
 
-@pytest.mark.parametrize("name", ["sh", "hyperband", "asha", "bohb", "mo-asha"])
+@pytest.mark.parametrize("name", ["sh", "hyperband", "asha", "bohb", "mo-asha", "asha-kde"])
 def test_the_same_replayed_history_gives_the_same_next_proposals(name):
     def make():
-        return make_strategy(name, SPACE, seed=7, fidelity=TOP, **({"min_points_in_model": 6} if name == "bohb"
+        return make_strategy(name, SPACE, seed=7, fidelity=TOP, **({"min_points_in_model": 6} if name in ("bohb", "asha-kde")
                                                                     else {}))
 
     _, told = run(make(), 60, workers=3, order=2)

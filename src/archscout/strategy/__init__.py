@@ -13,7 +13,7 @@ from ._evolution import RegularizedEvolution
 from ._linas import LINAS
 from ._linas_lite import LINASLite
 from ._local import HillClimbing, LocalSearch
-from ._multifidelity import ASHA, BOHB, MOASHA, Hyperband, SuccessiveHalving
+from ._multifidelity import ASHA, ASHAKDE, BOHB, MOASHA, Hyperband, SuccessiveHalving
 from ._nsga2 import NSGA2
 from ._optuna import OptunaNSGA2, OptunaRandom, OptunaSampler, OptunaTPE
 from ._random import RandomSearch
@@ -39,6 +39,7 @@ STRATEGIES.register("hyperband", Hyperband)
 STRATEGIES.register("asha", ASHA)
 STRATEGIES.register("bohb", BOHB)
 STRATEGIES.register("mo-asha", MOASHA)
+STRATEGIES.register("asha-kde", ASHAKDE)
 
 
 def list_strategies(pattern: str | None = None) -> list[str]:
@@ -92,4 +93,4 @@ def canonical_name(name: str) -> str:
 __all__ = ["Proposal", "Result", "STRATEGIES", "strategy_options", "Strategy", "BayesianOptimization", "RandomSearch", "RegularizedEvolution", "LocalSearch", "HillClimbing",
            "make_strategy", "list_strategies", "multi_objective_strategies", "canonical_name",
            "ReinforceController", "OptunaSampler", "OptunaTPE", "OptunaNSGA2", "OptunaRandom",
-           "NSGA2", "LINAS", "LINASLite", "BANANAS", "SuccessiveHalving", "Hyperband", "ASHA", "BOHB", "MOASHA"]
+           "NSGA2", "LINAS", "LINASLite", "BANANAS", "SuccessiveHalving", "Hyperband", "ASHA", "ASHAKDE", "BOHB", "MOASHA"]

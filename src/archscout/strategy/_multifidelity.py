@@ -15,6 +15,7 @@ resume, proposals that never got a result are taken as lost: nothing waits for t
 from __future__ import annotations
 
 import math
+import random
 from dataclasses import dataclass
 from typing import Any
 
@@ -430,7 +431,80 @@ class Hyperband(_Synchronous):
         return {K - s + i: n // eta ** i for i in range(s + 1)}
 
 
-class BOHB(Hyperband):
+class _DensityModel:
+    """BOHB's model of the good against the rest: new candidates drawn where l(x) / g(x) is large (see :class:`BOHB`).
+
+    Mixed into a scheduler (``_results``, ``_archs``, ``rng``, ``space``, ``top`` are the scheduler's); the
+    subclass calls :meth:`_init_model` from its ``__init__`` with the options it was given.
+    """
+
+    def _init_model(self, space: Space, name: str, min_points_in_model: int | None, top_n_percent: float,
+                    num_samples: int, random_fraction: float, bandwidth_factor: float, min_bandwidth: float) -> None:
+        self.decisions = DecisionVector(space)
+        if min_points_in_model is None:
+            min_points_in_model = min(len(self.decisions) + 1, 20)
+        check_options(name, min_points_in_model=(min_points_in_model, 2), num_samples=(num_samples, 1))
+        if isinstance(top_n_percent, bool) or not isinstance(top_n_percent, (int, float)) \
+                or not 0 < top_n_percent < 100:
+            raise ArchscoutError(f"{name}: top_n_percent must be a number between 0 and 100, got {top_n_percent!r}")
+        self.min_points_in_model, self.top_n_percent, self.num_samples = min_points_in_model, top_n_percent, num_samples
+        self.random_fraction = check_probability(name, "random_fraction", random_fraction)
+        self.bandwidth_factor = _positive(name, "bandwidth_factor", bandwidth_factor)
+        self.min_bandwidth = _positive(name, "min_bandwidth", min_bandwidth)
+        if self.min_bandwidth >= 0.5:
+            raise ArchscoutError(f"{name}: min_bandwidth must be below 0.5, got {min_bandwidth!r}")
+        self._codes: dict[Architecture, np.ndarray | None] = {}
+        self._model: tuple[tuple[int, int], int, KernelDensity, KernelDensity] | None = None
+
+    def _sample(self) -> tuple[Architecture, dict]:
+        if self.rng.random() >= self.random_fraction:
+            model = self._fit()
+            if model is not None:
+                rung, good, bad = model
+                gen = np.random.default_rng(self.rng.randrange(2**32))
+                points = good.sample(self.num_samples, self.bandwidth_factor, gen)
+                ratio = good.logpdf(points) - bad.logpdf(points)
+                for i in np.argsort(-ratio, kind="stable"):
+                    arch = self.decisions.decode(points[i])
+                    if arch is not None and arch not in self._archs:
+                        return arch, {"model_based": True, "model_rung": rung}
+        return super()._sample()[0], {"model_based": False}  # type: ignore[misc]
+
+    def _code(self, arch: Architecture) -> np.ndarray | None:
+        if arch not in self._codes:
+            self._codes[arch] = self.decisions.encode(arch)
+        return self._codes[arch]
+
+    def _fit(self) -> tuple[int, KernelDensity, KernelDensity] | None:
+        """The good and bad densities of the highest rung with enough results (refitted when it has new ones)."""
+        for k in range(self.top, -1, -1):
+            usable = [(code, e.values) for a, e in self._results[k].items()
+                      if e.status != "stopped" and (code := self._code(a)) is not None]
+            if len(usable) < self.min_points_in_model + 2:
+                continue
+            if self._model is not None and self._model[0] == (k, len(usable)):
+                return self._model[1:]
+            usable.sort(key=lambda item: -item[1][0] if item[1] is not None else math.inf)
+            codes = np.stack([code for code, _ in usable])
+            # as HpBandSter: the best max(N_min, top_n %) and the worst max(N_min, the other %), which overlap
+            # while few results are in
+            n_good = max(self.min_points_in_model, int(len(usable) * self.top_n_percent // 100))
+            n_bad = max(self.min_points_in_model, int(len(usable) * (100 - self.top_n_percent) // 100))
+            gen = np.random.default_rng(self.rng.randrange(2**32))
+            good = KernelDensity(self.decisions.impute(codes[:n_good], gen), self.decisions, self.min_bandwidth)
+            bad = KernelDensity(self.decisions.impute(codes[len(codes) - n_bad:], gen), self.decisions,
+                                self.min_bandwidth)
+            self._model = ((k, len(usable)), k, good, bad)
+            return self._model[1:]
+        return None
+
+    # the scheduler's, typed for the mixin
+    _results: list[dict[Architecture, _Entry]]
+    _archs: set[Architecture]
+    top: int
+    rng: random.Random
+
+class BOHB(_DensityModel, Hyperband):
     """BOHB: Hyperband whose new candidates come from a tree-Parzen-style density model instead of at random.
 
     Falkner et al., "BOHB: Robust and Efficient Hyperparameter Optimization at Scale", ICML 2018.
@@ -472,60 +546,32 @@ class BOHB(Hyperband):
                  top_n_percent: float = 15, num_samples: int = 64, random_fraction: float = 1 / 3,
                  bandwidth_factor: float = 3, min_bandwidth: float = 1e-3):
         super().__init__(space, seed, fidelity, eta, min_fidelity, max_fidelity, fidelity_key, parallel_brackets)
-        self.decisions = DecisionVector(space)
-        if min_points_in_model is None:
-            min_points_in_model = min(len(self.decisions) + 1, 20)
-        check_options("bohb", min_points_in_model=(min_points_in_model, 2), num_samples=(num_samples, 1))
-        if isinstance(top_n_percent, bool) or not isinstance(top_n_percent, (int, float)) \
-                or not 0 < top_n_percent < 100:
-            raise ArchscoutError(f"bohb: top_n_percent must be a number between 0 and 100, got {top_n_percent!r}")
-        self.min_points_in_model, self.top_n_percent, self.num_samples = min_points_in_model, top_n_percent, num_samples
-        self.random_fraction = check_probability("bohb", "random_fraction", random_fraction)
-        self.bandwidth_factor = _positive("bohb", "bandwidth_factor", bandwidth_factor)
-        self.min_bandwidth = _positive("bohb", "min_bandwidth", min_bandwidth)
-        if self.min_bandwidth >= 0.5:
-            raise ArchscoutError(f"bohb: min_bandwidth must be below 0.5, got {min_bandwidth!r}")
-        self._codes: dict[Architecture, np.ndarray | None] = {}
-        self._model: tuple[tuple[int, int], int, KernelDensity, KernelDensity] | None = None
+        self._init_model(space, self.name, min_points_in_model, top_n_percent, num_samples, random_fraction,
+                         bandwidth_factor, min_bandwidth)
 
-    def _sample(self) -> tuple[Architecture, dict]:
-        if self.rng.random() >= self.random_fraction:
-            model = self._fit()
-            if model is not None:
-                rung, good, bad = model
-                gen = np.random.default_rng(self.rng.randrange(2**32))
-                points = good.sample(self.num_samples, self.bandwidth_factor, gen)
-                ratio = good.logpdf(points) - bad.logpdf(points)
-                for i in np.argsort(-ratio, kind="stable"):
-                    arch = self.decisions.decode(points[i])
-                    if arch is not None and arch not in self._archs:
-                        return arch, {"model_based": True, "model_rung": rung}
-        return super()._sample()[0], {"model_based": False}
 
-    def _code(self, arch: Architecture) -> np.ndarray | None:
-        if arch not in self._codes:
-            self._codes[arch] = self.decisions.encode(arch)
-        return self._codes[arch]
+class ASHAKDE(_DensityModel, ASHA):
+    """ASHA whose new candidates come from BOHB's density model: asynchronous promotions, model-based proposals.
 
-    def _fit(self) -> tuple[int, KernelDensity, KernelDensity] | None:
-        """The good and bad densities of the highest rung with enough results (refitted when it has new ones)."""
-        for k in range(self.top, -1, -1):
-            usable = [(code, e.values) for a, e in self._results[k].items()
-                      if e.status != "stopped" and (code := self._code(a)) is not None]
-            if len(usable) < self.min_points_in_model + 2:
-                continue
-            if self._model is not None and self._model[0] == (k, len(usable)):
-                return self._model[1:]
-            usable.sort(key=lambda item: -item[1][0] if item[1] is not None else math.inf)
-            codes = np.stack([code for code, _ in usable])
-            # as HpBandSter: the best max(N_min, top_n %) and the worst max(N_min, the other %), which overlap
-            # while few results are in
-            n_good = max(self.min_points_in_model, int(len(usable) * self.top_n_percent // 100))
-            n_bad = max(self.min_points_in_model, int(len(usable) * (100 - self.top_n_percent) // 100))
-            gen = np.random.default_rng(self.rng.randrange(2**32))
-            good = KernelDensity(self.decisions.impute(codes[:n_good], gen), self.decisions, self.min_bandwidth)
-            bad = KernelDensity(self.decisions.impute(codes[len(codes) - n_bad:], gen), self.decisions,
-                                self.min_bandwidth)
-            self._model = ((k, len(usable)), k, good, bad)
-            return self._model[1:]
-        return None
+    A variant, not a published method under this name: the promotions are :class:`ASHA`'s (never waits, one
+    bracket), the new candidates :class:`BOHB`'s (with probability ``random_fraction`` at random, otherwise
+    the best l(x) / g(x) of ``num_samples`` draws from the good density of the highest rung with
+    ``min_points_in_model`` + 2 results). Syne Tune's asynchronous BOHB (``searcher="kde"`` with its
+    Hyperband scheduler) combines the two the same way; Klein et al.'s A-BOHB ("Model-based Asynchronous
+    Hyperparameter and Neural Architecture Search", 2020) does it with a Gaussian process instead.
+    Differences from BOHB: no brackets, so every new candidate starts at the lowest rung, and the model's
+    rung fills as fast as ASHA promotes. Options: those of :class:`ASHA` and BOHB's model options
+    (``min_points_in_model``, ``top_n_percent``, ``num_samples``, ``random_fraction``, ``bandwidth_factor``,
+    ``min_bandwidth``; same defaults).
+    """
+
+    name = "asha-kde"
+
+    def __init__(self, space: Space, seed: int = 0, fidelity: dict | None = None, eta: int = 3,
+                 min_fidelity: float | None = None, max_fidelity: float | None = None,
+                 fidelity_key: str | None = None, min_points_in_model: int | None = None,
+                 top_n_percent: float = 15, num_samples: int = 64, random_fraction: float = 1 / 3,
+                 bandwidth_factor: float = 3, min_bandwidth: float = 1e-3):
+        super().__init__(space, seed, fidelity, eta, min_fidelity, max_fidelity, fidelity_key)
+        self._init_model(space, self.name, min_points_in_model, top_n_percent, num_samples, random_fraction,
+                         bandwidth_factor, min_bandwidth)
