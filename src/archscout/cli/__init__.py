@@ -5,7 +5,7 @@ import os
 
 import click
 
-from . import bench, catalog, export, proxies, report, results, search
+from . import bench, catalog, export, proxies, report, results, search, supernet
 from .common import run_guarded
 
 
@@ -21,7 +21,7 @@ def cli():
 
 for command in (search.search, results.list_studies, results.show, results.front, results.best, results.diagnose,
                 report.report,
-                report.dashboard, export.export, bench.bench, proxies.proxies, catalog.spaces, catalog.tasks,
+                report.dashboard, export.export, bench.bench, proxies.proxies, supernet.supernet, catalog.spaces, catalog.tasks,
                 catalog.strategies, catalog.evaluators):
     cli.add_command(command)
 

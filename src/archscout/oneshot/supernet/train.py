@@ -152,9 +152,10 @@ def _check(loss: float, step: int, total: int) -> None:
 
 def train_supernet(net: SuperNet, split, cfg: SupernetTraining, seed: int = 0, *, checkpoint=None,
                    validate: Callable[[int], dict] | None = None, progress: Callable[[int, float], None] | None = None,
-                   device=None) -> dict:
+                   device=None, every: int | None = None) -> dict:
     """Train ``net`` in place on ``split`` (arrays) with ``cfg``; returns steps run, seconds, the running loss,
-    the training curve (``validate``'s values at about ten steps) and the step it started from."""
+    the training curve (``validate``'s values at about ten steps) and the step it started from.
+    ``progress(step, loss)`` is called every ``every`` steps (default a tenth of them)."""
     device = device or torch.device("cpu")
     torch.manual_seed(seed)
     rng = random.Random(seed)
@@ -194,7 +195,7 @@ def train_supernet(net: SuperNet, split, cfg: SupernetTraining, seed: int = 0, *
                 "curve": curve, "seconds": seconds_before + time.perf_counter() - t0}
 
     checks = [s for s in evaluation_steps(cfg.steps, cfg.steps) if s > start] if validate is not None else []
-    every = max(1, cfg.steps // 10)
+    every = every or max(1, cfg.steps // 10)
     net.train()
     for step in range(start, cfg.steps):
         xb, yb = stream.next()

@@ -1,0 +1,61 @@
+"""`archscout supernet train | check` and searching a supernet from the command line (issue 19)."""
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from archscout.cli import main
+from archscout.oneshot.supernet.store import load_supernet
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory):
+    out = tmp_path_factory.mktemp("cli") / "m.supernet"
+    code = main(["supernet", "train", "--steps", "12", "--batch-size", "32", "--out", str(out)])
+    assert code == 0
+    return out
+
+
+def test_supernet_train_writes_a_file_with_its_curve_and_cleans_its_checkpoints(trained):
+    net, header = load_supernet(str(trained))
+    assert header["task"] == "mnist1d" and header["training"]["method"] == "bignas"
+    assert header["training"]["steps"] == 12
+    assert [p["step"] for p in header["curve"]] == [1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12]
+    assert {"largest", "smallest"} <= set(header["curve"][-1])
+    assert not (trained.parent / "m.supernet.checkpoints").exists()
+    assert net.spec.base == "conv1d"
+
+
+def test_supernet_check_ranks_inherited_against_stand_alone_and_writes_json(trained, capsys):
+    code = main(["supernet", "check", str(trained), "--samples", "3", "--steps", "5"])
+    assert code == 0
+    out = capsys.readouterr().out
+    assert "Kendall τ" in out and "Spearman ρ" in out and "largest" in out
+    result = json.loads((trained.parent / "m.supernet.check.json").read_text())
+    assert result["samples"] == 3 and len(result["rows"]) == 3
+    params = [r["params"] for r in result["rows"]]
+    assert params == sorted(params) and params[0] < params[-1]  # from the smallest to the largest
+    assert set(result["gaps"]) == {"smallest", "middle", "largest"}
+
+
+def test_search_with_the_supernet_evaluator_from_the_command_line(trained, tmp_path, capsys):
+    code = main(["search", "--evaluator", f"supernet:{trained}", "--strategy", "random", "--trials", "4",
+                 "--top-k", "0", "--storage", f"sqlite:///{tmp_path}/s.db", "--no-progress"])
+    assert code == 0
+    assert "conv1d-elastic" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("args, message", [
+    (["supernet", "train", "--space", "mlp", "--out", "{tmp}/x"], "a supernet is built for the conv spaces"),
+    (["supernet", "train", "--task", "diabetes", "--out", "{tmp}/x"], "a supernet is trained for a classification"),
+    (["supernet", "train", "--method", "darts", "--out", "{tmp}/x"], "Invalid value for '--method'"),
+    (["supernet", "train", "--time-budget", "soon", "--out", "{tmp}/x"], "cannot read time budget 'soon'"),
+    (["supernet", "check", "{tmp}/missing.supernet"], "no supernet file at"),
+    (["supernet", "check", "{file}", "--samples", "2"], "--samples must be at least 3"),
+])
+def test_bad_supernet_commands_get_one_clear_line(trained, tmp_path, capsys, args, message):
+    code = main([a.format(tmp=tmp_path, file=trained) for a in args])
+    assert code == 2
+    err = capsys.readouterr().err
+    assert message in err and "Traceback" not in err
