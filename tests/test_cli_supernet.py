@@ -59,3 +59,31 @@ def test_bad_supernet_commands_get_one_clear_line(trained, tmp_path, capsys, arg
     assert code == 2
     err = capsys.readouterr().err
     assert message in err and "Traceback" not in err
+
+
+def test_a_killed_supernet_training_continues_from_its_checkpoint(tmp_path):
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    out = tmp_path / "k.supernet"
+    cmd = [sys.executable, "-m", "archscout.cli", "supernet", "train", "--steps", "400", "--batch-size", "16",
+           "--out", str(out)]
+    env = {**os.environ, "ARCHSCOUT_CHECKPOINT_EVERY": "0", "OMP_NUM_THREADS": "1"}
+    proc = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    saved = tmp_path / "k.supernet.checkpoints"
+    deadline = time.monotonic() + 600
+    try:  # wait for a checkpoint after a validation (every 40 steps), then kill it hard
+        while not any(p.suffix == ".pt" for p in saved.rglob("*")) and time.monotonic() < deadline:
+            assert proc.poll() is None, "the training ended before a checkpoint was saved"
+            time.sleep(0.2)
+        proc.send_signal(signal.SIGKILL)
+    finally:
+        proc.wait()
+    assert not out.exists()
+    again = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=900)
+    assert again.returncode == 0, again.stderr
+    assert "continued from the checkpoint at step" in again.stdout
+    assert out.exists() and not saved.exists()
