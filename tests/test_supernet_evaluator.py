@@ -111,3 +111,28 @@ def test_a_sub_network_outside_the_supernet_fails_as_a_trial_with_the_reason(sup
                      "residual": False, "norm": "batch", "act": "relu"}], "head": "gap"})
     with pytest.raises(archscout.errors.TrialFailed, match="stage 0 has width 128"):
         evaluator.evaluate(outside)
+
+
+def test_the_report_shows_the_supernets_training_its_check_and_both_final_accuracies(supernet_file, tmp_path):
+    import json
+
+    from archscout.report.html import report
+
+    s = study(supernet_file, tmp_path)
+    s.run(trials=3, final_top_k=1, final_seeds=1, progress=False)
+    html = report(s)
+    assert 'id="supernet"' in html and "trained with bignas for 30 steps" in html
+    assert "No ranking check yet" in html
+    assert "with inherited weights (before fine-tuning)" in html
+    check = {"samples": 3, "kendall_tau": 0.333, "spearman_rho": 0.5, "train": {"steps": 5},
+             "gaps": {"smallest": {"params": 100, "inherited": 0.5, "alone": 0.6, "gap": 0.1}},
+             "rows": [{"params": p, "inherited": a, "alone": b} for p, a, b in
+                      ((100, 0.5, 0.6), (200, 0.7, 0.65), (300, 0.8, 0.9))]}
+    with open(f"{supernet_file}.check.json", "w") as f:
+        json.dump(check, f)
+    try:
+        html = report(s)
+    finally:
+        import os
+        os.remove(f"{supernet_file}.check.json")
+    assert "Kendall τ 0.333, Spearman ρ 0.500" in html and "+10.00" in html

@@ -14,6 +14,7 @@ from typing import Callable
 
 from . import fidelity as F
 from . import plots
+from .supernet import section as supernet_section
 from .front import final_key, final_label, final_text, fmt_metric, unit
 
 STYLE = """
@@ -215,15 +216,19 @@ def finals(study, link: Callable[[int], str]) -> str:
         return ('<section id="final"><h2>Final test accuracy</h2><p class="muted">no trial retrained yet (a search '
                 'retrains its best at the end; `archscout export` retrains one on demand)</p></section>')
     int8 = any("test_accuracy_int8_mean" in t.final for t in retrained)
+    inherited = any("test_accuracy_inherited_mean" in t.final for t in retrained)
     rows = []
     for t in retrained:
         f = t.final
         seeds = ", ".join(f"{100 * a:.2f}" for a in f.get("test_accuracies", []))
         q = (f"<td>{100 * f['test_accuracy_int8_mean']:.2f} ± {100 * f['test_accuracy_int8_std']:.2f}</td>"
              if "test_accuracy_int8_mean" in f else "<td></td>") if int8 else ""
+        h = (f"<td>{100 * f['test_accuracy_inherited_mean']:.2f}</td>" if "test_accuracy_inherited_mean" in f
+             else "<td></td>") if inherited else ""
         rows.append(f'<tr><td><a href="{esc(link(t.number))}">#{t.number}</a></td><td>{final_text(f)}</td>'
-                    f'<td class="l">{seeds}</td>{q}<td class="l">{esc(t.arch.describe())}</td></tr>')
-    head = "<th>INT8 test acc %</th>" if int8 else ""
+                    f'<td class="l">{seeds}</td>{h}{q}<td class="l">{esc(t.arch.describe())}</td></tr>')
+    head = ("<th>test acc % with inherited weights (before fine-tuning)</th>" if inherited else "") \
+        + ("<th>INT8 test acc %</th>" if int8 else "")
     return (f'<section id="final"><h2>Final test accuracy</h2><p class="muted">Retrained on the training and '
             f'validation data with {esc(study.final_train.budget_key())}, scored once on the test split (never '
             f'used for selection).</p><table><tr><th>trial</th><th>test acc % (seeds)</th>'
@@ -375,6 +380,7 @@ def _report(study, trials, top: int, sink: dict | None) -> str:
             + (finals(study, anchor) if retrains else "")
             + (progress_figures(study, sink) if study.leaderboard(1) else "")
             + fidelities(study, trials, top, max(top, 10), sink)
+            + supernet_section(study, figure, esc, sink)
             + top_architectures(study, top, anchor, sink) + trials_table(study, trials, None, expand=True))
     done = bool(study.leaderboard(1))  # the figures and drawings need a completed trial
     nav = [("#summary", "study"), ("#leaderboard", "leaderboard")] \
@@ -382,13 +388,15 @@ def _report(study, trials, top: int, sink: dict | None) -> str:
         + ([("#progress", "progress"), ("#front", "Pareto front")] if done else []) \
         + ([("#hypervolume", "hypervolume")] if done and study.multi_objective else []) \
         + ([("#fidelity", "fidelities and learning curves")] if F.shown(study, trials) else []) \
+        + ([("#supernet", "supernet")] if study.evaluator_spec.name == "supernet" else []) \
         + ([("#architectures", "top architectures")] if done else []) + [("#trials", "all trials")]
     made = dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
     return page(f"archscout report: {study.name}", f"written {made} from {esc(study.storage.shown_url)}", body, nav)
 
 
 # the PNG files a report writes: an earlier report's are replaced, any other file in the folder is left alone
-REPORT_PNG = re.compile(r"(best-vs-trials|best-vs-time|front|hypervolume|learning-curves|architecture-\d+)\.png")
+REPORT_PNG = re.compile(r"(best-vs-trials|best-vs-time|front|hypervolume|learning-curves|supernet-training|"
+                        r"supernet-check|architecture-\d+)\.png")
 
 
 def write_report(study, path: str | None = None, top: int = 5) -> dict:
