@@ -311,6 +311,27 @@ def predictor_file(tmp_path_factory):
     return str(path)
 
 
+SMALL_SUPERNET = dict(widths=(8, 16), kernels=(3, 5), max_depth=2)
+
+
+@pytest.fixture(scope="module")
+def supernet_file(tmp_path_factory):
+    """A small conv1d supernet for mnist1d, trained for 3 steps."""
+    from archscout.oneshot.supernet import SuperNet, elastic_spec
+    from archscout.oneshot.supernet.store import save_supernet
+    from archscout.oneshot.supernet.train import SupernetTraining, train_supernet
+    from archscout.tasks import get_task
+
+    task = get_task("mnist1d")
+    net = SuperNet(elastic_spec("conv1d", **SMALL_SUPERNET), task.input_shape, task.num_classes)
+    cfg = SupernetTraining(steps=3, batch_size=16)
+    out = train_supernet(net, task.train, cfg)
+    path = tmp_path_factory.mktemp("supernet") / "mnist1d.supernet"
+    save_supernet(net, str(path), task=task, training=cfg, seed=0, train_seconds=out["train_seconds"],
+                  curve=out["curve"])
+    return str(path)
+
+
 def _setup(name: str, request) -> dict:
     """How to run an evaluator quickly: its options, task, space and the metrics a study would name."""
     setups = {
@@ -321,13 +342,17 @@ def _setup(name: str, request) -> dict:
         "nas-bench-graph": {"space": "gnn", "options": "cora"},
         "python": {"task": "iris", "space": "mlp",
                    "options": str(Path(__file__).with_name("contract_user_evaluator.py")) + ":short_training"},
+        "supernet": {"task": "mnist1d", "space": "supernet_space", "options": "supernet_file"},
     }
     if name not in setups:
         pytest.fail(f"evaluator {name!r} is registered but tests/test_contracts.py does not know how to run it: "
                     f"add it to _setup")
     setup = {"options": "", "task": None, "metrics": [], **setups[name]}
-    if setup["options"] == "predictor_file":
-        setup["options"] = request.getfixturevalue("predictor_file")
+    if setup["options"] in ("predictor_file", "supernet_file"):
+        setup["options"] = request.getfixturevalue(setup["options"])
+    if setup["space"] == "supernet_space":  # the small supernet's elastic space
+        from archscout.oneshot.supernet import elastic_spec
+        setup["space"] = elastic_spec("conv1d", **SMALL_SUPERNET).space()
     return setup
 
 
