@@ -136,3 +136,21 @@ def test_the_report_shows_the_supernets_training_its_check_and_both_final_accura
         import os
         os.remove(f"{supernet_file}.check.json")
     assert "Kendall τ 0.333, Spearman ρ 0.500" in html and "+10.00" in html
+
+
+def test_multi_fidelity_schedulers_fine_tune_the_inherited_weights_at_each_rung(supernet_file, tmp_path):
+    s = study(supernet_file, tmp_path, strategy="asha",
+              strategy_options={"max_fidelity": 9, "min_fidelity": 1, "eta": 3})
+    s.run(trials=8, progress=False)
+    done = [t for t in s.trials() if t.status == "complete"]
+    steps = {t.details["supernet"]["fine_tune_steps"] for t in done}
+    assert 1 in steps and len(done) == 8
+    assert {t.fidelity["steps"] for t in done} <= {1, 3, 9}
+    # a fidelity fine-tunes first: the same candidate scores differently than with inherited weights alone
+    evaluator = s.evaluator()
+    arch = done[0].arch
+    inherited = evaluator.evaluate(arch).metrics["loss"]
+    tuned = evaluator.evaluate(arch, fidelity={"steps": 9}).metrics["loss"]
+    assert tuned != pytest.approx(inherited, rel=1e-6)
+    with pytest.raises(ArchscoutError, match="whole fine-tuning steps"):
+        evaluator.evaluate(arch, fidelity={"steps": 2.5})

@@ -9,6 +9,11 @@ accuracy, other runtimes) are measured on the extracted network as the training 
 so a cost constraint refuses a candidate before it is scored. ``accuracy@int8`` quantizes the extracted
 network with its own policy (ONNX Runtime, static) and scores it.
 
+A fidelity (``{"steps": N}``, from a multi-fidelity scheduler with ``max_fidelity``) fine-tunes the inherited
+weights for N steps of the study's training recipe before scoring: the schedulers then promote candidates from
+inherited scores through short fine-tunings to longer ones (each rung starts again from the inherited weights;
+nothing is continued from a checkpoint).
+
 The study searches the supernet's elastic space whatever ``--space`` names, if it names the supernet's
 base space (``conv1d`` for a ``conv1d`` supernet) or the elastic space itself; other spaces are refused.
 The final retraining either fine-tunes the chosen sub-network from its inherited weights
@@ -62,6 +67,7 @@ class SupernetEvaluator(NetworkEvaluator):
 
     name = "supernet"
     holds = "supernet was trained on"
+    fidelities = ("steps",)  # fine-tuning steps from the inherited weights before scoring (none: inherited only)
     measures: ClassVar[tuple[str, ...]] = ("accuracy", "loss", "balanced_accuracy", "f1_macro", "auroc", "log_loss",
                                            "params", "flops", "latency_ms", "size_bytes@fp32")
 
@@ -156,21 +162,32 @@ class SupernetEvaluator(NetworkEvaluator):
                  fidelity: dict | None = None) -> Evaluation:
         from ..oneshot.supernet.net import recalibrate
 
+        steps = 0
         if fidelity:
             self.check_fidelity(fidelity)
+            steps = fidelity["steps"]
+            if steps != int(steps):
+                raise ArchscoutError(f"the supernet evaluator's fidelity is whole fine-tuning steps, got {steps!r}")
+            steps = int(steps)
         details: dict = {}
         model, metrics = self.build_and_cost(arch, seed, cost_check, details)
         if guard is not None:
             guard.check()
         recalibrate(model, self.calibration_batches())
         task = self.task
+        if steps:  # a fidelity: fine-tune the inherited weights for that many steps first (a restart at each rung)
+            config = self.with_recipe(self.train_config, arch).with_(steps=steps, epochs=None, horizon=None)
+            fit(model, task.train, config, seed=seed, guard=guard, kind=task.kind, device=self.torch_device())
+            model.to("cpu")
+            recalibrate(model, self.calibration_batches())
         res = scores(predict(model, task.valid), task.valid.y, task.kind, task.preprocessing)
         metrics.update(res)
         if "accuracy@int8" in self.extra:
             metrics.update(self.quantized_accuracy(model, arch))
         details["supernet"] = {"file": self.path, "fingerprint": self.header["fingerprint"],
                                "method": self.header["training"]["method"],
-                               "recalibration_samples": sum(len(b) for b in self.calibration_batches())}
+                               "recalibration_samples": sum(len(b) for b in self.calibration_batches()),
+                               "fine_tune_steps": steps}
         return Evaluation(metrics, details)
 
     def final(self, arch: Architecture, seed: int, train_config: TrainConfig) -> tuple[Evaluation, bytes]:
