@@ -266,3 +266,13 @@ def test_a_crashed_supernet_training_resumes_from_its_checkpoint_and_ends_as_an_
 def test_bad_supernet_training_settings_are_refused(kwargs, message):
     with pytest.raises(ArchscoutError, match=message):
         SupernetTraining(**kwargs)
+
+
+def test_fake_quantized_activations_take_at_most_256_levels_and_pass_gradients_straight_through():
+    from archscout.oneshot.supernet.net import fake_quant_activation
+
+    x = torch.linspace(-1.0, 3.0, 5000, requires_grad=True)
+    q = fake_quant_activation(x)
+    assert len(torch.unique(q.detach())) <= 256 and torch.allclose(q, x, atol=4.0 / 255)
+    q.sum().backward()
+    assert torch.equal(x.grad, torch.ones_like(x))

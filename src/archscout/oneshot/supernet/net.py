@@ -8,7 +8,8 @@ batch norm; the classifier reads the first ``w_last`` columns. :meth:`SuperNet.s
 sub-network ``forward`` runs; :meth:`SuperNet.extract` copies its slices into the stand-alone
 :class:`~archscout.space.blocks.MacroNet` the base space's builder makes of the same architecture, so the
 two compute the same function (tested; in a ``-quant`` space, for fp32 policies: an INT8 stage's weights are
-fake-quantized in the supernet, see :func:`fake_quant`, and quantized for real when the extracted network is) and the extracted one trains, quantizes and exports like any model.
+fake-quantized in the supernet (weights and input activations, see :func:`fake_quant` and
+:func:`fake_quant_activation`), and quantized for real when the extracted network is) and the extracted one trains, quantizes and exports like any model.
 
 Batch norm: in training mode every sub-network normalises with its own batch statistics, and the shared
 running statistics are updated as a by-product (a slice of them); they are not trusted for scoring.
@@ -45,6 +46,16 @@ def fake_quant(weight: torch.Tensor) -> torch.Tensor:
     scale = scale.reshape((-1,) + (1,) * (weight.dim() - 1))
     q = (weight / scale).round().clamp(-127, 127) * scale
     return weight + (q - weight).detach()
+
+
+def fake_quant_activation(x: torch.Tensor) -> torch.Tensor:
+    """``x`` rounded to 8-bit asymmetric per-tensor levels over its own range, with a straight-through gradient
+    (static quantization fixes the range from calibration data; in training the batch's range stands in)."""
+    lo, hi = x.detach().amin().clamp(max=0.0), x.detach().amax().clamp(min=0.0)
+    scale = ((hi - lo) / 255).clamp_min(1e-8)
+    zero = torch.round(-lo / scale)
+    q = (torch.clamp(torch.round(x / scale) + zero, 0, 255) - zero) * scale
+    return x + (q - x).detach()
 
 
 class SuperNet(nn.Module):
@@ -103,7 +114,7 @@ class SuperNet(nn.Module):
             stride = 2 if spec.downsample == "stride2" and room else 1
             weight = _centre(self._conv(i).weight[:w, :c_in], k, dims)
             if self.spec.quantization and st.get("precision") == "int8":
-                weight = fake_quant(weight)
+                weight, x = fake_quant(weight), fake_quant_activation(x)
             x = conv_fn(x, weight, None, stride=stride, padding=k // 2)
             norm = self._norm(i)
             mean, var = cast(torch.Tensor, norm.running_mean), cast(torch.Tensor, norm.running_var)
@@ -116,7 +127,7 @@ class SuperNet(nn.Module):
         x = x.flatten(2).mean(2) if spec.head == "gap" else x.flatten(2).amax(2)
         weight = self.classifier.weight[:, :c_in]
         if self.spec.quantization and self._active.get("classifier_precision") == "int8":
-            weight = fake_quant(weight)
+            weight, x = fake_quant(weight), fake_quant_activation(x)
         return F.linear(x, weight, self.classifier.bias)
 
     # -- extraction ----------------------------------------------------------------------------------------

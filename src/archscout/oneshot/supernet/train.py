@@ -22,10 +22,11 @@ labels.
 
 In a ``-quant`` space every randomly sampled sub-network also draws an INT8 / fp32 policy (SimQ-NAS's
 point: the policy is part of what is sampled; the largest and smallest stay fp32), and a stage or the
-classifier marked INT8 runs with its weights fake-quantized (symmetric, per output channel, 8 bits,
-straight-through gradients) so the shared weights learn to survive quantization. Activations are not
-fake-quantized in training (ONNX Runtime's static quantization, which scores INT8 sub-networks,
-quantizes them too): a difference from SimQ-NAS's quantization-aware training.
+classifier marked INT8 runs with its weights fake-quantized (symmetric, per output channel, 8 bits) and its
+input activations too (asymmetric, per tensor, 8 bits, over the batch's range), straight-through gradients,
+so the shared weights learn to survive quantization. Differences from SimQ-NAS: the activation range is each
+batch's own (ONNX Runtime's static quantization, which scores INT8 sub-networks, fixes it from calibration
+data), and the outputs of the batch norm and activation are not quantized separately.
 
 Every run uses one optimiser (``optimizer``, ``lr``, ``weight_decay``) and one learning-rate schedule over
 all its steps, batches of ``batch_size`` from a seeded :class:`~archscout.evaluate.training.BatchStream`;
