@@ -194,6 +194,7 @@ def test_every_proposal_belongs_to_the_space(name, objectives, space):
 # what each built-in space is for: ("vector", input shape without the batch, classes) or ("graph", features,
 # classes); a space registered later needs an entry here
 SPACE_INPUTS: dict[str, tuple] = {
+    "cell": ("vector", (1, 40), 10),  # mnist1d (2-D inputs too: tests/test_cell_space.py)
     "conv1d": ("vector", (1, 40), 10),  # mnist1d
     "conv1d-quant": ("vector", (1, 40), 10),
     "conv2d": ("vector", (1, 8, 8), 10),  # digits

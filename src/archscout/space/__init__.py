@@ -3,7 +3,8 @@ from ._architecture import Architecture
 from ._choices import Block, Choice, Integer, Repeat
 from ._space import Space
 from .builtin import SPACES, conv1d, conv2d, find_space, get_space, list_spaces, mlp
+from .cell import CellSpace, cell
 from .gnn import GNNSpace, benchmark_key, gnn, gnn_proteins
 
-__all__ = ["SPACES", "Architecture", "Block", "Choice", "Integer", "Repeat", "Space", "GNNSpace", "conv1d", "conv2d", "mlp",
+__all__ = ["SPACES", "Architecture", "Block", "Choice", "Integer", "Repeat", "Space", "CellSpace", "cell", "GNNSpace", "conv1d", "conv2d", "mlp",
            "gnn", "gnn_proteins", "benchmark_key", "find_space", "get_space", "list_spaces"]

@@ -7,6 +7,7 @@ from typing import Callable
 from ..registry import Registry
 from ._choices import Block, Choice, Repeat
 from ._space import Space
+from .cell import cell
 from .gnn import gnn, gnn_proteins
 from .macro import build_macro
 
@@ -109,7 +110,7 @@ def mlp(quantization: bool = False) -> Space:
 
 
 SPACES: Registry[Callable[[], Space]] = Registry("space")
-for _name, _factory in (("conv1d", conv1d), ("conv2d", conv2d), ("mlp", mlp), ("gnn", gnn),
+for _name, _factory in (("conv1d", conv1d), ("conv2d", conv2d), ("mlp", mlp), ("gnn", gnn), ("cell", cell),
                         ("gnn-proteins", gnn_proteins), ("conv1d-quant", update_wrapper(partial(conv1d, True), conv1d)),
                         ("conv2d-quant", update_wrapper(partial(conv2d, True), conv2d)),
                         ("mlp-quant", update_wrapper(partial(mlp, True), mlp))):
