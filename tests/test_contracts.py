@@ -341,6 +341,7 @@ def _setup(name: str, request) -> dict:
         "predictor": {"task": "iris", "space": "mlp", "options": "predictor_file"},
         "synthetic": {"space": "mlp"},
         "nas-bench-graph": {"space": "gnn", "options": "cora"},
+        "nas-bench-201": {"space": "cell", "options": "cifar10"},
         "python": {"task": "iris", "space": "mlp",
                    "options": str(Path(__file__).with_name("contract_user_evaluator.py")) + ":short_training"},
         "supernet": {"task": "mnist1d", "space": "supernet_space", "options": "supernet_file"},

@@ -2,12 +2,12 @@
 
 Built-in evaluators, each registered in :data:`EVALUATORS` by the module that defines it:
 ``train`` (budgeted training, :mod:`.train_evaluator`; on a graph task :mod:`.graph`),
-``zero-cost`` and ``predictor:FILE`` (:mod:`.zero_cost`), ``supernet:FILE`` (:mod:`.supernet`), ``nas-bench-graph:DATASET``
+``zero-cost`` and ``predictor:FILE`` (:mod:`.zero_cost`), ``supernet:FILE`` (:mod:`.supernet`), ``nas-bench-201:DATASET`` (:mod:`.nb201`), ``nas-bench-graph:DATASET``
 (:mod:`.tabular`) and ``synthetic[:options]`` (:mod:`.synthetic`).
 """
 from __future__ import annotations
 
-from . import supernet, synthetic, tabular, user, zero_cost  # noqa: F401 - importing registers them
+from . import nb201, supernet, synthetic, tabular, user, zero_cost  # noqa: F401 - importing registers them
 from .base import EVALUATORS, Evaluation, Evaluator, EvaluatorSpec, Infeasible
 from .measure import CALIBRATION_SAMPLES, PRESCREEN_MARGIN, LatencyConfig, NetworkEvaluator, release_memory
 from .train_evaluator import TrainingEvaluator
