@@ -178,8 +178,9 @@ SEARCH_OPTIONS = [
     ("task-with-synthetic-evaluator", ["--task", "iris", *T1], "user", "trains nothing"),
     # --space
     ("space-unknown", ["--space", "conv3d", *T1], "user",
-     "Valid spaces: cell, conv1d, conv1d-quant, conv1d-recipe, conv2d, conv2d-quant, conv2d-recipe, gnn, gnn-proteins, "
-     "mlp, mlp-quant, mlp-recipe"),
+     "Valid spaces: cell, conv1d, conv1d-elastic, conv1d-quant, conv1d-quant-elastic, conv1d-recipe, conv2d, "
+     "conv2d-elastic, conv2d-quant, conv2d-quant-elastic, conv2d-recipe, gnn, gnn-proteins, mlp, mlp-quant, "
+     "mlp-recipe"),
     ("space-does-not-fit-task", ["--task", "iris", "--space", "conv2d", "--evaluator", "train", "--steps", "5",
                                  "--top-k", "0", *T1], "user", "does not fit task 'iris'"),
     # --strategy

@@ -61,8 +61,9 @@ def test_search_persists_resumes_and_exports(capsys, db, tmp_path):
 
 @pytest.mark.parametrize("args,message", [
     (["search", "--space", "conv3d", "--trials", "1"],
-     "Valid spaces: cell, conv1d, conv1d-quant, conv1d-recipe, conv2d, conv2d-quant, conv2d-recipe, gnn, gnn-proteins, "
-     "mlp, mlp-quant, mlp-recipe"),
+     "Valid spaces: cell, conv1d, conv1d-elastic, conv1d-quant, conv1d-quant-elastic, conv1d-recipe, conv2d, "
+     "conv2d-elastic, conv2d-quant, conv2d-quant-elastic, conv2d-recipe, gnn, gnn-proteins, mlp, mlp-quant, "
+     "mlp-recipe"),
     (["search", "--task", "mnist", "--trials", "1"], "Did you mean 'mnist1d'"),
     (["search", "--strategy", "genetic", "--trials", "1"], "Valid strategies: asha, asha-kde, bananas, bo, bohb, "
      "evolution, hill_climb, hyperband, linas, linas-lite, local_search, mo-asha, nsga2, optuna, optuna-nsga2, "

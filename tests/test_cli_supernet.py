@@ -39,11 +39,18 @@ def test_supernet_check_ranks_inherited_against_stand_alone_and_writes_json(trai
     assert set(result["gaps"]) == {"smallest", "middle", "largest"}
 
 
-def test_search_with_the_supernet_evaluator_from_the_command_line(trained, tmp_path, capsys):
+def test_search_with_the_supernet_evaluator_then_export_the_fine_tuned_pick(trained, tmp_path, capsys):
+    db = f"sqlite:///{tmp_path}/s.db"
     code = main(["search", "--evaluator", f"supernet:{trained}", "--strategy", "random", "--trials", "4",
-                 "--top-k", "0", "--storage", f"sqlite:///{tmp_path}/s.db", "--no-progress"])
+                 "--top-k", "1", "--final-seeds", "1", "--steps", "10", "--storage", db, "--no-progress"])
     assert code == 0
     assert "conv1d-elastic" in capsys.readouterr().out
+    # the study opens again by its stored space name, and its pick exports like any model
+    code = main(["export", "mnist1d-conv1d-elastic", "--storage", db, "--out", str(tmp_path / "model")])
+    assert code == 0
+    import archscout
+    model = archscout.load(str(tmp_path / "model"))
+    assert type(model).__name__ == "MacroNet"
 
 
 @pytest.mark.parametrize("args, message", [

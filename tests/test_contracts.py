@@ -195,6 +195,10 @@ def test_every_proposal_belongs_to_the_space(name, objectives, space):
 # classes); a space registered later needs an entry here
 SPACE_INPUTS: dict[str, tuple] = {
     "cell": ("vector", (1, 40), 10),  # mnist1d (2-D inputs too: tests/test_cell_space.py)
+    "conv1d-elastic": ("vector", (1, 40), 10),  # what a conv1d supernet holds
+    "conv1d-quant-elastic": ("vector", (1, 40), 10),
+    "conv2d-elastic": ("vector", (1, 8, 8), 10),
+    "conv2d-quant-elastic": ("vector", (1, 8, 8), 10),
     "conv1d": ("vector", (1, 40), 10),  # mnist1d
     "conv1d-quant": ("vector", (1, 40), 10),
     "conv2d": ("vector", (1, 8, 8), 10),  # digits

@@ -215,8 +215,9 @@ def test_bad_space_definitions_and_values_are_clear_errors():
 
 
 def test_registry_names_and_close_matches():
-    assert asc.spaces.list() == ["cell", "conv1d", "conv1d-quant", "conv1d-recipe", "conv2d", "conv2d-quant", "conv2d-recipe",
-                                 "gnn", "gnn-proteins", "mlp", "mlp-quant", "mlp-recipe"]
+    assert asc.spaces.list() == ["cell", "conv1d", "conv1d-elastic", "conv1d-quant", "conv1d-quant-elastic",
+                                 "conv1d-recipe", "conv2d", "conv2d-elastic", "conv2d-quant", "conv2d-quant-elastic",
+                                 "conv2d-recipe", "gnn", "gnn-proteins", "mlp", "mlp-quant", "mlp-recipe"]
     with pytest.raises(ArchscoutError, match="Did you mean 'conv1d'"):
         asc.spaces.get("conv1")
 

@@ -128,6 +128,19 @@ def _with_recipe(factory: Callable[[], Space]) -> Callable[[], Space]:
 
 for _name, _factory in (("conv1d-recipe", conv1d), ("conv2d-recipe", conv2d), ("mlp-recipe", mlp)):
     SPACES.register(_name, _with_recipe(_factory))
+
+
+def _elastic(base: str) -> Callable[[], Space]:
+    def make() -> Space:
+        from ..oneshot.supernet.elastic import elastic_spec
+        return elastic_spec(base).space()
+    make.__doc__ = (f"The elastic form of {base} that a weight-sharing supernet holds (depth, width, kernel"
+                    + (", INT8 policy" if base.endswith("-quant") else "") + "; the rest fixed)")
+    return make
+
+
+for _base in ("conv1d", "conv2d", "conv1d-quant", "conv2d-quant"):
+    SPACES.register(f"{_base}-elastic", _elastic(_base))
 _CACHE: dict[str, Space] = {}
 
 
