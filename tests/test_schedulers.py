@@ -93,6 +93,9 @@ def test_make_strategy_takes_the_study_fidelity_as_the_top_rung():
     assert make_strategy("hyperband", SPACE, max_fidelity=100, min_fidelity=10).rungs == [11, 33, 100]
     assert make_strategy("asha", SPACE, max_fidelity=4, fidelity_key="epochs", eta=2).rungs == [0.5, 1, 2, 4]
     assert make_strategy("asha", SPACE, fidelity={"steps": 2}).rungs == [2]  # no rung below 1 step
+    # a min_fidelity rounded from top / eta^k is that rung, not one above it
+    assert make_strategy("asha", SPACE, fidelity={"steps": 1500}, min_fidelity=166.67).rungs == [167, 500, 1500]
+    assert make_strategy("asha", SPACE, fidelity={"steps": 1500}, min_fidelity=170).rungs == [500, 1500]
 
 
 def test_without_a_fidelity_the_top_rung_must_be_given():

@@ -28,6 +28,7 @@ from ._kde import DecisionVector, KernelDensity
 from ._nsga2 import check_options, check_probability, environmental_selection, fresh_sample, objective_vector
 
 DEFAULT_RUNGS = 3  # the default min_fidelity is max_fidelity / eta^3: four rungs
+LADDER_TOLERANCE = 0.005  # in powers of eta: how close min_fidelity must be to a rung to count as that rung
 RESAMPLE_TRIES = 100  # samples drawn for a new candidate not seen before; then a seen one is allowed
 WAIT, DONE = "wait", "done"  # what a synchronous bracket does when it has nothing to propose
 
@@ -69,7 +70,8 @@ def rung_ladder(strategy: str, fidelity: dict | None, eta: int, min_fidelity: fl
             raise ArchscoutError(f"{strategy}: min_fidelity {low!r} is above the top rung's {key} ({top})")
         if whole and low < 1:
             raise ArchscoutError(f"{strategy}: min_fidelity must be at least 1 step, got {low!r}")
-    K = int(math.floor(math.log(top / low) / math.log(eta) + 1e-9))
+    # a min_fidelity within 0.5 % of a rung of the ladder is that rung (166.67 of 1500 is top / 9, not above it)
+    K = int(math.floor(math.log(top / low) / math.log(eta) + LADDER_TOLERANCE))
     lower = [top * float(eta) ** (k - K) for k in range(K)]
     # from r_0 >= 1 step up, rounding keeps the rungs apart (each is at least twice the one below)
     return key, [max(1, round(r)) if whole else float(f"{r:.6g}") for r in lower] + [top]
