@@ -13,6 +13,7 @@ from ._evolution import RegularizedEvolution
 from ._linas import LINAS
 from ._linas_lite import LINASLite
 from ._local import HillClimbing, LocalSearch
+from ._oneshot import DARTS, GDAS, PCDARTS, DARTSSecondOrder
 from ._multifidelity import ASHA, ASHAKDE, BOHB, MOASHA, Hyperband, SuccessiveHalving
 from ._nsga2 import NSGA2
 from ._optuna import OptunaNSGA2, OptunaRandom, OptunaSampler, OptunaTPE
@@ -40,6 +41,10 @@ STRATEGIES.register("asha", ASHA)
 STRATEGIES.register("bohb", BOHB)
 STRATEGIES.register("mo-asha", MOASHA)
 STRATEGIES.register("asha-kde", ASHAKDE)
+STRATEGIES.register("darts", DARTS)
+STRATEGIES.register("darts-2nd", DARTSSecondOrder)
+STRATEGIES.register("pc-darts", PCDARTS)
+STRATEGIES.register("gdas", GDAS)
 
 
 def list_strategies(pattern: str | None = None) -> list[str]:

@@ -555,6 +555,10 @@ class Study:
         stored failed) or ``fail``. ``threads``: PyTorch intra-op threads per trial (default: the usable cores
         shared among the workers; see :func:`archscout.execute.default_threads`).
         """
+        if getattr(STRATEGIES.get(self.strategy_name), "oneshot", False):  # DARTS & co: trains, then records
+            from ..oneshot.differentiable.run import run_differentiable
+            return run_differentiable(self, make_strategy(self.strategy_name, self.space, seed=self.seed,
+                                                          **self.strategy_options), progress)
         seconds = check_budget(trials, time_budget)
         ex, time_limit = check_search_options(workers, executor, address, trial_timeout, trial_memory_mb,
                                               max_failures, on_interrupted)

@@ -1,0 +1,1 @@
+"""Differentiable search over the ``cell`` space: DARTS, PC-DARTS, GDAS (see :mod:`.search`)."""

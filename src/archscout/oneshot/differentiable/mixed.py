@@ -1,0 +1,150 @@
+"""The continuous relaxation of the ``cell`` space: every edge a mixture of all five operations.
+
+:class:`SearchNetwork` is the ``cell`` space's skeleton (:class:`~archscout.space.cellnet.CellNetwork`'s stem,
+stages, reductions and head) whose cells are :class:`MixedCell`\\ s: on each of the 6 edges, every operation
+of :data:`~archscout.space.cell.OPS` applied to the edge's input and combined with weights derived from
+the architecture parameters ``alpha`` (6 × 5, shared by every cell, as NAS-Bench-201's search does). How
+the weights are derived is the method's:
+
+* ``softmax`` (DARTS): the softmax of ``alpha`` per edge, every operation computed;
+* ``gumbel`` (GDAS): a hard one-hot sample from the Gumbel-softmax of ``alpha`` per edge, with the
+  softmax's gradient (straight-through); only the sampled operation is computed;
+* ``partial`` (PC-DARTS): the softmax mixture applied to the first 1/``k`` of the channels; the others pass
+  by untouched and the channels are shuffled in ``k`` groups after the edge (so the next edge samples
+  others); every edge's output is scaled by the softmax of the ``beta`` of its node's incoming edges (edge
+  normalisation).
+"""
+from __future__ import annotations
+
+from typing import Sequence
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from ...space.cell import ENDS, OPS
+from ...space.cellnet import Reduction, edge_op
+
+MODES = ("softmax", "gumbel", "partial")
+PARAMETER_FREE = ("none", "skip", "avgpool3x3")
+
+
+class MixedEdge(nn.Module):
+    """All operations of one edge; ``forward(x, weights, mode)`` combines them."""
+
+    def __init__(self, channels: int, dims: int, partial_k: int = 4):
+        super().__init__()
+        self.k = partial_k
+        self.dims = dims
+        self.ops = nn.ModuleList(edge_op(op, channels, dims) for op in OPS)
+        self.partial_ops = None
+        if partial_k > 1 and channels % partial_k == 0:
+            self.partial_ops = nn.ModuleList(edge_op(op, channels // partial_k, dims) for op in OPS)
+
+    def forward(self, x: torch.Tensor, weights: torch.Tensor, mode: str) -> torch.Tensor:
+        if mode == "gumbel":
+            i = int(weights.argmax())
+            return weights[i] * self.ops[i](x)  # weights[i] is 1 with the softmax's gradient
+        if mode == "partial" and self.partial_ops is not None:
+            c = x.shape[1] // self.k
+            mixed = sum(w * op(x[:, :c]) for w, op in zip(weights, self.partial_ops))
+            out = torch.cat([mixed, x[:, c:]], 1)
+            # channel shuffle in k groups, so that other channels are sampled at the next edge
+            b, rest = out.shape[0], out.shape[2:]
+            return out.reshape(b, self.k, -1, *rest).transpose(1, 2).reshape(b, -1, *rest)
+        return sum(w * op(x) for w, op in zip(weights, self.ops))
+
+
+class MixedCell(nn.Module):
+    """A cell whose edges are :class:`MixedEdge`\\ s."""
+
+    def __init__(self, channels: int, dims: int, partial_k: int = 4):
+        super().__init__()
+        self.edges = nn.ModuleList(MixedEdge(channels, dims, partial_k) for _ in ENDS)
+
+    def forward(self, x, weights: torch.Tensor, mode: str, edge_scale: torch.Tensor | None = None):
+        nodes = [x]
+        for j in (1, 2, 3):
+            total = None
+            for k, (to, frm) in enumerate(ENDS):
+                if to == j:
+                    y = self.edges[k](nodes[frm], weights[k], mode)
+                    if edge_scale is not None:
+                        y = edge_scale[k] * y
+                    total = y if total is None else total + y
+            nodes.append(total)
+        return nodes[3]
+
+
+class SearchNetwork(nn.Module):
+    """The ``cell`` skeleton with mixed cells and the architecture parameters ``alpha`` (and PC-DARTS's ``beta``)."""
+
+    def __init__(self, in_shape: Sequence[int], num_classes: int, channels: int = 16, stages: int = 3, cells: int = 1,
+                 mode: str = "softmax", partial_k: int = 4, tau: float = 10.0):
+        super().__init__()
+        if mode not in MODES:
+            raise ValueError(f"unknown relaxation {mode!r}; known: {', '.join(MODES)}")
+        self.in_shape = tuple(int(s) for s in in_shape)
+        self.mode, self.tau = mode, tau
+        dims = len(self.in_shape) - 1
+        conv = nn.Conv1d if dims == 1 else nn.Conv2d
+        bn = nn.BatchNorm1d if dims == 1 else nn.BatchNorm2d
+        self.stem = nn.Sequential(conv(self.in_shape[0], channels, 3, padding=1, bias=False), bn(channels))
+        body: list[nn.Module] = []
+        c = channels
+        for s in range(stages):
+            if s > 0:
+                body.append(Reduction(c, 2 * c, dims))
+                c *= 2
+            body += [MixedCell(c, dims, partial_k if mode == "partial" else 1) for _ in range(cells)]
+        self.body = nn.ModuleList(body)
+        self.tail = nn.Sequential(bn(c), nn.ReLU())
+        self.classifier = nn.Linear(c, num_classes)
+        self.alpha = nn.Parameter(1e-3 * torch.randn(len(ENDS), len(OPS)))
+        self.beta = nn.Parameter(1e-3 * torch.randn(len(ENDS))) if mode == "partial" else None
+
+    def weights(self) -> list[nn.Parameter]:
+        """The network's own weights (not the architecture parameters)."""
+        return [p for n, p in self.named_parameters() if n not in ("alpha", "beta")]
+
+    def arch_parameters(self) -> list[nn.Parameter]:
+        return [self.alpha] + ([self.beta] if self.beta is not None else [])
+
+    def edge_weights(self) -> torch.Tensor:
+        if self.mode == "gumbel":
+            return F.gumbel_softmax(self.alpha, tau=self.tau, hard=True, dim=-1)
+        return F.softmax(self.alpha, dim=-1)
+
+    def edge_scale(self) -> torch.Tensor | None:
+        """PC-DARTS's edge normalisation: per node, the softmax of its incoming edges' ``beta``."""
+        if self.beta is None:
+            return None
+        scale = torch.empty_like(self.beta)
+        for j in (1, 2, 3):
+            idx = [k for k, (to, _) in enumerate(ENDS) if to == j]
+            scale[idx] = F.softmax(self.beta[idx], dim=0)
+        return scale
+
+    def forward(self, x):
+        x = x.reshape((x.shape[0],) + self.in_shape)
+        weights, scale = self.edge_weights(), self.edge_scale()
+        x = self.stem(x)
+        for block in self.body:
+            x = block(x, weights, self.mode, scale) if isinstance(block, MixedCell) else block(x)
+        x = self.tail(x)
+        return self.classifier(torch.flatten(x, 2).mean(2))
+
+    # -- the discrete cell ---------------------------------------------------------------------------------
+    def probabilities(self) -> torch.Tensor:
+        """Per edge, the softmax of ``alpha`` (times the edge's normalised ``beta`` for PC-DARTS, as its
+        derivation ranks operations)."""
+        with torch.no_grad():
+            p = F.softmax(self.alpha, dim=-1)
+            scale = self.edge_scale()
+            return p * scale[:, None] if scale is not None else p
+
+    def derive(self) -> dict:
+        """The discrete cell: on each edge the operation with the largest weight (``none`` included, as
+        NAS-Bench-201's searches derive)."""
+        p = self.probabilities()
+        return {f"e{k}": OPS[int(p[k].argmax())] for k in range(len(ENDS))}

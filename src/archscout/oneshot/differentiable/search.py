@@ -1,0 +1,194 @@
+"""Differentiable search over the ``cell`` space: DARTS (first and second order), PC-DARTS and GDAS.
+
+The task's training part is split in two halves (seeded, stratified by nothing: a random half each): the
+network's weights train on one, the architecture parameters on the other (bilevel optimisation, as DARTS).
+Every step updates ``alpha`` on a batch of the second half, then the weights on a batch of the first:
+
+* ``darts`` (Liu et al., ICLR 2019, first order): ``alpha``'s gradient of the validation loss at the current
+  weights;
+* ``darts-2nd`` (second order): the gradient at the weights after one virtual SGD step on the training
+  loss, with the Hessian-vector term approximated by finite differences (the paper's eq. 7–8);
+* ``pc-darts`` (Xu et al., ICLR 2020): first order, partial channels (1/``partial_k``) and edge
+  normalisation (see :mod:`.mixed`);
+* ``gdas`` (Dong & Yang, CVPR 2019): one operation per edge per step, sampled by a hard Gumbel-softmax whose
+  temperature decays linearly from ``tau_max`` to ``tau_min``; ``alpha`` and the weights are updated on the
+  same schedule as DARTS first order.
+
+Weights: SGD (momentum 0.9, ``w_lr`` with cosine decay to ``w_lr_min``, weight decay ``w_wd``); architecture:
+Adam (``a_lr``, betas 0.5 / 0.999, weight decay ``a_wd``), as the papers. The discrete cell is the argmax
+per edge (``none`` included, as NAS-Bench-201's searches derive).
+
+Collapse, measured and guarded: every ``check_every`` steps the search records the softmax of ``alpha``
+per edge (the report draws it), the derived cell, the share of edges whose strongest operation is
+parameter-free (``none``, ``skip``, ``avgpool3x3``) and the dominant eigenvalue of the Hessian of the
+validation loss with respect to ``alpha`` (exact: ``alpha`` has 30 entries). With ``guard`` the search
+stops early as DARTS-ES / RobustDARTS do, when the eigenvalue averaged over the last ``window`` checks
+has grown by more than 1 / ``es_ratio`` (0.75) against the average ``window`` checks before, and returns
+the cell derived at that earlier point; a derived cell that is mostly parameter-free (4 or more of the 6
+edges) is flagged in the result either way.
+"""
+from __future__ import annotations
+
+import math
+import random
+import resource
+import time
+from typing import Callable
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from ...errors import ArchscoutError
+from ...evaluate.training import BatchStream
+from ...space.cell import ENDS, OPS
+from ...tasks.base import Split
+from .mixed import PARAMETER_FREE, SearchNetwork
+
+from .config import COLLAPSED_EDGES, METHODS, DifferentiableConfig
+
+
+def halves(split, seed: int) -> tuple[Split, Split]:
+    """The training part split into two random halves: weights train on the first, ``alpha`` on the second."""
+    n = len(split)
+    idx = np.random.default_rng(seed).permutation(n)
+    a, b = np.sort(idx[: n // 2]), np.sort(idx[n // 2:])
+    return Split(split.X[a], split.y[a]), Split(split.X[b], split.y[b])
+
+
+def dominant_eigenvalue(net: SearchNetwork, x: torch.Tensor, y: torch.Tensor) -> float:
+    """The largest eigenvalue of the Hessian of the loss on (x, y) with respect to ``alpha`` (exact; GDAS's
+    expected network, the softmax mixture, stands in for its samples)."""
+    from torch.func import functional_call
+
+    mode = net.mode
+    net.mode = "softmax" if mode == "gumbel" else mode
+
+    def loss(alpha: torch.Tensor) -> torch.Tensor:
+        return F.cross_entropy(functional_call(net, {"alpha": alpha}, (x,)), y)
+
+    try:
+        H = torch.autograd.functional.hessian(loss, net.alpha.detach().clone())
+    finally:
+        net.mode = mode
+    n = net.alpha.numel()
+    H = H.reshape(n, n)
+    return float(torch.linalg.eigvalsh(0.5 * (H + H.T))[-1])
+
+
+def _second_order_alpha_grad(net: SearchNetwork, xt, yt, xv, yv, xi: float) -> None:
+    """DARTS's unrolled gradient for ``alpha`` (finite differences for the Hessian-vector product), into .grad."""
+    weights = net.weights()
+    saved = [w.detach().clone() for w in weights]
+    loss = F.cross_entropy(net(xt), yt)
+    grads = torch.autograd.grad(loss, weights, allow_unused=True)
+    with torch.no_grad():
+        for w, g in zip(weights, grads):
+            if g is not None:
+                w.sub_(xi * g)
+    val = F.cross_entropy(net(xv), yv)
+    arch = net.arch_parameters()
+    g_all = torch.autograd.grad(val, arch + weights, allow_unused=True)
+    d_alpha, d_w = g_all[:len(arch)], g_all[len(arch):]
+    with torch.no_grad():
+        for w, s in zip(weights, saved):
+            w.copy_(s)
+    norm = math.sqrt(sum(float((g * g).sum()) for g in d_w if g is not None))
+    eps = 0.01 / norm if norm > 0 else 0.0
+    hessian = [torch.zeros_like(a) for a in arch]
+    if eps:
+        for sign in (1.0, -1.0):
+            with torch.no_grad():
+                for w, s, g in zip(weights, saved, d_w):
+                    if g is not None:
+                        w.copy_(s + sign * eps * g)
+            g_train = torch.autograd.grad(F.cross_entropy(net(xt), yt), arch, allow_unused=True)
+            for h, g in zip(hessian, g_train):
+                if g is not None:
+                    h.add_(sign * g / (2 * eps))
+        with torch.no_grad():
+            for w, s in zip(weights, saved):
+                w.copy_(s)
+    for a, da, h in zip(arch, d_alpha, hessian):
+        a.grad = (da if da is not None else torch.zeros_like(a)) - xi * h
+
+
+def search_cell(task, cfg: DifferentiableConfig, seed: int = 0, progress: Callable[[str], None] | None = None,
+                device=None) -> dict:
+    """Run ``cfg``'s method on ``task``; returns the derived cell's values and what the search measured."""
+    device = device or torch.device("cpu")
+    torch.manual_seed(seed)
+    random.seed(seed)
+    mode, order = METHODS[cfg.method]
+    shape = tuple(task.input_shape)
+    if len(shape) == 1:
+        shape = (1,) + shape
+    net = SearchNetwork(shape, task.num_classes, cfg.channels, cfg.stages, cfg.cells, mode, cfg.partial_k,
+                        cfg.tau_max).to(device)
+    train_half, arch_half = halves(task.train, seed)
+    bs = min(cfg.batch_size, len(train_half), len(arch_half))
+    w_stream, a_stream = BatchStream(train_half, bs, seed), BatchStream(arch_half, bs, seed + 1)
+    w_opt = torch.optim.SGD(net.weights(), lr=cfg.w_lr, momentum=0.9, weight_decay=cfg.w_wd)
+    sched = torch.optim.lr_scheduler.CosineAnnealingLR(w_opt, cfg.steps, eta_min=cfg.w_lr_min)
+    a_opt = torch.optim.Adam(net.arch_parameters(), lr=cfg.a_lr, betas=(0.5, 0.999), weight_decay=cfg.a_wd)
+    history: list[dict] = []
+    eig_x, eig_y = (torch.as_tensor(v) for v in a_stream.next())
+    eig_x, eig_y = eig_x.to(device), eig_y.to(device)
+    stopped_at = None
+    t0 = time.perf_counter()
+    net.train()
+    for step in range(cfg.steps):
+        if mode == "gumbel":
+            net.tau = cfg.tau_max - (cfg.tau_max - cfg.tau_min) * step / max(1, cfg.steps - 1)
+        xt, yt = (t.to(device) for t in w_stream.next())
+        xv, yv = (t.to(device) for t in a_stream.next())
+        a_opt.zero_grad(set_to_none=True)
+        if order == 2:
+            _second_order_alpha_grad(net, xt, yt, xv, yv, float(sched.get_last_lr()[0]))
+        else:
+            F.cross_entropy(net(xv), yv).backward()
+            for w in net.weights():
+                w.grad = None
+        a_opt.step()
+        w_opt.zero_grad(set_to_none=True)
+        loss = F.cross_entropy(net(xt), yt)
+        if not torch.isfinite(loss):
+            raise ArchscoutError(f"{cfg.method} diverged: loss {loss.item()} at step {step + 1}")
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(net.weights(), 5.0)
+        for a in net.arch_parameters():
+            a.grad = None
+        w_opt.step()
+        sched.step()
+        if (step + 1) % cfg.check_every == 0 or step + 1 == cfg.steps:
+            probs = net.probabilities()
+            cell = net.derive()
+            eig = dominant_eigenvalue(net, eig_x, eig_y)
+            history.append({"step": step + 1, "loss": loss.item(), "probabilities": probs.tolist(), "cell": cell,
+                            "parameter_free_edges": sum(cell[f"e{k}"] in PARAMETER_FREE for k in range(len(ENDS))),
+                            "eigenvalue": eig, "seconds": time.perf_counter() - t0})
+            if progress is not None:
+                progress(f"{cfg.method} step {step + 1}/{cfg.steps}  loss {loss.item():.3f}  eigenvalue {eig:.4g}  "
+                         f"cell {' '.join(cell[f'e{k}'] for k in range(len(ENDS)))}")
+            if cfg.guard and _grown(history, cfg):
+                stopped_at = step + 1
+                break
+    seconds = time.perf_counter() - t0
+    chosen = history[-1 - cfg.window]["cell"] if stopped_at is not None else history[-1]["cell"]
+    free = sum(chosen[f"e{k}"] in PARAMETER_FREE for k in range(len(ENDS)))
+    return {"method": cfg.method, "config": cfg.as_dict(), "seed": seed, "cell": chosen,
+            "steps_run": stopped_at or cfg.steps, "stopped_early_at": stopped_at, "seconds": seconds,
+            "seconds_per_step": seconds / max(1, stopped_at or cfg.steps),
+            "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0,
+            "collapsed": free >= COLLAPSED_EDGES, "parameter_free_edges": free, "history": history,
+            "operations": list(OPS)}
+
+
+def _grown(history: list[dict], cfg: DifferentiableConfig) -> bool:
+    """DARTS-ES: the eigenvalue averaged over the last ``window`` checks against the ``window`` before."""
+    w = cfg.window
+    if len(history) < 2 * w:
+        return False
+    now = sum(h["eigenvalue"] for h in history[-w:]) / w
+    before = sum(h["eigenvalue"] for h in history[-2 * w:-w]) / w
+    return now > 0 and before > 0 and before / now < cfg.es_ratio and math.isfinite(now)

@@ -1,0 +1,64 @@
+"""Differentiable methods named as strategies: ``--strategy darts|darts-2nd|pc-darts|gdas`` over the ``cell`` space.
+
+They do not ask and tell: they train a relaxed network themselves (:mod:`archscout.oneshot.differentiable`) and
+the study records the cell they derive as a trial (:meth:`Study.record`), trained and scored by the study's
+evaluator like any other, with the search's history (architecture weights per edge over time, the Hessian's
+dominant eigenvalue, collapse flags, time and memory) in its details. This class only holds and checks the
+options; it imports no torch.
+"""
+from __future__ import annotations
+
+from ..errors import ArchscoutError
+from ..space import Space
+from ._base import Proposal, Strategy
+
+
+class _Differentiable(Strategy):
+    oneshot = True
+    method = ""
+
+    def __init__(self, space: Space, seed: int = 0, steps: int = 600, batch_size: int = 64, w_lr: float = 0.025,
+                 a_lr: float = 3e-4, channels: int = 16, stages: int = 3, cells: int = 1, partial_k: int = 4,
+                 tau_max: float = 10.0, tau_min: float = 0.1, check_every: int = 50, guard: bool = False,
+                 es_ratio: float = 0.75, window: int = 2):
+        super().__init__(space, seed)
+        if space.name != "cell":
+            raise ArchscoutError(f"{self.name} searches the cell space (NAS-Bench-201's cells), not {space.name!r}; "
+                                 f"use --space cell")
+        from ..oneshot.differentiable.config import DifferentiableConfig
+        self.config = DifferentiableConfig(method=self.method, steps=steps, batch_size=batch_size, w_lr=w_lr,
+                                           a_lr=a_lr, channels=channels, stages=stages, cells=cells,
+                                           partial_k=partial_k, tau_max=tau_max, tau_min=tau_min,
+                                           check_every=check_every, guard=bool(guard), es_ratio=es_ratio,
+                                           window=window)
+
+    def ask(self) -> Proposal:
+        raise ArchscoutError(f"{self.name} trains its own weights and records the cell it derives; a study runs it "
+                             f"with run() or search(), not ask()")
+
+    def tell(self, arch, score) -> None:
+        pass
+
+
+class DARTS(_Differentiable):
+    """DARTS, first order: softmax-relaxed edges, bilevel optimisation (Liu et al., ICLR 2019)."""
+
+    name = method = "darts"
+
+
+class DARTSSecondOrder(_Differentiable):
+    """DARTS, second order: the unrolled architecture gradient with a finite-difference Hessian term."""
+
+    name = method = "darts-2nd"
+
+
+class PCDARTS(_Differentiable):
+    """PC-DARTS: partial channel connections and edge normalisation (Xu et al., ICLR 2020)."""
+
+    name = method = "pc-darts"
+
+
+class GDAS(_Differentiable):
+    """GDAS: one Gumbel-softmax-sampled operation per edge per step (Dong & Yang, CVPR 2019)."""
+
+    name = method = "gdas"

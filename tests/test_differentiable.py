@@ -1,0 +1,111 @@
+"""Differentiable search over the cell space (issue 20): DARTS (1st / 2nd order), PC-DARTS, GDAS, collapse guards."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from archscout import ArchscoutError, Study
+from archscout.oneshot.differentiable.config import DifferentiableConfig
+from archscout.oneshot.differentiable.mixed import MixedEdge, SearchNetwork
+from archscout.oneshot.differentiable.search import _grown, dominant_eigenvalue, search_cell
+from archscout.space import get_space
+from archscout.space.cell import EDGES, OPS
+from archscout.tasks import from_arrays
+
+FAST = dict(steps=6, batch_size=16, check_every=3, channels=8, stages=2)
+
+
+@pytest.fixture(scope="module")
+def tiny():
+    gen = np.random.default_rng(0)
+    y = gen.integers(0, 3, 240)
+    X = (gen.normal(0, 0.5, (240, 16)) + (y - 1.0)[:, None]).astype(np.float32)
+    return from_arrays(X, y, name="tiny")
+
+
+@pytest.mark.parametrize("method", ["darts", "darts-2nd", "pc-darts", "gdas"])
+def test_each_method_searches_and_derives_a_cell_of_the_space(tiny, method):
+    result = search_cell(tiny, DifferentiableConfig(method=method, **FAST), seed=0)
+    cell = result["cell"]
+    assert set(cell) == set(EDGES) and all(op in OPS for op in cell.values())
+    get_space("cell").architecture(cell)  # a valid architecture
+    assert [h["step"] for h in result["history"]] == [3, 6]
+    probs = np.array(result["history"][-1]["probabilities"])
+    assert probs.shape == (6, 5) and np.all(probs >= 0)
+    if method != "pc-darts":  # PC-DARTS scales each edge by its normalised beta
+        assert np.allclose(probs.sum(1), 1.0)
+    assert all(np.isfinite(h["eigenvalue"]) for h in result["history"])
+    assert result["seconds_per_step"] > 0 and result["peak_rss_mb"] > 0
+
+
+def test_gdas_computes_only_the_sampled_operation():
+    torch.manual_seed(0)
+    edge = MixedEdge(8, 1)
+    x = torch.randn(4, 8, 10)
+    for i in range(len(OPS)):
+        onehot = torch.zeros(len(OPS))
+        onehot[i] = 1.0
+        assert torch.allclose(edge(x, onehot, "gumbel"), edge.ops[i](x))
+
+
+def test_pc_darts_mixes_a_quarter_of_the_channels_and_passes_the_rest():
+    torch.manual_seed(0)
+    edge = MixedEdge(8, 1, partial_k=4)
+    x = torch.randn(2, 8, 10)
+    only_skip = torch.tensor([0.0, 1.0, 0.0, 0.0, 0.0])  # the skip operation alone: every channel comes through
+    out = edge(x, only_skip, "partial")
+    assert out.shape == x.shape
+    assert sorted(out[0, :, 0].tolist()) == pytest.approx(sorted(x[0, :, 0].tolist()))
+    only_none = torch.tensor([1.0, 0.0, 0.0, 0.0, 0.0])  # zero on the 2 mixed channels, the other 6 untouched
+    out = edge(x, only_none, "partial")
+    assert int((out[0, :, 0] == 0).sum()) == 2
+
+
+def test_the_dominant_eigenvalue_is_the_hessians_largest():
+    torch.manual_seed(0)
+    net = SearchNetwork((1, 12), 3, channels=4, stages=1)
+    x, y = torch.randn(16, 1, 12), torch.randint(0, 3, (16,))
+    lam = dominant_eigenvalue(net, x, y)
+
+    def loss(a):
+        from torch.func import functional_call
+        return torch.nn.functional.cross_entropy(functional_call(net, {"alpha": a}, (x,)), y)
+
+    a = net.alpha.detach().clone()
+    H = torch.autograd.functional.hessian(loss, a).reshape(30, 30).double().numpy()
+    assert np.allclose(H, H.T, atol=1e-5)
+    assert lam == pytest.approx(float(np.linalg.eigvalsh(0.5 * (H + H.T))[-1]), rel=1e-3, abs=1e-7)
+    assert lam > 0  # the loss is not at a maximum in alpha
+
+
+def test_the_early_stop_fires_when_the_eigenvalue_grows_and_returns_the_earlier_cell(tiny, monkeypatch):
+    cfg = DifferentiableConfig(window=2, es_ratio=0.75)
+    flat = [{"eigenvalue": v} for v in (1.0, 1.0, 1.1, 1.2)]
+    grown = [{"eigenvalue": v} for v in (1.0, 1.0, 1.5, 1.6)]
+    assert not _grown(flat, cfg) and _grown(grown, cfg) and not _grown(grown[:3], cfg)
+    values = iter([1.0, 1.0, 2.0, 2.0, 9.0, 9.0])
+    monkeypatch.setattr("archscout.oneshot.differentiable.search.dominant_eigenvalue", lambda *a: next(values))
+    result = search_cell(tiny, DifferentiableConfig(method="darts", guard=True, steps=30, check_every=3,
+                                                    batch_size=16, channels=8, stages=2), seed=0)
+    assert result["stopped_early_at"] == 12 and result["steps_run"] == 12
+    assert result["cell"] == result["history"][1]["cell"]  # the cell of `window` checks before the stop
+
+
+def test_a_study_records_the_derived_cell_once_trained_and_retrained(tiny, tmp_path):
+    s = Study("d", space="cell", task=tiny, strategy="darts", strategy_options={**FAST},
+              storage=f"sqlite:///{tmp_path}/d.db", train={"steps": 10}, final_train={"steps": 10})
+    s.run(final_top_k=1, final_seeds=1, progress=False)
+    (t,) = s.trials()
+    assert t.status == "complete" and t.details["recorded_by"] == "darts"
+    assert t.details["differentiable"]["steps_run"] == 6 and "accuracy" in t.metrics
+    assert t.final and "test_accuracy_mean" in t.final
+    s.run(final_top_k=0, progress=False)  # searched already: nothing new
+    assert len(s.trials()) == 1
+
+
+def test_differentiable_methods_need_the_cell_space_and_a_task():
+    with pytest.raises(ArchscoutError, match="darts searches the cell space"):
+        Study("d", space="conv1d", strategy="darts", storage="sqlite:///:memory:")
+    with pytest.raises(ArchscoutError, match="unknown differentiable method|steps must be a whole number"):
+        Study("d", space="cell", strategy="gdas", strategy_options={"steps": 0}, storage="sqlite:///:memory:")
