@@ -109,3 +109,15 @@ def test_differentiable_methods_need_the_cell_space_and_a_task():
         Study("d", space="conv1d", strategy="darts", storage="sqlite:///:memory:")
     with pytest.raises(ArchscoutError, match="unknown differentiable method|steps must be a whole number"):
         Study("d", space="cell", strategy="gdas", strategy_options={"steps": 0}, storage="sqlite:///:memory:")
+
+
+def test_the_report_draws_the_architecture_weights_over_the_search(tiny, tmp_path):
+    from archscout.report.html import report
+
+    s = Study("d", space="cell", task=tiny, strategy="gdas", strategy_options={**FAST},
+              storage=f"sqlite:///{tmp_path}/d.db", train={"steps": 5})
+    s.run(final_top_k=0, progress=False)
+    sink: dict = {}
+    html = report(s, sink=sink)
+    assert 'id="differentiable"' in html and "gdas, 6 steps" in html
+    assert "differentiable-0" in sink and sink["differentiable-0"].startswith(b"\x89PNG")
