@@ -24,7 +24,7 @@ def tiny():
     return from_arrays(X, y, name="tiny")
 
 
-@pytest.mark.parametrize("method", ["darts", "darts-2nd", "pc-darts", "gdas"])
+@pytest.mark.parametrize("method", ["darts", "darts-2nd", "pc-darts", "gdas", "proxyless"])
 def test_each_method_searches_and_derives_a_cell_of_the_space(tiny, method):
     result = search_cell(tiny, DifferentiableConfig(method=method, **FAST), seed=0)
     cell = result["cell"]
@@ -121,3 +121,48 @@ def test_the_report_draws_the_architecture_weights_over_the_search(tiny, tmp_pat
     html = report(s, sink=sink)
     assert 'id="differentiable"' in html and "gdas, 6 steps" in html
     assert "differentiable-0" in sink and sink["differentiable-0"].startswith(b"\x89PNG")
+
+
+# -- ProxylessNAS --------------------------------------------------------------------------------------------
+
+def test_proxyless_gates_pick_one_path_and_one_candidate_per_edge():
+    torch.manual_seed(0)
+    net = SearchNetwork((1, 12), 3, channels=4, stages=1, mode="binary")
+    gates = net.sample_gates(2)
+    assert gates.shape == (6, 5) and gates.requires_grad
+    assert all(sorted(row) == [-1.0, -1.0, -1.0, 0.0, 1.0] for row in gates.tolist())
+    x, y = torch.randn(8, 1, 12), torch.randint(0, 3, (8,))
+    torch.nn.functional.cross_entropy(net(x), y).backward()
+    grad = net.binary_alpha_grad()
+    left_out = gates.detach() < 0
+    assert torch.all(grad[left_out] == 0)
+    # over an edge's two candidates the gradient sums to zero: sum_i p_j (delta_ij - p_i) = 0
+    assert torch.allclose(grad.sum(1), torch.zeros(6), atol=1e-7)
+    assert grad.abs().sum() > 0
+
+
+def test_a_latency_weight_moves_proxyless_to_cheaper_operations(tiny, monkeypatch):
+    # a fixed table, so that the test does not depend on timing: convolutions cost, the rest is free
+    monkeypatch.setattr("archscout.oneshot.differentiable.search.op_latencies",
+                        lambda net, shape, repeats=30: [[0.0, 0.0, 1.0, 1.0, 0.0]] * 2)
+    cheap = []
+    for weight in (0.0, 50.0):
+        r = search_cell(tiny, DifferentiableConfig(method="proxyless", latency_weight=weight, steps=30,
+                                                   check_every=30, batch_size=16, channels=8, stages=2,
+                                                   a_lr=0.05), seed=0)
+        cheap.append(r["history"][-1]["expected_latency_ms"])
+        assert r["latency_table_ms"] == [[0.0, 0.0, 1.0, 1.0, 0.0]] * 2
+    assert cheap[1] < 0.5 * cheap[0]
+
+
+def test_the_latency_weight_is_proxylessnas_alone():
+    with pytest.raises(ArchscoutError, match="latency_weight is ProxylessNAS's"):
+        DifferentiableConfig(method="darts", latency_weight=1.0)
+
+
+def test_the_latency_table_is_measured_per_cell_and_operation():
+    from archscout.oneshot.differentiable.search import op_latencies
+
+    net = SearchNetwork((1, 16), 3, channels=8, stages=2, mode="binary")
+    table = op_latencies(net, (1, 16), repeats=3)
+    assert len(table) == 2 and all(len(row) == 5 and all(v > 0 for v in row) for row in table)

@@ -5,7 +5,8 @@ from dataclasses import asdict, dataclass
 
 from ...errors import ArchscoutError
 
-METHODS = {"darts": ("softmax", 1), "darts-2nd": ("softmax", 2), "pc-darts": ("partial", 1), "gdas": ("gumbel", 1)}
+METHODS = {"darts": ("softmax", 1), "darts-2nd": ("softmax", 2), "pc-darts": ("partial", 1), "gdas": ("gumbel", 1),
+           "proxyless": ("binary", 1)}
 COLLAPSED_EDGES = 4  # of 6: a cell with this many parameter-free strongest operations is flagged
 
 
@@ -29,6 +30,7 @@ class DifferentiableConfig:
     guard: bool = False
     es_ratio: float = 0.75
     window: int = 2
+    latency_weight: float = 0.0  # ProxylessNAS: the weight of the expected latency (ms) in the architecture loss
 
     def __post_init__(self):
         if self.method not in METHODS:
@@ -41,6 +43,11 @@ class DifferentiableConfig:
             v = getattr(self, name)
             if isinstance(v, bool) or not isinstance(v, (int, float)) or not v > 0:
                 raise ArchscoutError(f"{self.method}: {name} must be a positive number, got {v!r}")
+        if isinstance(self.latency_weight, bool) or not isinstance(self.latency_weight, (int, float)) \
+                or not self.latency_weight >= 0:
+            raise ArchscoutError(f"{self.method}: latency_weight must be a number >= 0, got {self.latency_weight!r}")
+        if self.latency_weight and self.method != "proxyless":
+            raise ArchscoutError(f"{self.method}: latency_weight is ProxylessNAS's (--strategy proxyless)")
         if not 0 < self.es_ratio < 1:
             raise ArchscoutError(f"{self.method}: es_ratio must be between 0 and 1, got {self.es_ratio!r}")
 

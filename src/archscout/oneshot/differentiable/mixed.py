@@ -9,6 +9,9 @@ the weights are derived is the method's:
 * ``softmax`` (DARTS): the softmax of ``alpha`` per edge, every operation computed;
 * ``gumbel`` (GDAS): a hard one-hot sample from the Gumbel-softmax of ``alpha`` per edge, with the
   softmax's gradient (straight-through); only the sampled operation is computed;
+* ``binary`` (ProxylessNAS): binary gates, one active path per edge drawn from the softmax of ``alpha``
+  (:meth:`SearchNetwork.sample_gates`); for the architecture update two candidates are computed and
+  ``alpha``'s gradient follows from the gates' (:meth:`SearchNetwork.binary_alpha_grad`);
 * ``partial`` (PC-DARTS): the softmax mixture applied to the first 1/``k`` of the channels; the others pass
   by untouched and the channels are shuffled in ``k`` groups after the edge (so the next edge samples
   others); every edge's output is scaled by the softmax of the ``beta`` of its node's incoming edges (edge
@@ -25,7 +28,7 @@ from torch import nn
 from ...space.cell import ENDS, OPS
 from ...space.cellnet import Reduction, edge_op
 
-MODES = ("softmax", "gumbel", "partial")
+MODES = ("softmax", "gumbel", "partial", "binary")
 PARAMETER_FREE = ("none", "skip", "avgpool3x3")
 
 
@@ -42,6 +45,9 @@ class MixedEdge(nn.Module):
             self.partial_ops = nn.ModuleList(edge_op(op, channels // partial_k, dims) for op in OPS)
 
     def forward(self, x: torch.Tensor, weights: torch.Tensor, mode: str) -> torch.Tensor:
+        if mode == "binary":  # gates: 1 the active path, 0 a candidate computed for its gradient, -1 left out
+            flags = weights.detach().tolist()
+            return sum(weights[i] * op(x) for i, op in enumerate(self.ops) if flags[i] >= 0)
         if mode == "gumbel":
             i = int(weights.argmax())
             return weights[i] * self.ops[i](x)  # weights[i] is 1 with the softmax's gradient
@@ -110,7 +116,49 @@ class SearchNetwork(nn.Module):
     def arch_parameters(self) -> list[nn.Parameter]:
         return [self.alpha] + ([self.beta] if self.beta is not None else [])
 
+    def sample_gates(self, candidates: int = 1) -> torch.Tensor:
+        """ProxylessNAS's binary gates for the next forward: per edge one active operation drawn from the
+        softmax of ``alpha`` (1); with ``candidates`` 2, a second one drawn without replacement is computed
+        too with gate 0, so that the loss's gradient with respect to both gates is known; the others -1 (not
+        computed). The gates are a leaf tensor whose ``grad`` the architecture update reads."""
+        with torch.no_grad():
+            p = F.softmax(self.alpha, dim=-1)
+            gates = torch.full_like(p, -1.0)
+            for k in range(p.shape[0]):
+                picked = torch.multinomial(p[k], candidates, replacement=False)
+                if candidates == 2:
+                    q = p[k, picked] / p[k, picked].sum()
+                    first = int(torch.multinomial(q, 1))
+                    gates[k, picked] = 0.0
+                    gates[k, picked[first]] = 1.0
+                else:
+                    gates[k, picked] = 1.0
+        self.gates = gates.requires_grad_(candidates == 2)
+        return self.gates
+
+    def binary_alpha_grad(self) -> torch.Tensor:
+        """ProxylessNAS's gradient for ``alpha`` from the gates' gradient: on each edge, over its two candidates
+        i, j (probabilities renormalised over them), dL/dalpha_i = sum_j dL/dg_j p_j (delta_ij - p_i)."""
+        grad = torch.zeros_like(self.alpha)
+        gates = self.gates
+        if gates.grad is None:
+            return grad
+        with torch.no_grad():
+            for k in range(gates.shape[0]):
+                idx = (gates[k] >= 0).nonzero().flatten()
+                if len(idx) < 2:
+                    continue
+                p = F.softmax(self.alpha[k, idx], dim=0)
+                g = gates.grad[k, idx]
+                for a, i in enumerate(idx):
+                    grad[k, i] = sum(g[b] * p[b] * ((1.0 if a == b else 0.0) - p[a]) for b in range(len(idx)))
+        return grad
+
     def edge_weights(self) -> torch.Tensor:
+        if self.mode == "binary":
+            if getattr(self, "gates", None) is None:
+                self.sample_gates()
+            return self.gates
         if self.mode == "gumbel":
             return F.gumbel_softmax(self.alpha, tau=self.tau, hard=True, dim=-1)
         return F.softmax(self.alpha, dim=-1)

@@ -10,6 +10,10 @@ Every step updates ``alpha`` on a batch of the second half, then the weights on 
   loss, with the Hessian-vector term approximated by finite differences (the paper's eq. 7–8);
 * ``pc-darts`` (Xu et al., ICLR 2020): first order, partial channels (1/``partial_k``) and edge
   normalisation (see :mod:`.mixed`);
+* ``proxyless`` (Cai et al., ICLR 2019): binary gates, one path per edge per weight step; for ``alpha``,
+  two candidate paths per edge and the gradient from the gates' (BinaryConnect style), plus
+  ``latency_weight`` times the expected latency in ms, the softmax of ``alpha`` over a table of each
+  operation's latency measured here at each cell's input (:func:`op_latencies`);
 * ``gdas`` (Dong & Yang, CVPR 2019): one operation per edge per step, sampled by a hard Gumbel-softmax whose
   temperature decays linearly from ``tau_max`` to ``tau_min``; ``alpha`` and the weights are updated on the
   same schedule as DARTS first order.
@@ -43,7 +47,7 @@ from ...errors import ArchscoutError
 from ...evaluate.training import BatchStream
 from ...space.cell import ENDS, OPS
 from ...tasks.base import Split
-from .mixed import PARAMETER_FREE, SearchNetwork
+from .mixed import PARAMETER_FREE, MixedEdge, SearchNetwork
 
 from .config import COLLAPSED_EDGES, METHODS, DifferentiableConfig
 
@@ -62,7 +66,7 @@ def dominant_eigenvalue(net: SearchNetwork, x: torch.Tensor, y: torch.Tensor) ->
     from torch.func import functional_call
 
     mode = net.mode
-    net.mode = "softmax" if mode == "gumbel" else mode
+    net.mode = "softmax" if mode in ("gumbel", "binary") else mode
 
     def loss(alpha: torch.Tensor) -> torch.Tensor:
         return F.cross_entropy(functional_call(net, {"alpha": alpha}, (x,)), y)
@@ -74,6 +78,54 @@ def dominant_eigenvalue(net: SearchNetwork, x: torch.Tensor, y: torch.Tensor) ->
     n = net.alpha.numel()
     H = H.reshape(n, n)
     return float(torch.linalg.eigvalsh(0.5 * (H + H.T))[-1])
+
+
+def op_latencies(net: SearchNetwork, shape: tuple, repeats: int = 30) -> list[list[float]]:
+    """Per mixed cell of ``net``, each operation's latency in ms at that cell's input (batch 1, median of
+    ``repeats`` after 5 warm-up runs, this process's threads): ProxylessNAS's latency table, measured here."""
+    from .mixed import MixedCell
+
+    shapes: list[tuple] = []
+    hooks = [m.register_forward_pre_hook(lambda mod, args: shapes.append(tuple(args[0].shape)))
+             for m in net.body if isinstance(m, MixedCell)]
+    was = net.training
+    net.eval()
+    try:
+        with torch.no_grad():
+            if net.mode == "binary":
+                net.sample_gates()
+            net(torch.zeros((1,) + tuple(shape)))
+    finally:
+        for h in hooks:
+            h.remove()
+        net.train(was)
+    table = []
+    cells = [m for m in net.body if isinstance(m, MixedCell)]
+    for cell, s in zip(cells, shapes):
+        x = torch.randn(s)
+        row = []
+        first: MixedEdge = cell.edges[0]  # type: ignore[assignment]
+        for op in first.ops:
+            op.eval()
+            with torch.no_grad():
+                for _ in range(5):
+                    op(x)
+                times = []
+                for _ in range(repeats):
+                    t0 = time.perf_counter()
+                    op(x)
+                    times.append(time.perf_counter() - t0)
+            op.train(was)
+            row.append(1000.0 * float(np.median(times)))
+        table.append(row)
+    return table
+
+
+def expected_latency(net: SearchNetwork, table: list[list[float]]) -> torch.Tensor:
+    """The cells' expected latency in ms under the softmax of ``alpha`` (every edge of every cell)."""
+    p = F.softmax(net.alpha if torch.is_grad_enabled() else net.alpha.detach(), dim=-1)
+    lat = torch.tensor(table, dtype=p.dtype)  # cells x operations
+    return (p.sum(0)[None, :] * lat).sum()
 
 
 def _second_order_alpha_grad(net: SearchNetwork, xt, yt, xv, yv, xi: float) -> None:
@@ -135,6 +187,7 @@ def search_cell(task, cfg: DifferentiableConfig, seed: int = 0, progress: Callab
     eig_x, eig_y = (torch.as_tensor(v) for v in a_stream.next())
     eig_x, eig_y = eig_x.to(device), eig_y.to(device)
     stopped_at = None
+    latencies = op_latencies(net, shape) if mode == "binary" else None
     t0 = time.perf_counter()
     net.train()
     for step in range(cfg.steps):
@@ -145,12 +198,22 @@ def search_cell(task, cfg: DifferentiableConfig, seed: int = 0, progress: Callab
         a_opt.zero_grad(set_to_none=True)
         if order == 2:
             _second_order_alpha_grad(net, xt, yt, xv, yv, float(sched.get_last_lr()[0]))
+        elif mode == "binary":  # ProxylessNAS: two candidate paths per edge, the gates' gradient
+            net.sample_gates(2)
+            F.cross_entropy(net(xv), yv).backward()
+            net.alpha.grad = net.binary_alpha_grad()
+            if cfg.latency_weight and latencies is not None:
+                (cfg.latency_weight * expected_latency(net, latencies)).backward()
+            for w in net.weights():
+                w.grad = None
         else:
             F.cross_entropy(net(xv), yv).backward()
             for w in net.weights():
                 w.grad = None
         a_opt.step()
         w_opt.zero_grad(set_to_none=True)
+        if mode == "binary":
+            net.sample_gates(1)  # one path per edge for the weights
         loss = F.cross_entropy(net(xt), yt)
         if not torch.isfinite(loss):
             raise ArchscoutError(f"{cfg.method} diverged: loss {loss.item()} at step {step + 1}")
@@ -166,7 +229,9 @@ def search_cell(task, cfg: DifferentiableConfig, seed: int = 0, progress: Callab
             eig = dominant_eigenvalue(net, eig_x, eig_y)
             history.append({"step": step + 1, "loss": loss.item(), "probabilities": probs.tolist(), "cell": cell,
                             "parameter_free_edges": sum(cell[f"e{k}"] in PARAMETER_FREE for k in range(len(ENDS))),
-                            "eigenvalue": eig, "seconds": time.perf_counter() - t0})
+                            "eigenvalue": eig, "seconds": time.perf_counter() - t0,
+                            **({"expected_latency_ms": expected_latency(net, latencies).item()}
+                               if latencies is not None else {})})
             if progress is not None:
                 progress(f"{cfg.method} step {step + 1}/{cfg.steps}  loss {loss.item():.3f}  eigenvalue {eig:.4g}  "
                          f"cell {' '.join(cell[f'e{k}'] for k in range(len(ENDS)))}")
@@ -181,7 +246,7 @@ def search_cell(task, cfg: DifferentiableConfig, seed: int = 0, progress: Callab
             "seconds_per_step": seconds / max(1, stopped_at or cfg.steps),
             "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0,
             "collapsed": free >= COLLAPSED_EDGES, "parameter_free_edges": free, "history": history,
-            "operations": list(OPS)}
+            "operations": list(OPS), "latency_table_ms": latencies}
 
 
 def _grown(history: list[dict], cfg: DifferentiableConfig) -> bool:
