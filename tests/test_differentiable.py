@@ -166,3 +166,35 @@ def test_the_latency_table_is_measured_per_cell_and_operation():
     net = SearchNetwork((1, 16), 3, channels=8, stages=2, mode="binary")
     table = op_latencies(net, (1, 16), repeats=3)
     assert len(table) == 2 and all(len(row) == 5 and all(v > 0 for v in row) for row in table)
+
+
+# -- perturbation-based selection ------------------------------------------------------------------------------
+
+def test_taking_an_operation_out_renormalises_the_others_and_fixed_edges_are_one_hot():
+    net = SearchNetwork((1, 12), 3, channels=4, stages=1)
+    with torch.no_grad():
+        net.alpha.copy_(torch.randn(6, 5))
+    full = net.edge_weights().detach()
+    net.removed = (2, 3)
+    w = net.edge_weights().detach()
+    assert w[2, 3] == 0 and torch.isclose(w[2].sum(), torch.tensor(1.0))
+    assert torch.allclose(w[2, :3], full[2, :3] / (1 - full[2, 3]))
+    assert torch.allclose(w[[0, 1, 3, 4, 5]], full[[0, 1, 3, 4, 5]])
+    net.removed, net.fixed = None, {4: 1}
+    assert net.edge_weights()[4].tolist() == [0.0, 1.0, 0.0, 0.0, 0.0] and net.derive()["e4"] == "skip"
+
+
+def test_perturbation_keeps_on_each_edge_the_operation_whose_removal_costs_most(tiny):
+    result = search_cell(tiny, DifferentiableConfig(method="darts", selection="perturbation", tune_steps=1, **FAST),
+                         seed=0)
+    sel = result["selection"]
+    assert sorted(e["edge"] for e in sel["edges"]) == list(EDGES)
+    for e in sel["edges"]:
+        assert e["kept"] == OPS[max(range(5), key=lambda i: (e["drops"][i], -i))]
+        assert result["cell"][e["edge"]] == e["kept"]  # the derived cell is what the selection kept
+    get_space("cell").architecture(result["cell"])
+
+
+def test_perturbation_needs_a_mixture_of_every_operation():
+    with pytest.raises(ArchscoutError, match="perturbation-based selection needs a mixture"):
+        DifferentiableConfig(method="gdas", selection="perturbation")

@@ -20,7 +20,8 @@ class _Differentiable(Strategy):
     def __init__(self, space: Space, seed: int = 0, steps: int = 600, batch_size: int = 64, w_lr: float = 0.025,
                  a_lr: float = 3e-4, channels: int = 16, stages: int = 3, cells: int = 1, partial_k: int = 4,
                  tau_max: float = 10.0, tau_min: float = 0.1, check_every: int = 50, guard: bool = False,
-                 es_ratio: float = 0.75, window: int = 2, latency_weight: float = 0.0):
+                 es_ratio: float = 0.75, window: int = 2, latency_weight: float = 0.0,
+                 selection: str = "argmax", tune_steps: int = 20):
         super().__init__(space, seed)
         if space.name != "cell":
             raise ArchscoutError(f"{self.name} searches the cell space (NAS-Bench-201's cells), not {space.name!r}; "
@@ -30,7 +31,8 @@ class _Differentiable(Strategy):
                                            a_lr=a_lr, channels=channels, stages=stages, cells=cells,
                                            partial_k=partial_k, tau_max=tau_max, tau_min=tau_min,
                                            check_every=check_every, guard=bool(guard), es_ratio=es_ratio,
-                                           window=window, latency_weight=latency_weight)
+                                           window=window, latency_weight=latency_weight, selection=selection,
+                                           tune_steps=tune_steps)
 
     def ask(self) -> Proposal:
         raise ArchscoutError(f"{self.name} trains its own weights and records the cell it derives; a study runs it "

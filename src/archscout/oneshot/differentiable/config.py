@@ -31,6 +31,8 @@ class DifferentiableConfig:
     es_ratio: float = 0.75
     window: int = 2
     latency_weight: float = 0.0  # ProxylessNAS: the weight of the expected latency (ms) in the architecture loss
+    selection: str = "argmax"  # or "perturbation" (Wang et al., ICLR 2021)
+    tune_steps: int = 20  # perturbation: weight steps after each edge is decided
 
     def __post_init__(self):
         if self.method not in METHODS:
@@ -48,6 +50,13 @@ class DifferentiableConfig:
             raise ArchscoutError(f"{self.method}: latency_weight must be a number >= 0, got {self.latency_weight!r}")
         if self.latency_weight and self.method != "proxyless":
             raise ArchscoutError(f"{self.method}: latency_weight is ProxylessNAS's (--strategy proxyless)")
+        if self.selection not in ("argmax", "perturbation"):
+            raise ArchscoutError(f"{self.method}: selection is argmax or perturbation, got {self.selection!r}")
+        if self.selection == "perturbation" and self.method in ("gdas", "proxyless"):
+            raise ArchscoutError(f"{self.method}: perturbation-based selection needs a mixture of every operation "
+                                 f"(darts, darts-2nd, pc-darts); {self.method} samples one path")
+        if isinstance(self.tune_steps, bool) or not isinstance(self.tune_steps, int) or self.tune_steps < 0:
+            raise ArchscoutError(f"{self.method}: tune_steps must be a whole number >= 0, got {self.tune_steps!r}")
         if not 0 < self.es_ratio < 1:
             raise ArchscoutError(f"{self.method}: es_ratio must be between 0 and 1, got {self.es_ratio!r}")
 

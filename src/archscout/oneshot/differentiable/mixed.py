@@ -108,6 +108,9 @@ class SearchNetwork(nn.Module):
         self.classifier = nn.Linear(c, num_classes)
         self.alpha = nn.Parameter(1e-3 * torch.randn(len(ENDS), len(OPS)))
         self.beta = nn.Parameter(1e-3 * torch.randn(len(ENDS))) if mode == "partial" else None
+        self.fixed: dict[int, int] = {}  # perturbation-based selection: edges already decided
+        self.removed: tuple[int, int] | None = None  # perturbation: (edge, operation) taken out
+        self.gates: torch.Tensor | None = None  # ProxylessNAS's binary gates
 
     def weights(self) -> list[nn.Parameter]:
         """The network's own weights (not the architecture parameters)."""
@@ -141,7 +144,7 @@ class SearchNetwork(nn.Module):
         i, j (probabilities renormalised over them), dL/dalpha_i = sum_j dL/dg_j p_j (delta_ij - p_i)."""
         grad = torch.zeros_like(self.alpha)
         gates = self.gates
-        if gates.grad is None:
+        if gates is None or gates.grad is None:
             return grad
         with torch.no_grad():
             for k in range(gates.shape[0]):
@@ -155,10 +158,22 @@ class SearchNetwork(nn.Module):
         return grad
 
     def edge_weights(self) -> torch.Tensor:
+        w = self._relaxed_weights()
+        fixed, removed = self.fixed, self.removed
+        if not fixed and removed is None:
+            return w
+        w = w.clone()
+        if removed is not None:  # perturbation: one operation taken out of one edge, the rest renormalised
+            k, i = removed
+            w[k, i] = 0.0
+            w[k] = w[k] / w[k].sum().clamp_min(1e-12)
+        for k, i in fixed.items():  # edges already decided: their operation alone
+            w[k] = torch.nn.functional.one_hot(torch.tensor(i), w.shape[1]).to(w.dtype)
+        return w
+
+    def _relaxed_weights(self) -> torch.Tensor:
         if self.mode == "binary":
-            if getattr(self, "gates", None) is None:
-                self.sample_gates()
-            return self.gates
+            return self.gates if self.gates is not None else self.sample_gates()
         if self.mode == "gumbel":
             return F.gumbel_softmax(self.alpha, tau=self.tau, hard=True, dim=-1)
         return F.softmax(self.alpha, dim=-1)
@@ -193,6 +208,7 @@ class SearchNetwork(nn.Module):
 
     def derive(self) -> dict:
         """The discrete cell: on each edge the operation with the largest weight (``none`` included, as
-        NAS-Bench-201's searches derive)."""
+        NAS-Bench-201's searches derive), or the one perturbation-based selection fixed."""
         p = self.probabilities()
-        return {f"e{k}": OPS[int(p[k].argmax())] for k in range(len(ENDS))}
+        fixed = self.fixed
+        return {f"e{k}": OPS[fixed[k] if k in fixed else int(p[k].argmax())] for k in range(len(ENDS))}

@@ -4,7 +4,7 @@ from __future__ import annotations
 from ...errors import ArchscoutError, TrialFailed
 
 KEPT = ("method", "config", "seed", "steps_run", "stopped_early_at", "seconds", "seconds_per_step", "peak_rss_mb",
-        "collapsed", "parameter_free_edges", "history", "operations", "latency_table_ms")
+        "collapsed", "parameter_free_edges", "history", "operations", "latency_table_ms", "selection")
 
 
 def run_differentiable(study, strategy, progress=None) -> list:

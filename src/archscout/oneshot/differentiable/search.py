@@ -22,6 +22,9 @@ Weights: SGD (momentum 0.9, ``w_lr`` with cosine decay to ``w_lr_min``, weight d
 Adam (``a_lr``, betas 0.5 / 0.999, weight decay ``a_wd``), as the papers. The discrete cell is the argmax
 per edge (``none`` included, as NAS-Bench-201's searches derive).
 
+The discrete cell: by default the argmax per edge; with ``selection="perturbation"`` by perturbation-based
+selection (:func:`perturbation_select`, Wang et al., ICLR 2021) on the trained supernet.
+
 Collapse, measured and guarded: every ``check_every`` steps the search records the softmax of ``alpha``
 per edge (the report draws it), the derived cell, the share of edges whose strongest operation is
 parameter-free (``none``, ``skip``, ``avgpool3x3``) and the dominant eigenvalue of the Hessian of the
@@ -50,6 +53,8 @@ from ...tasks.base import Split
 from .mixed import PARAMETER_FREE, MixedEdge, SearchNetwork
 
 from .config import COLLAPSED_EDGES, METHODS, DifferentiableConfig
+
+PERTURBATION_BATCHES = 4  # validation batches each perturbation is scored on
 
 
 def halves(split, seed: int) -> tuple[Split, Split]:
@@ -238,15 +243,70 @@ def search_cell(task, cfg: DifferentiableConfig, seed: int = 0, progress: Callab
             if cfg.guard and _grown(history, cfg):
                 stopped_at = step + 1
                 break
+    selection = None
+    if cfg.selection == "perturbation":
+        batches = [tuple(t.to(device) for t in a_stream.next()) for _ in range(PERTURBATION_BATCHES)]
+
+        def weight_step() -> None:
+            xt, yt = (t.to(device) for t in w_stream.next())
+            w_opt.zero_grad(set_to_none=True)
+            F.cross_entropy(net(xt), yt).backward()
+            torch.nn.utils.clip_grad_norm_(net.weights(), 5.0)
+            for a in net.arch_parameters():
+                a.grad = None
+            w_opt.step()
+
+        selection = perturbation_select(net, batches, weight_step, cfg.tune_steps, random.Random(seed))
     seconds = time.perf_counter() - t0
-    chosen = history[-1 - cfg.window]["cell"] if stopped_at is not None else history[-1]["cell"]
+    if selection is not None:
+        chosen = selection["cell"]
+    else:
+        chosen = history[-1 - cfg.window]["cell"] if stopped_at is not None else history[-1]["cell"]
     free = sum(chosen[f"e{k}"] in PARAMETER_FREE for k in range(len(ENDS)))
     return {"method": cfg.method, "config": cfg.as_dict(), "seed": seed, "cell": chosen,
             "steps_run": stopped_at or cfg.steps, "stopped_early_at": stopped_at, "seconds": seconds,
             "seconds_per_step": seconds / max(1, stopped_at or cfg.steps),
             "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0,
             "collapsed": free >= COLLAPSED_EDGES, "parameter_free_edges": free, "history": history,
-            "operations": list(OPS), "latency_table_ms": latencies}
+            "operations": list(OPS), "latency_table_ms": latencies, "selection": selection}
+
+
+def _accuracy(net: SearchNetwork, batches: list) -> float:
+    was = net.training
+    net.eval()
+    try:
+        with torch.no_grad():
+            right = sum(int((net(x).argmax(1) == y).sum()) for x, y in batches)
+    finally:
+        net.train(was)
+    return right / sum(len(y) for _, y in batches)
+
+
+def perturbation_select(net: SearchNetwork, batches: list, weight_step: Callable[[], None], tune_steps: int,
+                        rng: random.Random) -> dict:
+    """Perturbation-based selection (Wang et al., "Rethinking Architecture Selection in Differentiable NAS",
+    ICLR 2021): the edges in random order; on each, every operation is taken out of the mixture in turn, and
+    the one whose removal costs the most validation accuracy (on ``batches``) is kept; the edge is then fixed
+    to it and the weights are trained ``tune_steps`` more steps before the next edge."""
+    net.fixed = {}
+    order = list(range(len(ENDS)))
+    rng.shuffle(order)
+    steps = []
+    for k in order:
+        base = _accuracy(net, batches)
+        drops = []
+        for i in range(len(OPS)):
+            net.removed = (k, i)
+            drops.append(base - _accuracy(net, batches))
+        net.removed = None
+        best = max(range(len(OPS)), key=lambda i: (drops[i], -i))
+        net.fixed[k] = best
+        steps.append({"edge": f"e{k}", "accuracy": base, "drops": drops, "kept": OPS[best]})
+        for _ in range(tune_steps):
+            weight_step()
+    cell = net.derive()
+    net.fixed = {}
+    return {"cell": cell, "edges": steps}
 
 
 def _grown(history: list[dict], cfg: DifferentiableConfig) -> bool:
