@@ -330,7 +330,8 @@ def test_bohb_reads_and_writes_the_decisions_of_an_architecture(space):
 def test_asha_kde_promotes_as_asha_and_proposes_from_the_model():
     model, uniform = [], []
     for seed in range(3):
-        asked, _ = run(ASHAKDE(SPACE, seed=seed, fidelity=TOP, min_points_in_model=6), 200, workers=2, order=seed)
+        asked, _ = run(ASHAKDE(SPACE, seed=seed, fidelity=TOP, min_points_in_model=6, min_fidelity=3), 200,
+                       workers=2, order=seed)
         new = [p for p in asked if p.parent is None]
         assert all(rung(p) == 0 for p in new)  # one bracket: every new candidate starts at the lowest rung
         assert any(rung(p) == 3 for p in asked)  # and the best climb to the top
@@ -341,7 +342,7 @@ def test_asha_kde_promotes_as_asha_and_proposes_from_the_model():
 
 
 def test_asha_kde_switches_to_its_model_once_the_lowest_rung_has_enough_results():
-    asked, _ = run(ASHAKDE(SPACE, seed=0, fidelity=TOP, min_points_in_model=6, random_fraction=0), 40)
+    asked, _ = run(ASHAKDE(SPACE, seed=0, fidelity=TOP, min_points_in_model=6, random_fraction=0, min_fidelity=3), 40)
     new = [(i, p) for i, p in enumerate(asked) if p.parent is None]
     first = next(i for i, p in new if p.details["model_based"])
     assert first >= 8 and len([i for i, _ in new if i < first]) == 8  # 6 + 2 results at the lowest rung first
@@ -392,3 +393,9 @@ def test_after_a_resume_a_bracket_goes_on_with_the_promotions_it_lost():
     again = [fresh.ask() for _ in range(4)]
     assert {p.arch for p in again} == lost and all(rung(p) == 1 for p in again)
     assert fresh.ask() is None
+
+
+def test_asha_kde_starts_at_the_top_over_eta_squared_by_default():
+    assert make_strategy("asha-kde", SPACE, fidelity={"steps": 1500}).rungs == [167, 500, 1500]
+    assert make_strategy("asha", SPACE, fidelity={"steps": 1500}).rungs == [56, 167, 500, 1500]
+    assert make_strategy("asha-kde", SPACE, fidelity={"steps": 1500}, min_fidelity=55.56).rungs == [56, 167, 500, 1500]

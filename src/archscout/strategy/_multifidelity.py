@@ -34,7 +34,8 @@ WAIT, DONE = "wait", "done"  # what a synchronous bracket does when it has nothi
 
 
 def rung_ladder(strategy: str, fidelity: dict | None, eta: int, min_fidelity: float | None,
-                max_fidelity: float | None, fidelity_key: str | None) -> tuple[str, list]:
+                max_fidelity: float | None, fidelity_key: str | None,
+                default_rungs: int = DEFAULT_RUNGS) -> tuple[str, list]:
     """The fidelity key and the budgets of the rungs, lowest first; the last is the study's own fidelity (or
     ``max_fidelity`` for an evaluator without one, in ``fidelity_key`` units, steps by default)."""
     if fidelity is not None:
@@ -63,7 +64,7 @@ def rung_ladder(strategy: str, fidelity: dict | None, eta: int, min_fidelity: fl
     if whole and top != int(top):
         raise ArchscoutError(f"{strategy}: the top rung's {key} must be a whole number, got {top!r}")
     if min_fidelity is None:
-        low = max(top / eta ** DEFAULT_RUNGS, 1) if whole else top / eta ** DEFAULT_RUNGS
+        low = max(top / eta ** default_rungs, 1) if whole else top / eta ** default_rungs
     else:
         low = _positive(strategy, "min_fidelity", min_fidelity)
         if low > top:
@@ -96,6 +97,7 @@ class _Scheduler(Strategy):
     """The rungs, the results filed in them and the proposals still waiting for one (shared by all schedulers)."""
 
     schedules_fidelity = True
+    default_rungs = DEFAULT_RUNGS  # the default lowest rung is the top's / eta^default_rungs
 
     def __init__(self, space: Space, seed: int = 0, fidelity: dict | None = None, eta: int = 3,
                  min_fidelity: float | None = None, max_fidelity: float | None = None,
@@ -104,7 +106,7 @@ class _Scheduler(Strategy):
         check_options(self.name, eta=(eta, 2))
         self.eta = eta
         self.fidelity_key, self.rungs = rung_ladder(self.name, fidelity, eta, min_fidelity, max_fidelity,
-                                                    fidelity_key)
+                                                    fidelity_key, self.default_rungs)
         self.top = len(self.rungs) - 1
         self._results: list[dict[Architecture, _Entry]] = [{} for _ in self.rungs]
         self._ranked: dict[int, list[Architecture]] = {}  # each rung's scored architectures, best first
@@ -562,12 +564,14 @@ class ASHAKDE(_DensityModel, ASHA):
     Hyperband scheduler) combines the two the same way; Klein et al.'s A-BOHB ("Model-based Asynchronous
     Hyperparameter and Neural Architecture Search", 2020) does it with a Gaussian process instead.
     Differences from BOHB: no brackets, so every new candidate starts at the lowest rung, and the model's
-    rung fills as fast as ASHA promotes. Options: those of :class:`ASHA` and BOHB's model options
-    (``min_points_in_model``, ``top_n_percent``, ``num_samples``, ``random_fraction``, ``bandwidth_factor``,
-    ``min_bandwidth``; same defaults).
+    rung fills as fast as ASHA promotes. Options: those of :class:`ASHA`, except that ``min_fidelity``
+    defaults to the top's / eta^2 (three rungs with eta 3: the setting chosen on digits, docs/benchmarks.md),
+    and BOHB's model options (``min_points_in_model``, ``top_n_percent``, ``num_samples``,
+    ``random_fraction``, ``bandwidth_factor``, ``min_bandwidth``; same defaults).
     """
 
     name = "asha-kde"
+    default_rungs = 2  # its lowest rung defaults to the top's / eta^2: chosen on digits (docs/benchmarks.md)
 
     def __init__(self, space: Space, seed: int = 0, fidelity: dict | None = None, eta: int = 3,
                  min_fidelity: float | None = None, max_fidelity: float | None = None,
