@@ -198,3 +198,15 @@ def test_perturbation_keeps_on_each_edge_the_operation_whose_removal_costs_most(
 def test_perturbation_needs_a_mixture_of_every_operation():
     with pytest.raises(ArchscoutError, match="perturbation-based selection needs a mixture"):
         DifferentiableConfig(method="gdas", selection="perturbation")
+
+
+def test_a_differentiable_search_runs_from_the_command_line_without_a_trial_budget(tmp_path, capsys):
+    from archscout.cli import main
+
+    code = main(["search", "--space", "cell", "--strategy", "darts", "--strategy-option", "steps=4",
+                 "--strategy-option", "check_every=2", "--strategy-option", "channels=4", "--steps", "5",
+                 "--top-k", "0", "--storage", f"sqlite:///{tmp_path}/d.db", "--no-progress"])
+    assert code == 0
+    assert "~0|+|" in capsys.readouterr().out  # the derived cell on the leaderboard
+    (trial,) = Study.load("mnist1d-cell", f"sqlite:///{tmp_path}/d.db").trials()
+    assert trial.details["recorded_by"] == "darts" and trial.status == "complete"

@@ -135,7 +135,11 @@ def search(task, label, task_kind, val_fraction, folds, device, amp, space, stra
     """
     from ..study import Study, check_budget, check_search_options
 
-    check_budget(trials, time_budget)
+    from ..strategy import STRATEGIES
+    # a differentiable method (darts, gdas, ...) runs its own steps: it needs no trial or time budget
+    if not (strategy in STRATEGIES and getattr(STRATEGIES.get(strategy), "oneshot", False)
+            and trials is None and time_budget is None):
+        check_budget(trials, time_budget)
     check_search_options(workers, executor, address, trial_timeout, trial_memory, max_failures or None,
                          on_interrupted)  # refuse bad settings before anything is stored
     from ..execute import check_threads, default_threads
