@@ -185,7 +185,7 @@ SEARCH_OPTIONS = [
                                  "--top-k", "0", *T1], "user", "does not fit task 'iris'"),
     # --strategy
     ("strategy-unknown", ["--strategy", "genetic", *T1], "user", "Valid strategies: asha, asha-kde, bananas, bo, bohb, darts, darts-2nd, "
-     "evolution, gdas, hill_climb, hyperband, linas, linas-lite, local_search, mo-asha, nsga2, optuna, "
+     "evolution, gdas, hill_climb, hyperband, linas, linas-lite, local_search, lpgnas-lite, mo-asha, nsga2, optuna, "
      "optuna-nsga2, optuna-random, optuna-tpe, pc-darts, proxyless, random, rl, successive-halving"),
     # --trials
     ("trials-not-int", ["--trials", "abc"], "usage", "'--trials'"),

@@ -56,3 +56,59 @@ def section(study, trials, figure, esc, sink: dict | None = None) -> str:
                               "the dominant eigenvalue of the validation loss's Hessian with respect to the "
                               "architecture parameters.", f"differentiable-{t.number}", sink))
     return f'<section id="differentiable"><h2>Differentiable search</h2>{"".join(parts)}</section>'
+
+
+def precision_searched(trials) -> list:
+    return [t for t in trials if isinstance((t.details or {}).get("graph_precision"), dict)]
+
+
+def precision_figure(trial):
+    """Per node the operator weights, per layer the expected weight bits, over the search."""
+    d = trial.details["graph_precision"]
+    history, ops, bits = d["history"], d["operation_names"], d["bits"]
+    fig, axes = plots._figure(2.6, 2.4, panels=5)
+    steps = [h["step"] for h in history]
+    for k, ax in enumerate(axes[:4]):
+        for i, op in enumerate(ops):
+            ax.plot(steps, [h["operations"][k][i] for h in history], label=op, lw=1.2)
+        ax.set_title(f"node op{k + 1}", fontsize=8)
+        ax.set_xlabel("step", fontsize=7)
+        ax.tick_params(labelsize=6)
+        ax.grid(alpha=0.3)
+    axes[0].set_ylabel("operator weight", fontsize=7)
+    axes[0].legend(fontsize=6, loc="upper left")
+    layers = list(d["weight_bits"])
+    for j, layer in enumerate(layers):
+        axes[4].plot(steps, [sum(p * b for p, b in zip(h["weight_bits"][j], bits)) for h in history], label=layer,
+                     lw=1.2)
+    axes[4].set_title("expected weight bits per layer", fontsize=8)
+    axes[4].legend(fontsize=6)
+    axes[4].tick_params(labelsize=6)
+    axes[4].grid(alpha=0.3)
+    fig.tight_layout()
+    return fig
+
+
+def precision_section(study, trials, figure, esc, sink: dict | None = None) -> str:
+    found = precision_searched(trials)
+    if not found:
+        return ""
+    parts = []
+    for t in found:
+        d, m = t.details["graph_precision"], t.metrics or {}
+        layers = [f"{k}: {d['operations'][k]}" if k in d["operations"] else k for k in d["weight_bits"]]
+        bits = ", ".join(f"{name} (weights {'-' if w is None else w}, outputs {d['activation_bits'].get(k, 32)})"
+                         for name, (k, w) in zip(layers, d["weight_bits"].items()))
+        said = [f"#{t.number}: lpgnas-lite, {d['config']['steps']:,} steps ({d['seconds']:.0f} s, peak memory "
+                f"{d['peak_rss_mb']:.0f} MB), derived on the tree {d['link']}: {bits}; as an architecture of the "
+                f"space {t.arch.describe()}"]
+        if d.get("collapsed"):
+            said.append("flagged: every node's strongest operator was skip (one node kept its next best)")
+        if "accuracy@mixed" in m:
+            said.append(f"validation accuracy {100 * m['accuracy']:.2f} % in fp32 "
+                        f"({m['size_bytes@fp32'] / 1024:.1f} KiB), {100 * m['accuracy@mixed']:.2f} % quantised "
+                        f"({m['size_bytes@mixed'] / 1024:.1f} KiB, simulated quantisation)")
+        parts.append(f'<p class="muted">{esc("; ".join(said))}.</p>'
+                     + figure(precision_figure(t), "The weight of each operator on each node during the search, "
+                              "and each layer's expected weight bits.", f"precision-{t.number}", sink))
+    return f'<section id="precision"><h2>Graph and precision search</h2>{"".join(parts)}</section>'

@@ -14,7 +14,7 @@ from typing import Callable
 
 from . import fidelity as F
 from . import plots
-from .differentiable import searched
+from .differentiable import precision_searched, precision_section, searched
 from .differentiable import section as differentiable_section
 from .supernet import section as supernet_section
 from .front import final_key, final_label, final_text, fmt_metric, unit
@@ -384,6 +384,7 @@ def _report(study, trials, top: int, sink: dict | None) -> str:
             + fidelities(study, trials, top, max(top, 10), sink)
             + supernet_section(study, figure, esc, sink)
             + differentiable_section(study, trials, figure, esc, sink)
+            + precision_section(study, trials, figure, esc, sink)
             + top_architectures(study, top, anchor, sink) + trials_table(study, trials, None, expand=True))
     done = bool(study.leaderboard(1))  # the figures and drawings need a completed trial
     nav = [("#summary", "study"), ("#leaderboard", "leaderboard")] \
@@ -393,6 +394,7 @@ def _report(study, trials, top: int, sink: dict | None) -> str:
         + ([("#fidelity", "fidelities and learning curves")] if F.shown(study, trials) else []) \
         + ([("#supernet", "supernet")] if study.evaluator_spec.name == "supernet" else []) \
         + ([("#differentiable", "differentiable search")] if searched(trials) else []) \
+        + ([("#precision", "graph and precision search")] if precision_searched(trials) else []) \
         + ([("#architectures", "top architectures")] if done else []) + [("#trials", "all trials")]
     made = dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
     return page(f"archscout report: {study.name}", f"written {made} from {esc(study.storage.shown_url)}", body, nav)
@@ -400,7 +402,7 @@ def _report(study, trials, top: int, sink: dict | None) -> str:
 
 # the PNG files a report writes: an earlier report's are replaced, any other file in the folder is left alone
 REPORT_PNG = re.compile(r"(best-vs-trials|best-vs-time|front|hypervolume|learning-curves|supernet-training|"
-                        r"supernet-check|differentiable-\d+|architecture-\d+)\.png")
+                        r"supernet-check|differentiable-\d+|precision-\d+|architecture-\d+)\.png")
 
 
 def write_report(study, path: str | None = None, top: int = 5) -> dict:

@@ -55,6 +55,7 @@ class Strategy:
     name = "strategy"
     multi_objective = False  # True: can be told a tuple of objective values
     schedules_fidelity = False  # True: proposes fidelities and promotions itself (a multi-fidelity scheduler)
+    oneshot = False  # True: trains weights itself and records what it derives (run_oneshot), no ask / tell
 
     def __init__(self, space: Space, seed: int = 0):
         self.space = space
@@ -64,6 +65,10 @@ class Strategy:
     def resume(self, told: int) -> None:
         """Called after the stored history (``told`` results) was replayed into a fresh strategy."""
         self.rng = random.Random(f"{self.seed}/{told}")
+
+    def run_oneshot(self, study, progress=None) -> list:
+        """A one-shot method's whole search on ``study`` (see :mod:`archscout.strategy._oneshot`)."""
+        raise NotImplementedError(f"{self.name} asks and is told; it has no one-shot run")
 
     def ask(self) -> "Architecture | Proposal | None":
         """The next candidate: an Architecture (evaluated at the study's fidelity) or a :class:`Proposal`; None

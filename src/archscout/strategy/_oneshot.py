@@ -34,6 +34,11 @@ class _Differentiable(Strategy):
                                            window=window, latency_weight=latency_weight, selection=selection,
                                            tune_steps=tune_steps)
 
+    def run_oneshot(self, study, progress=None) -> list:
+        """Search, derive, train and record (see :func:`archscout.oneshot.differentiable.run.run_differentiable`)."""
+        from ..oneshot.differentiable.run import run_differentiable
+        return run_differentiable(study, self, progress)
+
     def ask(self) -> Proposal:
         raise ArchscoutError(f"{self.name} trains its own weights and records the cell it derives; a study runs it "
                              f"with run() or search(), not ask()")
@@ -71,3 +76,42 @@ class GDAS(_Differentiable):
     """GDAS: one Gumbel-softmax-sampled operation per edge per step (Dong & Yang, CVPR 2019)."""
 
     name = method = "gdas"
+
+
+class LPGNASLite(Strategy):
+    """Graph operators and per-layer bit widths searched together by gradient descent, after LPGNAS (Zhao et al.,
+    EuroMLSys 2021), over the gnn space's operators on a given tree (see
+    :mod:`archscout.oneshot.differentiable.graph_precision` for how it differs from the paper)."""
+
+    name = "lpgnas-lite"
+    oneshot = True
+
+    def __init__(self, space: Space, seed: int = 0, steps: int = 200, link: str = "0-1-2-3",
+                 bits: tuple | list | str = (2, 4, 8, 16, 32), size_weight: float = 0.1, w_lr: float = 0.005, a_lr: float = 0.003, record_every: int = 10):
+        super().__init__(space, seed)
+        if space.name not in ("gnn", "gnn-proteins"):
+            raise ArchscoutError(f"lpgnas-lite searches the gnn space's operators, not {space.name!r}; use --space gnn")
+        if isinstance(bits, str):
+            try:
+                bits = tuple(int(b) for b in bits.replace("/", ",").split(","))
+            except ValueError:
+                raise ArchscoutError(f"lpgnas-lite: bits is a list of whole numbers like 2,4,8,32, got {bits!r}") \
+                    from None
+        from ..oneshot.differentiable.graph_precision import GraphPrecisionConfig
+        # the space's operators, width and dropout: the derived network is the one the space builds
+        self.config = GraphPrecisionConfig(steps=steps, link=link, bits=tuple(bits), size_weight=size_weight,
+                                           hidden=getattr(space, "hidden", 64), dropout=getattr(space, "dropout", 0.5), w_lr=w_lr, a_lr=a_lr,
+                                           record_every=record_every, ops=tuple(space.root.fields["op1"].values))
+
+    def run_oneshot(self, study, progress=None) -> list:
+        """Search, derive, train in fp32 and quantised, record (see
+        :func:`archscout.oneshot.differentiable.run.run_graph_precision`)."""
+        from ..oneshot.differentiable.run import run_graph_precision
+        return run_graph_precision(study, self, progress)
+
+    def ask(self) -> Proposal:
+        raise ArchscoutError("lpgnas-lite trains its own weights and records the GNN it derives; a study runs it "
+                             "with run() or search(), not ask()")
+
+    def tell(self, arch, score) -> None:
+        pass

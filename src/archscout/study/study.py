@@ -556,9 +556,8 @@ class Study:
         shared among the workers; see :func:`archscout.execute.default_threads`).
         """
         if getattr(STRATEGIES.get(self.strategy_name), "oneshot", False):  # DARTS & co: trains, then records
-            from ..oneshot.differentiable.run import run_differentiable
-            return run_differentiable(self, make_strategy(self.strategy_name, self.space, seed=self.seed,
-                                                          **self.strategy_options), progress)
+            return make_strategy(self.strategy_name, self.space, seed=self.seed,
+                                 **self.strategy_options).run_oneshot(self, progress)
         seconds = check_budget(trials, time_budget)
         ex, time_limit = check_search_options(workers, executor, address, trial_timeout, trial_memory_mb,
                                               max_failures, on_interrupted)

@@ -34,3 +34,43 @@ def run_differentiable(study, strategy, progress=None) -> list:
     except TrialFailed as e:
         return [study.record(arch, {}, details=details, status="failed", error=str(e), source=strategy.name)]
     return [study.record(arch, ev.metrics, details={**ev.details, **details}, source=strategy.name)]
+
+
+GRAPH_KEPT = ("method", "config", "seed", "link", "operations", "collapsed", "weight_bits", "activation_bits", "history",
+              "seconds", "seconds_per_step", "peak_rss_mb", "operation_names", "bits")
+
+
+def run_graph_precision(study, strategy, progress=None) -> list:
+    """LPGNAS-style search (:mod:`.graph_precision`) on the study's graph task: the derived GNN is trained and scored
+    by the study's evaluator in fp32, then trained again with its bit widths (quantisation-aware, same recipe) and
+    scored quantised; one trial holds both (``accuracy`` and ``accuracy@mixed``, ``size_bytes@fp32`` and
+    ``size_bytes@mixed``)."""
+    if study.evaluator_spec.name != "train":
+        raise ArchscoutError(f"{strategy.name} trains a relaxed GNN on a graph task and then the derived one; use "
+                             f"--evaluator train, not {study.evaluator_spec.name}")
+    done = [t for t in study.trials() if (t.details or {}).get("recorded_by") == strategy.name]
+    if done:
+        return done
+    from .graph_precision import score_quantized, search_graph_precision
+
+    say = print if progress is True else (progress if callable(progress) else None)
+    result = search_graph_precision(study.task, strategy.config, seed=study.seed, progress=say)
+    arch = study.space.architecture(result["values"])
+    details = {"graph_precision": {k: result[k] for k in GRAPH_KEPT}}
+    if say:
+        say(f"{strategy.name} derived {study.space.describe(arch)}"
+            + (" (collapsed: every node's strongest operator was skip)" if result["collapsed"] else "")
+            + "; weight bits "
+            f"{result['weight_bits']}, activation bits {result['activation_bits']}; training it in fp32 and "
+            f"quantised with the study's recipe")
+    evaluator = study.evaluator()
+    try:
+        ev = evaluator.evaluate(arch, seed=study.seed)
+        config = evaluator.with_recipe(evaluator.config_at(None), arch)
+        q = score_quantized(study.task, result, config, seed=study.seed)
+    except TrialFailed as e:
+        return [study.record(arch, {}, details=details, status="failed", error=str(e), source=strategy.name)]
+    metrics = {**ev.metrics, "accuracy@mixed": q["accuracy"], "loss@mixed": q["loss"],
+               "size_bytes@mixed": q["size_bytes"]}
+    details["graph_precision"]["quantized"] = q
+    return [study.record(arch, metrics, details={**ev.details, **details}, source=strategy.name)]
