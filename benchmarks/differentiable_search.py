@@ -57,6 +57,7 @@ def main(argv=None) -> None:
     p.add_argument("--final-seeds", type=int, default=3)
     p.add_argument("--tag", default="")
     p.add_argument("--out-dir", default=RESULTS)
+    p.add_argument("--threads", type=int, default=2, help="PyTorch threads (default 2, the machine's cores)")
     p.add_argument("--summarise", action="store_true")
     args = p.parse_args(argv)
     if args.summarise:
@@ -66,7 +67,7 @@ def main(argv=None) -> None:
 
     import archscout as asc
 
-    torch.set_num_threads(2)
+    torch.set_num_threads(args.threads)
     options = {"steps": args.steps, "batch_size": args.batch_size, **key_values(args.option, "--option")}
     label = f"{args.task}-{args.method}" + (f"-{args.tag}" if args.tag else "")
     os.makedirs(os.path.join(args.out_dir, "ignored"), exist_ok=True)
@@ -77,7 +78,7 @@ def main(argv=None) -> None:
     _ = study.task.input_shape
     rss_before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
     t0 = time.monotonic()
-    study.run(final_top_k=1, final_seeds=args.final_seeds, progress=True, threads=2)
+    study.run(final_top_k=1, final_seeds=args.final_seeds, progress=True, threads=args.threads)
     wall = time.monotonic() - t0
     (trial,) = [t for t in study.trials() if t.details.get("recorded_by") == args.method]
     d = trial.details["differentiable"]
@@ -88,6 +89,7 @@ def main(argv=None) -> None:
               "steps_run": d["steps_run"], "search_seconds": round(d["seconds"], 1),
               "seconds_per_step": d["seconds_per_step"], "peak_rss_mb": round(d["peak_rss_mb"], 1),
               "rss_before_search_mb": round(rss_before, 1),
+              "search_memory_mb": round(d["peak_rss_mb"] - rss_before, 1), "threads": args.threads,
               "eigenvalues": [h["eigenvalue"] for h in d["history"]],
               "expected_latency_ms": [h.get("expected_latency_ms") for h in d["history"]],
               "val_accuracy": trial.metrics.get("accuracy"), "params": trial.metrics.get("params"),
@@ -104,8 +106,8 @@ def main(argv=None) -> None:
 
 
 def summarise(out_dir: str) -> None:
-    print("| task | method | seed | cell | collapsed / early stop | search s (s/step) | peak RSS MB | params | "
-          "latency ms | val % | test % (3 seeds) |")
+    print("| task | method | seed | cell | collapsed / early stop | search s (s/step) | peak RSS MB (above start) | "
+          "params | latency ms | val % | test % (3 seeds) |")
     print("|---|---|---|---|---|---|---|---|---|---|---|")
     for path in sorted(glob.glob(os.path.join(out_dir, PREFIX + "*.json"))):
         r = json.load(open(path))
@@ -115,7 +117,8 @@ def summarise(out_dir: str) -> None:
         flags = ("collapsed" if r["collapsed"] else "no") + (f" / stopped at {r['stopped_early_at']}"
                                                             if r["stopped_early_at"] else "")
         print(f"| {r['task']} | {r['method']}{' ' + r['tag'] if r['tag'] else ''} | {r['seed']} | `{r['cell_text']}` | "
-              f"{flags} | {r['search_seconds']} ({r['seconds_per_step']:.3f}) | {r['peak_rss_mb']} | "
+              f"{flags} | {r['search_seconds']} ({r['seconds_per_step']:.3f}) | {r['peak_rss_mb']} "
+              f"({r.get('search_memory_mb', '—')}) | "
               f"{r['params']:,} | {r['latency_ms']:.3f} | {100 * r['val_accuracy']:.2f} | {test} |")
 
 
