@@ -1,6 +1,6 @@
 """Graph architecture and precision searched together (``lpgnas-lite``, issue 20) on the built-in graph task.
 
-For each ``--size-weights`` value: one search on ``mnist1d-knn`` (``--steps`` relaxed steps, seed 0), then the derived
+For each ``--size-weights`` value: one search on ``mnist1d-knn`` (``--steps`` relaxed steps, search seed ``--seed``), then the derived
 GNN trained on the training and validation nodes for ``--train-steps`` full-graph steps (the graph evaluator's
 recipe: AdamW, one-cycle, lr 0.01) and scored on the test nodes, ``--seeds`` seeds each, three ways: in fp32, with
 quantisation-aware training at the bit widths the search chose, and at a uniform 8 bits (weights and activations)
@@ -32,8 +32,14 @@ def main(argv=None) -> None:
     p.add_argument("--train-steps", type=int, default=300)
     p.add_argument("--seeds", type=int, default=3)
     p.add_argument("--size-weights", default="0,0.1")
-    p.add_argument("--out", default=os.path.join(HERE, "results", "graph-precision.json"))
+    p.add_argument("--seed", type=int, default=0, help="the search's seed")
+    p.add_argument("--bit-relaxation", default="mixed", choices=["mixed", "gumbel"])
+    p.add_argument("--out", default=None, help="default results/graph-precision[-gumbel].json")
     args = p.parse_args(argv)
+    if args.out is None:
+        suffix = ("" if args.bit_relaxation == "mixed" else f"-{args.bit_relaxation}") + \
+            (f"-s{args.seed}" if args.seed else "")
+        args.out = os.path.join(HERE, "results", f"graph-precision{suffix}.json")
 
     import torch
 
@@ -51,8 +57,8 @@ def main(argv=None) -> None:
     arms = []
     for weight in (float(w) for w in args.size_weights.split(",")):
         t0 = time.monotonic()
-        result = search_graph_precision(task, GraphPrecisionConfig(steps=args.steps, size_weight=weight), seed=0,
-                                        progress=print)
+        config = GraphPrecisionConfig(steps=args.steps, size_weight=weight, bit_relaxation=args.bit_relaxation)
+        result = search_graph_precision(task, config, seed=args.seed, progress=print)
         search_seconds = time.monotonic() - t0
         arch = space.architecture(result["values"])
         uniform = {**result, "weight_bits": {k: 8 for k in LAYERS}, "activation_bits": {k: 8 for k in ACTIVATIONS}}
@@ -75,7 +81,7 @@ def main(argv=None) -> None:
                      "seconds_per_step": result["seconds_per_step"], "peak_rss_mb": result["peak_rss_mb"],
                      "test_accuracy": {k: mean_std(v) for k, v in rows.items()},
                      "size_bytes": sizes, "final_history": result["history"][-1]})
-    out = {"task": "mnist1d-knn", "space": "gnn", "search_steps": args.steps, "recipe": recipe.as_dict(),
+    out = {"task": "mnist1d-knn", "space": "gnn", "search_steps": args.steps, "search_seed": args.seed, "bit_relaxation": args.bit_relaxation, "recipe": recipe.as_dict(),
            "seeds": args.seeds, "arms": arms,
            "command": "OMP_NUM_THREADS=1 python benchmarks/graph_precision.py " + " ".join(argv or []),
            "date": datetime.date.today().isoformat(),

@@ -210,3 +210,13 @@ def test_a_differentiable_search_runs_from_the_command_line_without_a_trial_budg
     assert "~0|+|" in capsys.readouterr().out  # the derived cell on the leaderboard
     (trial,) = Study.load("mnist1d-cell", f"sqlite:///{tmp_path}/d.db").trials()
     assert trial.details["recorded_by"] == "darts" and trial.status == "complete"
+
+
+def test_parameter_free_edges_are_counted_on_the_cell_as_it_computes():
+    from archscout.oneshot.differentiable.search import parameter_free_edges
+
+    live = {"e0": "conv3x3", "e1": "skip", "e2": "none", "e3": "none", "e4": "conv1x1", "e5": "avgpool3x3"}
+    assert parameter_free_edges(live) == 4  # skip, none, none, avgpool
+    # convolutions only into node 1, which has no way out: the cell computes nothing with parameters
+    dead = {"e0": "conv3x3", "e1": "none", "e2": "none", "e3": "skip", "e4": "none", "e5": "conv1x1"}
+    assert parameter_free_edges(dead) == 6

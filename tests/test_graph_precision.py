@@ -174,3 +174,24 @@ def test_it_needs_a_graph_task(tmp_path):
         Study("lp", space="gnn", task="mnist1d", strategy="lpgnas-lite", storage=f"sqlite:///{tmp_path}/s.db")
     with pytest.raises(ArchscoutError, match="graph task"):
         search_graph_precision(get_task("mnist1d"), GraphPrecisionConfig(steps=1))
+
+
+def test_the_gumbel_relaxation_uses_one_bit_width_per_layer_in_training_and_the_softmax_otherwise():
+    _, Relaxed = _modules()
+    net = Relaxed("0-1-2-3", 6, 3, (2, 8, 32), 8, 0.0, ("gcn", "fc"), bit_mode="gumbel")
+    net.train()
+    w = net._bit_weights(net.alpha_wbits[0])
+    assert sorted(w.detach().tolist()) == [0.0, 0.0, 1.0] and w.requires_grad
+    net.eval()
+    soft = net._bit_weights(net.alpha_wbits[0])
+    assert torch.allclose(soft, torch.softmax(net.alpha_wbits[0], -1))
+    with pytest.raises(ArchscoutError, match="bit_relaxation"):
+        GraphPrecisionConfig(bit_relaxation="hard")
+    with pytest.raises(ArchscoutError, match="tau"):
+        GraphPrecisionConfig(bit_relaxation="gumbel", tau_min=2.0, tau_max=1.0)
+
+
+def test_a_gumbel_search_runs_and_anneals(graph):
+    cfg = GraphPrecisionConfig(steps=4, bits=(4, 32), ops=("gcn", "fc"), bit_relaxation="gumbel", **SMALL)
+    r = search_graph_precision(graph, cfg, seed=0)
+    assert r["config"]["bit_relaxation"] == "gumbel" and set(r["weight_bits"]) == set(LAYERS)

@@ -29,11 +29,17 @@ def weights_figure(trial):
     axes[0].set_ylabel("operation weight", fontsize=7)
     axes[0].legend(fontsize=6, loc="upper left")
     axes[6].plot(steps, [h["eigenvalue"] for h in history], "k-o", ms=2)
-    axes[6].set_title("dominant Hessian eigenvalue", fontsize=8)
-    axes[6].tick_params(labelsize=6)
-    axes[6].grid(alpha=0.3)
+    _finish(axes[6], "dominant Hessian eigenvalue")
     fig.tight_layout()
     return fig
+
+
+def _finish(ax, title: str, legend: bool = False) -> None:
+    ax.set_title(title, fontsize=8)
+    if legend:
+        ax.legend(fontsize=6)
+    ax.tick_params(labelsize=6)
+    ax.grid(alpha=0.3)
 
 
 def section(study, trials, figure, esc, sink: dict | None = None) -> str:
@@ -81,10 +87,7 @@ def precision_figure(trial):
     for j, layer in enumerate(layers):
         axes[4].plot(steps, [sum(p * b for p, b in zip(h["weight_bits"][j], bits)) for h in history], label=layer,
                      lw=1.2)
-    axes[4].set_title("expected weight bits per layer", fontsize=8)
-    axes[4].legend(fontsize=6)
-    axes[4].tick_params(labelsize=6)
-    axes[4].grid(alpha=0.3)
+    _finish(axes[4], "expected weight bits per layer", legend=True)
     fig.tight_layout()
     return fig
 

@@ -87,7 +87,8 @@ class LPGNASLite(Strategy):
     oneshot = True
 
     def __init__(self, space: Space, seed: int = 0, steps: int = 200, link: str = "0-1-2-3",
-                 bits: tuple | list | str = (2, 4, 8, 16, 32), size_weight: float = 0.1, w_lr: float = 0.005, a_lr: float = 0.003, record_every: int = 10):
+                 bits: tuple | list | str = (2, 4, 8, 16, 32), size_weight: float = 0.1, w_lr: float = 0.005, a_lr: float = 0.003, record_every: int = 10,
+                 bit_relaxation: str = "mixed", tau_max: float = 5.0, tau_min: float = 0.5):
         super().__init__(space, seed)
         if space.name not in ("gnn", "gnn-proteins"):
             raise ArchscoutError(f"lpgnas-lite searches the gnn space's operators, not {space.name!r}; use --space gnn")
@@ -101,7 +102,8 @@ class LPGNASLite(Strategy):
         # the space's operators, width and dropout: the derived network is the one the space builds
         self.config = GraphPrecisionConfig(steps=steps, link=link, bits=tuple(bits), size_weight=size_weight,
                                            hidden=getattr(space, "hidden", 64), dropout=getattr(space, "dropout", 0.5), w_lr=w_lr, a_lr=a_lr,
-                                           record_every=record_every, ops=tuple(space.root.fields["op1"].values))
+                                           record_every=record_every, ops=tuple(space.root.fields["op1"].values),
+                                           bit_relaxation=bit_relaxation, tau_max=tau_max, tau_min=tau_min)
 
     def run_oneshot(self, study, progress=None) -> list:
         """Search, derive, train in fp32 and quantised, record (see

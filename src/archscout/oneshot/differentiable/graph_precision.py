@@ -47,6 +47,9 @@ class GraphPrecisionConfig:
     a_wd: float = 1e-3
     record_every: int = 10
     ops: tuple = ()  # the operators to choose from; () is the gnn space's nine
+    bit_relaxation: str = "mixed"  # or "gumbel": one sampled bit width per layer per step
+    tau_max: float = 5.0  # gumbel: the temperature, annealed linearly from tau_max to tau_min
+    tau_min: float = 0.5
 
     def __post_init__(self):
         from ...space.gnn import LINKS, OPS
@@ -54,6 +57,11 @@ class GraphPrecisionConfig:
         if any(o not in OPS for o in ops) or len(set(ops)) != len(ops):
             raise ArchscoutError(f"lpgnas-lite: ops are distinct gnn operators ({', '.join(OPS)}), got {self.ops!r}")
         object.__setattr__(self, "ops", ops)
+        if self.bit_relaxation not in ("mixed", "gumbel"):
+            raise ArchscoutError(f"lpgnas-lite: bit_relaxation is mixed or gumbel, got {self.bit_relaxation!r}")
+        if not 0 < self.tau_min <= self.tau_max:
+            raise ArchscoutError(f"lpgnas-lite: temperatures need 0 < tau_min <= tau_max, got {self.tau_min!r}, "
+                                 f"{self.tau_max!r}")
         if self.link not in LINKS:
             raise ArchscoutError(f"lpgnas-lite: link must be one of the gnn space's trees ({', '.join(LINKS)}), "
                                  f"got {self.link!r}")
@@ -170,8 +178,9 @@ def _modules():
         layer's weights and every activation mixed over its quantised copies by the softmax of its bit logits."""
 
         def __init__(self, link: str, num_features: int, num_classes: int, bits: tuple, hidden: int, dropout: float,
-                     ops: tuple = OPS):
+                     ops: tuple = OPS, bit_mode: str = "mixed"):
             super().__init__()
+            self.bit_mode, self.tau = bit_mode, 1.0
             self.parents = [int(p) for p in link.split("-")]
             self.leaves = [v for v in range(1, 5) if v not in self.parents]
             self.op_names = tuple(ops)
@@ -192,12 +201,19 @@ def _modules():
             arch = {id(p) for p in self.arch_parameters()}
             return [p for p in self.parameters() if id(p) not in arch]
 
+        def _bit_weights(self, logits):
+            """The weights of the quantised copies: the softmax (``mixed``), or in training a hard Gumbel-softmax
+            sample (``gumbel``: one bit width per layer per step, straight-through gradients)."""
+            if self.bit_mode == "gumbel" and self.training:
+                return F.gumbel_softmax(logits, tau=self.tau, hard=True)
+            return F.softmax(logits, -1)
+
         def _mixed_weight(self, layer: int):
-            probs = F.softmax(self.alpha_wbits[layer], -1)
+            probs = self._bit_weights(self.alpha_wbits[layer])
             return lambda p: sum(w * fake_quantize(p, b) for w, b in zip(probs, self.bits))
 
         def _mixed_act(self, t, i: int):
-            probs = F.softmax(self.alpha_abits[i], -1)
+            probs = self._bit_weights(self.alpha_abits[i])
             return sum(w * fake_quantize(t, b) for w, b in zip(probs, self.bits))
 
         def forward(self, x, edge_index):
@@ -304,7 +320,7 @@ def search_graph_precision(task, config: GraphPrecisionConfig, seed: int = 0, pr
     _, Relaxed = _modules()
     x, edge_index, y = _graph(task)
     net = Relaxed(config.link, int(task.input_shape[0]), int(task.num_classes), config.bits, config.hidden,
-                  config.dropout, config.ops)
+                  config.dropout, config.ops, config.bit_relaxation)
     w_opt = torch.optim.Adam(net.weight_parameters(), lr=config.w_lr, weight_decay=config.w_wd)
     a_opt = torch.optim.Adam(net.arch_parameters(), lr=config.a_lr, betas=(0.5, 0.999), weight_decay=config.a_wd)
     train_idx = torch.as_tensor(np.flatnonzero(task.train_mask))
@@ -314,6 +330,7 @@ def search_graph_precision(task, config: GraphPrecisionConfig, seed: int = 0, pr
     t0 = time.perf_counter()
     net.train()
     for step in range(config.steps):
+        net.tau = config.tau_max - (config.tau_max - config.tau_min) * step / max(1, config.steps - 1)
         loss_a = F.cross_entropy(net(x, edge_index)[valid_idx], y[valid_idx])
         penalty = net.expected_size_bits() / scale
         a_opt.zero_grad(set_to_none=True)

@@ -7,6 +7,15 @@ KEPT = ("method", "config", "seed", "steps_run", "stopped_early_at", "seconds", 
         "collapsed", "parameter_free_edges", "history", "operations", "latency_table_ms", "selection")
 
 
+def _recorded(study, strategy) -> list:
+    """The trials ``strategy`` recorded in ``study`` already (a one-shot method records once)."""
+    return [t for t in study.trials() if (t.details or {}).get("recorded_by") == strategy.name]
+
+
+def _sayer(progress):
+    return print if progress is True else (progress if callable(progress) else None)
+
+
 def run_differentiable(study, strategy, progress=None) -> list:
     """Run ``strategy``'s method (a :class:`~archscout.strategy._oneshot._Differentiable`) on the study's task once;
     the derived cell is trained and scored by the study's evaluator and recorded as a trial. A study that has
@@ -14,12 +23,11 @@ def run_differentiable(study, strategy, progress=None) -> list:
     if not study.evaluator_spec.needs_task:
         raise ArchscoutError(f"{strategy.name} trains a relaxed network on a task; the {study.evaluator_spec.name} "
                              f"evaluator has none (use --evaluator train)")
-    done = [t for t in study.trials() if (t.details or {}).get("recorded_by") == strategy.name]
+    done, say = _recorded(study, strategy), _sayer(progress)
     if done:
         return done
     from .search import search_cell
 
-    say = print if progress is True else (progress if callable(progress) else None)
     result = search_cell(study.task, strategy.config, seed=study.seed, progress=say,
                          device=study.evaluator().torch_device())
     arch = study.space.architecture(result["cell"])
@@ -48,12 +56,11 @@ def run_graph_precision(study, strategy, progress=None) -> list:
     if study.evaluator_spec.name != "train":
         raise ArchscoutError(f"{strategy.name} trains a relaxed GNN on a graph task and then the derived one; use "
                              f"--evaluator train, not {study.evaluator_spec.name}")
-    done = [t for t in study.trials() if (t.details or {}).get("recorded_by") == strategy.name]
+    done, say = _recorded(study, strategy), _sayer(progress)
     if done:
         return done
     from .graph_precision import score_quantized, search_graph_precision
 
-    say = print if progress is True else (progress if callable(progress) else None)
     result = search_graph_precision(study.task, strategy.config, seed=study.seed, progress=say)
     arch = study.space.architecture(result["values"])
     details = {"graph_precision": {k: result[k] for k in GRAPH_KEPT}}

@@ -233,7 +233,7 @@ def search_cell(task, cfg: DifferentiableConfig, seed: int = 0, progress: Callab
             cell = net.derive()
             eig = dominant_eigenvalue(net, eig_x, eig_y)
             history.append({"step": step + 1, "loss": loss.item(), "probabilities": probs.tolist(), "cell": cell,
-                            "parameter_free_edges": sum(cell[f"e{k}"] in PARAMETER_FREE for k in range(len(ENDS))),
+                            "parameter_free_edges": parameter_free_edges(cell),
                             "eigenvalue": eig, "seconds": time.perf_counter() - t0,
                             **({"expected_latency_ms": expected_latency(net, latencies).item()}
                                if latencies is not None else {})})
@@ -262,13 +262,21 @@ def search_cell(task, cfg: DifferentiableConfig, seed: int = 0, progress: Callab
         chosen = selection["cell"]
     else:
         chosen = history[-1 - cfg.window]["cell"] if stopped_at is not None else history[-1]["cell"]
-    free = sum(chosen[f"e{k}"] in PARAMETER_FREE for k in range(len(ENDS)))
+    free = parameter_free_edges(chosen)
     return {"method": cfg.method, "config": cfg.as_dict(), "seed": seed, "cell": chosen,
             "steps_run": stopped_at or cfg.steps, "stopped_early_at": stopped_at, "seconds": seconds,
             "seconds_per_step": seconds / max(1, stopped_at or cfg.steps),
             "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0,
             "collapsed": free >= COLLAPSED_EDGES, "parameter_free_edges": free, "history": history,
             "operations": list(OPS), "latency_table_ms": latencies, "selection": selection}
+
+
+def parameter_free_edges(cell: dict) -> int:
+    """Edges of the cell as it computes (dead edges are ``none`` in its canonical form) without parameters: a cell
+    whose convolutions all sit on dead edges counts 6 of 6."""
+    from ...space.cell import canonical_ops
+    ops = canonical_ops(tuple(cell[f"e{k}"] for k in range(len(ENDS))))
+    return sum(op in PARAMETER_FREE for op in ops)
 
 
 def _accuracy(net: SearchNetwork, batches: list) -> float:
