@@ -86,10 +86,29 @@ def test_the_early_stop_fires_when_the_eigenvalue_grows_and_returns_the_earlier_
     assert not _grown(flat, cfg) and _grown(grown, cfg) and not _grown(grown[:3], cfg)
     values = iter([1.0, 1.0, 2.0, 2.0, 9.0, 9.0])
     monkeypatch.setattr("archscout.oneshot.differentiable.search.dominant_eigenvalue", lambda *a: next(values))
+    monkeypatch.setattr("archscout.oneshot.differentiable.search.parameter_free_edges", lambda cell: 0)
     result = search_cell(tiny, DifferentiableConfig(method="darts", guard=True, steps=30, check_every=3,
                                                     batch_size=16, channels=8, stages=2), seed=0)
     assert result["stopped_early_at"] == 12 and result["steps_run"] == 12
+    assert result["stop_reason"] == "eigenvalue"
     assert result["cell"] == result["history"][1]["cell"]  # the cell of `window` checks before the stop
+
+
+def test_the_guard_stops_when_the_cell_turns_parameter_free_and_keeps_the_last_healthy_cell(tiny, monkeypatch):
+    monkeypatch.setattr("archscout.oneshot.differentiable.search.dominant_eigenvalue", lambda *a: 1.0)
+    free = iter([2, 3, 5, 6, 6])
+    monkeypatch.setattr("archscout.oneshot.differentiable.search.parameter_free_edges", lambda cell: next(free))
+    cfg = DifferentiableConfig(method="darts", guard=True, steps=30, check_every=3, batch_size=16, channels=8,
+                               stages=2)
+    result = search_cell(tiny, cfg, seed=0)
+    assert result["stopped_early_at"] == 9 and result["stop_reason"] == "parameter-free"
+    assert result["cell"] == result["history"][1]["cell"]  # the latest with fewer than 4 parameter-free edges
+    free = iter([5, 6, 6, 6, 6])  # collapsed from the first check: nothing healthy to go back to
+    first = search_cell(tiny, cfg, seed=0)
+    assert first["stopped_early_at"] == 3 and first["cell"] == first["history"][0]["cell"]
+    unguarded = search_cell(tiny, DifferentiableConfig(method="darts", steps=6, check_every=3, batch_size=16,
+                                                       channels=8, stages=2), seed=0)
+    assert unguarded["stopped_early_at"] is None and unguarded["stop_reason"] is None
 
 
 def test_a_study_records_the_derived_cell_once_trained_and_retrained(tiny, tmp_path):

@@ -54,9 +54,13 @@ def section(study, trials, figure, esc, sink: dict | None = None) -> str:
                 f"{t.arch.describe()}, {d['parameter_free_edges']} of 6 edges parameter-free"]
         if d["collapsed"]:
             said.append("flagged: collapsed (mostly parameter-free operations)")
-        if d["stopped_early_at"]:
+        if d["stopped_early_at"] and d.get("stop_reason") == "parameter-free":
+            said.append(f"stopped early at step {d['stopped_early_at']} (the derived cell turned mostly "
+                        f"parameter-free); the latest cell that was not was kept")
+        elif d["stopped_early_at"]:
+            window = (d.get("config") or {}).get("window", 2)
             said.append(f"stopped early at step {d['stopped_early_at']} (the Hessian's dominant eigenvalue grew); "
-                        f"the cell derived two checks earlier was kept")
+                        f"the cell derived {window} checks earlier was kept")
         parts.append(f'<p class="muted">{esc("; ".join(said))}.</p>'
                      + figure(weights_figure(t), "The weight of each operation on each edge during the search, and "
                               "the dominant eigenvalue of the validation loss's Hessian with respect to the "

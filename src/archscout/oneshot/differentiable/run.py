@@ -3,8 +3,8 @@ from __future__ import annotations
 
 from ...errors import ArchscoutError, TrialFailed
 
-KEPT = ("method", "config", "seed", "steps_run", "stopped_early_at", "seconds", "seconds_per_step", "peak_rss_mb",
-        "collapsed", "parameter_free_edges", "history", "operations", "latency_table_ms", "selection")
+KEPT = ("method", "config", "seed", "steps_run", "stopped_early_at", "stop_reason", "seconds", "seconds_per_step",
+        "peak_rss_mb", "collapsed", "parameter_free_edges", "history", "operations", "latency_table_ms", "selection")
 
 
 def _recorded(study, strategy) -> list:
@@ -35,7 +35,8 @@ def run_differentiable(study, strategy, progress=None) -> list:
     if say:
         say(f"{strategy.name} derived {study.space.describe(arch)}"
             + (" (collapsed: mostly parameter-free operations)" if result["collapsed"] else "")
-            + (f", stopped early at step {result['stopped_early_at']}" if result["stopped_early_at"] else "")
+            + (f", stopped early at step {result['stopped_early_at']} ({result['stop_reason']})"
+               if result["stopped_early_at"] else "")
             + "; training it with the study's recipe")
     try:
         ev = study.evaluator().evaluate(arch, seed=study.seed)

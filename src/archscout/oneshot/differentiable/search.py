@@ -29,10 +29,12 @@ Collapse, measured and guarded: every ``check_every`` steps the search records t
 per edge (the report draws it), the derived cell, the share of edges whose strongest operation is
 parameter-free (``none``, ``skip``, ``avgpool3x3``) and the dominant eigenvalue of the Hessian of the
 validation loss with respect to ``alpha`` (exact: ``alpha`` has 30 entries). With ``guard`` the search
-stops early as DARTS-ES / RobustDARTS do, when the eigenvalue averaged over the last ``window`` checks
-has grown by more than 1 / ``es_ratio`` (0.75) against the average ``window`` checks before, and returns
-the cell derived at that earlier point; a derived cell that is mostly parameter-free (4 or more of the 6
-edges) is flagged in the result either way.
+stops early on either of two signs: as DARTS-ES / RobustDARTS do, when the eigenvalue averaged over the last
+``window`` checks has grown by more than 1 / ``es_ratio`` (0.75) against the average ``window`` checks before
+(it returns the cell derived ``window`` checks earlier), and in the spirit of DARTS+ (which stops when a cell
+holds two skip connections), when the derived cell as it computes is mostly parameter-free (4 or more of the 6
+edges, dead edges counting as ``none``; it returns the latest cell that was not). A derived cell that is mostly
+parameter-free is flagged in the result either way.
 """
 from __future__ import annotations
 
@@ -192,6 +194,7 @@ def search_cell(task, cfg: DifferentiableConfig, seed: int = 0, progress: Callab
     eig_x, eig_y = (torch.as_tensor(v) for v in a_stream.next())
     eig_x, eig_y = eig_x.to(device), eig_y.to(device)
     stopped_at = None
+    stop_reason = None
     latencies = op_latencies(net, shape) if mode == "binary" else None
     t0 = time.perf_counter()
     net.train()
@@ -240,9 +243,12 @@ def search_cell(task, cfg: DifferentiableConfig, seed: int = 0, progress: Callab
             if progress is not None:
                 progress(f"{cfg.method} step {step + 1}/{cfg.steps}  loss {loss.item():.3f}  eigenvalue {eig:.4g}  "
                          f"cell {' '.join(cell[f'e{k}'] for k in range(len(ENDS)))}")
-            if cfg.guard and _grown(history, cfg):
-                stopped_at = step + 1
-                break
+            if cfg.guard:
+                stop_reason = "eigenvalue" if _grown(history, cfg) else (
+                    "parameter-free" if history[-1]["parameter_free_edges"] >= COLLAPSED_EDGES else None)
+                if stop_reason:
+                    stopped_at = step + 1
+                    break
     selection = None
     if cfg.selection == "perturbation":
         batches = [tuple(t.to(device) for t in a_stream.next()) for _ in range(PERTURBATION_BATCHES)]
@@ -261,10 +267,11 @@ def search_cell(task, cfg: DifferentiableConfig, seed: int = 0, progress: Callab
     if selection is not None:
         chosen = selection["cell"]
     else:
-        chosen = history[-1 - cfg.window]["cell"] if stopped_at is not None else history[-1]["cell"]
+        chosen = _kept(history, cfg, stop_reason)
     free = parameter_free_edges(chosen)
     return {"method": cfg.method, "config": cfg.as_dict(), "seed": seed, "cell": chosen,
-            "steps_run": stopped_at or cfg.steps, "stopped_early_at": stopped_at, "seconds": seconds,
+            "steps_run": stopped_at or cfg.steps, "stopped_early_at": stopped_at, "stop_reason": stop_reason,
+            "seconds": seconds,
             "seconds_per_step": seconds / max(1, stopped_at or cfg.steps),
             "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0,
             "collapsed": free >= COLLAPSED_EDGES, "parameter_free_edges": free, "history": history,
@@ -315,6 +322,17 @@ def perturbation_select(net: SearchNetwork, batches: list, weight_step: Callable
     cell = net.derive()
     net.fixed = {}
     return {"cell": cell, "edges": steps}
+
+
+def _kept(history: list[dict], cfg: DifferentiableConfig, stop_reason: str | None) -> dict:
+    """The cell a search returns: the last one; after an eigenvalue stop the one ``window`` checks earlier
+    (DARTS-ES); after a parameter-free stop the latest one that was not (DARTS+), or the first when none was."""
+    if stop_reason == "eigenvalue":
+        return history[-1 - cfg.window]["cell"]
+    if stop_reason == "parameter-free":
+        healthy = [h for h in history if h["parameter_free_edges"] < COLLAPSED_EDGES]
+        return (healthy[-1] if healthy else history[0])["cell"]
+    return history[-1]["cell"]
 
 
 def _grown(history: list[dict], cfg: DifferentiableConfig) -> bool:
