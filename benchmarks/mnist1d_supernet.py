@@ -14,6 +14,9 @@ machine, 2 PyTorch threads):
   trials are reduced to their (accuracy, parameters) front here). Also the INT8 validation accuracy of the front
   members with the shared weights (ONNX Runtime static quantization of the extracted network) against their fp32
   accuracy (target within 0.5 points).
+* ``--stage noise`` (after ``check``): the same sub-networks trained alone again with the next seed: Kendall τ
+  between the two stand-alone runs (the ceiling one noisy stand-alone run allows), and of the inherited scores
+  against the second run and against the mean of both.
 * ``--stage check``: ``archscout supernet check`` on the file the first stage wrote: ``--check-samples`` (30)
   sub-networks spanning the size range trained alone for ``--check-steps`` (1,500) steps; Kendall τ and Spearman ρ
   between inherited and stand-alone validation accuracy (target τ >= 0.7) and the gaps of the largest, a middle and
@@ -23,6 +26,7 @@ Commands::
 
     .venv/bin/python benchmarks/mnist1d_supernet.py --stage end-to-end --seed 0
     .venv/bin/python benchmarks/mnist1d_supernet.py --stage check --seed 0
+    .venv/bin/python benchmarks/mnist1d_supernet.py --stage noise --seed 0
     # smoke: --train-time 20s --candidates 20 --final-steps 50 --final-seeds 1 --check-samples 3 --check-steps 20
     #        --out-dir /tmp/sn-smoke
 """
@@ -176,9 +180,49 @@ def check(args, supernet_path: str) -> dict:
     return result
 
 
+def noise(args, result: dict) -> dict:
+    """The stand-alone side's own noise: the check's sub-networks trained alone again with another seed; Kendall τ
+    between the two stand-alone runs (what τ a perfect ranker could reach against one noisy run) and of the
+    inherited scores against the second run and against the mean of both."""
+    import torch
+
+    from archscout.evaluate.training import TrainConfig, fit, predict, scores
+    from archscout.oneshot.supernet.check import kendall_tau
+    from archscout.oneshot.supernet.store import load_supernet
+    from archscout.tasks import get_task
+
+    torch.set_num_threads(2)
+    check = result.get("check")
+    if not check:
+        raise SystemExit("run --stage check first: the noise stage retrains its sub-networks")
+    net, _ = load_supernet(os.path.join(args.out_dir, "ignored", f"mnist1d-{args.method}-s{args.seed}.supernet"))
+    task = get_task("mnist1d")
+    space = net.spec.space()
+    train = TrainConfig(steps=check["train"]["steps"])
+    seed = check["seed"] + 1
+    again = []
+    t0 = time.monotonic()
+    for i, row in enumerate(check["rows"]):
+        torch.manual_seed(seed)
+        model = space.build(space.architecture(row["values"]), net.input_shape, net.num_classes)
+        fit(model, task.train, train, seed=seed, kind=task.kind)
+        acc = scores(predict(model, task.valid), task.valid.y, task.kind, task.preprocessing)["accuracy"]
+        again.append(float(acc))
+        print(f"{i + 1}/{len(check['rows'])}  {row['params']:>9,} params  alone seed {check['seed']} "
+              f"{row['alone']:.4f}  seed {seed} {acc:.4f}")
+    inh = [r["inherited"] for r in check["rows"]]
+    first = [r["alone"] for r in check["rows"]]
+    mean = [(a + b) / 2 for a, b in zip(first, again)]
+    return {"seed": seed, "alone_again": again, "wall_seconds": round(time.monotonic() - t0, 1),
+            "kendall_tau_alone_vs_alone": kendall_tau(first, again),
+            "kendall_tau_inherited_vs_alone_again": kendall_tau(inh, again),
+            "kendall_tau_inherited_vs_alone_mean": kendall_tau(inh, mean),
+            "mean_abs_seed_difference_points": 100 * sum(abs(a - b) for a, b in zip(first, again)) / len(again)}
+
+
 def main(argv=None) -> None:
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    p.add_argument("--stage", choices=["end-to-end", "check"], required=True)
+    p.add_argument("--stage", choices=["end-to-end", "check", "noise"], required=True)
     p.add_argument("--method", default="bignas", choices=["bignas", "ofa", "spos"])
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--train-time", default="12m")
@@ -197,8 +241,10 @@ def main(argv=None) -> None:
     result = load_json(out_json)
     if args.stage == "end-to-end":
         result["end_to_end"] = end_to_end(args, out_json, supernet_path)
-    else:
+    elif args.stage == "check":
         result["check"] = check(args, supernet_path)
+    else:
+        result["noise"] = noise(args, result)
     result["machine"] = f"{platform.node()} ({os.cpu_count()} cores), Python {platform.python_version()}"
     result.setdefault("commands", {})[args.stage] = "python benchmarks/mnist1d_supernet.py " + " ".join(
         argv if argv is not None else sys.argv[1:])
