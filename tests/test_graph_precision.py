@@ -195,3 +195,17 @@ def test_a_gumbel_search_runs_and_anneals(graph):
     cfg = GraphPrecisionConfig(steps=4, bits=(4, 32), ops=("gcn", "fc"), bit_relaxation="gumbel", **SMALL)
     r = search_graph_precision(graph, cfg, seed=0)
     assert r["config"]["bit_relaxation"] == "gumbel" and set(r["weight_bits"]) == set(LAYERS)
+
+
+def test_a_failing_quantised_training_keeps_the_fp32_result(graph, tmp_path, monkeypatch):
+    from archscout.errors import TrialFailed
+
+    def diverge(*a, **k):
+        raise TrialFailed("training diverged: loss became nan at step 3 of 10")
+
+    monkeypatch.setattr("archscout.oneshot.differentiable.graph_precision.score_quantized", diverge)
+    study = Study("lp", space="gnn", task=graph, strategy="lpgnas-lite", storage=f"sqlite:///{tmp_path}/s.db",
+                  strategy_options={"steps": 2, "bits": "4,8"}, train={"steps": 5})
+    [t] = study.search()
+    assert t.status == "complete" and "accuracy" in t.metrics and "accuracy@mixed" not in t.metrics
+    assert "diverged" in t.details["graph_precision"]["quantized_error"]

@@ -85,6 +85,23 @@ class Reduction(nn.Module):
         return self.b(self.a(x)) + self.skip(x)
 
 
+def skeleton(in_shape: tuple, num_classes: int, channels: int, stages: int, cells: int, make_cell):
+    """The macro skeleton around the cells: stem (conv 3, BN), ``stages`` stages of ``cells`` cells made by
+    ``make_cell(channels, dims)`` with a reduction (channels doubled) between stages, the tail (BN, ReLU) and the
+    classifier. Returns (stem, body modules, tail, classifier); the discrete network and the search network share it."""
+    dims = len(in_shape) - 1
+    conv, bn = _conv(dims), _bn(dims)
+    stem = nn.Sequential(conv(in_shape[0], channels, 3, padding=1, bias=False), bn(channels))
+    body: list[nn.Module] = []
+    c = channels
+    for s in range(stages):
+        if s > 0:
+            body.append(Reduction(c, 2 * c, dims))
+            c *= 2
+        body += [make_cell(c, dims) for _ in range(cells)]
+    return stem, body, nn.Sequential(bn(c), nn.ReLU()), nn.Linear(c, num_classes)
+
+
 class CellNetwork(nn.Module):
     """Stem, ``stages`` stages of ``cells`` cells with a reduction between stages, then BN, ReLU, GAP, linear."""
 
@@ -92,19 +109,9 @@ class CellNetwork(nn.Module):
                  cells: int = 1):
         super().__init__()
         self.in_shape = tuple(in_shape)
-        dims = len(in_shape) - 1
-        conv, bn = _conv(dims), _bn(dims)
-        self.stem = nn.Sequential(conv(in_shape[0], channels, 3, padding=1, bias=False), bn(channels))
-        body: list[nn.Module] = []
-        c = channels
-        for s in range(stages):
-            if s > 0:
-                body.append(Reduction(c, 2 * c, dims))
-                c *= 2
-            body += [Cell(ops, c, dims) for _ in range(cells)]
+        self.stem, body, self.tail, self.classifier = skeleton(
+            self.in_shape, num_classes, channels, stages, cells, lambda c, dims: Cell(ops, c, dims))
         self.body = nn.Sequential(*body)
-        self.tail = nn.Sequential(bn(c), nn.ReLU())
-        self.classifier = nn.Linear(c, num_classes)
 
     def forward(self, x):
         x = x.reshape((x.shape[0],) + self.in_shape)

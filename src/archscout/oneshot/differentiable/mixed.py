@@ -26,7 +26,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from ...space.cell import ENDS, OPS
-from ...space.cellnet import Reduction, edge_op
+from ...space.cellnet import edge_op, skeleton
 
 MODES = ("softmax", "gumbel", "partial", "binary")
 PARAMETER_FREE = ("none", "skip", "avgpool3x3")
@@ -92,20 +92,10 @@ class SearchNetwork(nn.Module):
             raise ValueError(f"unknown relaxation {mode!r}; known: {', '.join(MODES)}")
         self.in_shape = tuple(int(s) for s in in_shape)
         self.mode, self.tau = mode, tau
-        dims = len(self.in_shape) - 1
-        conv = nn.Conv1d if dims == 1 else nn.Conv2d
-        bn = nn.BatchNorm1d if dims == 1 else nn.BatchNorm2d
-        self.stem = nn.Sequential(conv(self.in_shape[0], channels, 3, padding=1, bias=False), bn(channels))
-        body: list[nn.Module] = []
-        c = channels
-        for s in range(stages):
-            if s > 0:
-                body.append(Reduction(c, 2 * c, dims))
-                c *= 2
-            body += [MixedCell(c, dims, partial_k if mode == "partial" else 1) for _ in range(cells)]
+        k = partial_k if mode == "partial" else 1
+        self.stem, body, self.tail, self.classifier = skeleton(
+            self.in_shape, num_classes, channels, stages, cells, lambda c, dims: MixedCell(c, dims, k))
         self.body = nn.ModuleList(body)
-        self.tail = nn.Sequential(bn(c), nn.ReLU())
-        self.classifier = nn.Linear(c, num_classes)
         self.alpha = nn.Parameter(1e-3 * torch.randn(len(ENDS), len(OPS)))
         self.beta = nn.Parameter(1e-3 * torch.randn(len(ENDS))) if mode == "partial" else None
         self.fixed: dict[int, int] = {}  # perturbation-based selection: edges already decided

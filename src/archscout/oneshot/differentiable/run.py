@@ -74,11 +74,14 @@ def run_graph_precision(study, strategy, progress=None) -> list:
     evaluator = study.evaluator()
     try:
         ev = evaluator.evaluate(arch, seed=study.seed)
-        config = evaluator.with_recipe(evaluator.config_at(None), arch)
-        q = score_quantized(study.task, result, config, seed=study.seed)
     except TrialFailed as e:
         return [study.record(arch, {}, details=details, status="failed", error=str(e), source=strategy.name)]
-    metrics = {**ev.metrics, "accuracy@mixed": q["accuracy"], "loss@mixed": q["loss"],
-               "size_bytes@mixed": q["size_bytes"]}
-    details["graph_precision"]["quantized"] = q
+    metrics = dict(ev.metrics)
+    try:  # the fp32 result is kept whatever happens to the quantised one
+        q = score_quantized(study.task, result, evaluator.with_recipe(evaluator.config_at(None), arch),
+                            seed=study.seed)
+        metrics.update({"accuracy@mixed": q["accuracy"], "loss@mixed": q["loss"], "size_bytes@mixed": q["size_bytes"]})
+        details["graph_precision"]["quantized"] = q
+    except TrialFailed as e:
+        details["graph_precision"]["quantized_error"] = str(e)
     return [study.record(arch, metrics, details={**ev.details, **details}, source=strategy.name)]
