@@ -4,7 +4,7 @@
     .venv/bin/python benchmarks/mnist1d_search.py --strategy random --time-budget 30m --top-k 1
     .venv/bin/python benchmarks/mnist1d_search.py --baseline
 
-Writes benchmarks/results/mnist1d-STRATEGY-sSEED.json (or mnist1d-baseline.json); docs/benchmarks.md
+Writes benchmarks/results/mnist1d-STRATEGY-sSEED.json (or mnist1d-baseline.json); docs/benchmarks/mnist1d-search.md
 quotes those files. The study is stored in benchmarks/results/mnist1d.db, so an interrupted
 run resumes where it stopped.
 """

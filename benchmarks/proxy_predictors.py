@@ -33,7 +33,7 @@ VOTES = {"vote synflow+jacov+snip": ("synflow", "jacov", "snip"), "vote nwot+jac
 
 
 def vote_scores(records, names) -> np.ndarray:
-    from archscout.guide import vote
+    from archscout.study.guide import vote
     return vote([r["proxies"] for r in records], list(names))
 
 

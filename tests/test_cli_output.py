@@ -1,7 +1,7 @@
 """What the command line prints and how it exits (issue #17): a search in which no trial completed (exit 1, no
 export hint), --no-progress (the bar hidden, never the trial lines), databases on read-only media (read by
 show, list, best, front, report; refused for writes), studies of custom spaces opened with --space
-module:attr or path/to/file.py:attr, and the import-by-reference helper (archscout.importing).
+module:attr or path/to/file.py:attr, and the import-by-reference helper (archscout.registry.references).
 
 Commands run in-process (archscout.cli.main), as tests/test_bad_input.py does; the new error messages are
 the rows of docs/bad-input.md that name this file."""
@@ -18,7 +18,7 @@ import tempfile
 import pytest
 
 from archscout import ArchscoutError
-from archscout.importing import load_reference, module_name_for, reference_of
+from archscout.registry import load_reference, module_name_for, reference_of
 from archscout.storage import Storage, read_only_reason
 from test_bad_input import cli  # the command line in-process: (exit code, stdout, stderr)
 from test_storage import V1_TABLES as V1_SCHEMA  # the schema as version 1 wrote it
@@ -144,7 +144,7 @@ def test_no_progress_prints_the_final_retraining_lines(capsys):
 
 
 def test_the_progress_callback_prints_lines(capsys):
-    from archscout.report.progress import make_reporter, print_lines
+    from archscout.study.progress import make_reporter, print_lines
 
     reporter = make_reporter(print_lines, 3, None)
     reporter.note("a note [with brackets]")
@@ -352,7 +352,7 @@ def test_threads_option_refuses_a_bad_count_before_anything_is_stored(capsys, tm
     assert code == 2 and "Invalid value for '--threads'" in err and "Traceback" not in err
 
 
-# -- archscout.importing -----------------------------------------------------------------------------
+# -- archscout.registry.references -----------------------------------------------------------------------------
 
 @pytest.mark.parametrize("text,phrase", [
     ("nocolon", "expected module:attr or path/to/file.py:attr"),
@@ -394,7 +394,7 @@ def test_load_reference_of_modules_and_files(tmp_path, spaces_file, monkeypatch)
 
 
 def test_reference_of_round_trips_importable_top_level_objects(spaces_file):
-    from archscout.importing import load_file
+    from archscout.registry import load_file
 
     assert reference_of(shutil.copyfile) == "shutil:copyfile"
     assert load_reference(reference_of(shutil.copyfile), "x") is shutil.copyfile

@@ -174,7 +174,7 @@ def test_study_searches_and_retrains_on_mnist1d_knn(tmp_path, knn):
 
 
 def test_a_graph_network_that_onnx_cannot_express_is_reported_not_raised(tmp_path, monkeypatch):
-    from archscout.export import _graph_onnx
+    from archscout.export.formats import graph_onnx
 
     task = from_graph_files(str(write_graph(tmp_path / "ring")))
     model = get_space("gnn").sample(0).build(task.input_shape, task.num_classes).eval()
@@ -184,7 +184,7 @@ def test_a_graph_network_that_onnx_cannot_express_is_reported_not_raised(tmp_pat
         raise RuntimeError("no symbolic function for this operator")
 
     monkeypatch.setattr(torch.onnx, "export", refuse)
-    out = _graph_onnx(model, task, str(tmp_path / "m.onnx"))
+    out = graph_onnx(model, task, str(tmp_path / "m.onnx"))
     assert out == {"onnx_max_abs_diff": None, "onnx_error": "RuntimeError: no symbolic function for this operator"}
     assert not (tmp_path / "m.onnx").exists()
 

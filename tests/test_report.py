@@ -432,7 +432,7 @@ def test_studies_without_results_running_or_minimising_only_are_shown(tmp_path):
         status, _, page = board.route(f"/study/{name}")[:3]
         assert status == 200, (name, page)
     status, _, page = board.route("/study/custom")[:3]
-    assert status == 409 and "custom space" in page and "study.report()" in page
+    assert status == 409 and "custom space" in page and "archscout.write_report(study)" in page
     assert board.route("/study/fastest/trial/6")[0] == 200  # the running one
 
 

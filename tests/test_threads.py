@@ -160,7 +160,7 @@ def test_pool_workers_evaluate_with_the_given_threads(tmp_path, no_openmp_wait):
     worker (not this process); the evaluator comes from a file loaded by reference, which the workers load
     before they unpickle it."""
     from archscout.evaluate import EVALUATORS
-    from archscout.importing import load_reference
+    from archscout.registry import load_reference
 
     (tmp_path / "probe.py").write_text(PROBE)
     load_reference(f"{tmp_path}/probe.py:ThreadsProbe", "evaluator")
@@ -218,7 +218,7 @@ def test_ray_tasks_run_with_the_given_threads(tmp_path, no_openmp_wait):
     and the evaluator defined in a file loaded by reference was shipped to the workers by value."""
     pytest.importorskip("ray")
     from archscout.evaluate import EVALUATORS
-    from archscout.importing import load_reference
+    from archscout.registry import load_reference
 
     (tmp_path / "probe_ray.py").write_text(PROBE.replace('"threads-probe"', '"threads-probe-ray"'))
     load_reference(f"{tmp_path}/probe_ray.py:ThreadsProbe", "evaluator")

@@ -28,7 +28,7 @@ from archscout.evaluate.predictors import (
     proxy_matrix,
 )
 from archscout.evaluate.proxies import PROXIES, describe_proxy, proxy_batch
-from archscout.guide import vote
+from archscout.study.guide import vote
 from archscout.metrics import Constraint, check_metric, direction, parse_objectives
 from archscout.space import Architecture, get_space
 from archscout.storage import Storage

@@ -8,14 +8,16 @@ Public API::
     study.best().export("model/", formats=["onnx", "torchscript", "state"])  # or `archscout export`
     model = asc.load("model/")              # the nn.Module with its weights (load_model: the same)
     again = asc.Study.load("mnist1d-small")  # reopen a stored study
+    asc.write_report(study)                 # the HTML report (or `archscout report`)
     df = study.trials_dataframe()           # pandas; asc.plots.front(study) etc. return matplotlib figures
 """
-from . import plots, spaces, strategies, tasks
+from . import oneshot, plots, spaces, strategies, tasks  # oneshot: registers its evaluator, spaces, strategies
 from .errors import ArchscoutError, TrialFailed
 from .evaluate import TrainingEvaluator
 from .evaluate.user import Context, evaluator
-from .evaluate.training import TrainConfig
+from .recipe import TrainConfig
 from .export import load, load_model
+from .report import write_report
 from .metrics import METRICS, Constraint
 from .space import Architecture, Block, Choice, Integer, Repeat, Space
 from .storage import Storage
@@ -24,4 +26,4 @@ from .study import Study, Trial
 __version__ = "0.1.0"
 __all__ = ["Study", "Trial", "evaluator", "Context", "Space", "Choice", "Integer", "Repeat", "Block", "Architecture", "TrainConfig",
            "TrainingEvaluator", "Storage", "Constraint", "METRICS", "ArchscoutError", "TrialFailed", "load",
-           "load_model", "spaces", "tasks", "strategies", "plots"]
+           "load_model", "write_report", "oneshot", "spaces", "tasks", "strategies", "plots"]

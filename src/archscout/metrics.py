@@ -7,6 +7,11 @@ import re
 from dataclasses import dataclass
 
 from .errors import ArchscoutError, unknown_name
+from .registry import Registry
+
+# Zero-cost proxies by name, declared here so that a metric name can be checked (``proxy@NAME``); the proxies
+# themselves register in :mod:`archscout.evaluate.proxies`.
+PROXY_FUNCTIONS: Registry = Registry("proxy")
 
 # name -> direction ("max" is better when larger)
 METRICS: dict[str, str] = {
@@ -88,13 +93,12 @@ def check_metric(metric: str) -> str:
         raise unknown_name("metric", metric, [m if m != "proxy" else "proxy@NAME" for m in METRICS])
     if "@" not in metric:
         if base == "proxy":
-            from .evaluate.proxies import PROXIES
-            raise ArchscoutError(f"name the proxy: proxy@NAME, with NAME one of {', '.join(PROXIES)}")
+            names = ", ".join(PROXY_FUNCTIONS.names(sort=False))
+            raise ArchscoutError(f"name the proxy: proxy@NAME, with NAME one of {names}")
         return "size_bytes@fp32" if base == "size_bytes" else metric
     qualifier = metric.split("@", 1)[1]
     if base == "proxy":
-        from .evaluate.proxies import check_proxy
-        check_proxy(qualifier)
+        PROXY_FUNCTIONS.canonical(qualifier)
         return metric
     if base == "accuracy" and qualifier == "int8":
         return metric
@@ -211,3 +215,22 @@ class Constraint:
 
     def __str__(self) -> str:
         return f"{self.metric} {self.op} {self.bound:g}"
+
+
+PERCENT = ("accuracy", "test_accuracy", "predicted_accuracy")  # fractions, shown in %
+HEADLINES = ("test_accuracy", "test_r2")  # what a final retraining is summed up by: classification, regression
+
+
+def final_headline(final: dict) -> str | None:
+    """The test metric a final retraining summary leads with (test_accuracy, or test_r2 for a regression)."""
+    final = final or {}
+    known = next((m for m in HEADLINES if f"{m}_mean" in final), None)
+    return known or next((k[:-5] for k in final if k.startswith("test_") and k.endswith("_mean")), None)
+
+
+def final_key(final: dict) -> float:
+    """A retrained trial's headline test mean, for ordering (higher is better)."""
+    metric = final_headline(final)
+    if not metric:
+        return float("-inf")
+    return -final[metric + "_mean"] if METRICS.get(metric) == "min" else final[metric + "_mean"]

@@ -38,7 +38,7 @@ def short_openmp_spin() -> None:
     environment says how OpenMP waits (:func:`archscout.execute.openmp_wait_env`). OpenMP reads it once, when
     torch is imported, which the command line does only inside a command, after this. With OpenMP's default,
     threads that wait for a descheduled partner spin for a few milliseconds each time: on a busy machine a search
-    stalled (see docs/benchmarks.md, "Threads under load")."""
+    stalled (see docs/benchmarks/threads-under-load.md)."""
     from ..execute._base import openmp_wait_env
 
     os.environ.update(openmp_wait_env())

@@ -78,7 +78,7 @@ def load_config(ctx, param, path):
     options given on the command line win."""
     if path is None:
         return None
-    from ..config import read_search_config
+    from .config import read_search_config
 
     params = {p.name: p for p in ctx.command.params if p.name not in ("config",)}
     values = read_search_config(path, set(params))

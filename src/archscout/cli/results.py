@@ -26,7 +26,7 @@ def resolve_space(text: str | None, option: str = "--space"):
 
     if ":" not in text:
         return get_space(text.strip())
-    from ..importing import load_reference
+    from ..registry import load_reference
 
     obj = load_reference(text, option)
     if not isinstance(obj, Space) and callable(obj):

@@ -7,7 +7,7 @@ import click
 from click.core import ParameterSource
 
 from ..errors import ArchscoutError
-from ..report.progress import print_lines
+from ..study.progress import print_lines
 from .common import KeyValue, echo, load_config, print_board, print_front, storage_option
 
 

@@ -31,7 +31,7 @@ from ..registry import Registry
 
 if TYPE_CHECKING:
     from ..space import Architecture
-    from .training import TrainConfig
+    from ..recipe import TrainConfig
 
 
 class Infeasible(TrialFailed):
@@ -222,94 +222,3 @@ class Evaluator(ABC):
 
 
 EVALUATORS: Registry[type[Evaluator]] = Registry("evaluator")
-
-
-def _is_reference(text: str) -> bool:
-    """``module.path:attr`` or ``path/to/file.py:attr`` (a user's evaluator), not a registered ``NAME:OPTIONS``."""
-    where, sep, attr = text.rpartition(":")
-    if not sep or not attr.isidentifier():
-        return False
-    return where.endswith(".py") or all(p.isidentifier() for p in where.split("."))
-
-
-@dataclass(frozen=True, eq=False)
-class EvaluatorSpec:
-    """A registered evaluator with its options, as a study stores it (``text``) and asks about it.
-
-    It equals its text (``study.evaluator_spec == "train"``), so code written when a study held the
-    spec as a string keeps working."""
-
-    cls: type[Evaluator]
-    options: str = ""
-
-    @classmethod
-    def parse(cls, text: "str | EvaluatorSpec", *, load: bool = True) -> "EvaluatorSpec":
-        """From ``NAME`` or ``NAME:OPTIONS``; unknown names list the registered ones."""
-        if isinstance(text, EvaluatorSpec):
-            return text
-        if isinstance(text, type) and issubclass(text, Evaluator):
-            return cls(text, "")
-        if callable(text) and hasattr(text, "__archscout_evaluator__"):  # a declared function given as an object
-            from .user import reference_for
-            text = f"python:{reference_for(text)}"
-        if not isinstance(text, str):
-            raise ArchscoutError(f"an evaluator is named by a string, got {text!r}")
-        name, _, options = text.partition(":")
-        if name not in EVALUATORS and _is_reference(text):  # a user's function: module:attr or file.py:attr
-            name, options = "python", text
-        evaluator = EVALUATORS.get(name)
-        return cls(evaluator, evaluator.parse_options(options, load=load))
-
-    @property
-    def name(self) -> str:
-        return self.cls.name
-
-    @property
-    def text(self) -> str:
-        return self.name + (f":{self.options}" if self.options else "")
-
-    def __str__(self) -> str:
-        return self.text
-
-    def __eq__(self, other: object) -> bool:
-        if isinstance(other, EvaluatorSpec):
-            return self.text == other.text
-        return isinstance(other, str) and self.text == other
-
-    def __hash__(self) -> int:
-        return hash(self.text)
-
-    @property
-    def needs_task(self) -> bool:
-        return self.cls.takes_task(self.options)
-
-    @property
-    def trains(self) -> bool:
-        return self.cls.does_train(self.options)
-
-    def measured(self) -> tuple[str, ...]:
-        return self.cls.measured(self.options)
-
-    def can_measure(self, metric: str) -> bool:
-        return self.cls.can_measure(metric, self.options)
-
-    def required_space(self) -> str | None:
-        return self.cls.required_space(self.options)
-
-    def source_fingerprint(self) -> str | None:
-        return self.cls.source_fingerprint(self.options)
-
-    def check_space(self, space) -> None:
-        self.cls.check_space(self.options, space)
-
-    def searched_space(self, space):
-        return self.cls.searched_space(self.options, space)
-
-    def default_objective(self) -> str:
-        return self.cls.default_objective(self.options)
-
-    def budget(self, train: "TrainConfig") -> str:
-        return self.cls.budget(self.options, train)
-
-    def create(self, *, task=None, train=None, latency=None, metrics: tuple | list = ()) -> Evaluator:
-        return self.cls.create(self.options, task=task, train=train, latency=latency, metrics=metrics)

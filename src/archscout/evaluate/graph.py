@@ -20,7 +20,7 @@ from ..tasks import GraphTask
 from .base import Evaluation
 from .measure import LatencyConfig
 from .train_evaluator import TrainingEvaluator
-from .training import TrainConfig, _optimizer, _schedule, optimisation_step
+from .training import TrainConfig, make_optimizer, make_schedule, optimisation_step
 
 FLOPS_NOTE = ("torch.utils.flop_counter on one full-graph forward: dense layers (linear maps, matmuls) only; "
               "message passing over the edges (gather / scatter) is not counted")
@@ -38,8 +38,8 @@ def train_graph(model, x, edge_index, y, mask, cfg: TrainConfig, seed: int = 0, 
 
     torch.manual_seed(seed)
     total = _steps(cfg)
-    opt = _optimizer(model, cfg)
-    sched = _schedule(opt, cfg, total)
+    opt = make_optimizer(model, cfg)
+    sched = make_schedule(opt, cfg, total)
     idx = torch.as_tensor(np.flatnonzero(mask))
     target = y[idx]
     model.train()
@@ -160,3 +160,6 @@ class GraphTrainingEvaluator(TrainingEvaluator):
                    "params": count_params(model), "latency_ms": lat["median_ms"]}
         details = {"latency": lat, "train": {"steps": stats["steps"], "full_batch": True, **train_config.as_dict()}}
         return Evaluation(metrics, details), buf.getvalue()
+
+
+TrainingEvaluator.add_variant(GraphTask, GraphTrainingEvaluator)

@@ -29,7 +29,7 @@ from typing import Callable
 
 from ..cost import count_flops, count_params
 from ..errors import ArchscoutError
-from ..registry import Registry
+from ..metrics import PROXY_FUNCTIONS
 
 # Keeps logarithms of (near-)zero eigenvalues and correlations finite; the value Mellor et al. and
 # Lopes et al. use.
@@ -416,7 +416,6 @@ def flops(net, inputs, targets, loss, mask) -> float:
 
 
 # every proxy is registered under its function's name, in the order tables and score_all list them
-PROXY_FUNCTIONS: Registry[Callable] = Registry("proxy")
 for _proxy in (synflow, snip, grasp, fisher, grad_norm, jacov, nwot, zen, epe_nas, grad_sign, l2_norm, plain, params,
                flops):
     PROXY_FUNCTIONS.register(_proxy.__name__, _proxy)

@@ -25,6 +25,7 @@ class TrainingEvaluator(NetworkEvaluator):
     """
 
     name = "train"
+    variants: ClassVar[list[tuple[type, type]]] = []  # (task type, evaluator subclass): see add_variant
     measures: ClassVar[tuple[str, ...]] = ("accuracy", "loss", "params", "flops", "size_bytes@fp32", "latency_ms",
                                            "train_seconds", "train_loss", "balanced_accuracy", "f1_macro", "auroc",
                                            "log_loss")
@@ -56,11 +57,13 @@ class TrainingEvaluator(NetworkEvaluator):
     @classmethod
     def create(cls, options: str = "", *, task=None, train: TrainConfig | None = None,
                latency: LatencyConfig | None = None, metrics: tuple | list = ()) -> NetworkEvaluator:
-        from ..tasks import GraphTask
-        if isinstance(task, GraphTask):
-            from .graph import GraphTrainingEvaluator
-            return GraphTrainingEvaluator(task, train, latency, metrics)
-        return cls(task, train, latency, metrics)
+        variant = next((v for kind, v in cls.variants if isinstance(task, kind)), cls)
+        return variant(task, train, latency, metrics)
+
+    @classmethod
+    def add_variant(cls, task_type: type, evaluator: type["TrainingEvaluator"]) -> None:
+        """Train tasks of ``task_type`` with ``evaluator`` (a subclass): how the graph trainer plugs in."""
+        cls.variants.append((task_type, evaluator))
 
     @property
     def budget_key(self) -> str:
@@ -98,7 +101,7 @@ class TrainingEvaluator(NetworkEvaluator):
 
         ``cost_check(metrics) -> reason | None`` is called after the cost metrics are measured;
         a reason stops the evaluation before training (TrialFailed carries the partial metrics).
-        ``guard`` (a :class:`~archscout.evaluate.runner.Guard`) enforces per-trial limits during training.
+        ``guard`` (a :class:`~archscout.execute.trial.Guard`) enforces per-trial limits during training.
         ``fidelity``: ``{"steps": N}`` or ``{"epochs": E}`` instead of the study's training budget.
         """
         config = self.with_recipe(self.config_at(fidelity), arch)

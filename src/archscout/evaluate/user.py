@@ -151,7 +151,7 @@ _SESSION: dict[str, Callable] = {}
 def reference_for(fn: Callable) -> str:
     """The reference a study stores for a declared function given as an object: ``module:attr`` when importing
     finds it again, else ``<session>:NAME``, usable in this process only (the local executor)."""
-    from ..importing import reference_of
+    from ..registry import reference_of
     reference = reference_of(fn)
     if reference is not None:
         return reference
@@ -162,7 +162,7 @@ def reference_for(fn: Callable) -> str:
 
 def load_target(reference: str):
     """The function or Evaluator class a reference names, checked: a declared function or an Evaluator subclass."""
-    from ..importing import load_reference
+    from ..registry import load_reference
     if reference.startswith(SESSION + ":"):
         if reference not in _SESSION:
             raise ArchscoutError(f"evaluator {reference.partition(':')[2]} was defined in an interactive session or "

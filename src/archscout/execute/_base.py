@@ -7,14 +7,14 @@ import sys
 from typing import Iterator
 
 from ..errors import ArchscoutError
-from ..evaluate.runner import Outcome, TrialRunner
+from .trial import Outcome, TrialRunner
 
 # How long an idle OpenMP thread of PyTorch's (GNU OpenMP, libgomp) spins before it sleeps: 1000 spins, about
 # 10 microseconds, instead of libgomp's default of a few milliseconds. When another process keeps the cores busy,
 # one of our threads is often descheduled in the middle of an operation and the others spin at the barrier for
 # their milliseconds, operation after operation: a search next to busy loops on every core took 4.7x to more than
 # 17x as long as alone, and 2x with this setting; alone it costs little, whereas OMP_WAIT_POLICY=PASSIVE (no
-# spinning) made a small network's search up to 2x slower alone (docs/benchmarks.md, "Threads under load").
+# spinning) made a small network's search up to 2x slower alone (docs/benchmarks/threads-under-load.md).
 OPENMP_SPIN = ("GOMP_SPINCOUNT", "1000")
 # a user who set either has chosen how OpenMP waits: leave it alone
 OPENMP_WAIT_VARS = ("GOMP_SPINCOUNT", "OMP_WAIT_POLICY")

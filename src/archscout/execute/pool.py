@@ -18,7 +18,7 @@ import time
 from multiprocessing.connection import wait as wait_conns
 
 from ..errors import ArchscoutError
-from ..evaluate.runner import Outcome
+from .trial import Outcome
 from ._base import Executor, openmp_wait_env, usable_cores
 
 _THREAD_VARS = ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS")
@@ -58,7 +58,7 @@ def _worker_main(conn, runner_bytes: bytes, threads: int, files: dict | None = N
         except ImportError:  # pragma: no cover - torch is a dependency
             pass
         if files:  # Python files the driver loaded by reference (--space path/to/file.py:attr)
-            from ..importing import preload
+            from ..registry import preload
 
             preload(files)
         runner = pickle.loads(runner_bytes)
@@ -96,7 +96,7 @@ def _death(exitcode: int | None) -> str:
 class _Worker:
     def __init__(self, ctx, runner_bytes: bytes, threads: int, index: int, gpu: bool = False):
         parent, child = ctx.Pipe()
-        from ..importing import loaded_files
+        from ..registry import loaded_files
 
         env = worker_env(threads)
         if gpu:

@@ -15,7 +15,7 @@ import socket
 import time
 
 from ..errors import ArchscoutError
-from ..evaluate.runner import Outcome
+from .trial import Outcome
 from ._base import Executor
 
 
@@ -39,7 +39,7 @@ def gpus_per_trial(device: str, cluster_gpus: float) -> int:
 
 def _warm_up(hold: float) -> int:
     """Import what a trial needs, then hold the CPU a moment so that every worker gets one of these tasks."""
-    import archscout.evaluate.runner  # noqa: F401 - the import is the point: torch and archscout loaded
+    import archscout.execute.trial  # noqa: F401 - the import is the point: torch and archscout loaded
     time.sleep(hold)
     return os.getpid()
 
@@ -65,7 +65,7 @@ def _pickle_files_by_value(ray) -> None:
     what they define by value, so Ray's workers need not find the files."""
     import sys
 
-    from ..importing import loaded_files
+    from ..registry import loaded_files
 
     register = getattr(getattr(ray, "cloudpickle", None), "register_pickle_by_value", None)
     for name in loaded_files():

@@ -100,7 +100,7 @@ class Dashboard:
         try:  # the task's data is never needed: a study of arrays given in Python opens too
             return Study.load(name, self.storage, check_task=False)
         except ArchscoutError as e:  # a custom space, which only the Python code that defines it can open
-            raise Unavailable(f"study {name!r} cannot be shown here: {e}; then study.report() writes its "
+            raise Unavailable(f"study {name!r} cannot be shown here: {e}; then archscout.write_report(study) writes its "
                               f"report") from None
 
     def _known_studies(self) -> str:

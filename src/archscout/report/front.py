@@ -6,24 +6,13 @@ from urllib.parse import unquote
 
 from rich.table import Table
 
-from ..metrics import base_name
+from ..metrics import PERCENT, base_name, final_headline
 
 
-PERCENT = ("accuracy", "test_accuracy", "predicted_accuracy")  # fractions, shown in %
 
 
 def unit(metric: str) -> str:
     return " %" if base_name(metric) in PERCENT else ""
-
-
-HEADLINES = ("test_accuracy", "test_r2")  # what a final retraining is summed up by: classification, regression
-
-
-def final_headline(final: dict) -> str | None:
-    """The test metric a final retraining summary leads with (test_accuracy, or test_r2 for a regression)."""
-    final = final or {}
-    known = next((m for m in HEADLINES if f"{m}_mean" in final), None)
-    return known or next((k[:-5] for k in final if k.startswith("test_") and k.endswith("_mean")), None)
 
 
 def final_label(study_or_final) -> str:
@@ -46,15 +35,6 @@ def final_text(final: dict) -> str:
     digits = 2 if scale == 100 else 4
     return (f"{scale * final[metric + '_mean']:.{digits}f} ± {scale * final[metric + '_std']:.{digits}f} "
             f"({final['seeds']})")
-
-
-def final_key(final: dict) -> float:
-    """A retrained trial's headline test mean, for ordering (higher is better)."""
-    from ..metrics import METRICS
-    metric = final_headline(final)
-    if not metric:
-        return float("-inf")
-    return -final[metric + "_mean"] if METRICS.get(metric) == "min" else final[metric + "_mean"]
 
 
 def fmt_metric(metric: str, value) -> str:

@@ -17,7 +17,8 @@ from . import plots
 from .differentiable import precision_searched, precision_section, searched
 from .differentiable import section as differentiable_section
 from .supernet import section as supernet_section
-from .front import final_key, final_label, final_text, fmt_metric, unit
+from ..metrics import final_key
+from .front import final_label, final_text, fmt_metric, unit
 
 STYLE = """
 body{font:14px/1.45 system-ui,-apple-system,Segoe UI,Roboto,sans-serif;margin:0;color:#1d232a;background:#f6f7f9}

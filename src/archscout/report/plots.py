@@ -9,9 +9,8 @@ import functools
 import math
 import threading
 
-from ..metrics import base_name
+from ..metrics import PERCENT, base_name
 from ..pareto import nondominated, to_minimise
-from .front import PERCENT
 
 _LOG = ("params", "flops", "size_bytes")
 GREY, FRONT, LINE = "0.72", "C3", "C0"

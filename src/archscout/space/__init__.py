@@ -2,7 +2,8 @@
 from ._architecture import Architecture
 from ._choices import Block, Choice, Integer, Repeat
 from ._space import Space
-from .builtin import SPACES, conv1d, conv2d, find_space, get_space, list_spaces, mlp
+from .builtin import conv1d, conv2d, get_space, mlp
+from .names import SPACES, find_space, list_spaces
 from .cell import CellSpace, cell
 from .gnn import GNNSpace, benchmark_key, gnn, gnn_proteins
 

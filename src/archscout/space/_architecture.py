@@ -7,6 +7,7 @@ import json
 from typing import Any, TYPE_CHECKING
 
 from ..errors import ArchscoutError
+from .names import find_space
 
 if TYPE_CHECKING:  # pragma: no cover
     from ._space import Space
@@ -78,7 +79,6 @@ class Architecture:
         except (ValueError, KeyError, TypeError) as e:
             raise ArchscoutError(f"not an architecture JSON ({e})") from None
         if space is None:
-            from .builtin import find_space
             space = find_space(name)
         if space is None:
             return cls(values, name)

@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any, Callable, Iterable
 from ..errors import ArchscoutError
 from ._architecture import Architecture, canonical_json
 from ._choices import Block, Choice, Repeat
+from .recipe_field import describe_recipe, recipe_of, without_recipe
 
 if TYPE_CHECKING:  # pragma: no cover
     from ..tasks import GraphTask, Task
@@ -264,7 +265,6 @@ class Space:
         return None
 
     def build(self, arch: Architecture, input_shape, num_classes: int):
-        from .recipe import without_recipe
         values = without_recipe(arch.values)  # a searched training recipe is the evaluator's, not the builder's
         if self.builder is not None:
             return self.builder(values, tuple(input_shape), int(num_classes))
@@ -273,7 +273,6 @@ class Space:
 
     def recipe(self, arch: Architecture) -> dict:
         """The training settings the architecture chooses (a space with a recipe field), else {}."""
-        from .recipe import recipe_of
         return recipe_of(arch.values)
 
     def fp32_scopes(self, arch: Architecture) -> list[str]:
@@ -288,7 +287,6 @@ class Space:
 
     def describe(self, arch: Architecture) -> str:
         from .macro import describe_macro
-        from .recipe import describe_recipe
         return describe_macro(arch.values) + describe_recipe(arch.values)
 
 

@@ -19,11 +19,13 @@ from typing import Sequence
 from torch import nn
 
 from ..errors import ArchscoutError
-from .macro import CONV_OPS
 
 ACTIVATIONS = {"relu": nn.ReLU, "gelu": nn.GELU, "silu": nn.SiLU, "tanh": nn.Tanh, "elu": nn.ELU}
 NORMS = ("none", "batch", "layer")
 DOWNSAMPLES = ("none", "stride2", "maxpool", "avgpool")
+
+CONV_OPS = ("conv", "dwconv")
+
 
 
 def activation(name: str) -> nn.Module:

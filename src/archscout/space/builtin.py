@@ -4,9 +4,10 @@ from __future__ import annotations
 from functools import partial, update_wrapper
 from typing import Callable
 
-from ..registry import Registry
 from ._choices import Block, Choice, Repeat
 from ._space import Space
+from .names import SPACES, find_space
+from .recipe import with_recipe
 from .cell import cell
 from .gnn import gnn, gnn_proteins
 from .macro import build_macro
@@ -109,7 +110,6 @@ def mlp(quantization: bool = False) -> Space:
     )
 
 
-SPACES: Registry[Callable[[], Space]] = Registry("space")
 for _name, _factory in (("conv1d", conv1d), ("conv2d", conv2d), ("mlp", mlp), ("gnn", gnn), ("cell", cell),
                         ("gnn-proteins", gnn_proteins), ("conv1d-quant", update_wrapper(partial(conv1d, True), conv1d)),
                         ("conv2d-quant", update_wrapper(partial(conv2d, True), conv2d)),
@@ -119,7 +119,7 @@ for _name, _factory in (("conv1d", conv1d), ("conv2d", conv2d), ("mlp", mlp), ("
 
 def _with_recipe(factory: Callable[[], Space]) -> Callable[[], Space]:
     def make() -> Space:
-        from .recipe import with_recipe
+
         return with_recipe(factory())
     make.__doc__ = (factory.__doc__ or "").split("(")[0].strip() + ", with the training recipe searched too " \
         "(learning rate, weight decay, batch size, optimizer, schedule)"
@@ -128,33 +128,6 @@ def _with_recipe(factory: Callable[[], Space]) -> Callable[[], Space]:
 
 for _name, _factory in (("conv1d-recipe", conv1d), ("conv2d-recipe", conv2d), ("mlp-recipe", mlp)):
     SPACES.register(_name, _with_recipe(_factory))
-
-
-def _elastic(base: str) -> Callable[[], Space]:
-    def make() -> Space:
-        from ..oneshot.supernet.elastic import elastic_spec
-        return elastic_spec(base).space()
-    make.__doc__ = (f"The elastic form of {base} that a weight-sharing supernet holds (depth, width, kernel"
-                    + (", INT8 policy" if base.endswith("-quant") else "") + "; the rest fixed)")
-    return make
-
-
-for _base in ("conv1d", "conv2d", "conv1d-quant", "conv2d-quant"):
-    SPACES.register(f"{_base}-elastic", _elastic(_base))
-_CACHE: dict[str, Space] = {}
-
-
-def list_spaces(pattern: str | None = None) -> list[str]:
-    return SPACES.names(pattern)
-
-
-def find_space(name: str) -> Space | None:
-    if name not in SPACES:
-        return None
-    key = SPACES.canonical(name)
-    if key not in _CACHE:
-        _CACHE[key] = SPACES.get(key)()
-    return _CACHE[key]
 
 
 def get_space(name: str | Space) -> Space:

@@ -27,11 +27,8 @@ from typing import Any
 from ..errors import ArchscoutError
 from ._choices import Choice
 from ._space import Space
+from .cellnet import EDGES, ENDS, OPS, CellNetwork
 
-OPS = ("none", "skip", "conv1x1", "conv3x3", "avgpool3x3")
-EDGES = ("e0", "e1", "e2", "e3", "e4", "e5")
-# (to, from) of each edge, in NAS-Bench-201's order
-ENDS = ((1, 0), (2, 0), (2, 1), (3, 0), (3, 1), (3, 2))
 NB201_NAMES = {"none": "none", "skip": "skip_connect", "conv1x1": "nor_conv_1x1", "conv3x3": "nor_conv_3x3",
                "avgpool3x3": "avg_pool_3x3"}
 
@@ -106,7 +103,6 @@ def build_cell_network(values: dict, input_shape: tuple, num_classes: int, chann
                        cells: int = 1):
     from torch import nn
 
-    from .cellnet import CellNetwork
 
     shape = tuple(int(s) for s in input_shape)
     if len(shape) == 1:

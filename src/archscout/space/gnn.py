@@ -45,14 +45,13 @@ from ..errors import ArchscoutError
 from ._architecture import Architecture, canonical_json
 from ._choices import Choice
 from ._space import Space
+from .gnn_build import NODES, OPS, build_gnn
 
 if TYPE_CHECKING:  # pragma: no cover
     from ..tasks import GraphTask, Task
 
 LINKS = ("0-0-0-0", "0-0-0-1", "0-0-1-1", "0-0-1-2", "0-0-1-3", "0-1-1-1", "0-1-1-2", "0-1-2-2", "0-1-2-3")
-OPS = ("gat", "gcn", "gin", "cheb", "sage", "arma", "graph", "fc", "skip")
 PROTEINS_OPS = ("gcn", "sage", "arma", "fc", "skip")
-NODES = ("op1", "op2", "op3", "op4")
 FORMS = ("builder", "benchmark")
 
 _LINK_INDEX = {tuple(int(p) for p in link.split("-")): i for i, link in enumerate(LINKS)}
@@ -176,7 +175,6 @@ class GNNSpace(Space):
         return self._build_error(task, seed)
 
     def build(self, arch: Architecture, input_shape, num_classes: int):
-        from .gnn_build import build_gnn
         return build_gnn(arch.values, tuple(input_shape), int(num_classes), hidden=self.hidden,
                          dropout=self.dropout)
 

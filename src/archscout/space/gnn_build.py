@@ -13,7 +13,11 @@ import torch.nn.functional as F
 from torch import nn
 
 from ..errors import ArchscoutError
-from .gnn import NODES, OPS
+
+# the operators a node may run (NAS-Bench-Graph's nine) and the four nodes of a network
+OPS = ("gat", "gcn", "gin", "cheb", "sage", "arma", "graph", "fc", "skip")
+NODES = ("op1", "op2", "op3", "op4")
+
 
 
 class LinearOp(nn.Module):

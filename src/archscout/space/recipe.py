@@ -16,9 +16,11 @@ steps or epochs, stays the study's). Builders never see the field.
 from __future__ import annotations
 
 from ..errors import ArchscoutError
+from ..recipe import TrainConfig
 from ._choices import Block, Choice
+from ._space import Space
+from .recipe_field import FIELD, describe_recipe, recipe_of, without_recipe
 
-FIELD = "recipe"
 # the training settings a recipe may choose, and what each value must be
 SETTINGS = {"lr": "a positive number", "weight_decay": "a number >= 0", "batch_size": "a positive integer",
             "optimizer": "adamw, adam or sgd", "schedule": "onecycle, cosine or constant"}
@@ -27,7 +29,6 @@ SETTINGS = {"lr": "a positive number", "weight_decay": "a number >= 0", "batch_s
 def recipe(**choices: Choice) -> Block:
     """A recipe block: ``recipe(lr=Choice([1e-3, 1e-2]), optimizer=Choice(["adamw", "sgd"]))``. Every value each
     choice can take is checked now (a TrainConfig is built with it), so a bad one never reaches a trial."""
-    from ..evaluate.training import TrainConfig
 
     if not choices:
         raise ArchscoutError("a recipe chooses at least one training setting: " + ", ".join(SETTINGS))
@@ -56,8 +57,6 @@ def default_recipe() -> Block:
 
 def with_recipe(space, block: Block | None = None, name: str | None = None):
     """``space`` with a recipe field (default :func:`default_recipe`), named ``NAME-recipe`` unless ``name``."""
-    from ._space import Space
-
     if FIELD in space.root.fields:
         raise ArchscoutError(f"space {space.name!r} already has a field {FIELD!r}")
     block = block if block is not None else default_recipe()
@@ -69,21 +68,5 @@ def with_recipe(space, block: Block | None = None, name: str | None = None):
     return out
 
 
-def recipe_of(values: dict) -> dict:
-    """The training settings an architecture's values choose (empty without a recipe)."""
-    chosen = values.get(FIELD) if isinstance(values, dict) else None
-    return dict(chosen) if isinstance(chosen, dict) else {}
-
-
-def without_recipe(values: dict) -> dict:
-    """The values a builder sees: everything but the recipe."""
-    return {k: v for k, v in values.items() if k != FIELD} if FIELD in values else values
-
-
-def describe_recipe(values: dict) -> str:
-    r = recipe_of(values)
-    if not r:
-        return ""
-    short = {"lr": "lr", "weight_decay": "wd", "batch_size": "bs", "optimizer": "", "schedule": ""}
-    return " | " + " ".join(f"{short[k]}={v:g}" if isinstance(v, float) else (f"{short[k]}={v}" if short[k] else str(v))
-                            for k, v in r.items())
+__all__ = ["DEFAULT_RECIPE", "FIELD", "SETTINGS", "default_recipe", "describe_recipe", "recipe", "recipe_of",
+           "with_recipe", "without_recipe"]

@@ -13,7 +13,6 @@ from ._evolution import RegularizedEvolution
 from ._linas import LINAS
 from ._linas_lite import LINASLite
 from ._local import HillClimbing, LocalSearch
-from ._oneshot import DARTS, GDAS, PCDARTS, DARTSSecondOrder, LPGNASLite, ProxylessNAS
 from ._multifidelity import ASHA, ASHAKDE, BOHB, MOASHA, Hyperband, SuccessiveHalving
 from ._nsga2 import NSGA2
 from ._optuna import OptunaNSGA2, OptunaRandom, OptunaSampler, OptunaTPE
@@ -41,12 +40,6 @@ STRATEGIES.register("asha", ASHA)
 STRATEGIES.register("bohb", BOHB)
 STRATEGIES.register("mo-asha", MOASHA)
 STRATEGIES.register("asha-kde", ASHAKDE)
-STRATEGIES.register("darts", DARTS)
-STRATEGIES.register("darts-2nd", DARTSSecondOrder)
-STRATEGIES.register("pc-darts", PCDARTS)
-STRATEGIES.register("gdas", GDAS)
-STRATEGIES.register("proxyless", ProxylessNAS)
-STRATEGIES.register("lpgnas-lite", LPGNASLite)
 
 
 def list_strategies(pattern: str | None = None) -> list[str]:

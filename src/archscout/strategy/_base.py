@@ -67,7 +67,7 @@ class Strategy:
         self.rng = random.Random(f"{self.seed}/{told}")
 
     def run_oneshot(self, study, progress=None) -> list:
-        """A one-shot method's whole search on ``study`` (see :mod:`archscout.strategy._oneshot`)."""
+        """A one-shot method's whole search on ``study`` (see :mod:`archscout.oneshot.differentiable.strategies`)."""
         raise NotImplementedError(f"{self.name} asks and is told; it has no one-shot run")
 
     def ask(self) -> "Architecture | Proposal | None":

@@ -565,13 +565,13 @@ class ASHAKDE(_DensityModel, ASHA):
     Hyperparameter and Neural Architecture Search", 2020) does it with a Gaussian process instead.
     Differences from BOHB: no brackets, so every new candidate starts at the lowest rung, and the model's
     rung fills as fast as ASHA promotes. Options: those of :class:`ASHA`, except that ``min_fidelity``
-    defaults to the top's / eta^2 (three rungs with eta 3: the setting chosen on digits, docs/benchmarks.md),
+    defaults to the top's / eta^2 (three rungs with eta 3: the setting chosen on digits, docs/benchmarks/multi-fidelity.md),
     and BOHB's model options (``min_points_in_model``, ``top_n_percent``, ``num_samples``,
     ``random_fraction``, ``bandwidth_factor``, ``min_bandwidth``; same defaults).
     """
 
     name = "asha-kde"
-    default_rungs = 2  # its lowest rung defaults to the top's / eta^2: chosen on digits (docs/benchmarks.md)
+    default_rungs = 2  # its lowest rung defaults to the top's / eta^2: chosen on digits (docs/benchmarks/multi-fidelity.md)
 
     def __init__(self, space: Space, seed: int = 0, fidelity: dict | None = None, eta: int = 3,
                  min_fidelity: float | None = None, max_fidelity: float | None = None,

@@ -7,7 +7,7 @@ from dataclasses import asdict, dataclass, field, fields
 
 from ..errors import ArchscoutError
 from ..evaluate import EvaluatorSpec
-from ..evaluate.training import TrainConfig
+from ..recipe import TrainConfig
 from ..metrics import Constraint, direction
 
 NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,199}$")

@@ -18,6 +18,7 @@ from typing import Callable
 
 from ..errors import ArchscoutError
 from ..evaluate import release_memory
+from ..metrics import final_key
 from ..stats import rank_agreement
 from .fronts import spread
 
@@ -92,7 +93,6 @@ def search_final_agreement(study) -> dict | None:
     """Spearman and Kendall between the search's validation score (the first objective) and the mean final
     test accuracy, over the retrained trials; None when no trial was retrained."""
     metric = _metric(study)
-    from ..report.front import final_key
     pairs = [(float(t.metrics[metric]), final_key(t.final)) for t in study.trials("complete")
              if t.final and t.metrics.get(metric) is not None and final_key(t.final) != float("-inf")]
     if not pairs:

@@ -92,5 +92,5 @@ def stored_final(study, trial, seed: int) -> tuple[dict, bytes] | None:
 
 
 def reporter(progress, trials, seconds):
-    from ..report.progress import make_reporter
+    from .progress import make_reporter
     return make_reporter(progress, trials, seconds)

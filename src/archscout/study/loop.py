@@ -7,7 +7,7 @@ import re
 import time
 
 from ..errors import ArchscoutError
-from ..evaluate.runner import Outcome, TrialRunner
+from ..execute.trial import Outcome, TrialRunner
 from ..execute import Executor
 from ..space import Architecture
 from ..storage import FINISHED, TrialRow
@@ -50,7 +50,7 @@ def strategy_for(study, index: int):
     strategy = make_strategy(study.strategy_name, study.space, seed=seed, objectives=len(study.objectives),
                              fidelity=study.top_fidelity, **study.strategy_options)
     if study.guide:
-        from ..guide import Guide, GuidedStrategy
+        from .guide import Guide, GuidedStrategy
         strategy = GuidedStrategy(strategy, Guide(study.guide, study.evaluator(), study.space, study.seed,
                                                   study.constraints))
     return strategy

@@ -91,7 +91,7 @@ def attach_latency_tables(study, evaluator) -> None:
 
 def check_meetable(study) -> None:
     """Refuse, before anything is stored, a constraint that no architecture of the space can meet."""
-    from ..bounds import check_table, check_trained, check_unit_range
+    from .bounds import check_table, check_trained, check_unit_range
 
     check_unit_range(study.constraints)
     if study.evaluator_spec.needs_task:

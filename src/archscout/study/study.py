@@ -14,8 +14,8 @@ import numpy as np
 
 from ..errors import ArchscoutError
 from ..evaluate import Evaluator, EvaluatorSpec, LatencyConfig
-from ..evaluate.runner import TrialRunner
-from ..evaluate.training import TrainConfig
+from ..execute.trial import TrialRunner
+from ..recipe import TrainConfig
 from ..execute import Executor
 from ..metrics import Constraint, parse_objectives
 from ..pareto import nondominated, to_minimise
@@ -108,7 +108,7 @@ class Study:
         self.constraints = [measured_constraint(Constraint.parse(c), self.evaluator_spec) for c in constraints]
         if not _reading:
             preflight.check_devices(self)
-        from ..guide import check_guide
+        from .guide import check_guide
         self.guide = check_guide(guide, self)
         if self.guide and STRATEGIES.get(canonical_name(strategy)).schedules_fidelity:
             raise ArchscoutError(f"strategy {canonical_name(strategy)!r} schedules fidelities itself (its rungs and "
@@ -438,12 +438,6 @@ class Study:
                    "test_accuracy_std", "final_seeds"]
         return pd.DataFrame(rows, columns=columns)
 
-    def report(self, path: str | None = None, top: int = 5) -> dict:
-        """Write the self-contained HTML report (default ``STUDY-report.html`` next to the SQLite file) and
-        its figures as PNG files; returns the paths (``archscout report`` does the same)."""
-        from ..report.html import write_report
-        return write_report(self, path, top)
-
     def _front_with(self, points: dict[int, tuple]) -> dict:
         """The front (trial numbers) and hypervolume of ``points`` (trial number -> objective values),
         fixing the study's reference point from the first results if the user gave none."""
@@ -473,8 +467,8 @@ class Study:
 
     def _space_values(self, metric: str) -> list[float] | None:
         """A cost computed from the network alone (parameters, FLOPs, FP32 size) over the space's examined
-        architectures (:func:`archscout.bounds.examined`); None for any other metric or evaluator."""
-        from ..bounds import space_costs
+        architectures (:func:`archscout.study.bounds.examined`); None for any other metric or evaluator."""
+        from .bounds import space_costs
         if not self.evaluator_spec.needs_task:
             return None
         evaluator = self.evaluator()

@@ -336,7 +336,7 @@ def check_task_options(options: dict | None) -> dict:
 def _from_reference(name: str, options: dict) -> Task | GraphTask:
     """The task a user's ``module:attr`` names: a Task, a Dataset, (train, valid, test) datasets, or a function
     returning one of them."""
-    from ..importing import load_reference
+    from ..registry import load_reference
     obj = load_reference(name, "task")
     if callable(obj) and not hasattr(obj, "__getitem__") and not isinstance(obj, (Task, GraphTask)):
         try:

@@ -11,49 +11,19 @@ from __future__ import annotations
 import hashlib
 from dataclasses import dataclass, field
 from functools import cached_property
-from typing import TYPE_CHECKING, Union
+from typing import Union
 
 import numpy as np
 
 from ..errors import ArchscoutError
-
-if TYPE_CHECKING:
-    from .datasets import DatasetSplit
+from .datasets import DatasetSplit, concat
+from .splits import Split
 
 KINDS = ("classification", "regression")
 SMALL_VALIDATION = 50  # fewer validation samples than this: a warning that candidates may tie
 
 
-@dataclass(frozen=True)
-class Split:
-    """One part of a task as arrays: inputs ``X`` (float32, any shape per sample) and targets ``y``
-    (int64 class indices, or float32 standardised values for a regression)."""
-
-    X: np.ndarray
-    y: np.ndarray
-
-    def __len__(self) -> int:
-        return len(self.y)
-
-    def take(self, idx) -> np.ndarray:
-        """The inputs of the samples ``idx`` as one array."""
-        return self.X[idx]
-
-    def batches(self, batch_size: int):
-        """``(inputs, targets)`` tensors of consecutive batches, in order (evaluation)."""
-        import torch
-        for i in range(0, len(self), batch_size):
-            yield torch.as_tensor(self.X[i:i + batch_size]), torch.as_tensor(self.y[i:i + batch_size])
-
-    def subset(self, idx) -> "Split":
-        return Split(self.X[idx], self.y[idx])
-
-    def fingerprint_into(self, h) -> None:
-        h.update(np.ascontiguousarray(self.X).tobytes())
-        h.update(np.ascontiguousarray(self.y).tobytes())
-
-
-SplitLike = Union[Split, "DatasetSplit"]  # arrays, or a PyTorch Dataset's samples
+SplitLike = Union[Split, DatasetSplit]  # arrays, or a PyTorch Dataset's samples
 
 
 @dataclass(frozen=True)
@@ -137,7 +107,6 @@ class Task:
 
     def full_train(self) -> "SplitLike":
         """Training and validation data together, for the final retraining (and the folds)."""
-        from .datasets import concat
         return concat(self.train, self.valid)
 
     def cv_splits(self) -> list[tuple["SplitLike", "SplitLike"]]:

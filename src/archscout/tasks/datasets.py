@@ -9,7 +9,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..errors import ArchscoutError
-from .base import Split
+from .splits import Split
 
 
 class DatasetSplit:

@@ -17,7 +17,7 @@ def _sayer(progress):
 
 
 def run_differentiable(study, strategy, progress=None) -> list:
-    """Run ``strategy``'s method (a :class:`~archscout.strategy._oneshot._Differentiable`) on the study's task once;
+    """Run ``strategy``'s method (a :class:`~archscout.oneshot.differentiable.strategies.DifferentiableStrategy`) on the study's task once;
     the derived cell is trained and scored by the study's evaluator and recorded as a trial. A study that has
     recorded it already is not searched again."""
     if not study.evaluator_spec.needs_task:

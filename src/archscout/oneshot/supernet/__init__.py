@@ -1,19 +1,10 @@
-"""Weight-sharing supernets for the conv spaces: an elastic space, the supernet its sub-networks share.
-
-``elastic`` (the elastic space) imports no torch; the supernet itself (``SuperNet``, ``recalibrate``) is
-imported when first asked for.
-"""
-from __future__ import annotations
-
-from typing import Any
-
+"""Weight-sharing supernets for the conv spaces: the elastic spaces (:mod:`.spaces`, :mod:`.elastic`), the supernet
+their sub-networks share (:mod:`.net`), its training (:mod:`.train`, :mod:`.run`), its checkpoint file (:mod:`.store`),
+its ranking check (:mod:`.check`) and the ``supernet:FILE`` evaluator (:mod:`.evaluator`). Importing it registers
+the elastic spaces and the evaluator."""
 from .elastic import ElasticSpec, elastic_spec
+from .evaluator import SupernetEvaluator
+from .net import SuperNet, recalibrate
+from .spaces import ELASTIC_BASES
 
-__all__ = ["ElasticSpec", "SuperNet", "elastic_spec", "recalibrate"]
-
-
-def __getattr__(name: str) -> Any:
-    if name in ("SuperNet", "recalibrate"):
-        from . import net
-        return getattr(net, name)
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+__all__ = ["ELASTIC_BASES", "ElasticSpec", "SuperNet", "SupernetEvaluator", "elastic_spec", "recalibrate"]

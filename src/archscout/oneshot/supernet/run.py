@@ -21,7 +21,7 @@ import torch
 
 from ...errors import ArchscoutError
 from ...evaluate.checkpoints import CheckpointStore
-from ...evaluate.training import BatchStream, _optimizer, predict, scores
+from ...evaluate.training import BatchStream, make_optimizer, predict, scores
 from .elastic import elastic_spec
 from .net import SuperNet, recalibrate
 from .store import save_supernet
@@ -33,7 +33,7 @@ PLAN_STEPS = 5  # steps timed to plan a time budget
 def plan_steps(net: SuperNet, split, training: SupernetTraining, seconds: float, seed: int = 0, device=None) -> int:
     """How many steps of ``training`` fit in ``seconds``, from the time of a few steps on a throwaway copy."""
     probe = copy.deepcopy(net).to(device or torch.device("cpu"))
-    opt = _optimizer(probe, training.recipe())
+    opt = make_optimizer(probe, training.recipe())
     stream = BatchStream(split, min(training.batch_size, len(split)), seed)
     rng = random.Random(seed)
     probe.train()

@@ -48,7 +48,7 @@ import torch
 import torch.nn.functional as F
 
 from ...errors import ArchscoutError, TrialFailed
-from ...evaluate.training import BatchStream, TrainConfig, _optimizer, _schedule, evaluation_steps
+from ...evaluate.training import BatchStream, TrainConfig, make_optimizer, make_schedule, evaluation_steps
 from .elastic import ElasticSpec
 from .net import SuperNet
 
@@ -165,8 +165,8 @@ def train_supernet(net: SuperNet, split, cfg: SupernetTraining, seed: int = 0, *
     bs = min(cfg.batch_size, n)
     recipe = cfg.recipe()
     net.to(device)
-    opt = _optimizer(net, recipe)
-    sched = _schedule(opt, recipe, cfg.steps)
+    opt = make_optimizer(net, recipe)
+    sched = make_schedule(opt, recipe, cfg.steps)
     stream = BatchStream(split, bs, seed)
     teacher: SuperNet | None = None
     start, running, curve, seconds_before = 0, float("nan"), [], 0.0

@@ -26,11 +26,11 @@ import io
 import os
 from typing import ClassVar
 
-from ..errors import ArchscoutError, TrialFailed
-from ..space import Architecture
-from .base import EVALUATORS, Evaluation
-from .measure import LatencyConfig, NetworkEvaluator
-from .training import TrainConfig, fit, predict, scores
+from ...errors import ArchscoutError, TrialFailed
+from ...space import Architecture
+from ...evaluate.base import EVALUATORS, Evaluation
+from ...evaluate.measure import LatencyConfig, NetworkEvaluator
+from ...evaluate.training import TrainConfig, fit, predict, scores
 
 RECALIBRATION_SAMPLES = 2000
 RECALIBRATION_BATCH = 200
@@ -53,7 +53,7 @@ def _split_options(options: str) -> tuple[str, str]:
 
 
 def _load(path: str):
-    from ..oneshot.supernet.store import load_supernet
+    from .store import load_supernet
     return load_supernet(path)
 
 
@@ -94,7 +94,7 @@ class SupernetEvaluator(NetworkEvaluator):
 
     @classmethod
     def searched_space(cls, options: str, space):
-        from ..oneshot.supernet.elastic import ElasticSpec, elastic_spec
+        from .elastic import ElasticSpec, elastic_spec
         path, _ = _split_options(options)
         try:
             spec = ElasticSpec.from_dict(_load(path)[1]["spec"])
@@ -160,7 +160,7 @@ class SupernetEvaluator(NetworkEvaluator):
 
     def evaluate(self, arch: Architecture, seed: int = 0, cost_check=None, guard=None,
                  fidelity: dict | None = None) -> Evaluation:
-        from ..oneshot.supernet.net import recalibrate
+        from .net import recalibrate
 
         steps = 0
         if fidelity:
@@ -199,8 +199,8 @@ class SupernetEvaluator(NetworkEvaluator):
             return ev, state
         import torch
 
-        from ..cost import count_params
-        from ..oneshot.supernet.net import recalibrate
+        from ...cost import count_params
+        from .net import recalibrate
 
         task = self.task
         if task.test is None:

@@ -10,8 +10,8 @@ from __future__ import annotations
 
 import random
 
-from .errors import ArchscoutError
-from .metrics import Constraint, base_name
+from ..errors import ArchscoutError
+from ..metrics import Constraint, base_name
 
 SAMPLES = 64
 _UNIT = ("accuracy", "test_accuracy")

@@ -8,12 +8,12 @@ options; it imports no torch.
 """
 from __future__ import annotations
 
-from ..errors import ArchscoutError
-from ..space import Space
-from ._base import Proposal, Strategy
+from ...errors import ArchscoutError
+from ...space import Space
+from ...strategy import STRATEGIES, Proposal, Strategy
 
 
-class _Differentiable(Strategy):
+class DifferentiableStrategy(Strategy):
     oneshot = True
     method = ""
 
@@ -26,7 +26,7 @@ class _Differentiable(Strategy):
         if space.name != "cell":
             raise ArchscoutError(f"{self.name} searches the cell space (NAS-Bench-201's cells), not {space.name!r}; "
                                  f"use --space cell")
-        from ..oneshot.differentiable.config import DifferentiableConfig
+        from .config import DifferentiableConfig
         self.config = DifferentiableConfig(method=self.method, steps=steps, batch_size=batch_size, w_lr=w_lr,
                                            a_lr=a_lr, channels=channels, stages=stages, cells=cells,
                                            partial_k=partial_k, tau_max=tau_max, tau_min=tau_min,
@@ -36,7 +36,7 @@ class _Differentiable(Strategy):
 
     def run_oneshot(self, study, progress=None) -> list:
         """Search, derive, train and record (see :func:`archscout.oneshot.differentiable.run.run_differentiable`)."""
-        from ..oneshot.differentiable.run import run_differentiable
+        from .run import run_differentiable
         return run_differentiable(study, self, progress)
 
     def ask(self) -> Proposal:
@@ -47,32 +47,32 @@ class _Differentiable(Strategy):
         pass
 
 
-class DARTS(_Differentiable):
+class DARTS(DifferentiableStrategy):
     """DARTS, first order: softmax-relaxed edges, bilevel optimisation (Liu et al., ICLR 2019)."""
 
     name = method = "darts"
 
 
-class DARTSSecondOrder(_Differentiable):
+class DARTSSecondOrder(DifferentiableStrategy):
     """DARTS, second order: the unrolled architecture gradient with a finite-difference Hessian term."""
 
     name = method = "darts-2nd"
 
 
-class PCDARTS(_Differentiable):
+class PCDARTS(DifferentiableStrategy):
     """PC-DARTS: partial channel connections and edge normalisation (Xu et al., ICLR 2020)."""
 
     name = method = "pc-darts"
 
 
-class ProxylessNAS(_Differentiable):
+class ProxylessNAS(DifferentiableStrategy):
     """ProxylessNAS: binary paths, and a measured expected-latency term weighted by ``latency_weight``
     (Cai et al., ICLR 2019)."""
 
     name = method = "proxyless"
 
 
-class GDAS(_Differentiable):
+class GDAS(DifferentiableStrategy):
     """GDAS: one Gumbel-softmax-sampled operation per edge per step (Dong & Yang, CVPR 2019)."""
 
     name = method = "gdas"
@@ -98,7 +98,7 @@ class LPGNASLite(Strategy):
             except ValueError:
                 raise ArchscoutError(f"lpgnas-lite: bits is a list of whole numbers like 2,4,8,32, got {bits!r}") \
                     from None
-        from ..oneshot.differentiable.graph_precision import GraphPrecisionConfig
+        from .graph_precision import GraphPrecisionConfig
         # the space's operators, width and dropout: the derived network is the one the space builds
         self.config = GraphPrecisionConfig(steps=steps, link=link, bits=tuple(bits), size_weight=size_weight,
                                            hidden=getattr(space, "hidden", 64), dropout=getattr(space, "dropout", 0.5), w_lr=w_lr, a_lr=a_lr,
@@ -108,7 +108,7 @@ class LPGNASLite(Strategy):
     def run_oneshot(self, study, progress=None) -> list:
         """Search, derive, train in fp32 and quantised, record (see
         :func:`archscout.oneshot.differentiable.run.run_graph_precision`)."""
-        from ..oneshot.differentiable.run import run_graph_precision
+        from .run import run_graph_precision
         return run_graph_precision(study, self, progress)
 
     def ask(self) -> Proposal:
@@ -117,3 +117,11 @@ class LPGNASLite(Strategy):
 
     def tell(self, arch, score) -> None:
         pass
+
+
+STRATEGIES.register("darts", DARTS)
+STRATEGIES.register("darts-2nd", DARTSSecondOrder)
+STRATEGIES.register("pc-darts", PCDARTS)
+STRATEGIES.register("gdas", GDAS)
+STRATEGIES.register("proxyless", ProxylessNAS)
+STRATEGIES.register("lpgnas-lite", LPGNASLite)

@@ -25,9 +25,9 @@ import time
 
 import numpy as np
 
-from .errors import ArchscoutError
-from .space import Architecture
-from .strategy import Proposal, Result, Strategy
+from ..errors import ArchscoutError
+from ..space import Architecture
+from ..strategy import Proposal, Result, Strategy
 
 GUIDES = ("proxies", "predictor")
 VOTE_PROXIES = ("nwot", "jacov", "flops")
@@ -54,7 +54,7 @@ def check_guide(guide, study) -> dict | None:
         raise ArchscoutError(f"unknown guide option(s) {', '.join(bad)}; known: {', '.join(sorted(known))}")
     by = guide.get("by")
     if by not in GUIDES:
-        from .errors import unknown_name
+        from ..errors import unknown_name
         raise unknown_name("guide", str(by), GUIDES)
     if not study.evaluator_spec.trains:
         raise ArchscoutError("a guide picks which candidates to train, so it needs the train evaluator; for a search "
@@ -66,7 +66,7 @@ def check_guide(guide, study) -> dict | None:
     for name, value, low in (("pool", pool, 2), ("warmup", warmup, 4)):
         if isinstance(value, bool) or not isinstance(value, int) or value < low:
             raise ArchscoutError(f"guide {name} must be an integer >= {low}, got {value!r}")
-    from .evaluate.proxies import check_proxy
+    from ..evaluate.proxies import check_proxy
     proxies = guide.get("proxies")
     if proxies is None:
         proxies = VOTE_PROXIES if by == "proxies" else PREDICTOR_PROXIES
@@ -80,9 +80,9 @@ def check_guide(guide, study) -> dict | None:
             raise ArchscoutError(f"a guide proxy is a proxy name, got {p!r}")
         check_proxy(p)
     predictor = guide.get("predictor", "ensemble")
-    from .evaluate.predictors import PREDICTORS
+    from ..evaluate.predictors import PREDICTORS
     if predictor not in PREDICTORS:
-        from .errors import unknown_name
+        from ..errors import unknown_name
         raise unknown_name("predictor", str(predictor), PREDICTORS)
     out = {"by": by, "pool": pool, "proxies": list(dict.fromkeys(proxies))}
     if by == "predictor":
@@ -110,8 +110,8 @@ class Guide:
     def proxy_scores(self, arch) -> dict:
         """The guide's proxies of the untrained network (None where a proxy failed or it cannot be built)."""
         if arch.id not in self._cache:
-            from .errors import TrialFailed
-            from .evaluate.proxies import score_all
+            from ..errors import TrialFailed
+            from ..evaluate.proxies import score_all
 
             try:
                 model = self.evaluator.build(arch, self.seed)
@@ -151,7 +151,7 @@ class Guide:
 
     def _predictor(self, trained: list[tuple]):
         if self._fitted_on != len(trained):
-            from .evaluate.predictors import make_predictor
+            from ..evaluate.predictors import make_predictor
 
             archs = [a for a, _, _ in trained]
             proxies = [{p: m.get(f"proxy@{p}") for p in self.proxies} for _, m, _ in trained]

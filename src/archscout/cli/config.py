@@ -6,7 +6,7 @@ import json
 import os
 import tomllib
 
-from .errors import ArchscoutError
+from ..errors import ArchscoutError
 
 _ALIASES = {"study": "study_name", "constraint": "constraints", "strategy_option": "strategy_options"}
 _TABLES = {"strategy_options"}  # settings that are themselves key = value tables

@@ -1,4 +1,4 @@
-"""The files of ``archscout bench``: results.json, results.md (tables under the protocol of :mod:`archscout.bench`),
+"""The files of ``archscout bench``: results.json, results.md (tables under the protocol of :mod:`archscout.bench.runs`),
 one plot of the headline against queries per dataset, and a critical-difference plot of the average ranks."""
 from __future__ import annotations
 
@@ -6,9 +6,9 @@ import json
 import math
 import os
 
-from .bench import MAX_ASKS_PER_QUERY, PARETO_PEERS, PEERS, checkpoints, compact, headline
-from .errors import ArchscoutError
-from .stats import mean_ci
+from .runs import MAX_ASKS_PER_QUERY, PARETO_PEERS, PEERS, checkpoints, compact, headline
+from ..errors import ArchscoutError
+from ..stats import mean_ci
 
 
 def _pm(value: float, half: float, digits: int) -> str:

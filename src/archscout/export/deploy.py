@@ -11,7 +11,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from .tasks.base import Preprocessing
+from ..tasks.base import Preprocessing
 
 STANDARDISE_SCOPE = "standardise"  # module name of the input standardisation (kept in fp32 when quantized)
 

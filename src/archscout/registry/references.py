@@ -17,7 +17,7 @@ import os
 import re
 import sys
 
-from .errors import ArchscoutError
+from ..errors import ArchscoutError
 
 _FILE_PREFIX = "archscout_file_"
 _LOADED: dict[str, str] = {}  # module name -> absolute path of the file it was loaded from

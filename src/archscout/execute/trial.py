@@ -34,7 +34,7 @@ class Guard:
     """
 
     def __init__(self, time_limit: float | None = None, memory_mb: float | None = None, stop_rule=None):
-        from .stopping import CurveWatcher
+        from ..evaluate.stopping import CurveWatcher
         self.time_limit, self.memory_mb = time_limit, memory_mb
         self.start = time.monotonic()
         self._calls = 0
@@ -91,8 +91,8 @@ class TrialRunner:
                                       f"computed")
             return next((r for r in (c.check(m) for c in cost) if r), None)
 
-        from .base import Infeasible
-        from .stopping import EarlyStopped
+        from ..evaluate.base import Infeasible
+        from ..evaluate.stopping import EarlyStopped
 
         try:
             arch = Architecture.from_json(arch_json, self.space)

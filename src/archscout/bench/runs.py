@@ -2,7 +2,7 @@
 
 A run gives a strategy a fresh table lookup and asks until it has queried ``max(budgets)``
 distinct architectures (a repeated proposal is answered from what the run already knows and
-does not count, as in a study). The protocol (docs/benchmarks.md, "The benchmark protocol"):
+does not count, as in a study). The protocol (docs/benchmarks/protocol.md, "The benchmark protocol"):
 
 * **Headline: what a user gets.** One objective: the *test* accuracy of the architecture the
   run picks by validation after B queries, and its test regret (the space's best test accuracy
@@ -43,14 +43,14 @@ from functools import lru_cache
 
 import numpy as np
 
-from .errors import ArchscoutError
-from .evaluate import nb201 as _nb201
-from .evaluate import tabular as _graph
-from .metrics import parse_objectives
-from .pareto import hypervolume, nondominated, to_minimise
-from .space import benchmark_key, get_space
-from .stats import anytime_area, average_ranks, bootstrap_difference, mean_ci, nemenyi_cd, verdict, wilson
-from .strategy import Strategy, canonical_name, make_strategy
+from ..errors import ArchscoutError
+from ..evaluate import nb201 as _nb201
+from ..evaluate import tabular as _graph
+from ..metrics import parse_objectives
+from ..pareto import hypervolume, nondominated, to_minimise
+from ..space import benchmark_key, get_space
+from ..stats import anytime_area, average_ranks, bootstrap_difference, mean_ci, nemenyi_cd, verdict, wilson
+from ..strategy import Strategy, canonical_name, make_strategy
 
 BENCHMARKS = ("nas-bench-graph", "nas-bench-201")
 DEFAULT_STRATEGIES = ("random", "evolution", "local_search", "bo", "bananas", "rl", "optuna-tpe")
@@ -465,7 +465,7 @@ def check_objectives(objectives) -> Objectives:
 def check_bench_args(benchmark: str, datasets: list[str], strategies: list[str], budgets: list[int],
                      seeds: int) -> tuple[list[str], list[str], list[int]]:
     if benchmark not in BENCHMARKS:
-        from .errors import unknown_name
+        from ..errors import unknown_name
         raise unknown_name("benchmark", benchmark, BENCHMARKS)
     datasets = [check_dataset(d, benchmark) for d in datasets]
     strategies = [canonical_name(s) for s in strategies]
@@ -586,9 +586,13 @@ def _one_thread() -> None:
 
 
 def _machine(workers: int) -> dict:
-    import archscout
+    from importlib.metadata import PackageNotFoundError, version
+    try:
+        release = version("archscout")
+    except PackageNotFoundError:
+        release = "?"
     return {"platform": platform.platform(), "python": platform.python_version(), "cpus": os.cpu_count(),
-            "workers": workers, "archscout": getattr(archscout, "__version__", "?")}
+            "workers": workers, "archscout": release}
 
 
 def checkpoints(horizon: int, budgets: list[int]) -> list[int]:
@@ -619,19 +623,7 @@ def compact(result: dict) -> dict:
     return {**result, "runs": runs}
 
 
-def markdown(result: dict) -> str:
-    """The report as Markdown (see :mod:`archscout.bench_report`)."""
-    from .bench_report import markdown as _markdown
-    return _markdown(result)
-
-
-def write_results(result: dict, out: str) -> list[str]:
-    """results.json, results.md and the plots under ``out`` (see :mod:`archscout.bench_report`)."""
-    from .bench_report import write_results as _write
-    return _write(result, out)
-
-
-__all__ = ["run_bench", "run_once", "run_pareto", "tune", "write_results", "markdown", "summarise",
+__all__ = ["run_bench", "run_once", "run_pareto", "tune", "summarise",
            "summarise_pareto", "compare", "rank_summary", "true_front", "front_quality", "igd_plus", "BENCHMARKS",
            "DEFAULT_STRATEGIES", "PARETO_DEFAULT_STRATEGIES", "TUNING_DATASETS", "REPORT_DATASETS", "mean_ci",
            "wilson"]

@@ -18,7 +18,7 @@ import fnmatch
 import inspect
 from typing import Callable, Generic, Iterator, TypeVar, overload
 
-from .errors import ArchscoutError, unknown_name
+from ..errors import ArchscoutError, unknown_name
 
 T = TypeVar("T")
 
