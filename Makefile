@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test venv clean
+.PHONY: demo test test-fast venv clean
 
 venv: $(STAMP)
 
@@ -24,8 +24,16 @@ demo: $(STAMP)
 
 test: $(STAMP)
 	$(PY) -m ruff check src tests benchmarks
+	$(VENV)/bin/lint-imports
 	$(PY) -m mypy
-	$(PY) -m pytest -q
+	$(PY) -m pytest -q --durations=20
+
+# The edit loop: lint, layers, types and the tests not marked slow (make test runs them all).
+test-fast: $(STAMP)
+	$(PY) -m ruff check src tests benchmarks
+	$(VENV)/bin/lint-imports
+	$(PY) -m mypy
+	$(PY) -m pytest -q -m "not slow" --durations=10
 
 clean:
 	rm -rf $(VENV) build *.egg-info

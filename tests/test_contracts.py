@@ -65,7 +65,7 @@ STRATEGY_SPACES = ("conv1d", "gnn")  # conditional choices, a Repeat and a const
 STEPS = 12  # results told before a resume
 AFTER = 8  # proposals compared after it
 
-# the differentiable methods train their own weights and never ask (tests/test_differentiable.py)
+# the differentiable methods train their own weights and never ask (tests/oneshot/test_differentiable.py)
 ASKING = [name for name in STRATEGIES.names() if not getattr(STRATEGIES.get(name), "oneshot", False)]
 STRATEGY_CASES = [pytest.param(name, 1, id=name) for name in ASKING] + [
     pytest.param(name, 2, id=f"{name}-2obj") for name in ASKING if STRATEGIES.get(name).multi_objective]
@@ -196,7 +196,7 @@ def test_every_proposal_belongs_to_the_space(name, objectives, space):
 # what each built-in space is for: ("vector", input shape without the batch, classes) or ("graph", features,
 # classes); a space registered later needs an entry here
 SPACE_INPUTS: dict[str, tuple] = {
-    "cell": ("vector", (1, 40), 10),  # mnist1d (2-D inputs too: tests/test_cell_space.py)
+    "cell": ("vector", (1, 40), 10),  # mnist1d (2-D inputs too: tests/space/test_cell_space.py)
     "conv1d-elastic": ("vector", (1, 40), 10),  # what a conv1d supernet holds
     "conv1d-quant-elastic": ("vector", (1, 40), 10),
     "conv2d-elastic": ("vector", (1, 8, 8), 10),

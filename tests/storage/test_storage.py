@@ -7,6 +7,7 @@ import time
 import pytest
 import sqlalchemy as sa
 
+from legacy_schema import V1_TABLES  # tests/ is on sys.path (its conftest.py)
 from archscout import ArchscoutError
 from archscout.storage import SCHEMA_VERSION, Storage, claim_key
 
@@ -228,20 +229,7 @@ def test_damaged_database_is_reported_and_left_alone(tmp_path):
     _refused_and_untouched(path, "damaged")
 
 
-V1_TABLES = """
-CREATE TABLE archscout_meta (key VARCHAR(64) PRIMARY KEY, value TEXT NOT NULL);
-CREATE TABLE studies (id INTEGER PRIMARY KEY AUTOINCREMENT, name VARCHAR(200) NOT NULL UNIQUE, config TEXT NOT NULL,
-    created_at FLOAT NOT NULL, search_seconds FLOAT NOT NULL);
-CREATE TABLE trials (id INTEGER PRIMARY KEY AUTOINCREMENT, study_id INTEGER NOT NULL REFERENCES studies(id),
-    number INTEGER NOT NULL, arch_id VARCHAR(32) NOT NULL, arch TEXT NOT NULL, budget VARCHAR(200) NOT NULL,
-    status VARCHAR(16) NOT NULL, metrics TEXT NOT NULL, details TEXT NOT NULL, error TEXT, seed INTEGER NOT NULL,
-    started_at FLOAT NOT NULL, finished_at FLOAT, UNIQUE (study_id, number));
-CREATE TABLE finals (id INTEGER PRIMARY KEY AUTOINCREMENT, study_id INTEGER NOT NULL REFERENCES studies(id),
-    trial_id INTEGER NOT NULL REFERENCES trials(id), seed INTEGER NOT NULL, budget VARCHAR(200) NOT NULL,
-    metrics TEXT NOT NULL, details TEXT NOT NULL, weights BLOB, created_at FLOAT NOT NULL,
-    UNIQUE (trial_id, seed, budget));
-INSERT INTO archscout_meta VALUES ('schema_version', '1');
-"""
+
 V1_SCHEMA = V1_TABLES + """INSERT INTO studies VALUES (1, 'old', '{}', 1.0, 123.5);
 INSERT INTO trials VALUES (1, 1, 0, 'a1', '{}', 'steps=10', 'complete', '{"accuracy": 0.9}', '{}', NULL, 0, 1.0, 2.0);
 INSERT INTO trials VALUES (2, 1, 1, 'a2', '{}', 'steps=10', 'failed', '{}', '{}', 'boom', 0, 2.0, 3.0);

@@ -1,9 +1,9 @@
 """The README's Quickstart, its tables, and the links of every page. Its Python example (and every other
-one in the docs) is run by tests/test_docs_examples.py."""
+one in the docs) is run by tests/docs/test_docs_examples.py."""
 import re
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 README = ROOT / "README.md"
 PAGES = [README, *sorted((ROOT / "docs").rglob("*.md"))]
 LINK = re.compile(r"\[[^\]]*\]\(([^)\s]+)\)")

@@ -1,6 +1,6 @@
 """Graph tasks and GNN training: the operators, the tree network, the loaders, the study, and bad graph input.
 
-Bad input runs the command line in-process, as tests/test_bad_input.py does: exit code 2, one
+Bad input runs the command line in-process, as tests/cli/test_bad_input.py does: exit code 2, one
 ``error:`` line, no traceback, nothing stored (docs/bad-input.md, section 8).
 """
 from __future__ import annotations

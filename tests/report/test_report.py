@@ -216,7 +216,7 @@ def test_trials_dataframe_has_a_row_per_trial_with_metrics_and_reasons(synthetic
 def test_the_notebook_example_in_the_docs_runs(tmp_path, monkeypatch):
     from pathlib import Path
 
-    root = Path(__file__).resolve().parents[1]
+    root = Path(__file__).resolve().parents[2]
     blocks = re.findall(r"```python\n(.*?)```", (root / "docs" / "reporting.md").read_text(), re.S)
     assert blocks
     monkeypatch.chdir(tmp_path)

@@ -36,7 +36,7 @@ from archscout.tasks import get_task
 
 torch.set_num_threads(1)
 
-GROUND_TRUTH = os.path.join(os.path.dirname(__file__), "..", "benchmarks", "data", "mnist1d-conv1d.jsonl")
+GROUND_TRUTH = os.path.join(os.path.dirname(__file__), "..", "..", "benchmarks", "data", "mnist1d-conv1d.jsonl")
 # zen fails (None) on every network without BatchNorm, nwot on a few: the predictors must take that
 SOME_PROXIES = ["nwot", "jacov", "flops", "synflow", "snip", "zen"]
 FAST = {"steps": 20}
@@ -537,7 +537,7 @@ def test_the_python_examples_of_the_training_free_guide_run(monkeypatch):
     import re
     from pathlib import Path
 
-    root = Path(__file__).resolve().parents[1]
+    root = Path(__file__).resolve().parents[2]
     blocks = re.findall(r"```python\n(.*?)```", (root / "docs" / "training-free.md").read_text(), re.S)
     assert len(blocks) == 2
     monkeypatch.chdir(root)

@@ -3,7 +3,7 @@ export hint), --no-progress (the bar hidden, never the trial lines), databases o
 show, list, best, front, report; refused for writes), studies of custom spaces opened with --space
 module:attr or path/to/file.py:attr, and the import-by-reference helper (archscout.registry.references).
 
-Commands run in-process (archscout.cli.main), as tests/test_bad_input.py does; the new error messages are
+Commands run in-process (archscout.cli.main), as tests/cli/test_bad_input.py does; the new error messages are
 the rows of docs/bad-input.md that name this file."""
 from __future__ import annotations
 
@@ -21,7 +21,7 @@ from archscout import ArchscoutError
 from archscout.registry import load_reference, module_name_for, reference_of
 from archscout.storage import Storage, read_only_reason
 from test_bad_input import cli  # the command line in-process: (exit code, stdout, stderr)
-from test_storage import V1_TABLES as V1_SCHEMA  # the schema as version 1 wrote it
+from legacy_schema import V1_TABLES as V1_SCHEMA  # the schema as version 1 wrote it
 
 SYN = ["--evaluator", "synthetic", "--no-progress"]
 ROOT = hasattr(os, "geteuid") and os.geteuid() == 0
