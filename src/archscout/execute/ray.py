@@ -44,7 +44,7 @@ def _warm_up(hold: float) -> int:
     return os.getpid()
 
 
-def _check_reachable(address: str) -> None:
+def check_reachable(address: str) -> None:
     """ray.init() waits forever on an address nobody listens on: look first."""
     if address in ("auto", "local") or address.startswith("ray://"):
         return
@@ -99,7 +99,7 @@ class RayExecutor(Executor):
         self.ray = ray
         if not ray.is_initialized():
             if self.address:
-                _check_reachable(self.address)
+                check_reachable(self.address)
                 ray.init(address=self.address, log_to_driver=False, logging_level=logging.ERROR)
             else:
                 os.environ.setdefault("RAY_DEDUP_LOGS", "0")
@@ -139,7 +139,7 @@ class RayExecutor(Executor):
         from ray.exceptions import (GetTimeoutError, NodeDiedError, RayError, RayTaskError, TaskCancelledError,
                                     WorkerCrashedError)
 
-        out = []
+        out: list = []
         if not self.inflight:
             return out
         ready, _ = self.ray.wait(list(self.inflight), num_returns=1, timeout=min(timeout, 0.5))

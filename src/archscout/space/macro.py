@@ -23,7 +23,7 @@ def _ops(values: dict) -> list[dict]:
     return list(values.get("stages", []))
 
 
-def _lift(input_shape: tuple, dims: int | None) -> tuple:
+def lift_shape(input_shape: tuple, dims: int | None) -> tuple:
     """Input shape the network works on: a 1-D space lifts (L,) to (1, L); 2-D lifts (H, W) to (1, H, W)."""
     shape = tuple(int(s) for s in input_shape)
     if dims is None:
@@ -48,7 +48,7 @@ def build_macro(values: dict, input_shape: tuple, num_classes: int, dims: int | 
     from torch import nn
 
 
-    shape = _lift(input_shape, dims)
+    shape = lift_shape(input_shape, dims)
     spatial = len(shape) - 1
     stages = _ops(values)
     if any(s.get("op", "fc") in CONV_OPS for s in stages) and spatial not in (1, 2):
@@ -82,6 +82,7 @@ def build_macro(values: dict, input_shape: tuple, num_classes: int, dims: int | 
             raise ArchscoutError(f"unknown op {op!r}; the macro builder knows conv, dwconv, fc")
     if flat is None:
         flat = _head_features(head, channels, sizes)
+    head_module: nn.Module
     if head in ("gap", "max"):
         head_module = GlobalPool(head, spatial)
     elif head == "flatten":

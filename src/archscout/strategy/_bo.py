@@ -14,6 +14,7 @@ from itertools import product
 import numpy as np
 from threadpoolctl import threadpool_limits
 
+from ..checks import int_at_least, non_negative_number, one_of
 from ..errors import ArchscoutError
 from ..space import Architecture, Space
 from ._base import Strategy
@@ -67,19 +68,15 @@ class BayesianOptimization(Strategy):
                  candidates: int = 50, parents: int = 10, refit: int = 10, ensemble_size: int = 5,
                  pool: int = 2000):
         super().__init__(space, seed)
-        if surrogate not in SURROGATES:
-            raise ArchscoutError(f"bo: surrogate must be one of {', '.join(SURROGATES)}, got {surrogate!r}")
-        if acquisition not in ACQUISITIONS:
-            raise ArchscoutError(f"bo: acquisition must be one of {', '.join(ACQUISITIONS)}, got {acquisition!r}")
+        one_of(surrogate, SURROGATES, "bo: surrogate")
+        one_of(acquisition, ACQUISITIONS, "bo: acquisition")
         if not isinstance(encoding, str) or any(part not in space.ENCODINGS for part in encoding.split("+")):
             raise ArchscoutError(f"bo: encoding must be one of {', '.join(space.ENCODINGS)}, got {encoding!r}")
         for option, value, low in (("initial", initial, 2), ("batch", batch, 1), ("candidates", candidates, 1),
                                    ("parents", parents, 1), ("ensemble_size", ensemble_size, 2),
                                    ("refit", refit, 1), ("pool", pool, 0)):
-            if not isinstance(value, int) or isinstance(value, bool) or value < low:
-                raise ArchscoutError(f"bo: {option} must be an integer >= {low}, got {value!r}")
-        if not (isinstance(kappa, (int, float)) and kappa >= 0 and math.isfinite(kappa)):
-            raise ArchscoutError(f"bo: kappa must be a number >= 0, got {kappa!r}")
+            int_at_least(value, f"bo: {option}", low)
+        non_negative_number(kappa, "bo: kappa")
         self.surrogate, self.encoding, self.acquisition = surrogate, encoding, acquisition
         self.kappa, self.initial, self.batch = float(kappa), initial, batch
         self.candidates, self.parents = candidates, parents
@@ -113,7 +110,7 @@ class BayesianOptimization(Strategy):
         self.asked.add(arch)
         return arch
 
-    def tell(self, arch: Architecture, score: float | None) -> None:
+    def tell(self, arch: Architecture, score: float | None) -> None:  # type: ignore[override]  # single-objective: told a float, never a tuple
         self.scores[arch] = score
         self.asked.discard(arch)
         # proposals made before this result are still good ones; refit only after ``batch`` new results
@@ -159,10 +156,10 @@ class BayesianOptimization(Strategy):
                                random_state=seed + k)
             nets.append(net.fit(X[rows], y[rows]))
 
-        def predict(Z):
+        def predict_ensemble(Z):
             per_net = np.stack([n.predict(Z) for n in nets])
             return per_net.mean(0), per_net.std(0)
-        return predict
+        return predict_ensemble
 
     def _gp(self, X: np.ndarray, y: np.ndarray):
         """A Gaussian process on the encodings: scale × (RBF(length) + linear × dot product / mean norm²) + noise.
@@ -266,7 +263,7 @@ class BayesianOptimization(Strategy):
         # lower tail) then cannot dominate the fit, and only the order of the scores matters
         from scipy.special import ndtri
 
-        y = ndtri((_ranks(np.array([s for _, s in scored], dtype=np.float64)) - 0.5) / len(scored))
+        y = ndtri((tied_ranks(np.array([s for _, s in scored], dtype=np.float64)) - 0.5) / len(scored))
         # matrices this small are slower with several BLAS threads, and much slower when the cores are busy
         with threadpool_limits(1):
             predict = self._fit(X, y)
@@ -294,7 +291,7 @@ class BayesianOptimization(Strategy):
         return [candidates[i] for i in order]
 
 
-def _ranks(values: np.ndarray) -> np.ndarray:
+def tied_ranks(values: np.ndarray) -> np.ndarray:
     """Ranks 1..n, ties sharing their average rank (as scipy.stats.rankdata, without its 0.5 s import)."""
     order = np.argsort(values, kind="stable")
     ranks = np.empty(len(values))

@@ -6,10 +6,11 @@ import warnings
 import numpy as np
 from threadpoolctl import threadpool_limits
 
+from ..checks import one_of
 from ..errors import ArchscoutError
 from ..space import Architecture, Space
 from ._rounds import PredictorRounds
-from ._bo import _ranks
+from ._bo import tied_ranks
 from ._nsga2 import check_options, check_probability, environmental_selection, fresh_sample, make_offspring
 
 SURROGATES = ("ridge", "gp", "forest")
@@ -62,8 +63,7 @@ class LINASLite(PredictorRounds):
         super().__init__(space, seed)
         check_options("linas-lite", population_size=(population_size, 2), batch=(batch, 1),
                       inner_population=(inner_population, 2), inner_generations=(inner_generations, 1))
-        if surrogate not in SURROGATES:
-            raise ArchscoutError(f"linas-lite: surrogate must be one of {', '.join(SURROGATES)}, got {surrogate!r}")
+        one_of(surrogate, SURROGATES, "linas-lite: surrogate")
         if not isinstance(encoding, str) or any(part not in space.ENCODINGS for part in encoding.split("+")):
             raise ArchscoutError(f"linas-lite: encoding must be one of {', '.join(space.ENCODINGS)} (or several "
                                  f"joined by +), got {encoding!r}")
@@ -164,4 +164,4 @@ def _normal_scores(values: np.ndarray) -> np.ndarray:
     """The standard normal quantiles of the values' ranks (ties share their average rank)."""
     from scipy.special import ndtri
 
-    return ndtri((_ranks(values) - 0.5) / len(values))
+    return ndtri((tied_ranks(values) - 0.5) / len(values))

@@ -60,8 +60,8 @@ def check_search_options(workers: int = 1, executor=None, address: str | None = 
     ex = executor if isinstance(executor, Executor) else make_executor(
         executor, workers, address, time_limit, trial_memory_mb)
     if ex.name == "ray" and address is not None:
-        from ..execute.ray import _check_reachable
-        _check_reachable(address)  # before anything is stored
+        from ..execute.ray import check_reachable
+        check_reachable(address)  # before anything is stored
     return ex, time_limit
 
 

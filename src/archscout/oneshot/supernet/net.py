@@ -26,7 +26,7 @@ from torch import nn
 
 from ...errors import ArchscoutError
 from ...space.blocks import MacroNet
-from ...space.macro import _lift, build_macro
+from ...space.macro import lift_shape, build_macro
 from ...space.recipe import without_recipe
 from .elastic import ElasticSpec
 
@@ -65,7 +65,7 @@ class SuperNet(nn.Module):
         super().__init__()
         self.spec = spec
         self.input_shape = tuple(int(s) for s in input_shape)
-        self.in_shape = _lift(self.input_shape, spec.dims)
+        self.in_shape = lift_shape(self.input_shape, spec.dims)
         self.num_classes = int(num_classes)
         conv = nn.Conv1d if spec.dims == 1 else nn.Conv2d
         bn = nn.BatchNorm1d if spec.dims == 1 else nn.BatchNorm2d

@@ -25,7 +25,7 @@ from ...evaluate.training import BatchStream, make_optimizer, predict, scores
 from .elastic import elastic_spec
 from .net import SuperNet, recalibrate
 from .store import save_supernet
-from .train import SupernetTraining, _step, train_supernet
+from .train import SupernetTraining, train_step, train_supernet
 
 PLAN_STEPS = 5  # steps timed to plan a time budget
 
@@ -46,7 +46,7 @@ def plan_steps(net: SuperNet, split, training: SupernetTraining, seconds: float,
             t0 = time.perf_counter()  # the first step warms up
         xb, yb = stream.next()
         opt.zero_grad(set_to_none=True)
-        _step(probe, teacher, xb, yb, timed, rng, PLAN_STEPS)
+        train_step(probe, teacher, xb, yb, timed, rng, PLAN_STEPS)
         opt.step()
     per_step = (time.perf_counter() - t0) / PLAN_STEPS if t0 is not None else 1.0
     return max(10, int(seconds / max(per_step, 1e-6)))

@@ -47,6 +47,7 @@ from typing import Any, Callable
 import torch
 import torch.nn.functional as F
 
+from ...checks import non_negative_int, positive_int, positive_number
 from ...errors import ArchscoutError, TrialFailed
 from ...evaluate.training import BatchStream, TrainConfig, make_optimizer, make_schedule, evaluation_steps
 from .elastic import ElasticSpec
@@ -75,17 +76,10 @@ class SupernetTraining:
         if self.method not in METHODS:
             raise ArchscoutError(f"unknown supernet training method {self.method!r}; known: {', '.join(METHODS)}")
         for name in ("steps", "batch_size"):
-            value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-                raise ArchscoutError(f"supernet training: {name} must be a whole number >= 1, got {value!r}")
-        if isinstance(self.random_subnets, bool) or not isinstance(self.random_subnets, int) \
-                or self.random_subnets < 0:
-            raise ArchscoutError(f"supernet training: random_subnets must be a whole number >= 0, got "
-                                 f"{self.random_subnets!r}")
+            positive_int(getattr(self, name), f"supernet training: {name}")
+        non_negative_int(self.random_subnets, "supernet training: random_subnets")
         for name in ("lr", "temperature"):
-            value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, (int, float)) or not value > 0:
-                raise ArchscoutError(f"supernet training: {name} must be a positive number, got {value!r}")
+            positive_number(getattr(self, name), f"supernet training: {name}")
         if len(self.ofa_phases) != 4 or any(p < 0 for p in self.ofa_phases) or sum(self.ofa_phases) <= 0:
             raise ArchscoutError(f"supernet training: ofa_phases are four non-negative shares of the steps, got "
                                  f"{list(self.ofa_phases)!r}")
@@ -202,7 +196,7 @@ def train_supernet(net: SuperNet, split, cfg: SupernetTraining, seed: int = 0, *
         xb, yb = stream.next()
         xb, yb = xb.to(device), yb.to(device)
         opt.zero_grad(set_to_none=True)
-        total = _step(net, teacher, xb, yb, cfg, rng, step)
+        total = train_step(net, teacher, xb, yb, cfg, rng, step)
         _check(total, step, cfg.steps)
         opt.step()
         if sched is not None:
@@ -229,7 +223,7 @@ def train_supernet(net: SuperNet, split, cfg: SupernetTraining, seed: int = 0, *
             "curve": curve, "start": start}
 
 
-def _step(net: SuperNet, teacher: SuperNet | None, xb, yb, cfg: SupernetTraining, rng: random.Random,
+def train_step(net: SuperNet, teacher: SuperNet | None, xb, yb, cfg: SupernetTraining, rng: random.Random,
           step: int) -> float:
     """One optimisation step's forward and backward passes (gradients summed); returns the summed loss."""
     spec, total = net.spec, 0.0
