@@ -53,7 +53,7 @@ FINISHED = ("complete", "failed", "infeasible")
 
 
 def _unit(*parts) -> float:
-    """The synthetic evaluator's per-architecture random number (archscout/evaluate/synthetic.py)."""
+    """The synthetic evaluator's per-architecture random number (archscout/evaluate/tables/synthetic.py)."""
     h = hashlib.sha256("|".join(map(str, parts)).encode()).digest()
     return int.from_bytes(h[:8], "big") / 2**64
 
@@ -103,7 +103,7 @@ def expected_outcome(arch_id: str, crash: float, fail: float, nan: float) -> str
 
 def check_outcomes(final: dict[int, dict], args, spec: str) -> dict:
     """Each finished trial's status and metrics against what the synthetic evaluator does for its architecture."""
-    from archscout.evaluate.synthetic import SyntheticEvaluator
+    from archscout.evaluate.tables.synthetic import SyntheticEvaluator
     from archscout.space import Architecture, get_space
 
     space = get_space("conv1d")

@@ -12,7 +12,7 @@ from archscout.bench import (PARETO_TUNING_GRIDS, REPORT_DATASETS, REPORT_SEED_S
                              TUNING_SEEDS, best_test, front_quality, igd_plus, markdown, run_bench, run_once,
                              run_pareto, space_optimum, summarise, true_front, write_results)
 from archscout.cli import main
-from archscout.evaluate.tabular import DATASETS, load_table
+from archscout.evaluate.tables.nas_bench_graph import DATASETS, load_table
 from archscout.pareto import hypervolume, nondominated
 from archscout.space import benchmark_key, get_space
 from archscout.stats import mean_ci, nemenyi_cd, wilson

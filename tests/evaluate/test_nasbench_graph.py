@@ -7,7 +7,7 @@ from nas_bench_graph import Arch, light_read
 
 from archscout import ArchscoutError, Study
 from archscout.cli import main
-from archscout.evaluate.tabular import DATASETS, NasBenchGraphEvaluator, load_table, space_for
+from archscout.evaluate.tables.nas_bench_graph import DATASETS, NasBenchGraphEvaluator, load_table, space_for
 from archscout.space import benchmark_key, get_space
 from archscout.space.gnn import LINKS, NODES, OPS, PROTEINS_OPS
 

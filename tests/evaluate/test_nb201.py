@@ -7,7 +7,7 @@ import statistics
 import pytest
 
 from archscout import ArchscoutError, Study
-from archscout.evaluate.nb201 import DATASETS, NasBench201Evaluator, cell_key, load_table
+from archscout.evaluate.tables.nas_bench_201 import DATASETS, NasBench201Evaluator, cell_key, load_table
 from archscout.space import get_space
 from archscout.space.cell import EDGES, OPS
 

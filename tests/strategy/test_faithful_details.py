@@ -12,7 +12,7 @@ import torch
 import archscout.cost.quantize as quantize
 from archscout.cost.quantize import calibration_indices
 from archscout.evaluate import CALIBRATION_SAMPLES, LatencyConfig, TrainConfig, make_evaluator
-from archscout.evaluate.tabular import NasBenchGraphEvaluator, space_for
+from archscout.evaluate.tables.nas_bench_graph import NasBenchGraphEvaluator, space_for
 from archscout.space import benchmark_key, get_space
 from archscout.space.gnn import LINKS, NODES, OPS
 from archscout.space.gnn_build import build_gnn

@@ -1,14 +1,22 @@
-"""The files of ``archscout bench``: results.json, results.md (tables under the protocol of :mod:`archscout.bench.runs`),
-one plot of the headline against queries per dataset, and a critical-difference plot of the average ranks."""
+"""The files of ``archscout bench``: results.json, results.md (tables under the protocol of :mod:`.protocol`), one
+plot of the headline against queries per dataset, and a critical-difference plot of the average ranks."""
 from __future__ import annotations
 
 import json
 import math
 import os
 
-from .runs import MAX_ASKS_PER_QUERY, PARETO_PEERS, PEERS, checkpoints, compact, headline
 from ..errors import ArchscoutError
+from ..evaluate.tables import TABLES, TableBenchmark
 from ..stats import mean_ci
+from .protocol import MAX_ASKS_PER_QUERY, PARETO_PEERS, PEERS, checkpoints
+from .statistics import headline
+
+
+def _table(result: dict) -> TableBenchmark | None:
+    """The table benchmark a result was run on (None for a name no table is registered under)."""
+    name = result.get("benchmark")
+    return TABLES.get(name) if isinstance(name, str) and name in TABLES else None
 
 
 def _pm(value: float, half: float, digits: int) -> str:
@@ -47,11 +55,9 @@ def markdown(result: dict) -> str:
             "after B queries; *test regret* = the space's best test accuracy − that (points). *Area* = mean "
             "picked test accuracy over queries 1..B. *Valid regret* = the space's best validation accuracy − the "
             "pick's, an optimiser diagnostic.")
-    if result["benchmark"] == "nas-bench-201":
-        lines.append("")
-        lines.append("On NAS-Bench-201 *test* reads *held-out*: these tables hold no test accuracy, so the accuracy "
-                     "reported for a pick is the mean validation accuracy of its training runs the search was not "
-                     "told (see the table noise below).")
+    table = _table(result)
+    if table is not None and table.report_note:
+        lines += ["", table.report_note]
     lines += ["", "± is the 95 % interval over seeds (Student's t).", "",
               f"Table noise: {result.get('noise', 'not stated')}.", ""]
     tuned = result.get("tuned_on")
@@ -189,6 +195,8 @@ def plot(result: dict, dataset: str, path: str) -> None:
     peers = PARETO_PEERS if pareto else PEERS
     oracle = None if pareto else result["best_test"][dataset]
     xs = checkpoints(max(result["budgets"]), result["budgets"])
+    table = _table(result)
+    title = table.title if table is not None else result["benchmark"]
     fig, ax = plt.subplots(figsize=(6.4, 4.2))
     for s in result["strategies"]:
         runs = [r for r in result["runs"] if r["dataset"] == dataset and r["strategy"] == s]
@@ -207,13 +215,13 @@ def plot(result: dict, dataset: str, path: str) -> None:
     ax.set_xscale("log")
     if pareto:
         ax.set_ylabel("test hypervolume ratio of the validation front")
-        ax.set_title(f"NAS-Bench-Graph {dataset}, {' and '.join(result['objectives'])}: {result['seeds']} seeds",
+        ax.set_title(f"{title} {dataset}, {' and '.join(result['objectives'])}: {result['seeds']} seeds",
                      fontsize="medium")
     else:
         ax.set_yscale("symlog", linthresh=0.1)
         ax.set_ylim(bottom=0)
         ax.set_ylabel("test regret of the validation pick (points)")
-        ax.set_title(f"NAS-Bench-Graph {dataset}: {result['seeds']} seeds, mean and 95 % interval")
+        ax.set_title(f"{title} {dataset}: {result['seeds']} seeds, mean and 95 % interval")
     ax.set_xlabel("distinct architectures queried")
     ax.grid(True, which="both", alpha=0.3)
     ax.legend()
@@ -263,6 +271,24 @@ def plot_ranks(result: dict, path: str, budget: int | None = None) -> None:
     fig.tight_layout()
     fig.savefig(path, dpi=120)
     plt.close(fig)
+
+
+def compact(result: dict) -> dict:
+    """The result with each run's curves kept at the checkpoints only (full curves are ~30 MB for 900 runs)."""
+    horizon = max(result["budgets"])
+    at = checkpoints(horizon, result["budgets"])
+    runs = []
+    for r in result["runs"]:
+        if "test_hv_curve" in r:
+            runs.append({k: v for k, v in r.items() if k != "test_hv_curve"})
+            continue
+        n = len(r["best_valid"])
+        idx = [min(q, n) - 1 for q in at]
+        runs.append({**{k: v for k, v in r.items() if k not in ("best_valid", "picked_test", "picked_key")},
+                     "at_queries": at, "best_valid": [r["best_valid"][i] for i in idx],
+                     "picked_test": [r["picked_test"][i] for i in idx],
+                     "picked_key": [r["picked_key"][i] for i in idx]})
+    return {**result, "runs": runs}
 
 
 def write_results(result: dict, out: str) -> list[str]:

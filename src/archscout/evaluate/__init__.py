@@ -2,12 +2,13 @@
 
 Built-in evaluators, each registered in :data:`EVALUATORS` by the module that defines it:
 ``train`` (budgeted training, :mod:`.train_evaluator`; on a graph task :mod:`.graph`),
-``zero-cost`` and ``predictor:FILE`` (:mod:`.zero_cost`), ``supernet:FILE`` (registered by :mod:`archscout.oneshot.supernet.evaluator`), ``nas-bench-201:DATASET`` (:mod:`.nb201`), ``nas-bench-graph:DATASET``
-(:mod:`.tabular`) and ``synthetic[:options]`` (:mod:`.synthetic`).
+``zero-cost`` and ``predictor:FILE`` (:mod:`.zero_cost`), ``supernet:FILE`` (registered by :mod:`archscout.oneshot.supernet.evaluator`), ``nas-bench-201:DATASET`` (:mod:`.tables.nas_bench_201`), ``nas-bench-graph:DATASET``
+(:mod:`.tables.nas_bench_graph`) and ``synthetic[:options]`` (:mod:`.tables.synthetic`); a table benchmark is one
+module of :mod:`.tables`.
 """
 from __future__ import annotations
 
-from . import graph, nb201, synthetic, tabular, user, zero_cost  # noqa: F401 - importing registers them
+from . import graph, tables, user, zero_cost  # noqa: F401 - importing registers them
 from .base import EVALUATORS, Evaluation, Evaluator, Infeasible
 from .spec import (EvaluatorSpec, check_evaluator_spec, evaluator_space, list_evaluators, make_evaluator, measurable,
                    measured_metrics, uses_task)

@@ -26,7 +26,7 @@ The built-in spaces are in the ``builder`` form, so two architectures share an i
 archscout builds them into the same network (gnn: 27,934 architectures, gnn-proteins:
 2,293). ``benchmark_key`` takes any architecture to the benchmark form and its key there
 (26,206 and 2,021 keys); the spaces of the benchmark's tables
-(:func:`archscout.evaluate.tabular.space_for`) are in that form, so that one table row is one
+(:func:`archscout.evaluate.tables.nas_bench_graph.space_for`) are in that form, so that one table row is one
 architecture. Every benchmark-form architecture is also in builder form (the builder builds
 the network the benchmark measured), with the same values and id in both.
 

@@ -1,4 +1,4 @@
-"""A synthetic tabular benchmark: metrics are a fixed function of the architecture, nothing is trained.
+"""A synthetic table: metrics are a fixed function of the architecture, nothing is trained.
 
 It stands in for a tabular benchmark (a lookup of precomputed results) where the framework
 itself is under test: the overhead per trial, crash safety, parallel workers, fault
@@ -13,6 +13,10 @@ architecture (so a faulty candidate is faulty every time it is evaluated):
 once (``os._exit``) as a segfault or the kernel's OOM killer would, ``hang`` runs for an hour
 but checks the per-trial limits as training does, ``block`` sleeps for an hour without
 checking anything (only a process executor's hard limit stops it).
+
+It shares the skeleton of the table evaluators (:class:`.base.LookupEvaluator`): the size metrics are
+looked up first, the study's constraints checked on them, and only a candidate that meets them runs
+its faults, its delay and its accuracy. It answers any space, so it is no ``archscout bench`` table.
 """
 from __future__ import annotations
 
@@ -23,9 +27,10 @@ import time
 
 from typing import ClassVar
 
-from ..errors import ArchscoutError
-from ..space import Architecture
-from .base import EVALUATORS, Evaluation, Evaluator, Infeasible
+from ...errors import ArchscoutError
+from ...space import Architecture
+from ..base import EVALUATORS, Evaluation
+from .base import LookupEvaluator
 
 _OPTIONS = ("delay", "fail", "nan", "crash", "hang", "block")
 
@@ -37,7 +42,7 @@ def _unit(*parts) -> float:
 
 
 @EVALUATORS.register("synthetic")
-class SyntheticEvaluator(Evaluator):
+class SyntheticEvaluator(LookupEvaluator):
     """Metrics as a fixed function of the architecture, with injectable faults (tests the framework itself).
 
     A fidelity ``steps`` scales the accuracy as a learning curve would: ``1 - exp(-steps / 100)`` of
@@ -57,6 +62,7 @@ class SyntheticEvaluator(Evaluator):
                 raise ArchscoutError(f"synthetic evaluator: {name} must be "
                                      f"{'>= 0 seconds' if name == 'delay' else 'a fraction in [0, 1]'}, got {v!r}")
         self.delay, self.fail, self.nan, self.crash, self.hang, self.block = delay, fail, nan, crash, hang, block
+        self._last: tuple[tuple[str, str] | None, list[float]] = (None, [])
 
     @classmethod
     def parse(cls, spec: str) -> "SyntheticEvaluator":
@@ -91,23 +97,17 @@ class SyntheticEvaluator(Evaluator):
         opts = ",".join(f"{k}={getattr(self, k):g}" for k in _OPTIONS if getattr(self, k))
         return "synthetic" + (f":{opts}" if opts else "")
 
-    @property
-    def budget_key(self) -> str:
-        return self.spec
-
-    def evaluate(self, arch: Architecture, seed: int = 0, cost_check=None, guard=None,
-                 fidelity: dict | None = None):
-        if fidelity:
-            self.check_fidelity(fidelity)
-        enc = [v for v in (arch.space.encode(arch, "ordinal") if arch.space is not None else []) if v >= 0]
-        size = len(enc) + 1
+    def lookup(self, arch: Architecture, seed: int = 0) -> dict:
+        """The size metrics, what a constraint is checked on before anything else runs."""
+        size = len(self._encoding(arch)) + 1
         metrics = {"params": int(1000 * size * (1 + 3 * _unit(arch.id, "params"))),
                    "flops": int(20000 * size * (1 + 3 * _unit(arch.id, "flops")))}
         metrics["size_bytes@fp32"] = 4 * metrics["params"]
-        if cost_check is not None:
-            reason = cost_check(metrics)
-            if reason:
-                raise Infeasible(reason, metrics)
+        return metrics
+
+    def answer(self, arch: Architecture, seed: int, metrics: dict, guard=None,
+               fidelity: dict | None = None) -> Evaluation:
+        """The injected faults and the delay, then the accuracy, its loss and the latency."""
         if self.crash and _unit(arch.id, "crash") < self.crash:
             os._exit(13)
         if self.hang and _unit(arch.id, "hang") < self.hang:
@@ -118,6 +118,8 @@ class SyntheticEvaluator(Evaluator):
             self._sleep(self.delay, guard)
         if self.fail and _unit(arch.id, "fail") < self.fail:
             raise RuntimeError("injected failure (synthetic evaluator)")
+        enc = self._encoding(arch)
+        size = len(enc) + 1
         quality = sum(enc) / max(1, len(enc)) if enc else 0.5
         acc = 0.55 + 0.3 * quality + 0.1 * _unit(arch.id, seed, "acc")
         if fidelity:
@@ -127,6 +129,15 @@ class SyntheticEvaluator(Evaluator):
         metrics.update(accuracy=acc, loss=1.0 - acc if acc == acc else acc,
                        latency_ms=0.05 * size * (1 + _unit(arch.id, "lat")), train_seconds=self.delay)
         return Evaluation(metrics, {"synthetic": True})
+
+    def _encoding(self, arch: Architecture) -> list[float]:
+        """The architecture's ordinal encoding without unused choices (kept from :meth:`lookup` for :meth:`answer`)."""
+        name = (arch.space_name, arch.id)
+        if self._last[0] == name:
+            return self._last[1]
+        enc = [v for v in (arch.space.encode(arch, "ordinal") if arch.space is not None else []) if v >= 0]
+        self._last = (name, enc)
+        return enc
 
     @staticmethod
     def _sleep(seconds: float, guard) -> None:

@@ -17,15 +17,44 @@ their GPU, not on this machine; ``details`` says so.
 from __future__ import annotations
 
 from functools import lru_cache
-
 from typing import ClassVar
 
-from ..errors import ArchscoutError, unknown_name
-from ..space import Architecture, GNNSpace, benchmark_key, gnn, gnn_proteins
-from .base import EVALUATORS, Evaluation, Evaluator, Infeasible
+from ...errors import ArchscoutError
+from ...space import Architecture, GNNSpace, benchmark_key, gnn, gnn_proteins
+from ..base import EVALUATORS
+from .base import TABLES, BenchRow, TableBenchmark, TableEvaluator
 
 DATASETS = ("cora", "citeseer", "pubmed", "cs", "physics", "photo", "computers", "arxiv", "proteins")
 NAME = "nas-bench-graph"
+
+
+class NasBenchGraph(TableBenchmark):
+    """NAS-Bench-Graph's light tables: one validation and one test accuracy per architecture of the ``gnn`` space."""
+
+    name = NAME
+    title = "NAS-Bench-Graph"
+    datasets = DATASETS
+    tuning_datasets = ("cora", "citeseer", "pubmed", "physics", "computers")
+    report_datasets = ("cs", "photo", "arxiv", "proteins")
+    told = "the validation accuracy"
+    reported = "the test accuracy"
+    noise = ("noise-free: NAS-Bench-Graph's light tables hold one validation and one test accuracy per "
+             "architecture, so every query of an architecture returns the same figures")
+
+    def source(self, dataset: str) -> str:
+        return f"nas-bench-graph light table, {dataset}"
+
+    def space_for(self, dataset: str) -> GNNSpace:
+        return space_for(dataset)
+
+    def key(self, arch: Architecture) -> int:
+        return benchmark_key(arch)
+
+    def rows(self, dataset: str) -> dict[int, BenchRow]:
+        return load_table(dataset)
+
+
+TABLE = TABLES.register(NAME, NasBenchGraph())
 
 
 def space_for(dataset: str) -> GNNSpace:
@@ -40,7 +69,7 @@ def _table_space(proteins: bool) -> GNNSpace:
 
 
 @lru_cache(maxsize=len(DATASETS))
-def load_table(dataset: str) -> dict[int, tuple[float, float, float, int]]:
+def load_table(dataset: str) -> dict[int, BenchRow]:
     """{benchmark key: (validation accuracy, test accuracy, latency in ms, parameters)} for one dataset."""
     check_dataset(dataset)
     try:
@@ -54,13 +83,11 @@ def load_table(dataset: str) -> dict[int, tuple[float, float, float, int]]:
 
 
 def check_dataset(dataset: str) -> str:
-    if dataset not in DATASETS:
-        raise unknown_name("NAS-Bench-Graph dataset", dataset, DATASETS)
-    return dataset
+    return TABLE.check_dataset(dataset)
 
 
 @EVALUATORS.register(NAME)
-class NasBenchGraphEvaluator(Evaluator):
+class NasBenchGraphEvaluator(TableEvaluator):
     """Looks an architecture of the ``gnn`` space up in NAS-Bench-Graph's table for one dataset.
 
     Spec: ``nas-bench-graph:cora`` (datasets: cora, citeseer, pubmed, cs, physics, photo,
@@ -68,26 +95,8 @@ class NasBenchGraphEvaluator(Evaluator):
     """
 
     name = NAME
-    holds = "table holds"
+    table = TABLE
     measures: ClassVar[tuple[str, ...]] = ("accuracy", "test_accuracy", "latency_ms", "params")
-
-    def __init__(self, dataset: str):
-        self.dataset = check_dataset(dataset)
-
-    @classmethod
-    def parse(cls, spec: str) -> "NasBenchGraphEvaluator":
-        _, sep, dataset = spec.partition(":")
-        if not sep or not dataset:
-            raise ArchscoutError(f"name the dataset: {NAME}:DATASET with DATASET one of {', '.join(DATASETS)}")
-        return cls(dataset.strip())
-
-    @classmethod
-    def parse_options(cls, options: str, *, load: bool = True) -> str:
-        return cls.parse(f"{NAME}:{options}").dataset
-
-    @classmethod
-    def required_space(cls, options: str = "") -> str | None:
-        return space_for(options).name
 
     @classmethod
     def searched_space(cls, options: str, space):
@@ -96,25 +105,8 @@ class NasBenchGraphEvaluator(Evaluator):
         table = space_for(options)
         return table if space.name == table.name else space
 
-    @classmethod
-    def create(cls, options: str = "", *, task=None, train=None, latency=None,
-               metrics: tuple | list = ()) -> "NasBenchGraphEvaluator":
-        return cls(options)
-
-    @property
-    def spec(self) -> str:
-        return f"{NAME}:{self.dataset}"
-
-    @property
-    def budget_key(self) -> str:
-        return self.spec
-
-    @property
-    def space_name(self) -> str:
-        return space_for(self.dataset).name
-
-    def lookup(self, arch: Architecture) -> dict:
-        """The table's metrics for ``arch`` (no Evaluation wrapper; used by the benchmark runner too)."""
+    def lookup(self, arch: Architecture, seed: int = 0) -> dict:
+        """The table's metrics for ``arch`` (no Evaluation wrapper)."""
         if arch.space_name != self.space_name:
             raise ArchscoutError(f"NAS-Bench-Graph's {self.dataset} table holds architectures of the "
                                  f"{self.space_name!r} space, not {arch.space_name!r}")
@@ -127,15 +119,3 @@ class NasBenchGraphEvaluator(Evaluator):
     def rows(self) -> list[dict]:
         """Every architecture's metrics in the table (for the exact range of each metric)."""
         return [{"accuracy": v, "latency_ms": lat, "params": p} for v, _, lat, p in load_table(self.dataset).values()]
-
-    def evaluate(self, arch: Architecture, seed: int = 0, cost_check=None, guard=None,
-                 fidelity: dict | None = None):
-        if fidelity:
-            self.check_fidelity(fidelity)
-        metrics = self.lookup(arch)
-        if cost_check is not None:
-            reason = cost_check(metrics)
-            if reason:
-                raise Infeasible(reason, metrics)
-        return Evaluation(metrics, {"source": f"nas-bench-graph light table, {self.dataset}",
-                                    "latency": "measured by the benchmark's authors on their hardware"})
