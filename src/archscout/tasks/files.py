@@ -13,6 +13,7 @@ import os
 import numpy as np
 
 from ..errors import ArchscoutError
+from .arrays import from_arrays
 
 LABEL_NAMES = ("label", "target", "y", "class", "outcome")
 DELIMITERS = ",;\t|"
@@ -30,8 +31,6 @@ def split_label(name: str) -> tuple[str, str | None]:
 def from_file(path: str, label: str | None = None, **kwargs):
     """A task from a ``.npz`` or ``.csv`` file (see the module's docstring); ``kwargs`` go to
     :func:`archscout.tasks.from_arrays` (kind, val_fraction, folds, ...)."""
-    from . import from_arrays
-
     path, named = split_label(path)
     if named is not None and label is not None and named != label:
         raise ArchscoutError(f"the label column is named twice: {named!r} (in {path}:{named}) and {label!r} (--label)")
@@ -106,15 +105,31 @@ def read_csv(path: str, label: str | None = None) -> tuple[np.ndarray, np.ndarra
         if len(r) != width:
             raise ArchscoutError(f"{path}: line {i} has {len(r)} columns, expected {width}")
     shown = {"\t": "tab", ",": "comma", ";": "semicolon", "|": "bar"}[delimiter]
+    col, why = _label_column(path, label, header, width)
+    feats, X = _features(path, body, header, width, col)
+    labels = np.array([r[col].strip() for r in body])
+    empty = np.flatnonzero(labels == "")
+    if len(empty):
+        raise ArchscoutError(f"{path}: row {empty[0] + 1}: the label is empty")
+    try:
+        y = labels.astype(np.float64)
+        y = y.astype(np.int64) if np.all(np.mod(y, 1) == 0) else y
+    except ValueError:
+        y = labels
+    return X, y, f"label: {why}; {len(feats)} feature columns; delimiter: {shown}"
+
+
+def _label_column(path: str, label: str | None, header: list[str] | None, width: int) -> tuple[int, str]:
+    """The label column's index and the note saying why it is the label."""
     if label is not None:
         if header is None:
             if label.isdigit() and 1 <= int(label) <= width:
-                col, why = int(label) - 1, f"column {label} (named by --label)"
+                return int(label) - 1, f"column {label} (named by --label)"
             else:
                 raise ArchscoutError(f"{path}: has no header row, so --label {label!r} names no column; give the "
                                      f"column's number (1 to {width})")
         elif label in header:
-            col, why = header.index(label), f"column {label!r} (named by --label)"
+            return header.index(label), f"column {label!r} (named by --label)"
         else:
             raise ArchscoutError(f"{path}: no column named {label!r}; the columns are {', '.join(header)}")
     elif header is not None:
@@ -123,9 +138,14 @@ def read_csv(path: str, label: str | None = None) -> tuple[np.ndarray, np.ndarra
         if found is None:
             raise ArchscoutError(f"{path}: name the label column with --label COLUMN (or {path}:COLUMN); the "
                                  f"columns are {', '.join(header)}")
-        col, why = lower.index(found), f"column {header[lower.index(found)]!r} (by its name; --label to choose another)"
+        return lower.index(found), f"column {header[lower.index(found)]!r} (by its name; --label to choose another)"
     else:
-        col, why = width - 1, "the last column (no header; --label N to choose another)"
+        return width - 1, "the last column (no header; --label N to choose another)"
+
+
+def _features(path: str, body: list[list[str]], header: list[str] | None, width: int, col: int
+              ) -> tuple[list[int], np.ndarray]:
+    """The feature columns (all but the label's) and their values, empty cells as NaN."""
     feats = [j for j in range(width) if j != col]
     X = np.empty((len(body), len(feats)), dtype=np.float32)
     for i, r in enumerate(body):
@@ -137,13 +157,4 @@ def read_csv(path: str, label: str | None = None) -> tuple[np.ndarray, np.ndarra
                 where = repr(header[j]) if header else f"column {j + 1}"
                 raise ArchscoutError(f"{path}: row {i + 1}, {where}: {cell!r} is not a number (features must be "
                                      f"numbers; is the label column {where}? name it with --label)") from None
-    labels = np.array([r[col].strip() for r in body])
-    empty = np.flatnonzero(labels == "")
-    if len(empty):
-        raise ArchscoutError(f"{path}: row {empty[0] + 1}: the label is empty")
-    try:
-        y = labels.astype(np.float64)
-        y = y.astype(np.int64) if np.all(np.mod(y, 1) == 0) else y
-    except ValueError:
-        y = labels
-    return X, y, f"label: {why}; {len(feats)} feature columns; delimiter: {shown}"
+    return feats, X

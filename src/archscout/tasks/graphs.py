@@ -13,11 +13,13 @@ import hashlib
 import os
 from dataclasses import dataclass, field
 from functools import lru_cache
-from typing import Callable
+from typing import Any, Callable, cast
 
 import numpy as np
 
 from ..errors import ArchscoutError
+from .arrays import encode_labels, stratified_split
+from .builtin import mnist1d
 
 SPLIT_WORDS = {"train": "train", "valid": "valid", "val": "valid", "validation": "valid", "test": "test",
                "none": None}
@@ -139,7 +141,6 @@ def _check_features(x, src: str) -> np.ndarray:
 
 
 def _check_labels(y, n: int, src: str, x_src: str) -> tuple[np.ndarray, tuple]:
-    from . import _encode_labels
 
     y = np.asarray(y)
     if y.ndim == 2 and y.shape[1] == 1:
@@ -158,7 +159,7 @@ def _check_labels(y, n: int, src: str, x_src: str) -> tuple[np.ndarray, tuple]:
             y = y.astype(np.int64)
     elif y.dtype.kind not in "iubUS":
         raise ArchscoutError(f"{src}: labels must be integers or strings, got {y.dtype}")
-    (codes,), classes = _encode_labels(y)
+    (codes,), classes = encode_labels(y)
     if len(classes) < 2:
         raise ArchscoutError(f"{src}: a classification task needs at least two classes, found {len(classes)}")
     return codes, classes
@@ -209,11 +210,10 @@ def _undirected(edges: np.ndarray, n: int) -> np.ndarray:
 
 def _stratified_masks(y: np.ndarray, seed: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """60 / 20 / 20 % of each class's nodes as train / valid / test."""
-    from . import _stratified_split
 
     n = len(y)
-    rest, test = _stratified_split(y, 0.2, seed)
-    train_pos, valid_pos = _stratified_split(y[rest], 0.25, seed + 1)
+    rest, test = stratified_split(y, 0.2, seed)
+    train_pos, valid_pos = stratified_split(y[rest], 0.25, seed + 1)
     masks = []
     for idx in (rest[train_pos], rest[valid_pos], test):
         m = np.zeros(n, dtype=bool)
@@ -280,6 +280,7 @@ def from_graph(data, name: str = "graph", *, seed: int = 0, description: str = "
             raise ArchscoutError(f"{name}: the graph has no {k} (a graph task needs node features x, edges "
                                  f"edge_index and labels y)")
     valid = parts["val_mask"] if parts["val_mask"] is not None else parts["valid_mask"]
+    masks: dict[str, Any] | None
     masks = {"train": parts["train_mask"], "valid": valid, "test": parts["test_mask"]}
     if all(m is None for m in masks.values()):
         masks = None
@@ -343,7 +344,8 @@ def _read_edges(path: str) -> tuple[np.ndarray, np.ndarray | None]:
     if path.lower().endswith(".npy"):
         e = _npy(path)
         return (e.T if e.ndim == 2 and e.shape[1] == 2 else e), None  # rows of (source, target); (2, E) as is
-    edges, lines = [], []
+    edges: list = []
+    lines: list = []
     for i, cells in enumerate(_rows(path), start=1):
         if not cells or not any(cells) or cells[0].startswith("#"):
             continue
@@ -407,7 +409,7 @@ def _read_labels(path: str) -> np.ndarray:
 def _read_split(path: str) -> dict:
     """One word per node and line: train, valid (or val, validation), test, or none; an optional header
     line ``split``."""
-    parts = {"train": [], "valid": [], "test": []}
+    parts: dict[str, list] = {"train": [], "valid": [], "test": []}
     rows = _rows(path)
     start = 1 if rows and len(rows[0]) == 1 and rows[0][0].lower() == "split" else 0
     for i, cells in enumerate(rows[start:], start=start + 1):
@@ -466,9 +468,11 @@ def from_graph_files(path: str | None = None, *, edges: str | None = None, featu
             raise ArchscoutError(f"{what} file {file!r} does not exist")
     if path is None and None in (edges, features, labels):
         raise ArchscoutError("a graph task needs a folder, or the edges, features and labels files")
-    edges = edges or _find(path, EDGE_FILES, "edge list")
-    features = features or _find(path, FEATURE_FILES, "node features")
-    labels = labels or _find(path, LABEL_FILES, "node labels")
+    folder = cast(str, path)  # read only for a file not given, and then path is not None (checked above)
+    edges = edges or _find(folder, EDGE_FILES, "edge list")
+    features = features or _find(folder, FEATURE_FILES, "node features")
+    labels = labels or _find(folder, LABEL_FILES, "node labels")
+    assert edges and features and labels  # given, or found: _find raises for a missing required file
     if split is None and path is not None:
         split = _find(path, SPLIT_FILES, "split", required=False)
     mask_files = {}
@@ -508,9 +512,9 @@ def mnist1d_knn() -> GraphTask:
     """MNIST-1D as a graph: 2,000 samples as nodes (40 features), 8-nearest-neighbour edges, 10 classes."""
     from sklearn.neighbors import NearestNeighbors
 
-    from . import mnist1d
 
     base = mnist1d()
+    assert base.test is not None  # mnist1d has a test part
     # nodes come from mnist1d's own train / validation / test parts, so no test sample is selected on
     parts = [(base.train, KNN_PARTS["train"]), (base.valid, KNN_PARTS["valid"]), (base.test, KNN_PARTS["test"])]
     x = np.concatenate([p.X[:k].reshape(k, -1) for p, k in parts]).astype(np.float32)

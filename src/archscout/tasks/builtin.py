@@ -1,0 +1,47 @@
+"""The built-in tasks: MNIST-1D, generated locally, and scikit-learn's small datasets."""
+from __future__ import annotations
+
+from functools import lru_cache
+from typing import Callable
+
+import numpy as np
+
+from .arrays import from_arrays
+from .base import Task
+
+
+@lru_cache(maxsize=None)
+def mnist1d(**options) -> Task:
+    """MNIST-1D (Greydanus 2020), generated locally with the default arguments: 4,000 train / 1,000 test."""
+    from mnist1d.data import get_dataset_args, make_dataset
+
+    d = make_dataset(get_dataset_args())
+    X = d["x"].astype(np.float32)[:, None, :]
+    Xt = d["x_test"].astype(np.float32)[:, None, :]
+    return from_arrays(X, d["y"], Xt, d["y_test"], name="mnist1d", standardize=False,
+                       description="MNIST-1D, 40-sample 1-D signals, 10 classes (generated locally)", **options)
+
+
+def _sklearn(loader: str, name: str, description: str, image: bool = False) -> Callable[..., Task]:
+    @lru_cache(maxsize=None)
+    def make(**options) -> Task:
+        import sklearn.datasets as ds
+
+        data = getattr(ds, loader)()
+        X = data.data.astype(np.float32)
+        if image:
+            X = (X / 16.0).reshape(len(X), 1, 8, 8)
+        return from_arrays(X, data.target, name=name, description=description, **options)
+
+    make.__doc__ = description
+    return make
+
+
+digits = _sklearn("load_digits", "digits", "scikit-learn digits: 8x8 images (1, 8, 8), 10 classes", image=True)
+iris = _sklearn("load_iris", "iris", "scikit-learn iris: 4 tabular features, 3 classes")
+wine = _sklearn("load_wine", "wine", "scikit-learn wine: 13 tabular features, 3 classes")
+breast_cancer = _sklearn("load_breast_cancer", "breast_cancer",
+                         "scikit-learn breast cancer: 30 tabular features, 2 classes")
+diabetes = _sklearn("load_diabetes", "diabetes",
+                    "scikit-learn diabetes: 10 tabular features, a continuous target (regression)")
+
