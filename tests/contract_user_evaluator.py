@@ -18,3 +18,14 @@ def short_training(model, ctx):
         out = model(torch.as_tensor(ctx.task.valid.X))
     return {"accuracy": float((out.argmax(1).numpy() == ctx.task.valid.y).mean()),
             "my_loss": float(torch.nn.functional.cross_entropy(out, torch.as_tensor(ctx.task.valid.y)))}
+
+
+class IgnoresCostCheck(archscout.evaluate.Evaluator):
+    """Breaks one promise on purpose: it never calls ``cost_check`` (tests/test_contracts.py shows it is caught)."""
+
+    measures = ("accuracy",)
+
+    def evaluate(self, arch, seed=0, cost_check=None, guard=None, fidelity=None):
+        if fidelity:
+            self.check_fidelity(fidelity)
+        return archscout.evaluate.Evaluation({"accuracy": 0.5})
