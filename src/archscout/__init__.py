@@ -11,7 +11,7 @@ Public API::
     asc.write_report(study)                 # the HTML report (or `archscout report`)
     df = study.trials_dataframe()           # pandas; asc.plots.front(study) etc. return matplotlib figures
 """
-from . import oneshot, plots, spaces, strategies, tasks  # oneshot: registers its evaluator, spaces, strategies
+from . import evaluators, oneshot, plots, spaces, strategies, tasks  # oneshot: registers its evaluator, spaces, strategies
 from .errors import ArchscoutError, TrialFailed
 from .evaluate import TrainingEvaluator
 from .evaluate.user import Context, evaluator
@@ -26,4 +26,4 @@ from .study import Study, Trial
 __version__ = "0.1.0"
 __all__ = ["Study", "Trial", "evaluator", "Context", "Space", "Choice", "Integer", "Repeat", "Block", "Architecture", "TrainConfig",
            "TrainingEvaluator", "Storage", "Constraint", "METRICS", "ArchscoutError", "TrialFailed", "load",
-           "load_model", "write_report", "oneshot", "spaces", "tasks", "strategies", "plots"]
+           "load_model", "write_report", "oneshot", "evaluators", "spaces", "tasks", "strategies", "plots"]
