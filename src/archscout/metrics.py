@@ -1,11 +1,11 @@
 """The metric vocabulary (one set of names for CLI, API, storage, reports) and constraint parsing."""
 from __future__ import annotations
 
-import math
 import operator
 import re
 from dataclasses import dataclass
 
+from .checks import finite_number, positive_int
 from .errors import ArchscoutError, unknown_name
 from .registry import Registry
 
@@ -108,8 +108,7 @@ def check_metric(metric: str) -> str:
         m = _LATENCY.match(metric)
         if m and m.group(1) in RUNTIMES:
             batch = int(m.group(2) or 1)
-            if batch < 1:
-                raise ArchscoutError(f"metric {metric!r}: the batch size must be >= 1")
+            positive_int(batch, f"metric {metric!r}: the batch size")
             return "latency_ms" if (m.group(1), batch) == ("pytorch", 1) else f"latency_ms@{m.group(1)}:b{batch}"
     raise ArchscoutError(f"unknown metric qualifier in {metric!r}; qualified metrics are "
                          f"{', '.join(QUALIFIED_FORMS)}")
@@ -190,8 +189,7 @@ class Constraint:
             bound = float(num.replace("_", ""))
         except ValueError:
             raise ArchscoutError(f"constraint {text!r}: {num!r} is not a number") from None
-        if not math.isfinite(bound):
-            raise ArchscoutError(f"constraint {text!r}: the bound must be finite")
+        finite_number(bound, f"constraint {text!r}: the bound")
         return cls(metric, op, bound)
 
     @property

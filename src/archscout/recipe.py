@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 from dataclasses import asdict, dataclass, replace
 
+from .checks import non_negative_number, positive_int, positive_number
 from .errors import ArchscoutError
 
 OPTIMIZERS = ("adam", "adamw", "sgd")
@@ -37,22 +38,19 @@ class TrainConfig:
     fidelity_mode: str = "continue"
 
     def __post_init__(self):
-        if self.epochs is None and (not isinstance(self.steps, int) or self.steps < 1):
-            raise ArchscoutError(f"training steps must be a positive integer, got {self.steps!r}")
-        if self.epochs is not None and not (self.epochs > 0 and math.isfinite(self.epochs)):
-            raise ArchscoutError(f"training epochs must be a positive finite number, got {self.epochs!r}")
-        if not isinstance(self.batch_size, int) or self.batch_size < 1:
-            raise ArchscoutError(f"batch size must be a positive integer, got {self.batch_size!r}")
+        if self.epochs is None:
+            positive_int(self.steps, "training steps")
+        else:
+            positive_number(self.epochs, "training epochs")
+        positive_int(self.batch_size, "batch size")
         if self.optimizer not in OPTIMIZERS:
             raise ArchscoutError(f"unknown optimizer {self.optimizer!r}; valid: {', '.join(OPTIMIZERS)}")
         if self.schedule not in SCHEDULES:
             raise ArchscoutError(f"unknown schedule {self.schedule!r}; valid: {', '.join(SCHEDULES)}")
-        if not (self.lr > 0 and math.isfinite(self.lr)):
-            raise ArchscoutError(f"learning rate must be positive, got {self.lr!r}")
+        positive_number(self.lr, "learning rate")
         if not isinstance(self.amp, bool):
             raise ArchscoutError(f"amp (mixed precision) is true or false, got {self.amp!r}")
-        if not self.weight_decay >= 0:
-            raise ArchscoutError(f"weight decay must be >= 0, got {self.weight_decay!r}")
+        non_negative_number(self.weight_decay, "weight decay")
         if self.fidelity_mode not in FIDELITY_MODES:
             raise ArchscoutError(f"fidelity mode is one of {', '.join(FIDELITY_MODES)}, got {self.fidelity_mode!r}")
         if self.horizon is not None:

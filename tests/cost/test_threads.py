@@ -54,7 +54,7 @@ def test_default_threads_fall_back_to_the_cpu_count(cores, monkeypatch):
 
 @pytest.mark.parametrize("bad", [0, -1, 1.5, True, "2"])
 def test_a_thread_count_is_a_positive_whole_number(bad):
-    with pytest.raises(ArchscoutError, match="positive whole number"):
+    with pytest.raises(ArchscoutError, match="must be a positive integer"):
         check_threads(bad)
     assert check_threads(None) is None and check_threads(3) == 3
 
@@ -107,7 +107,7 @@ def test_threads_are_not_stored_as_a_study_setting(tmp_path):
 
 def test_a_bad_thread_count_is_refused_before_anything_runs(tmp_path):
     study = Study("t", space="mlp", evaluator="synthetic", storage=f"sqlite:///{tmp_path}/t.db")
-    with pytest.raises(ArchscoutError, match="positive whole number, got 0"):
+    with pytest.raises(ArchscoutError, match="positive integer, got 0"):
         study.run(trials=2, threads=0)
     assert study.trials() == [] and study.storage.sessions(study.id) == []
 

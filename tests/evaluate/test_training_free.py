@@ -160,7 +160,7 @@ def test_an_unknown_predictor_names_the_valid_ones():
     (lambda: TreePredictor(None, features="encoding"), "needs the space"),
     (lambda: TreePredictor(get_space("conv1d"), kind="xgb"), "unknown tree predictor 'xgb'"),
     (lambda: TreePredictor(get_space("conv1d"), features="graph"), "use one of encoding, proxies, both"),
-    (lambda: TreePredictor(get_space("conv1d"), n_models=0), "n_models must be >= 1"),
+    (lambda: TreePredictor(get_space("conv1d"), n_models=0), "n_models must be a positive integer, got 0"),
     (lambda: ProxyCombination(["nwot", "naswot"]), "unknown proxy 'naswot'"),
     (lambda: ProxyCombination([]), "name at least one proxy"),
     (lambda: EnsemblePredictor([]), "at least one member"),

@@ -126,7 +126,7 @@ def test_a_study_records_the_derived_cell_once_trained_and_retrained(tiny, tmp_p
 def test_differentiable_methods_need_the_cell_space_and_a_task():
     with pytest.raises(ArchscoutError, match="darts searches the cell space"):
         Study("d", space="conv1d", strategy="darts", storage="sqlite:///:memory:")
-    with pytest.raises(ArchscoutError, match="unknown differentiable method|steps must be a whole number"):
+    with pytest.raises(ArchscoutError, match="unknown differentiable method|steps must be a positive integer"):
         Study("d", space="cell", strategy="gdas", strategy_options={"steps": 0}, storage="sqlite:///:memory:")
 
 

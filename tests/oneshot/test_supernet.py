@@ -257,8 +257,8 @@ def test_a_crashed_supernet_training_resumes_from_its_checkpoint_and_ends_as_an_
 
 @pytest.mark.parametrize("kwargs, message", [
     (dict(method="darts"), "unknown supernet training method 'darts'; known: bignas, ofa, spos"),
-    (dict(steps=0), "steps must be a whole number >= 1"),
-    (dict(random_subnets=-1), "random_subnets must be a whole number >= 0"),
+    (dict(steps=0), "steps must be a positive integer"),
+    (dict(random_subnets=-1), "random_subnets must be a non-negative integer"),
     (dict(temperature=0), "temperature must be a positive number"),
     (dict(ofa_phases=(1, 1)), "ofa_phases are four non-negative shares"),
     (dict(optimizer="lion"), "optimizer"),

@@ -128,7 +128,7 @@ def test_report_bad_input_is_one_line(synthetic, tmp_path, capsys):
         assert err.count("\n") == 1 and phrase in err, err
     assert sorted(os.listdir(tmp_path)) == ["afile"]  # refused before drawing: nothing created
     assert main(["report", "syn", "--storage", db, "--top", "0"]) == 2
-    assert "--top must be >= 1" in capsys.readouterr().err
+    assert "--top must be a positive integer" in capsys.readouterr().err
     (tmp_path / "afile").write_text("x")
     assert main(["report", "syn", "--storage", db, "--out", str(tmp_path / "afile" / "r.html")]) == 2
     assert "cannot write the report" in capsys.readouterr().err

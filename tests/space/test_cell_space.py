@@ -75,7 +75,7 @@ def test_an_empty_cell_outputs_zeros_and_fewer_parameters_make_smaller_networks(
 
 
 def test_bad_cell_settings_and_inputs_are_refused():
-    with pytest.raises(ArchscoutError, match="channels must be a whole number >= 1"):
+    with pytest.raises(ArchscoutError, match="channels must be a positive integer, got 0"):
         CellSpace(channels=0)
     with pytest.raises(ArchscoutError, match="needs inputs shaped"):
         SPACE.build(cell(*["skip"] * 6), (2, 3, 4, 5), 10)

@@ -226,7 +226,7 @@ def test_bo_beats_random_on_a_toy_objective_and_is_deterministic():
 @pytest.mark.parametrize("options, message", [
     ({"surrogate": "svm"}, "surrogate must be one of"), ({"acquisition": "pi"}, "acquisition must be one of"),
     ({"encoding": "wavelet"}, "encoding must be one of"), ({"initial": 1}, "initial must be an integer >= 2"),
-    ({"kappa": -1}, "kappa must be a number >= 0"),
+    ({"kappa": -1}, "kappa must be a non-negative number"),
 ])
 def test_bo_options_are_checked(options, message):
     with pytest.raises(ArchscoutError, match=message):

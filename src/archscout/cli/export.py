@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import click
 
+from ..checks import non_negative_int
 from ..errors import ArchscoutError
 from .common import echo, existing, storage_option
 from .results import resolve_space, space_option
@@ -30,8 +31,7 @@ def export(study, storage, out, number, seed, formats, int8, space):
     from ..study import Study
 
     formats = check_formats(formats)
-    if seed < 0:
-        raise ArchscoutError(f"--seed must be >= 0, got {seed}")
+    non_negative_int(seed, "--seed")
     s = Study.load(study, existing(storage), space=resolve_space(space))
     if number is None:
         t = s.best()

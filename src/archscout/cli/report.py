@@ -5,6 +5,7 @@ import os
 
 import click
 
+from ..checks import positive_int
 from ..errors import ArchscoutError
 from .common import echo, existing, storage_option
 from .results import load_study, space_option
@@ -20,8 +21,7 @@ def report(study, storage, out, top, space):
     """Write a study's report: one self-contained HTML file (opens offline) and its plots as PNG files."""
     from ..report.html import write_report
 
-    if top < 1:
-        raise ArchscoutError(f"--top must be >= 1, got {top}")
+    positive_int(top, "--top")
     if out is not None and (os.path.isdir(out) or not out.strip()):
         raise ArchscoutError(f"--out {out!r} is a folder; give the report's file name, e.g. report.html")
     s = load_study(study, storage, space)

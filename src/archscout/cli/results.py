@@ -5,6 +5,7 @@ import json
 
 import click
 
+from ..checks import positive_int
 from ..errors import ArchscoutError
 from .common import console, echo, existing, print_board, print_front, storage_option
 
@@ -73,8 +74,7 @@ def list_studies(storage):
 @space_option
 def show(study, storage, top, failed, space):
     """Show a study's leaderboard (by validation accuracy; test accuracy of retrained trials)."""
-    if top < 1:
-        raise ArchscoutError(f"--top must be >= 1, got {top}")
+    positive_int(top, "--top")
     from ..report.fidelity import count_lines
 
     s = load_study(study, storage, space)

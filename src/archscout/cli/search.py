@@ -6,6 +6,7 @@ import json
 import click
 from click.core import ParameterSource
 
+from ..checks import non_negative_int, positive_int
 from ..errors import ArchscoutError
 from ..study.progress import print_lines
 from .common import KeyValue, echo, load_config, print_board, print_front, storage_option
@@ -148,10 +149,10 @@ def search(task, label, task_kind, val_fraction, folds, device, amp, space, stra
     space_ref = space if space is not None and ":" in space else None
     if space_ref:
         space = resolve_space(space_ref)  # your own Space, imported before anything is stored
-    if top_k < 0 or final_seeds < 0:
-        raise ArchscoutError("--top-k and --final-seeds must be >= 0")
-    if revalidate < 0 or revalidate_seeds < 1:
-        raise ArchscoutError("--revalidate must be >= 0 and --revalidate-seeds >= 1")
+    non_negative_int(top_k, "--top-k")
+    non_negative_int(final_seeds, "--final-seeds")
+    non_negative_int(revalidate, "--revalidate")
+    positive_int(revalidate_seeds, "--revalidate-seeds")
     options = _strategy_options(click.get_current_context(), strategy_options,
                                 {"population_size": population_size, "sample_size": sample_size})
     train = {"steps": steps, "epochs": epochs, "batch_size": batch_size, "lr": lr, "optimizer": optimizer,
@@ -164,8 +165,7 @@ def search(task, label, task_kind, val_fraction, folds, device, amp, space, stra
     final_train = None
     if final_steps is not None:
         final_train = {**train, "steps": final_steps, "epochs": None}
-    if max_failures < 0:
-        raise ArchscoutError(f"--max-failures must be >= 0, got {max_failures}")
+    non_negative_int(max_failures, "--max-failures")
     if guide is None and (guide_pool is not None or guide_proxies is not None):
         raise ArchscoutError("--guide-pool and --guide-proxies set up a guide: add --guide proxies or "
                              "--guide predictor")

@@ -26,6 +26,7 @@ from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, ClassVar
 
+from ..checks import positive_number
 from ..errors import ArchscoutError, TrialFailed
 from ..registry import Registry
 
@@ -177,8 +178,7 @@ class Evaluator(ABC):
             raise ArchscoutError(f"the {self.name} evaluator does not understand fidelity {', '.join(bad)}; "
                                  f"it understands: {understood}")
         for k, v in fidelity.items():
-            if isinstance(v, bool) or not isinstance(v, (int, float)) or not v > 0:
-                raise ArchscoutError(f"fidelity {k} must be a positive number, got {v!r}")
+            positive_number(v, f"fidelity {k}")
 
     def prepare(self) -> None:
         """Called once in each worker process before its first trial."""

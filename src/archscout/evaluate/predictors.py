@@ -32,6 +32,7 @@ from typing import Callable
 
 import numpy as np
 
+from ..checks import positive_int
 from ..errors import ArchscoutError
 from ..registry import Registry
 
@@ -113,8 +114,7 @@ class TreePredictor(Predictor):
             raise ArchscoutError(f"unknown predictor features {features!r}; use one of {', '.join(FEATURES)}")
         if features != "proxies" and space is None:
             raise ArchscoutError("a predictor on architecture encodings needs the space (space=...)")
-        if n_models < 1:
-            raise ArchscoutError(f"n_models must be >= 1, got {n_models}")
+        positive_int(n_models, "n_models")
         self.space, self.features, self.kind = space, features, kind
         self.encoding = encoding or ("onehot+counts" if kind == "gbt" else "ordinal")
         self.proxies = _check_proxy_names(proxies) if features != "encoding" else ()
@@ -223,8 +223,8 @@ class ProxyCombination(Predictor):
 
     def __init__(self, proxies=None, n_bootstrap: int = 32, n_candidates: int = 200, seed: int = 0):
         self.proxies = _check_proxy_names(proxies)
-        if n_bootstrap < 1 or n_candidates < 1:
-            raise ArchscoutError("n_bootstrap and n_candidates must be >= 1")
+        positive_int(n_bootstrap, "n_bootstrap")
+        positive_int(n_candidates, "n_candidates")
         self.n_bootstrap, self.n_candidates, self.seed = n_bootstrap, n_candidates, seed
 
     def _scaled(self, proxies) -> np.ndarray:

@@ -6,7 +6,7 @@ import os
 import sys
 from typing import Iterator
 
-from ..errors import ArchscoutError
+from ..checks import positive_int
 from .trial import Outcome, TrialRunner
 
 # How long an idle OpenMP thread of PyTorch's (GNU OpenMP, libgomp) spins before it sleeps: 1000 spins, about
@@ -61,10 +61,7 @@ def check_threads(threads) -> int | None:
     """``threads`` (intra-op threads per trial) if it is None or a positive whole number; else a clear error."""
     if threads is None:
         return None
-    if not isinstance(threads, int) or isinstance(threads, bool) or threads < 1:
-        raise ArchscoutError(f"--threads (intra-op threads per trial) must be a positive whole number, got "
-                             f"{threads!r}")
-    return threads
+    return positive_int(threads, "--threads (intra-op threads per trial)")
 
 
 @contextlib.contextmanager

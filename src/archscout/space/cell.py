@@ -24,6 +24,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from ..checks import positive_int
 from ..errors import ArchscoutError
 from ._choices import Choice
 from ._space import Space
@@ -52,8 +53,7 @@ class CellSpace(Space):
 
     def __init__(self, name: str = "cell", channels: int = 16, stages: int = 3, cells: int = 1):
         for key, value in (("channels", channels), ("stages", stages), ("cells", cells)):
-            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-                raise ArchscoutError(f"cell space: {key} must be a whole number >= 1, got {value!r}")
+            positive_int(value, f"cell space: {key}")
         self.channels, self.stages, self.cells = channels, stages, cells
         edges: dict[str, Any] = {e: Choice(list(OPS), ordered=False) for e in EDGES}
         super().__init__(name, description=f"NAS-Bench-201 cells: 6 edges of a 4-node DAG, each one of "

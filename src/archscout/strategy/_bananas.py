@@ -6,6 +6,7 @@ import math
 import numpy as np
 from threadpoolctl import threadpool_limits
 
+from ..checks import positive_number
 from ..errors import ArchscoutError
 from ..space import Architecture, Space
 from ._base import Strategy
@@ -61,8 +62,7 @@ class BANANAS(Strategy):
                       num_candidates=(num_candidates, 1), num_arches_to_mutate=(num_arches_to_mutate, 1),
                       max_mutation_rate=(max_mutation_rate, 1), num_layers=(num_layers, 1),
                       layer_width=(layer_width, 1), epochs=(epochs, 1), batch_size=(batch_size, 1))
-        if isinstance(lr, bool) or not isinstance(lr, (int, float)) or not (lr > 0 and math.isfinite(lr)):
-            raise ArchscoutError(f"bananas: lr must be a positive number, got {lr!r}")
+        positive_number(lr, "bananas: lr")
         if not isinstance(encoding, str) or any(part not in space.ENCODINGS for part in encoding.split("+")):
             raise ArchscoutError(f"bananas: encoding must be one of {', '.join(space.ENCODINGS)}, got {encoding!r}")
         self.num_init, self.k, self.num_ensemble = num_init, k, num_ensemble

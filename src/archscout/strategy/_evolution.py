@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from collections import deque
 
+from ..checks import int_at_least
 from ..errors import ArchscoutError
 from ..space import Architecture, Space
 from ._base import Strategy
@@ -21,12 +22,9 @@ class RegularizedEvolution(Strategy):
 
     def __init__(self, space: Space, seed: int = 0, population_size: int = 20, sample_size: int = 5):
         super().__init__(space, seed)
-        for name, value in (("population_size", population_size), ("sample_size", sample_size)):
-            if not isinstance(value, int) or isinstance(value, bool):
-                raise ArchscoutError(f"{name} must be a whole number, got {value!r}")
-        if population_size < 2:
-            raise ArchscoutError(f"population_size must be >= 2, got {population_size}")
-        if not 1 <= sample_size <= population_size:
+        int_at_least(population_size, "population_size", 2)
+        if isinstance(sample_size, bool) or not isinstance(sample_size, int) \
+                or not 1 <= sample_size <= population_size:
             raise ArchscoutError(f"sample_size must be in 1..population_size ({population_size}), got {sample_size}")
         self.population_size, self.sample_size = population_size, sample_size
         self.population: deque[tuple[Architecture, float]] = deque(maxlen=population_size)

@@ -21,6 +21,7 @@ from typing import Any
 
 import numpy as np
 
+from ..checks import positive_number
 from ..errors import ArchscoutError
 from ..space import Architecture, Space
 from ._base import Proposal, Result, Strategy
@@ -79,9 +80,7 @@ def rung_ladder(strategy: str, fidelity: dict | None, eta: int, min_fidelity: fl
 
 
 def _positive(strategy: str, option: str, value: Any) -> float:
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not (math.isfinite(value) and value > 0):
-        raise ArchscoutError(f"{strategy}: {option} must be a positive number, got {value!r}")
-    return value
+    return positive_number(value, f"{strategy}: {option}")
 
 
 @dataclass

@@ -7,6 +7,7 @@ from typing import Callable, Sequence
 
 import numpy as np
 
+from ..checks import fraction, int_at_least
 from ..errors import ArchscoutError
 from ..pareto import crowding_distance, pareto_ranks
 from ..space import Architecture, Space
@@ -99,14 +100,11 @@ def fresh_sample(space: Space, rng: random.Random, avoid: Callable[[Architecture
 def check_options(strategy: str, **options: tuple[object, int]) -> None:
     """Each option an integer of at least its minimum (``name=(value, minimum)``), or an ArchscoutError."""
     for option, (value, low) in options.items():
-        if not isinstance(value, int) or isinstance(value, bool) or value < low:
-            raise ArchscoutError(f"{strategy}: {option} must be an integer >= {low}, got {value!r}")
+        int_at_least(value, f"{strategy}: {option}", low)
 
 
 def check_probability(strategy: str, option: str, value: object) -> float:
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 <= value <= 1:
-        raise ArchscoutError(f"{strategy}: {option} must be a number in [0, 1], got {value!r}")
-    return float(value)
+    return float(fraction(value, f"{strategy}: {option}"))
 
 
 class NSGA2(Strategy):

@@ -9,6 +9,7 @@ import warnings
 from collections import deque
 from typing import Any, Callable
 
+from ..checks import int_at_least, non_negative_int
 from ..errors import ArchscoutError, unknown_name
 from ..space import Architecture, Block, Choice, Repeat, Space
 from ._base import Strategy
@@ -98,10 +99,10 @@ class OptunaSampler(Strategy):
             raise ArchscoutError(f"n_startup_trials is an option of the tpe sampler, not of {sampler!r}")
         if population_size is not None and sampler != "nsga2":
             raise ArchscoutError(f"population_size is an option of the nsga2 sampler, not of {sampler!r}")
-        if n_startup_trials is not None and (not isinstance(n_startup_trials, int) or n_startup_trials < 0):
-            raise ArchscoutError(f"n_startup_trials must be a non-negative integer, got {n_startup_trials!r}")
-        if population_size is not None and (not isinstance(population_size, int) or population_size < 2):
-            raise ArchscoutError(f"population_size must be an integer >= 2, got {population_size!r}")
+        if n_startup_trials is not None:
+            non_negative_int(n_startup_trials, "n_startup_trials")
+        if population_size is not None:
+            int_at_least(population_size, "population_size", 2)
         if isinstance(objectives, bool) or not isinstance(objectives, int) or objectives < 1:
             raise ArchscoutError(f"objectives must be the number of objectives, an integer >= 1, got {objectives!r}")
         self.sampler = sampler

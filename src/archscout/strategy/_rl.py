@@ -7,6 +7,7 @@ from typing import Any, Callable
 
 import numpy as np
 
+from ..checks import boolean, fraction, non_negative_number, positive_int, positive_number
 from ..errors import ArchscoutError
 from ..space import Architecture, Block, Choice, Repeat, Space
 from ._base import Strategy
@@ -231,18 +232,12 @@ class ReinforceController(Strategy):
                  batch_size: int = 5, baseline_decay: float = 0.95, entropy_weight: float = 0.01,
                  tanh_constant: float | None = 2.5, resample_seen: bool = False):
         super().__init__(space, seed)
-        if not isinstance(resample_seen, bool):
-            raise ArchscoutError(f"resample_seen must be true or false, got {resample_seen!r}")
-        if not isinstance(hidden_size, int) or hidden_size < 1:
-            raise ArchscoutError(f"hidden_size must be a positive integer, got {hidden_size!r}")
-        if not isinstance(batch_size, int) or batch_size < 1:
-            raise ArchscoutError(f"batch_size must be a positive integer, got {batch_size!r}")
-        if not (isinstance(lr, (int, float)) and lr > 0 and math.isfinite(lr)):
-            raise ArchscoutError(f"lr must be a positive number, got {lr!r}")
-        if not (isinstance(baseline_decay, (int, float)) and 0 <= baseline_decay < 1):
-            raise ArchscoutError(f"baseline_decay must be in [0, 1), got {baseline_decay!r}")
-        if not (isinstance(entropy_weight, (int, float)) and 0 <= entropy_weight < math.inf):
-            raise ArchscoutError(f"entropy_weight must be a non-negative number, got {entropy_weight!r}")
+        boolean(resample_seen, "resample_seen")
+        positive_int(hidden_size, "hidden_size")
+        positive_int(batch_size, "batch_size")
+        positive_number(lr, "lr")
+        fraction(baseline_decay, "baseline_decay", inclusive="left")
+        non_negative_number(entropy_weight, "entropy_weight")
         if tanh_constant is not None and not (isinstance(tanh_constant, (int, float)) and tanh_constant > 0
                                               and math.isfinite(tanh_constant)):
             raise ArchscoutError(f"tanh_constant must be a positive number or None, got {tanh_constant!r}")

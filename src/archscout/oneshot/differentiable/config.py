@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass
 
+from ...checks import fraction, non_negative_int, non_negative_number, positive_int, positive_number
 from ...errors import ArchscoutError
 
 METHODS = {"darts": ("softmax", 1), "darts-2nd": ("softmax", 2), "pc-darts": ("partial", 1), "gdas": ("gumbel", 1),
@@ -38,16 +39,10 @@ class DifferentiableConfig:
         if self.method not in METHODS:
             raise ArchscoutError(f"unknown differentiable method {self.method!r}; known: {', '.join(METHODS)}")
         for name in ("steps", "batch_size", "channels", "stages", "cells", "partial_k", "check_every", "window"):
-            v = getattr(self, name)
-            if isinstance(v, bool) or not isinstance(v, int) or v < 1:
-                raise ArchscoutError(f"{self.method}: {name} must be a whole number >= 1, got {v!r}")
+            positive_int(getattr(self, name), f"{self.method}: {name}")
         for name in ("w_lr", "a_lr", "tau_max", "tau_min"):
-            v = getattr(self, name)
-            if isinstance(v, bool) or not isinstance(v, (int, float)) or not v > 0:
-                raise ArchscoutError(f"{self.method}: {name} must be a positive number, got {v!r}")
-        if isinstance(self.latency_weight, bool) or not isinstance(self.latency_weight, (int, float)) \
-                or not self.latency_weight >= 0:
-            raise ArchscoutError(f"{self.method}: latency_weight must be a number >= 0, got {self.latency_weight!r}")
+            positive_number(getattr(self, name), f"{self.method}: {name}")
+        non_negative_number(self.latency_weight, f"{self.method}: latency_weight")
         if self.latency_weight and self.method != "proxyless":
             raise ArchscoutError(f"{self.method}: latency_weight is ProxylessNAS's (--strategy proxyless)")
         if self.selection not in ("argmax", "perturbation"):
@@ -55,10 +50,8 @@ class DifferentiableConfig:
         if self.selection == "perturbation" and self.method in ("gdas", "proxyless"):
             raise ArchscoutError(f"{self.method}: perturbation-based selection needs a mixture of every operation "
                                  f"(darts, darts-2nd, pc-darts); {self.method} samples one path")
-        if isinstance(self.tune_steps, bool) or not isinstance(self.tune_steps, int) or self.tune_steps < 0:
-            raise ArchscoutError(f"{self.method}: tune_steps must be a whole number >= 0, got {self.tune_steps!r}")
-        if not 0 < self.es_ratio < 1:
-            raise ArchscoutError(f"{self.method}: es_ratio must be between 0 and 1, got {self.es_ratio!r}")
+        non_negative_int(self.tune_steps, f"{self.method}: tune_steps")
+        fraction(self.es_ratio, f"{self.method}: es_ratio", inclusive="neither")
 
     def as_dict(self) -> dict:
         return asdict(self)

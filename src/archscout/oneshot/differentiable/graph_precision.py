@@ -27,6 +27,7 @@ from __future__ import annotations
 import time
 from dataclasses import asdict, dataclass
 
+from ...checks import fraction, non_negative_number, positive_int, positive_number
 from ...errors import ArchscoutError
 
 DEFAULT_BITS = (2, 4, 8, 16, 32)
@@ -72,19 +73,12 @@ class GraphPrecisionConfig:
                                  f"got {self.bits!r}")
         object.__setattr__(self, "bits", tuple(sorted(bits)))
         for name in ("steps", "hidden", "record_every"):
-            v = getattr(self, name)
-            if isinstance(v, bool) or not isinstance(v, int) or v < 1:
-                raise ArchscoutError(f"lpgnas-lite: {name} must be a whole number >= 1, got {v!r}")
+            positive_int(getattr(self, name), f"lpgnas-lite: {name}")
         for name in ("w_lr", "a_lr"):
-            v = getattr(self, name)
-            if isinstance(v, bool) or not isinstance(v, (int, float)) or not v > 0:
-                raise ArchscoutError(f"lpgnas-lite: {name} must be a positive number, got {v!r}")
+            positive_number(getattr(self, name), f"lpgnas-lite: {name}")
         for name in ("size_weight", "w_wd", "a_wd"):
-            v = getattr(self, name)
-            if isinstance(v, bool) or not isinstance(v, (int, float)) or not v >= 0:
-                raise ArchscoutError(f"lpgnas-lite: {name} must be a number >= 0, got {v!r}")
-        if not 0 <= self.dropout < 1:
-            raise ArchscoutError(f"lpgnas-lite: dropout must be in [0, 1), got {self.dropout!r}")
+            non_negative_number(getattr(self, name), f"lpgnas-lite: {name}")
+        fraction(self.dropout, "lpgnas-lite: dropout", inclusive="left")
 
     def as_dict(self) -> dict:
         return {**asdict(self), "bits": list(self.bits), "ops": list(self.ops)}
