@@ -99,7 +99,8 @@ SMALL_SUPERNET = dict(widths=(8, 16), kernels=(3, 5), max_depth=2)
 @pytest.fixture(scope="module")
 def supernet_file(tmp_path_factory):
     """A small conv1d supernet for mnist1d, trained for 3 steps."""
-    from archscout.oneshot.supernet import SuperNet, elastic_spec
+    from archscout.oneshot.supernet import elastic_spec
+    from archscout.oneshot.supernet.net import SuperNet
     from archscout.oneshot.supernet.store import save_supernet
     from archscout.oneshot.supernet.train import SupernetTraining, train_supernet
     from archscout.tasks import get_task

@@ -70,7 +70,7 @@ def plain(db):
 def exported(q8, tmp_path_factory):
     """The best q8 trial exported in every format, and the retrained PyTorch model it came from with the task's
     input standardisation (what every exported file computes: it takes raw inputs)."""
-    from archscout.export import deployable
+    from archscout.export.deploy import deployable
 
     trial = q8.best()
     folder = tmp_path_factory.mktemp("all") / "model"

@@ -7,7 +7,8 @@ import torch
 
 from archscout import ArchscoutError
 from archscout.evaluate.checkpoints import CheckpointStore
-from archscout.oneshot.supernet import ElasticSpec, SuperNet, elastic_spec, recalibrate
+from archscout.oneshot.supernet import ElasticSpec, elastic_spec
+from archscout.oneshot.supernet.net import SuperNet, recalibrate
 from archscout.oneshot.supernet.train import (METHODS, OFA_ELASTIC, SupernetTraining, sample_subnet,
                                               train_supernet)
 from archscout.space import get_space

@@ -8,7 +8,8 @@ import torch
 import archscout
 from archscout import ArchscoutError, Study
 from archscout.evaluate.training import predict, scores
-from archscout.oneshot.supernet import SuperNet, elastic_spec, recalibrate
+from archscout.oneshot.supernet import elastic_spec
+from archscout.oneshot.supernet.net import SuperNet, recalibrate
 from archscout.oneshot.supernet.store import load_supernet, save_supernet
 from archscout.oneshot.supernet.train import SupernetTraining, train_supernet
 from archscout.tasks import from_arrays, get_task

@@ -13,10 +13,9 @@ answers in the target's own units; architecture.json records the preprocessing a
 A graph network (gnn spaces) is exported with two inputs, ``x`` [nodes, features] and
 ``edge_index`` [2, edges], both of any size; it is checked on the task's graph and a subgraph.
 """
-from .deploy import Deployed, deployable
 from .formats import ARCHITECTURE_KEY, DEFAULT_FORMATS, FORMATS, INT8_FILE, check_formats, measured_int8, not_exportable
 from .load import load, load_model
 from .trial import export_trial
 
-__all__ = ["ARCHITECTURE_KEY", "DEFAULT_FORMATS", "FORMATS", "INT8_FILE", "Deployed", "check_formats", "deployable",
+__all__ = ["ARCHITECTURE_KEY", "DEFAULT_FORMATS", "FORMATS", "INT8_FILE", "check_formats",
            "export_trial", "load", "load_model", "measured_int8", "not_exportable"]

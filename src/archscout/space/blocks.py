@@ -19,12 +19,12 @@ from typing import Sequence
 from torch import nn
 
 from ..errors import ArchscoutError
+from .operators import CONV_OPS
 
 ACTIVATIONS = {"relu": nn.ReLU, "gelu": nn.GELU, "silu": nn.SiLU, "tanh": nn.Tanh, "elu": nn.ELU}
 NORMS = ("none", "batch", "layer")
 DOWNSAMPLES = ("none", "stride2", "maxpool", "avgpool")
 
-CONV_OPS = ("conv", "dwconv")
 
 
 
@@ -88,12 +88,14 @@ class ConvBlock(nn.Module):
         stride = 2 if downsample == "stride2" else 1
         padding = dilation * (kernel_size - 1) // 2
         bias = norm == "none"  # a norm's shift makes a bias redundant
+        self.conv: nn.Module
         if op == "dwconv":
             self.conv = SeparableConv(in_channels, out_channels, kernel_size, dims, stride=stride, padding=padding,
                                       dilation=dilation, bias=bias)
         else:
             self.conv = conv(in_channels, out_channels, kernel_size, stride=stride, padding=padding,
                              dilation=dilation, bias=bias)
+        self.norm: nn.Module
         if norm == "batch":
             self.norm = (nn.BatchNorm1d if dims == 1 else nn.BatchNorm2d)(out_channels)
         elif norm == "layer":
@@ -135,6 +137,7 @@ class FCBlock(nn.Module):
         super().__init__()
         _check("norm", norm, NORMS)
         self.fc = nn.Linear(in_features, out_features)
+        self.norm: nn.Module
         if norm == "batch":
             self.norm = nn.BatchNorm1d(out_features)
         elif norm == "layer":

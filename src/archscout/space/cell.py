@@ -28,7 +28,9 @@ from ..checks import positive_int
 from ..errors import ArchscoutError
 from ._choices import Choice
 from ._space import Space
-from .cellnet import EDGES, ENDS, OPS, CellNetwork
+from .operators import CELL_EDGES as EDGES
+from .operators import CELL_ENDS as ENDS
+from .operators import CELL_OPS as OPS
 
 NB201_NAMES = {"none": "none", "skip": "skip_connect", "conv1x1": "nor_conv_1x1", "conv3x3": "nor_conv_3x3",
                "avgpool3x3": "avg_pool_3x3"}
@@ -103,6 +105,7 @@ def build_cell_network(values: dict, input_shape: tuple, num_classes: int, chann
                        cells: int = 1):
     from torch import nn
 
+    from .cellnet import CellNetwork
 
     shape = tuple(int(s) for s in input_shape)
     if len(shape) == 1:

@@ -39,13 +39,14 @@ import json
 
 from functools import lru_cache
 from itertools import permutations, product
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from ..errors import ArchscoutError
 from ._architecture import Architecture, canonical_json
 from ._choices import Choice
 from ._space import Space
-from .gnn_build import NODES, OPS, build_gnn
+from .operators import GNN_NODES as NODES
+from .operators import GNN_OPS as OPS
 
 if TYPE_CHECKING:  # pragma: no cover
     from ..tasks import GraphTask, Task
@@ -146,7 +147,7 @@ class GNNSpace(Space):
         if form not in FORMS:
             raise ArchscoutError(f"unknown canonical form {form!r}; forms are {', '.join(FORMS)}")
         self.hidden, self.dropout, self.form = hidden, dropout, form
-        choices = {n: Choice(list(ops), ordered=False) for n in NODES}
+        choices: dict[str, Any] = {n: Choice(list(ops), ordered=False) for n in NODES}
         canonical = "as archscout builds them" if form == "builder" else "as in the benchmark's tables"
         super().__init__(name, description=f"NAS-Bench-Graph GNNs: 4 nodes in one of 9 trees, each one of "
                                            f"{', '.join(ops)}; canonical {canonical}",
@@ -175,6 +176,8 @@ class GNNSpace(Space):
         return self._build_error(task, seed)
 
     def build(self, arch: Architecture, input_shape, num_classes: int):
+        from .gnn_build import build_gnn
+
         return build_gnn(arch.values, tuple(input_shape), int(num_classes), hidden=self.hidden,
                          dropout=self.dropout)
 

@@ -14,9 +14,8 @@ from torch import nn
 
 from ..errors import ArchscoutError
 
-# the operators a node may run (NAS-Bench-Graph's nine) and the four nodes of a network
-OPS = ("gat", "gcn", "gin", "cheb", "sage", "arma", "graph", "fc", "skip")
-NODES = ("op1", "op2", "op3", "op4")
+from .operators import GNN_NODES as NODES
+from .operators import GNN_OPS as OPS
 
 
 

@@ -13,7 +13,7 @@ import math
 from typing import Any
 
 from ..errors import ArchscoutError
-from .blocks import CONV_OPS, ConvBlock, FCBlock, GlobalPool, MacroNet
+from .operators import CONV_OPS
 
 _SHORT_DOWN = {"stride2": "s2", "maxpool": "mp", "avgpool": "ap"}
 _SHORT_NORM = {"batch": "bn", "layer": "ln"}
@@ -47,6 +47,7 @@ def build_macro(values: dict, input_shape: tuple, num_classes: int, dims: int | 
     dimensionality the space expects."""
     from torch import nn
 
+    from .blocks import ConvBlock, FCBlock, GlobalPool, MacroNet
 
     shape = lift_shape(input_shape, dims)
     spatial = len(shape) - 1
