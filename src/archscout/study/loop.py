@@ -84,6 +84,12 @@ class SearchLoop:
         self.rules: dict[str, tuple[int, object]] = {}  # curve family -> (curves counted, StopRule or None)
         from ..evaluate.stopping import parse_rule
         self.stop_rule = parse_rule(study.early_stopping)
+        # the state of run() (set again when it starts): why it stopped, since when it waits, proposals already
+        # evaluated or claimed in a row, when it last looked for other processes' results and dead processes
+        self.stop: str | None = None
+        self.idle_since: float | None = None
+        self.streak = 0
+        self.last_sync = self.last_recover = self.sync_from = 0.0
 
     def _learn(self, r: TrialRow, arch: Architecture | None = None) -> Trial:
         arch = arch or Architecture.from_json(r.arch, self.study.space)
@@ -114,6 +120,45 @@ class SearchLoop:
         return self.base_used + time.monotonic() - self.t0
 
     def run(self) -> list[Trial]:
+        """Search until the budget is met, the strategy is exhausted or stalls, or too many trials fail in a row:
+        submit proposals while a worker is free, store the outcomes, learn what other processes stored and take
+        over the trials of dead ones. Returns the trials this process finished."""
+        self._replay()
+        interrupted = True
+        try:
+            while True:
+                can_submit = self.stop is None and (self.seconds is None or self._used() < self.seconds)
+                waiting = self._submit_while_free(can_submit)
+                if not self.inflight:
+                    if self._idle(can_submit, waiting):
+                        break
+                else:
+                    self.idle_since = None
+                for key, out in self.ex.wait(timeout=1.0):
+                    self._store(key, out)
+                    if self.max_failures and len(self.failed_in_row) >= self.max_failures:
+                        self.stop = "failures"
+                now = time.monotonic()
+                if now - self.last_sync > SYNC_EVERY:  # results of other processes on this study
+                    self._sync(now)
+                if now - self.last_recover > RECOVER_EVERY:
+                    self._recover_dead(now)
+            interrupted = False
+        finally:
+            self._close(interrupted)
+        self.stopped_by = self.stop
+        if self.stop == "failures":
+            reasons = collections.Counter(self.failed_in_row)
+            reason, n = reasons.most_common(1)[0]
+            raise ArchscoutError(
+                f"stopping study {self.study.name!r}: the last {len(self.failed_in_row)} trials all failed "
+                f"(--max-failures {self.max_failures}); most common reason ({n}x): {reason}. "
+                f"See `archscout show {self.study.name} --failed`")
+        return self.new
+
+    def _replay(self) -> None:
+        """Before the first proposal: requeue what dead processes left running, tell the strategy every finished
+        trial, and start the clock and the progress display."""
         study = self.study
         self.requeue = [Proposal(a, f, p) for a, f, p in recover(study, self.budget, self.policy, self.stale_after)]
         for r in self.store.trials(study.id):
@@ -123,97 +168,93 @@ class SearchLoop:
             self.strategy.resume(len(self.told))
         self.t0, self.base_used = time.monotonic(), self.store.search_seconds(study.id)
         self.reporter.start(self.counted, self.base_used, self._best_shown(), study)
-        stop: str | None = None
-        idle_since: float | None = None
-        streak = 0
-        last_sync = last_recover = time.monotonic()
-        sync_from = time.time()
-        interrupted = True
-        try:
-            while True:
-                can_submit = stop is None and (self.seconds is None or self._used() < self.seconds)
-                waiting = False
-                while can_submit and stop is None and self.ex.free() > 0:
-                    proposal = self.requeue.pop(0) if self.requeue else self._ask()
-                    if proposal is None:  # the strategy waits for running trials (a rung to fill)
-                        waiting = True
-                        break
-                    arch = proposal.arch
-                    budget = self.evaluator.fidelity_key(proposal.fidelity)
-                    if (arch.id, budget) in self.known:  # evaluated at this budget already: tell, not evaluate again
-                        metrics = self.known[(arch.id, budget)]
-                        self.strategy.tell_result(Result(arch, score_of(study.objectives, metrics) if metrics
-                                                         else None, metrics or {}, proposal.fidelity,
-                                                         status="complete" if metrics else "failed",
-                                                         parent=proposal.parent))
-                        claimed = None
-                    else:
-                        claimed = self.store.claim_trial(study.id, arch.id, arch.to_json(), budget, study.seed,
-                                                         self.session, self.trials, fidelity=proposal.fidelity,
-                                                         parent=proposal.parent)
-                        if claimed.full:
-                            stop = "budget"
-                            break
-                    if claimed is None or claimed.taken:
-                        streak += 1
-                        if streak >= MAX_DUPLICATE_STREAK:
-                            self.reporter.note(f"the strategy proposed {streak} already evaluated or claimed "
-                                               f"architectures in a row: it has converged, or the space is exhausted; stopping")
-                            stop = "exhausted"
-                        continue
-                    streak = 0
-                    self.ex.submit(claimed.trial.id, arch.to_json(), study.seed, proposal.fidelity,
-                                   self._stop_rule(budget))
-                    self.inflight[claimed.trial.id] = (claimed.trial, proposal)
-                if not self.inflight:
-                    if stop is not None or not can_submit:
-                        break
-                    if waiting:
-                        idle_since = idle_since or time.monotonic()
-                        if time.monotonic() - idle_since > WAIT_LIMIT and not self.store.running_trials(study.id):
-                            self.reporter.note(f"the {study.strategy_name} strategy waits for results that no "
-                                               f"running trial will give; stopping")
-                            stop = "stalled"
-                            continue
-                        last_sync = 0.0  # the awaited results are other processes': look for them now
-                    time.sleep(0.2)  # every candidate is held by other processes' running trials: wait for them
-                else:
-                    idle_since = None
-                for key, out in self.ex.wait(timeout=1.0):
-                    self._store(key, out)
-                    if self.max_failures and len(self.failed_in_row) >= self.max_failures:
-                        stop = "failures"
-                now = time.monotonic()
-                if now - last_sync > SYNC_EVERY:  # results of other processes on this study
-                    t = time.time()
-                    for r in self.store.trials(study.id, finished_after=sync_from - 120,
-                                               exclude_session=self.session):
-                        if r.id not in self.told:
-                            self._learn(r)
-                    sync_from, last_sync = t, now
-                if now - last_recover > RECOVER_EVERY:
-                    queued = {(p.arch.id, str(p.fidelity)) for p in self.requeue}
-                    self.requeue.extend(Proposal(a, f, p) for a, f, p in recover(study, self.budget, self.policy,
-                                                                                  self.stale_after)
-                                        if (a.id, str(f)) not in queued)
-                    last_recover = now
-            interrupted = False
-        finally:
-            self.ex.close()
-            if self.inflight:
-                why = "the search was interrupted" if interrupted else "the search stopped"
-                self.store.interrupt_trials(list(self.inflight), f"{why} while this trial was running",
-                                            fail=self.policy == "fail")
-            self.reporter.stop()
-        self.stopped_by = stop
-        if stop == "failures":
-            reasons = collections.Counter(self.failed_in_row)
-            reason, n = reasons.most_common(1)[0]
-            raise ArchscoutError(
-                f"stopping study {study.name!r}: the last {len(self.failed_in_row)} trials all failed "
-                f"(--max-failures {self.max_failures}); most common reason ({n}x): {reason}. "
-                f"See `archscout show {study.name} --failed`")
-        return self.new
+        self.stop = None
+        self.idle_since = None
+        self.streak = 0
+        self.last_sync = self.last_recover = time.monotonic()
+        self.sync_from = time.time()
+
+    def _submit_while_free(self, can_submit: bool) -> bool:
+        """Submit proposals while a worker is free; True when the strategy waits for running trials (a rung to
+        fill)."""
+        while can_submit and self.stop is None and self.ex.free() > 0:
+            proposal = self.requeue.pop(0) if self.requeue else self._ask()
+            if proposal is None:
+                return True
+            self._submit(proposal)
+        return False
+
+    def _submit(self, proposal: Proposal) -> None:
+        """Claim and submit one proposal; one evaluated at its budget already is told again, not evaluated again,
+        and one claimed by another trial is skipped (too many in a row: the strategy is exhausted)."""
+        study = self.study
+        arch = proposal.arch
+        budget = self.evaluator.fidelity_key(proposal.fidelity)
+        if (arch.id, budget) in self.known:  # evaluated at this budget already: tell, not evaluate again
+            metrics = self.known[(arch.id, budget)]
+            self.strategy.tell_result(Result(arch, score_of(study.objectives, metrics) if metrics
+                                             else None, metrics or {}, proposal.fidelity,
+                                             status="complete" if metrics else "failed",
+                                             parent=proposal.parent))
+            claimed = None
+        else:
+            claimed = self.store.claim_trial(study.id, arch.id, arch.to_json(), budget, study.seed,
+                                             self.session, self.trials, fidelity=proposal.fidelity,
+                                             parent=proposal.parent)
+            if claimed.full:
+                self.stop = "budget"
+                return
+        if claimed is None or claimed.taken:
+            self.streak += 1
+            if self.streak >= MAX_DUPLICATE_STREAK:
+                self.reporter.note(f"the strategy proposed {self.streak} already evaluated or claimed "
+                                   f"architectures in a row: it has converged, or the space is exhausted; stopping")
+                self.stop = "exhausted"
+            return
+        self.streak = 0
+        self.ex.submit(claimed.trial.id, arch.to_json(), study.seed, proposal.fidelity, self._stop_rule(budget))
+        self.inflight[claimed.trial.id] = (claimed.trial, proposal)
+
+    def _idle(self, can_submit: bool, waiting: bool) -> bool:
+        """Nothing of this process runs: True when the search is over, else wait a moment (for other processes'
+        running trials, or for the results a waiting strategy needs; none coming for a while stops it)."""
+        if self.stop is not None or not can_submit:
+            return True
+        if waiting:
+            self.idle_since = self.idle_since or time.monotonic()
+            if time.monotonic() - self.idle_since > WAIT_LIMIT and not self.store.running_trials(self.study.id):
+                self.reporter.note(f"the {self.study.strategy_name} strategy waits for results that no "
+                                   f"running trial will give; stopping")
+                self.stop = "stalled"
+                return True
+            self.last_sync = 0.0  # the awaited results are other processes': look for them now
+        time.sleep(0.2)  # every candidate is held by other processes' running trials: wait for them
+        return False
+
+    def _sync(self, now: float) -> None:
+        """Learn the results other processes stored since the last look."""
+        t = time.time()
+        for r in self.store.trials(self.study.id, finished_after=self.sync_from - 120, exclude_session=self.session):
+            if r.id not in self.told:
+                self._learn(r)
+        self.sync_from, self.last_sync = t, now
+
+    def _recover_dead(self, now: float) -> None:
+        """Queue again the trials that processes which died since the last look left running."""
+        queued = {(p.arch.id, str(p.fidelity)) for p in self.requeue}
+        self.requeue.extend(Proposal(a, f, p) for a, f, p in recover(self.study, self.budget, self.policy,
+                                                                      self.stale_after)
+                            if (a.id, str(f)) not in queued)
+        self.last_recover = now
+
+    def _close(self, interrupted: bool) -> None:
+        """Stop the executor; trials still running are interrupted (or failed, by the policy)."""
+        self.ex.close()
+        if self.inflight:
+            why = "the search was interrupted" if interrupted else "the search stopped"
+            self.store.interrupt_trials(list(self.inflight), f"{why} while this trial was running",
+                                        fail=self.policy == "fail")
+        self.reporter.stop()
 
     def _ask(self) -> Proposal | None:
         proposal = self.strategy.ask()

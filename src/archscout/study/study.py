@@ -17,17 +17,17 @@ from ..evaluate import Evaluator, EvaluatorSpec, LatencyConfig
 from ..execute.trial import TrialRunner
 from ..recipe import TrainConfig
 from ..execute import Executor
-from ..metrics import Constraint, parse_objectives
-from ..pareto import nondominated, to_minimise
-from ..space import Architecture, Space, get_space, list_spaces
+from ..metrics import Constraint
+from ..pareto import nondominated
+from ..space import Architecture, Space
 from ..storage import FINISHED, Storage, TrialRow
 from ..strategy import STRATEGIES, canonical_name, make_strategy
-from ..tasks import GraphTask, Task, check_task_name, check_task_options, get_task
+from ..tasks import GraphTask, Task, get_task
 from . import finalize as _finalize
 from . import fronts as _fronts
-from . import preflight
-from .config import (NAME, StudyConfig, check_reference, check_seed, measure_list, measured_constraint, safe_name,
-                     train_config)
+from . import preflight, ranking, setup
+from . import reference as _reference
+from .config import StudyConfig
 from .loop import SearchLoop
 from .preflight import DEFAULT_MAX_FAILURES, check_budget, check_search_options
 from .recovery import STALE_AFTER, Heartbeat, recover
@@ -43,7 +43,37 @@ class Study:
                       train={"steps": 300}, constraints=["params <= 20000"])
         study.run(strategy="evolution", trials=20)
         best = study.best()
+
+    Its objects are set once, by :func:`.setup.configure` (which checks each setting), and never change after
+    (the reference point excepted: a search fixes it the first time a front needs one).
     """
+
+    name: str
+    evaluator_spec: EvaluatorSpec
+    space: Space
+    _predictor: str | None
+    _task_ref: str | Task | GraphTask | None
+    _task: Task | GraphTask | None
+    task_options: dict
+    device: str
+    objectives: list[tuple[str, str]]
+    objective: str
+    measure: list[str]
+    prescreen_latency: bool
+    constraints: list[Constraint]
+    guide: dict | None
+    reference_point: dict | None
+    early_stopping: str | None
+    _checkpoint_dir: str | None
+    strategy_name: str
+    strategy_options: dict
+    train_config: TrainConfig
+    final_train: TrainConfig
+    seed: int
+    latency: LatencyConfig
+    storage: Storage
+    config: StudyConfig
+    id: int
 
     def __init__(self, name: str | None = None, *, space: str | Space | None = None, task: str | Task | None = None,
                  objective: str | None = None, objectives=None, constraints: Iterable[str] = (),
@@ -55,121 +85,24 @@ class Study:
                  prescreen_latency: bool = False, guide: str | dict | None = None, task_options: dict | None = None,
                  device: str | None = None, early_stopping: str | None = None,
                  checkpoint_dir: str | None = None, _reading: bool = False):
-        # _reading: opened to read its trials (show, report, ...), so the task's data and a predictor file
-        # it was searched with need not be found here
-        check_seed(seed)
-        self.evaluator_spec = EvaluatorSpec.parse(evaluator, load=not _reading)
-        required = None if _reading else self.evaluator_spec.required_space()
-        self.space = self.evaluator_spec.searched_space(get_space(space if space is not None else required
-                                                                  or "conv1d"))
-        # the fingerprint of a file the evaluator reads (a predictor's contents), stored with the study
-        self._predictor = None
-        if not _reading:
-            self.evaluator_spec.check_space(self.space)
-            self._predictor = self.evaluator_spec.source_fingerprint()
-        if task is None and self.evaluator_spec.needs_task:
-            task = "mnist1d"
-        elif task is not None and not self.evaluator_spec.needs_task:
-            raise ArchscoutError(f"the {self.evaluator_spec.name} evaluator trains nothing, so a task has "
-                                 f"no effect; leave out the task (--task)")
-        self._task_ref = task
-        self.task_options = check_task_options(task_options)
-        if self.task_options and task is None:
-            raise ArchscoutError("task options (--label, --task-kind, --val-fraction, --folds) need a task")
-        self._task: Task | GraphTask | None = task if isinstance(task, (Task, GraphTask)) else None
-        self.device = device or "cpu"  # where trials and final retrainings train (not stored: a run option)
-        task_name = task.name if isinstance(task, (Task, GraphTask)) else (None if task is None else str(task))
-        if isinstance(task, str) and not _reading:
-            check_task_name(task)  # the data itself is loaded when first needed
-        if name is not None and not isinstance(name, str):
-            raise ArchscoutError(f"a study name is a string, got {name!r}")
-        default = self.evaluator_spec.name if self.evaluator_spec.name != "python" \
-            else self.evaluator_spec.options.rpartition(":")[2]  # a user's function: its name
-        self.name = f"{safe_name(task_name or default)}-{self.space.name}" if name is None else name
-        if not NAME.match(self.name):
-            raise ArchscoutError(f"study name {self.name!r}: use letters, digits and . _ - : (up to 200), "
-                                 f"starting with a letter or digit")
-        if objective is not None and objectives is not None:
-            raise ArchscoutError("give either objective (one metric) or objectives (several), not both")
-        if objectives is None and objective is None and self.evaluator_spec.needs_task and not _reading \
-                and self.evaluator_spec.default_objective() == "accuracy":
-            objective = self._task_metric()  # a regression selects on r2, a classification on accuracy
-        self.objectives = parse_objectives(objectives if objectives is not None else
-                                           (objective or self.evaluator_spec.default_objective()))
-        for metric, _ in self.objectives:
-            if metric == "test_accuracy":
-                raise ArchscoutError("an objective cannot be test_accuracy: selection uses validation data only")
-            if not self.evaluator_spec.can_measure(metric):
-                raise ArchscoutError(f"the objective {metric!r} is not measured by the {self.evaluator_spec} "
-                                     f"evaluator; it measures {', '.join(self.evaluator_spec.measured())}")
-        self.objective = self.objectives[0][0]  # the leaderboard's first sort key
-        self.measure = measure_list(measure, self.evaluator_spec)
-        self.prescreen_latency = bool(prescreen_latency)
-        self.constraints = [measured_constraint(Constraint.parse(c), self.evaluator_spec) for c in constraints]
-        if not _reading:
-            preflight.check_devices(self)
-        from .guide import check_guide
-        self.guide = check_guide(guide, self)
-        if self.guide and STRATEGIES.get(canonical_name(strategy)).schedules_fidelity:
-            raise ArchscoutError(f"strategy {canonical_name(strategy)!r} schedules fidelities itself (its rungs and "
-                                 f"promotions); a guide (--guide) ranks whole proposals and cannot be combined "
-                                 f"with it")
-        self.reference_point = check_reference(reference_point, self.objectives)
-        if self.prescreen_latency and (not self.evaluator_spec.needs_task or not self._latency_bounds()):
-            raise ArchscoutError("latency prescreening needs the train evaluator and an upper bound on a PyTorch or "
-                                 "ONNX Runtime latency to screen against, e.g. --constraint 'latency_ms <= 2'")
-        from ..evaluate.stopping import parse_rule
-        self.early_stopping = None if parse_rule(early_stopping) is None else str(early_stopping).strip().lower()
-        if self.early_stopping and not (self.evaluator_spec.trains or self.evaluator_spec.name == "python"):
-            raise ArchscoutError(f"early stopping watches a training run's learning curve; the "
-                                 f"{self.evaluator_spec.name} evaluator trains nothing")
-        self._checkpoint_dir = checkpoint_dir
-        self.strategy_name = canonical_name(strategy)
-        self.strategy_options = dict(strategy_options or {})
-        self.train_config = train_config(train, TrainConfig())
-        make_strategy(self.strategy_name, self.space, seed=seed, objectives=len(self.objectives),
-                      fidelity=self.top_fidelity,
-                      **self.strategy_options)  # validate options (and that it handles several objectives)
-        self.final_train = train_config(final_train, self.train_config.with_(
-            steps=self.train_config.steps * 3, epochs=None if self.train_config.epochs is None
-            else self.train_config.epochs * 3))
-        self.seed = seed
-        self.latency = latency or LatencyConfig()
-        self.storage = storage if isinstance(storage, Storage) else Storage(storage)
-        self.config = self._config(task_name)
-        row = self.storage.get_study(self.name)
-        if row is None:
-            if self.evaluator_spec.needs_task:  # bad data or a space that cannot take it: refuse before storing
-                preflight.check_kind(self, self.task)
-                preflight.check_space_fits(self, self.task)
-            preflight.check_meetable(self)
-            row = self.storage.create_study(self.name, self.config.to_json())
-        else:
-            self.config.check_same(self.name, row.config)
-        self.id = row.id
+        """Create a study, or resume the one stored as ``name`` (its settings must then be the same): the same as
+        :meth:`create`. Every setting is checked by :func:`.setup.configure` (the rules of :mod:`.config`)."""
+        setup.configure(self, name, space=space, task=task, objective=objective, objectives=objectives,
+                        constraints=constraints, strategy=strategy, strategy_options=strategy_options,
+                        storage=storage, train=train, final_train=final_train, seed=seed, latency=latency,
+                        evaluator=evaluator, reference_point=reference_point, measure=measure,
+                        prescreen_latency=prescreen_latency, guide=guide, task_options=task_options,
+                        device=device, early_stopping=early_stopping, checkpoint_dir=checkpoint_dir,
+                        reading=_reading)
         self._snapshot: list[Trial] | None = None  # see snapshot()
         self._key_evaluator: Evaluator | None = None  # what record() asks for budget keys (built on first use)
 
-    # -- construction helpers -----------------------------------------------------------
-    def _config(self, task_name: str | None) -> StudyConfig:
-        return StudyConfig(
-            space=self.space.name, space_fingerprint=self.space.fingerprint(), task=task_name,
-            objective=self.objective, objectives=[list(o) for o in self.objectives],
-            reference_point=self.reference_point, measure=list(self.measure),
-            prescreen_latency=self.prescreen_latency, guide=self.guide,
-            constraints=[str(c) for c in self.constraints], strategy=self.strategy_name,
-            strategy_options=self.strategy_options, seed=self.seed, early_stopping=self.early_stopping,
-            train=self.train_config.as_dict(),
-            final_train=self.final_train.as_dict(), evaluator=self.evaluator_spec.text, predictor=self._predictor,
-            budget=self.evaluator_spec.budget(self.train_config), task_options=self.task_options or None,
-            metrics=self._user_metrics())
-
-    def _user_metrics(self) -> dict | None:
-        """A user evaluator's declared metrics ({name: direction}), stored so the study opens without its code."""
-        if self.evaluator_spec.name != "python":
-            return None
-        from ..metrics import METRICS
-        return {m: METRICS[m] for m in self.evaluator_spec.measured() if m in METRICS}
+    @classmethod
+    def create(cls, name: str | None = None, **settings) -> "Study":
+        """Create a study, or resume the one stored as ``name``: ``settings`` are :class:`Study`'s keywords
+        (space, task, objectives, constraints, strategy, storage, train, ...), each checked (see :mod:`.setup`)
+        and stored as its :class:`~.config.StudyConfig`."""
+        return cls(name, **settings)
 
     @classmethod
     def load(cls, name: str, storage: str | Storage = "sqlite:///archscout.db", space: Space | None = None,
@@ -177,38 +110,7 @@ class Study:
         """Open an existing study with the settings it was created with. ``check_task=False`` opens a study
         whose task cannot be found here (arrays given in Python, a file elsewhere) for reading its trials;
         anything that needs the data then fails with the reason."""
-        store = storage if isinstance(storage, Storage) else Storage(storage)
-        row = store.get_study(name)
-        if row is None:
-            names = [s["name"] for s in store.list_studies()]
-            from ..errors import unknown_name
-            if names:
-                raise unknown_name("study", name, names)
-            raise ArchscoutError(f"no study named {name!r} in {store.url} (the database holds no studies)")
-        cfg = StudyConfig.from_stored(row.config)
-        if cfg.evaluator.startswith("python:") and cfg.metrics:
-            from ..evaluate.user import PythonEvaluator
-            reference = cfg.evaluator.partition(":")[2]
-            if check_task and PythonEvaluator._known.get(reference, {}).get("__reading__"):
-                del PythonEvaluator._known[reference]  # opened to search now: import the code itself
-            try:
-                PythonEvaluator._declaration(reference)
-            except ArchscoutError:
-                if check_task:
-                    raise
-                PythonEvaluator.remember(reference, cfg.metrics, cfg.task is not None)  # read trials without its code
-        if space is None:
-            space = get_space(cfg.space) if cfg.space in list_spaces() else None
-            if space is None:
-                raise ArchscoutError(f"study {name!r} uses the custom space {cfg.space!r}; name its definition with "
-                                     f"--space module:attr (or --space path/to/file.py:attr), or open it from "
-                                     f"Python with Study.load(name, storage, space=...)")
-        return cls(name, space=space, task=task if task is not None else cfg.task, objectives=cfg.objectives,
-                   constraints=cfg.constraints, strategy=cfg.strategy, reference_point=cfg.reference_point,
-                   measure=cfg.measure, prescreen_latency=cfg.prescreen_latency, guide=cfg.guide,
-                   strategy_options=cfg.strategy_options, storage=store, train=cfg.train,
-                   final_train=cfg.final_train, seed=cfg.seed, evaluator=cfg.evaluator,
-                   task_options=cfg.task_options, early_stopping=cfg.early_stopping, _reading=not check_task)
+        return cls.create(name, **setup.stored_settings(name, storage, space, task, check_task))
 
     def _stored_config(self) -> dict:
         """The settings as stored now (a search may have fixed the reference point since this was opened)."""
@@ -230,10 +132,6 @@ class Study:
                 raise ArchscoutError(f"study {self.name!r} has no task (its evaluator is {self.evaluator_spec.text!r})")
             self._task = get_task(self._task_ref, self.task_options)
         return self._task
-
-    def _task_metric(self) -> str:
-        """The metric a study over this task selects on by default (the task is loaded to learn its kind)."""
-        return getattr(self.task, "metric", "accuracy")
 
     def evaluator(self):
         """A fresh evaluator for this study's settings (and task, when the evaluator needs one)."""
@@ -315,15 +213,7 @@ class Study:
     def leaderboard(self, n: int | None = None) -> list[Trial]:
         """Completed trials that meet every constraint, best first objective first (ties: the later objectives,
         then the lower validation loss)."""
-        complete = [t for t in self.trials("complete") if self.score(t.metrics) is not None]
-        level = self.ranked_fidelity(complete)
-        ranked = [t for t in complete if self._fidelity_level(t.fidelity) == level]
-        ranked.sort(key=lambda t: _fronts.rank_key(self.objectives, t))
-        means = self.revalidated_means() if not self.multi_objective else {}
-        if means:  # the choice that survives noise: validated again with more seeds, they rank by their mean
-            sign = -1.0 if self.objectives[0][1] == "max" else 1.0
-            ranked.sort(key=lambda t: (0, sign * means[t.number]) if t.number in means else (1, 0.0))
-        return ranked[:n] if n else ranked
+        return ranking.leaderboard(self, n)
 
     def revalidated_means(self) -> dict[int, float]:
         """Per trial number, the first objective's mean over the search's seed and the repeated ones, for the
@@ -334,13 +224,8 @@ class Study:
         return {number: r["mean"] for number, r in revalidation(self).items()}
 
     def _fidelity_level(self, fidelity: dict | None) -> float:
-        """Where a fidelity ranks: its largest value; the study's own budget (None) counts as what it is in the
-        evaluator's terms (its training steps or epochs), or above everything for an evaluator without one."""
-        if fidelity is None:
-            fidelity = self.evaluator_spec.cls.default_fidelity(self.evaluator_spec.options, self.train_config)
-            if fidelity is None:
-                return math.inf
-        return float(max(fidelity.values()))
+        """Where a fidelity ranks (see :func:`.ranking.fidelity_level`)."""
+        return ranking.fidelity_level(self, fidelity)
 
     @property
     def checkpoints(self):
@@ -362,17 +247,13 @@ class Study:
 
     def unranked(self) -> list[Trial]:
         """Complete trials left out of the leaderboard because they ran at a lower fidelity than it compares."""
-        complete = [t for t in self.trials("complete") if self.score(t.metrics) is not None]
-        level = self.ranked_fidelity(complete)
-        return [t for t in complete if self._fidelity_level(t.fidelity) != level]
+        return ranking.unranked(self)
 
     def ranked_fidelity(self, trials: list[Trial] | None = None) -> float:
         """The fidelity the leaderboard, the front and ``best()`` compare trials at: the highest that a
         complete trial reached (as :meth:`_fidelity_level` ranks it; the study's own before any completes).
         Trials at lower fidelities are left out of them (``archscout show`` says how many)."""
-        trials = trials if trials is not None else [t for t in self.trials("complete")
-                                                     if self.score(t.metrics) is not None]
-        return max((self._fidelity_level(t.fidelity) for t in trials), default=self._fidelity_level(None))
+        return ranking.ranked_fidelity(self, trials)
 
     def best(self) -> Trial:
         """The best trial by the (first) objective; with several objectives, the front's best on the first."""
@@ -438,59 +319,25 @@ class Study:
                    "test_accuracy_std", "final_seeds"]
         return pd.DataFrame(rows, columns=columns)
 
+    # -- the hypervolume reference point (see :mod:`.reference`) -------------------------
     def _front_with(self, points: dict[int, tuple]) -> dict:
-        """The front (trial numbers) and hypervolume of ``points`` (trial number -> objective values),
-        fixing the study's reference point from the first results if the user gave none."""
-        numbers = sorted(points)
-        F = to_minimise([points[n] for n in numbers], [w for _, w in self.objectives])
-        return _fronts.front_with(self.objectives, points, self._reference(F))
+        return _reference.front_with(self, points)
 
     def _reference(self, F: np.ndarray) -> np.ndarray | None:
-        """The reference point in minimisation form, fixed (and stored, with where each coordinate came from) the
-        first time it is needed (see :func:`archscout.study.fronts.default_reference`). Until then there is no
-        hypervolume (None)."""
-        if self.reference_point is None or len(self.reference_point) < len(self.objectives):
-            config = self._stored_config()
-            stored = config.get("reference_point") or {}
-            if len(stored) < len(self.objectives):  # first to fix it; another process may have done so
-                rows = None if self.evaluator_spec.needs_task else self.evaluator().rows()
-                fixed = _fronts.default_reference(self.objectives, self.constraints, self.reference_point, rows, F,
-                                                  self._space_values)
-                if fixed is None:
-                    return None
-                stored, sources = fixed
-                config = {**config, "reference_point": stored, "reference_sources": sources}
-                self.storage.update_config(self.id, config)
-            self.reference_point = stored
-        return to_minimise([[self.reference_point[m] for m, _ in self.objectives]],
-                           [w for _, w in self.objectives])[0]
+        return _reference.reference(self, F)
 
     def _space_values(self, metric: str) -> list[float] | None:
-        """A cost computed from the network alone (parameters, FLOPs, FP32 size) over the space's examined
-        architectures (:func:`archscout.study.bounds.examined`); None for any other metric or evaluator."""
-        from .bounds import space_costs
-        if not self.evaluator_spec.needs_task:
-            return None
-        evaluator = self.evaluator()
-        if not hasattr(evaluator, "static_costs"):
-            return None
-        return space_costs(self.space, evaluator, metric, seed=0)
+        return _reference.space_values(self, metric)
 
     @property
     def reference_sources(self) -> dict:
         """Where each coordinate of the reference point came from (see ``fronts.REFERENCE_SOURCES``; a study
         written before this was recorded: {})."""
-        sources = self._stored_config().get("reference_sources") or {}
-        return {m: s for m, s in sources.items() if m in (self.reference_point or {})}
+        return _reference.sources(self)
 
     def reference_note(self) -> str | None:
         """A warning when the hypervolume depends on this study's own results (not comparable across studies)."""
-        own = [m for m, s in self.reference_sources.items() if s == "study"]
-        if not own:
-            return None
-        return (f"the reference point's {', '.join(own)} came from this study's first results, so its hypervolume "
-                f"is not comparable with another study's; give {' '.join(f'--reference {m}=VALUE' for m in own)} "
-                f"to every study you compare")
+        return _reference.note(self)
 
     @property
     def search_seconds(self) -> float:
