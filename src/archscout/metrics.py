@@ -148,6 +148,7 @@ def parse_objectives(objectives) -> list[tuple[str, str]]:
     for item in items:
         if not isinstance(item, str):
             raise ArchscoutError(f"cannot read objective {item!r}; write METRIC:max or METRIC:min")
+        way: str | None
         name, sep, way = item.strip().rpartition(":")
         if sep and not name.strip():
             raise ArchscoutError(f"cannot read objective {item.strip()!r}; write METRIC:max or METRIC:min")

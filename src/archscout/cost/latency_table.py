@@ -47,7 +47,7 @@ def _machine() -> dict:
             cpu = next((line.split(":", 1)[1].strip() for line in f if line.startswith("model name")), cpu)
     except OSError:
         pass
-    versions = {}
+    versions: dict[str, str | None] = {}
     for name in ("torch", "onnxruntime"):
         try:
             versions[name] = md.version(name)
@@ -146,7 +146,7 @@ class LatencyTable:
         self.threads = int(threads)
         self.machine = _machine()
         self.entries: dict[str, float] = {}
-        self.overhead_: tuple[float, float, float] = (0.0, 1.0, 0.0)
+        self.overhead_: tuple[float, ...] = (0.0, 1.0, 0.0)
         self.calibration_: list[dict] = []
         self.added_on_demand = 0
 
@@ -177,7 +177,7 @@ class LatencyTable:
         # calibration networks spread over the build, so that they and the operators are timed under the
         # same conditions (on a shared machine the load drifts)
         every = max(1, samples // calibration)
-        rows = []
+        rows: list[dict] = []
         for i in range(samples):
             model = space.build(space.sample(rng), table.input_shape, table.num_classes)
             total, calls = table._sum(model)

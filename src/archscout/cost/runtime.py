@@ -27,7 +27,9 @@ def onnx_bytes(model, input_shape: tuple) -> bytes:
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            torch.onnx.export(model, (torch.zeros((1,) + tuple(input_shape)),), buf, dynamo=False, opset_version=17,
+            torch.onnx.export(model, (torch.zeros((1,) + tuple(input_shape)),),
+                              buf,  # type: ignore[arg-type]  # torch writes to a file object too; its stub says path
+                              dynamo=False, opset_version=17,
                               input_names=["input"], output_names=["logits"],
                               dynamic_axes={"input": {0: "batch"}, "logits": {0: "batch"}})
     finally:

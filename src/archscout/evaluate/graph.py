@@ -50,6 +50,7 @@ def train_graph(model, x, edge_index, y, mask, cfg: TrainConfig, seed: int = 0, 
             guard.check()
         loss = torch.nn.functional.cross_entropy(model(x, edge_index)[idx], target)
         optimisation_step(loss, opt, sched, step, total)
+    assert loss is not None  # TrainConfig validates steps >= 1 and _steps returns >= 1
     return {"steps": total, "train_seconds": time.perf_counter() - t0, "train_loss": loss.item()}
 
 
@@ -80,14 +81,16 @@ class GraphTrainingEvaluator(TrainingEvaluator):
     """
 
     resumable = False
+    # a GraphTask stands in for the base class's Task by duck typing (it is not a subclass)
+    task: GraphTask  # type: ignore[assignment]
 
     def __init__(self, task: GraphTask, train: TrainConfig | None = None, latency: LatencyConfig | None = None,
                  metrics: tuple | list = ()):
-        super().__init__(task, train, latency, metrics)
+        super().__init__(task, train, latency, metrics)  # type: ignore[arg-type]  # a GraphTask, duck-typed
         if self.extra:
             raise ArchscoutError(f"graph networks are measured for {', '.join(self.measures)}; "
                                  f"{', '.join(self.extra)} cannot be measured on a graph task")
-        self._tensors = None
+        self._tensors: tuple | None = None
 
     def __getstate__(self):  # workers rebuild the tensors from the task's arrays
         return {**super().__getstate__(), "_tensors": None}

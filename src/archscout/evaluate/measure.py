@@ -8,7 +8,7 @@ import functools
 import gc
 import io
 from dataclasses import dataclass
-from typing import ClassVar
+from typing import ClassVar, cast
 
 from ..cost import count_flops, count_params, measure_latency, size_bytes
 from ..errors import ArchscoutError, TrialFailed
@@ -128,9 +128,10 @@ class NetworkEvaluator(Evaluator):
         latencies = {}
         onnx = int8 = None
         for metric in ["latency_ms"] + [m for m in self.extra if m != "accuracy@int8"]:
-            spec = latency_spec(metric)
-            if metric in self.prescreen:
-                self._prescreen(metric, arch, metrics)
+            # indexed only in the branches of latency metrics, for which it is not None
+            spec = cast("tuple[str, int]", latency_spec(metric))
+            if metric in self.prescreen:  # the prescreen table needs the architecture: callers pass it
+                self._prescreen(metric, cast(Architecture, arch), metrics)
             if metric == "size_bytes@fp16":
                 continue
             if metric == "memory_mb":
@@ -295,7 +296,7 @@ class NetworkEvaluator(Evaluator):
                         "latency_ms": lat.median_ms})
         if "accuracy@int8" in self.extra:  # the retrained network as it would be deployed in INT8
             metrics.update(self.quantized_accuracy(model, arch, "test"))
-        details = {"latency": lat.as_dict(), "train": train_config.as_dict()}
+        details: dict = {"latency": lat.as_dict(), "train": train_config.as_dict()}
         if device.type != "cpu":
             details["device"] = str(device)
         return Evaluation(metrics, details), buf.getvalue()

@@ -83,6 +83,7 @@ class Predictor:
     """Base: ``fit(archs, y, proxies=None)`` and ``predict(archs, proxies=None, return_std=False)``."""
 
     proxies: tuple = ()  # the proxy scores the predictor reads (empty: none)
+    n_fitted_: int  # the number of samples fit saw; set by fit (unset: not fitted)
 
     def fit(self, archs, y, proxies=None) -> "Predictor":
         raise NotImplementedError
@@ -193,8 +194,8 @@ class EnsemblePredictor(Predictor):
 
     def predict(self, archs, proxies=None, return_std: bool = False):
         self._check_fitted()
-        means, stds = zip(*(m.predict(archs, proxies, return_std=True) for m in self.members))
-        means, stds = np.stack(means), np.stack(stds)
+        mean_parts, std_parts = zip(*(m.predict(archs, proxies, return_std=True) for m in self.members))
+        means, stds = np.stack(mean_parts), np.stack(std_parts)
         mean = means.mean(0)
         if not return_std:
             return mean

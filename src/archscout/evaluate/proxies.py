@@ -25,7 +25,7 @@ from __future__ import annotations
 import copy
 import math
 import time
-from typing import Callable
+from typing import Callable, cast
 
 from ..cost import count_flops, count_params
 from ..errors import ArchscoutError
@@ -424,7 +424,8 @@ PROXIES = tuple(PROXY_FUNCTIONS.names(sort=False))
 
 def describe_proxy(name: str) -> str:
     """The proxy's paper and definition, in one line (the first paragraph of its function's docstring)."""
-    return " ".join(_check_name(name).__doc__.split("\n\n")[0].split())
+    doc = cast(str, _check_name(name).__doc__)  # every registered proxy function has a docstring
+    return " ".join(doc.split("\n\n")[0].split())
 
 
 def check_proxy(name: str) -> str:

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import sys
+from typing import Any
 
 from ._base import Executor
 
@@ -14,7 +15,7 @@ class LocalExecutor(Executor):
     workers = 1
 
     def __init__(self, threads: int | None = None):
-        self.runner = None
+        self.runner: Any = None  # the TrialRunner, set by start
         self.pending: list = []
         self.threads = threads
         self._previous_threads: int | None = None

@@ -16,6 +16,7 @@ import pickle
 import signal
 import time
 from multiprocessing.connection import wait as wait_conns
+from typing import Any
 
 from ..errors import ArchscoutError
 from .trial import Outcome
@@ -116,8 +117,8 @@ class _Worker:
         child.close()
         self.conn = parent
         self.ready = False
-        self.job = None  # (key, started) ; started counts from when the worker is ready
-        self._ps = None
+        self.job: tuple | None = None  # (key, started) ; started counts from when the worker is ready
+        self._ps: Any = None  # psutil.Process of the worker, made on first use
 
     def rss_mb(self) -> float:
         import psutil
@@ -232,7 +233,7 @@ class PoolExecutor(Executor):
         return out
 
     def _enforce_limits(self) -> list:
-        out = []
+        out: list = []
         now = time.monotonic()
         for w in list(self.pool):
             if w.job is None or not w.ready:

@@ -12,6 +12,7 @@ import os
 import socket
 import time
 from dataclasses import dataclass, field
+from typing import Any, Sequence
 
 from ..errors import TrialFailed
 from ..metrics import Constraint
@@ -38,7 +39,7 @@ class Guard:
         self.time_limit, self.memory_mb = time_limit, memory_mb
         self.start = time.monotonic()
         self._calls = 0
-        self._proc = None
+        self._proc: Any = None  # psutil.Process of this process, made on first use
         self.stop_rule = stop_rule
         self.watcher = CurveWatcher(stop_rule)
 
@@ -66,7 +67,7 @@ class TrialRunner:
     """Evaluates an architecture (given as JSON) and returns an :class:`Outcome`; never raises for a
     candidate's own failure."""
 
-    def __init__(self, evaluator, space: Space, constraints: list[Constraint] = (),
+    def __init__(self, evaluator, space: Space, constraints: Sequence[Constraint] = (),
                  time_limit: float | None = None, memory_mb: float | None = None):
         self.evaluator, self.space = evaluator, space
         self.constraints = list(constraints)

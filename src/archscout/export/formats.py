@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import warnings
+from typing import Any
 
 import numpy as np
 
@@ -27,7 +28,7 @@ def graph_onnx(model, task: GraphTask, path: str, metadata: dict | None = None) 
     import torch
 
     x, edge_index = torch.from_numpy(task.x), torch.from_numpy(task.edge_index)
-    names = dict(input_names=["x", "edge_index"], output_names=["logits"])
+    names: dict[str, Any] = dict(input_names=["x", "edge_index"], output_names=["logits"])
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         try:
@@ -261,7 +262,7 @@ def write_torchscript(model, task, path: str) -> dict:
 
     if isinstance(task, GraphTask):
         x, edge_index = torch.from_numpy(task.x), torch.from_numpy(task.edge_index)
-        example = (x, edge_index)
+        example: tuple = (x, edge_index)
         checks = [example, _subgraph(x, edge_index, max(1, task.num_nodes // 2))]
     else:
         batch = _raw_checks(task)

@@ -4,6 +4,7 @@ from __future__ import annotations
 import json
 import os
 import warnings
+from typing import Any
 
 import numpy as np
 
@@ -31,10 +32,37 @@ def load(path, space=None):
     exporter folds BatchNorm into convolutions and renames or merges weights, so ONNX runs with ONNX
     Runtime; export with the state or torchscript format to reload in PyTorch.
     """
-    import torch
-
     from .deploy import deployable
 
+    path, folder, named = _export_folder(path)
+    arch_file = os.path.join(folder, "architecture.json")
+    doc, input_shape, num_classes, preprocessing = _read_architecture_file(folder, arch_file)
+    arch = Architecture.from_json(doc, space)
+    if arch.space is None:
+        raise ArchscoutError(f"{arch_file!r} holds an architecture of the space {arch.space_name!r}, which is not "
+                             f"built in; for a space of your own pass its Space object: load(path, space=...)")
+
+    weights = _weights_file(path, folder, named)
+    state = _read_state(weights)
+    try:
+        model: Any = arch.build(input_shape, num_classes)  # Any: load adds the attributes classes and kind
+        model = deployable(model, preprocessing, input_shape)
+    except Exception as e:  # noqa: BLE001 - an edited file can ask for a network the builder cannot make
+        raise ArchscoutError(f"the architecture in {arch_file!r} cannot be built for input shape "
+                             f"{list(input_shape)} and {num_classes} classes ({error_text(e)})") from None
+    mismatch = _mismatch(model.state_dict(), state)
+    if mismatch:
+        raise ArchscoutError(f"{weights!r} does not hold the weights of the architecture in architecture.json "
+                             f"({mismatch})")
+    model.load_state_dict(state)
+    kind = preprocessing.kind if preprocessing is not None else "classification"
+    model.classes = () if kind == "regression" else tuple(doc.get("classes") or ())
+    model.kind = kind
+    return model.eval()
+
+
+def _export_folder(path) -> tuple[str, str, str | None]:
+    """``path`` as a string, the export folder, and the file of it that ``path`` names (None: the folder)."""
     try:
         path = os.fspath(path)
     except TypeError:
@@ -45,7 +73,11 @@ def load(path, space=None):
     if named is not None and named not in _LOADABLE:
         raise ArchscoutError(f"{path!r} is not a file of an archscout export; give the export folder or its "
                              f"model.pt, model.ts, model.onnx or architecture.json")
-    arch_file = os.path.join(folder, "architecture.json")
+    return path, folder, named
+
+
+def _read_architecture_file(folder: str, arch_file: str) -> tuple[dict, tuple[int, ...], int, Any]:
+    """architecture.json's document, input shape, number of classes and preprocessing (None: none)."""
     if not os.path.isfile(arch_file):
         raise ArchscoutError(f"{folder!r} is not an archscout export: architecture.json is missing")
     try:
@@ -57,13 +89,13 @@ def load(path, space=None):
         preprocessing = _preprocessing(doc)
     except (OSError, ValueError, KeyError, TypeError) as e:
         raise ArchscoutError(f"{arch_file!r} is not a readable architecture file ({error_text(e)})") from None
-    arch = Architecture.from_json(doc, space)
-    if arch.space is None:
-        raise ArchscoutError(f"{arch_file!r} holds an architecture of the space {arch.space_name!r}, which is not "
-                             f"built in; for a space of your own pass its Space object: load(path, space=...)")
+    return doc, input_shape, num_classes, preprocessing
 
+
+def _weights_file(path: str, folder: str, named: str | None) -> str:
+    """The weights to load: the model.pt or model.ts that ``path`` names, else the folder's (model.pt first)."""
     if named in ("model.pt", "model.ts"):
-        weights = path
+        weights: str | None = path
     else:
         weights = next((os.path.join(folder, f) for f in ("model.pt", "model.ts")
                         if os.path.isfile(os.path.join(folder, f))), None)
@@ -75,6 +107,13 @@ def load(path, space=None):
                                  f"not loaded back into PyTorch: export with --format state or torchscript to "
                                  f"reload in PyTorch")
         raise ArchscoutError(f"{folder!r} holds no model weights: model.pt, model.ts and model.onnx are all missing")
+    return weights
+
+
+def _read_state(weights: str) -> dict:
+    """The state dict of model.pt, or of the TorchScript module in model.ts."""
+    import torch
+
     try:
         if weights.endswith(".pt"):
             state = torch.load(weights, map_location="cpu", weights_only=True)
@@ -90,21 +129,7 @@ def load(path, space=None):
         first = str(e).strip().split(". ")[0].split("\n")[0]
         raise ArchscoutError(f"{weights!r} is damaged or not a {what} ({type(e).__name__}: "
                              f"{one_line(first, 160)})") from None
-    try:
-        model = arch.build(input_shape, num_classes)
-        model = deployable(model, preprocessing, input_shape)
-    except Exception as e:  # noqa: BLE001 - an edited file can ask for a network the builder cannot make
-        raise ArchscoutError(f"the architecture in {arch_file!r} cannot be built for input shape "
-                             f"{list(input_shape)} and {num_classes} classes ({error_text(e)})") from None
-    mismatch = _mismatch(model.state_dict(), state)
-    if mismatch:
-        raise ArchscoutError(f"{weights!r} does not hold the weights of the architecture in architecture.json "
-                             f"({mismatch})")
-    model.load_state_dict(state)
-    kind = preprocessing.kind if preprocessing is not None else "classification"
-    model.classes = () if kind == "regression" else tuple(doc.get("classes") or ())
-    model.kind = kind
-    return model.eval()
+    return state
 
 
 def _preprocessing(doc: dict):

@@ -15,6 +15,7 @@ import threading
 import time
 from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import cast
 from urllib.parse import quote, unquote, urlsplit
 
 from ..errors import ArchscoutError
@@ -129,7 +130,7 @@ class Dashboard:
         with self._lock:
             cached = self._cache.get(name)
         held = cached is not None and cached[0] != version and time.monotonic() - cached[2] < RENDER_GAP * cached[3]
-        return {"version": version, "next": cached[0] if held else version}
+        return {"version": version, "next": cached[0] if held and cached is not None else version}
 
     def content(self, study, version: str) -> tuple[str, str]:
         """The study's content and the version it shows."""
@@ -280,7 +281,7 @@ class _Handler(BaseHTTPRequestHandler):
     def _host_allowed(self) -> bool:
         """On a loopback address, only requests that name a loopback host: a web page elsewhere cannot read
         the dashboard through a DNS name that resolves to 127.0.0.1 (DNS rebinding)."""
-        if self.server.server_address[0] not in LOOPBACK:
+        if cast(tuple, self.server.server_address)[0] not in LOOPBACK:  # an IP server: (host, port, ...)
             return True
         host = (self.headers.get("Host") or "").strip().lower()
         name = host[1:host.index("]")] if host.startswith("[") and "]" in host else host.rsplit(":", 1)[0]
@@ -337,7 +338,8 @@ def make_server(storage, host: str = "127.0.0.1", port: int = 8050, refresh: flo
     handler = type("Handler", (_Handler,), {"dashboard": Dashboard(store, refresh)})
     server_class = ThreadingHTTPServer
     if ":" in host:  # an IPv6 address such as ::1
-        server_class = type("IPv6Server", (ThreadingHTTPServer,), {"address_family": socket.AF_INET6})
+        server_class = cast("type[ThreadingHTTPServer]",
+                            type("IPv6Server", (ThreadingHTTPServer,), {"address_family": socket.AF_INET6}))
     try:
         server = server_class((host, port), handler)
     except OSError as e:

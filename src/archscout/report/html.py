@@ -10,7 +10,7 @@ import html
 import json
 import math
 import re
-from typing import Callable
+from typing import Callable, Sequence
 
 from . import fidelity as F
 from . import plots
@@ -70,7 +70,7 @@ def figure(fig, caption: str = "", name: str | None = None, sink: dict | None = 
                                                                    if caption else "")
 
 
-def page(title: str, subtitle: str, body: str, nav: list[tuple[str, str]] = (), script: str = "") -> str:
+def page(title: str, subtitle: str, body: str, nav: Sequence[tuple[str, str]] = (), script: str = "") -> str:
     links = "".join(f'<a href="{esc(href)}">{esc(text)}</a>' for href, text in nav)
     return (f'<!DOCTYPE html><html lang="en"><head><meta charset="utf-8"><title>{esc(title)}</title>'
             f'<meta name="viewport" content="width=device-width, initial-scale=1"><style>{STYLE}</style></head>'
@@ -179,10 +179,10 @@ def fidelities(study, trials, top: int = 5, board_n: int = 10, sink: dict | None
     said = []
     if len(rows) > 1:
         ranked = next((r["label"] for r in rows if r["ranked"]), None)
-        share = F.below_top_share(rows)
+        below = F.below_top_share(rows)
         said.append(f"The trials ran at {len(rows)} fidelities; the leaderboard and the front rank only those at "
-                    f"{ranked or 'the top one'}" + (f", and {100 * share:.1f} % of all trial time went to the "
-                                                   f"fidelities below it" if share is not None else "") + ".")
+                    f"{ranked or 'the top one'}" + (f", and {100 * below:.1f} % of all trial time went to the "
+                                                   f"fidelities below it" if below is not None else "") + ".")
         said.append("Promoted: trials that continued a trial of a lower fidelity (they have a parent).")
     rules = F.stopped_rules(trials)
     stopped = sum(rules.values())

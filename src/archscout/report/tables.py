@@ -1,10 +1,14 @@
 """Leaderboards and summaries as rich tables."""
 from __future__ import annotations
 
+from functools import partial
+from typing import Any, Callable
+
 from rich.table import Table
 
 # optional columns: (metric, heading, format); shown when the study's trials measure the metric
-_COLUMNS = [("test_accuracy", "test acc % (table)", lambda v: f"{100 * v:.2f}"),
+_COLUMNS: list[tuple[str, str, Callable[[Any], str]]] = [
+            ("test_accuracy", "test acc % (table)", lambda v: f"{100 * v:.2f}"),
             ("params", "params", lambda v: f"{v:,}"),
             ("flops", "MFLOPs", lambda v: f"{v / 1e6:.3f}"),
             ("latency_ms", "latency ms", lambda v: f"{v:.3f}"),
@@ -25,7 +29,7 @@ def leaderboard_table(study, n: int = 10) -> Table:
     table = Table(title=f"study {study.name}: top {len(board)} by {scored}{order}")
     shown = [c for c in _COLUMNS if any(c[0] in t.metrics for t in board)]
     known = {"accuracy"} | {c[0] for c in _COLUMNS}
-    shown += [(m, m, lambda v, m=m: fmt_metric(m, v)) for m, _ in study.objectives if m not in known]
+    shown += [(m, m, partial(fmt_metric, m)) for m, _ in study.objectives if m not in known]
     finals = any(t.final for t in board)
     trained = any("accuracy" in t.metrics for t in board)  # training-free evaluators measure no accuracy
     headings = ["rank", "trial"] + (["fidelity"] if several else []) + (["val acc %"] if trained else []) + ([f"{final_label(study)} (seeds)"] if finals else []) \

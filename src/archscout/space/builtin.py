@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from functools import partial, update_wrapper
-from typing import Callable
+from typing import Callable, cast
 
 from ._choices import Block, Choice, Repeat
 from ._space import Space
@@ -137,4 +137,4 @@ def get_space(name: str | Space) -> Space:
     space = find_space(name) if isinstance(name, str) else None
     if space is None:
         SPACES.canonical(str(name))  # the error with the close matches
-    return space
+    return cast(Space, space)  # not None: canonical raised for a name find_space does not know

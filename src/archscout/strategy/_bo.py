@@ -110,7 +110,8 @@ class BayesianOptimization(Strategy):
         self.asked.add(arch)
         return arch
 
-    def tell(self, arch: Architecture, score: float | None) -> None:  # type: ignore[override]  # single-objective: told a float, never a tuple
+    # single-objective: told a float or None, never the tuple the base class allows
+    def tell(self, arch: Architecture, score: float | None) -> None:  # type: ignore[override]
         self.scores[arch] = score
         self.asked.discard(arch)
         # proposals made before this result are still good ones; refit only after ``batch`` new results

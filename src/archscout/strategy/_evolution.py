@@ -37,7 +37,8 @@ class RegularizedEvolution(Strategy):
         parent = max(contenders, key=lambda member: member[1])[0]
         return self.space.mutate(parent, self.rng)
 
-    def tell(self, arch: Architecture, score: float | None) -> None:
+    # single-objective: told a float or None, never the tuple the base class allows
+    def tell(self, arch: Architecture, score: float | None) -> None:  # type: ignore[override]
         self.history += 1
         if score is not None:
             self.population.append((arch, score))

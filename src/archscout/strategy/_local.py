@@ -91,7 +91,8 @@ class LocalSearch(Strategy):
         else:
             self.centre, self.queue, self.waiting = None, [], set()
 
-    def tell(self, arch: Architecture, score: float | None) -> None:
+    # single-objective: told a float or None, never the tuple the base class allows
+    def tell(self, arch: Architecture, score: float | None) -> None:  # type: ignore[override]
         first = arch not in self.results
         self.results[arch] = score
         self.asked.discard(arch)
@@ -147,7 +148,8 @@ class HillClimbing(Strategy):
         self.seen.add(arch)
         return arch
 
-    def tell(self, arch: Architecture, score: float | None) -> None:
+    # single-objective: told a float or None, never the tuple the base class allows
+    def tell(self, arch: Architecture, score: float | None) -> None:  # type: ignore[override]
         self.seen.add(arch)
         self.pending.discard(arch)
         if score is None:

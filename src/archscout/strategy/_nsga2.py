@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import math
 import random
-from typing import Callable, Sequence
+from typing import Callable, Sequence, cast
 
 import numpy as np
 
@@ -18,7 +18,8 @@ def objective_vector(score: float | Sequence[float] | None) -> tuple[float, ...]
     """A told score as a tuple of "higher is better" values; None (or any non-finite value) means failed."""
     if score is None:
         return None
-    values = (float(score),) if np.ndim(score) == 0 else tuple(float(v) for v in score)
+    values = ((float(cast(float, score)),) if np.ndim(score) == 0  # np.ndim tells a number from a sequence
+              else tuple(float(v) for v in cast(Sequence[float], score)))
     # a NaN cannot be ordered against anything: such a trial is as good as failed
     return values if values and all(math.isfinite(v) for v in values) else None
 

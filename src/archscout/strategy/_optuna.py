@@ -35,7 +35,7 @@ def _walk(block: Block, given: dict | None, prefix: str, decide: Decide) -> dict
     out: dict[str, Any] = {}
     for name, node in block.fields.items():
         path = prefix + name
-        v = None if given is None else given[name]
+        v: Any = None if given is None else given[name]
         if isinstance(node, Choice):
             active = node.is_active(out) if given is None else v is not None
             if not active:

@@ -69,7 +69,7 @@ class Slots:
         out: dict[str, Any] = {}
         for name, node in block.fields.items():
             key = prefix + name
-            v = None if given is None else given[name]
+            v: Any = None if given is None else given[name]
             if isinstance(node, Choice):
                 active = node.is_active(out) if given is None else v is not None
                 if not active:
@@ -313,13 +313,15 @@ class ReinforceController(Strategy):
         steps: list[Step] = []
 
         def record(s: int, index: int | None) -> int:
+            assert index is not None  # reading an architecture's values, every decision has its index
             steps.append((s, index))
             return index
 
         self.slots.walk(self.space.root, arch.values, record)
         return steps
 
-    def tell(self, arch: Architecture, score: float | None) -> None:
+    # single-objective: told a float or None, never the tuple the base class allows
+    def tell(self, arch: Architecture, score: float | None) -> None:  # type: ignore[override]
         """Learn from a result: for an architecture this controller proposed, from the decisions it sampled
         (a space with symmetries may store another, canonical form of them); otherwise from the decisions
         of its canonical values."""

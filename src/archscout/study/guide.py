@@ -22,12 +22,16 @@ search time, like the training.
 from __future__ import annotations
 
 import time
+from typing import TYPE_CHECKING, cast
 
 import numpy as np
 
 from ..errors import ArchscoutError
 from ..space import Architecture
 from ..strategy import Proposal, Result, Strategy
+
+if TYPE_CHECKING:
+    from ..evaluate.predictors import Predictor
 
 GUIDES = ("proxies", "predictor")
 VOTE_PROXIES = ("nwot", "jacov", "flops")
@@ -44,14 +48,7 @@ def check_guide(guide, study) -> dict | None:
     clear errors for a guide the study cannot use."""
     if guide is None or guide is False:
         return None
-    if isinstance(guide, str):
-        guide = {"by": guide}
-    if not isinstance(guide, dict):
-        raise ArchscoutError(f"a guide is 'proxies', 'predictor' or a dict of options, got {guide!r}")
-    known = {"by", "pool", "proxies", "predictor", "warmup"}
-    bad = sorted(set(guide) - known)
-    if bad:
-        raise ArchscoutError(f"unknown guide option(s) {', '.join(bad)}; known: {', '.join(sorted(known))}")
+    guide = _guide_options(guide)
     by = guide.get("by")
     if by not in GUIDES:
         from ..errors import unknown_name
@@ -66,6 +63,33 @@ def check_guide(guide, study) -> dict | None:
     for name, value, low in (("pool", pool, 2), ("warmup", warmup, 4)):
         if isinstance(value, bool) or not isinstance(value, int) or value < low:
             raise ArchscoutError(f"guide {name} must be an integer >= {low}, got {value!r}")
+    proxies = _guide_proxies(guide, by)
+    predictor = guide.get("predictor", "ensemble")
+    from ..evaluate.predictors import PREDICTORS
+    if predictor not in PREDICTORS:
+        from ..errors import unknown_name
+        raise unknown_name("predictor", str(predictor), PREDICTORS)
+    out = {"by": by, "pool": pool, "proxies": list(dict.fromkeys(proxies))}
+    if by == "predictor":
+        out.update(predictor=predictor, warmup=warmup)
+    return out
+
+
+def _guide_options(guide) -> dict:
+    """A guide setting as a dict of options (a string names ``by``), its option names checked."""
+    if isinstance(guide, str):
+        guide = {"by": guide}
+    if not isinstance(guide, dict):
+        raise ArchscoutError(f"a guide is 'proxies', 'predictor' or a dict of options, got {guide!r}")
+    known = {"by", "pool", "proxies", "predictor", "warmup"}
+    bad = sorted(set(guide) - known)
+    if bad:
+        raise ArchscoutError(f"unknown guide option(s) {', '.join(bad)}; known: {', '.join(sorted(known))}")
+    return guide
+
+
+def _guide_proxies(guide: dict, by: str) -> list | tuple:
+    """The guide's proxy names (its default ones when it names none), each checked."""
     from ..evaluate.proxies import check_proxy
     proxies = guide.get("proxies")
     if proxies is None:
@@ -79,15 +103,7 @@ def check_guide(guide, study) -> dict | None:
         if not isinstance(p, str):
             raise ArchscoutError(f"a guide proxy is a proxy name, got {p!r}")
         check_proxy(p)
-    predictor = guide.get("predictor", "ensemble")
-    from ..evaluate.predictors import PREDICTORS
-    if predictor not in PREDICTORS:
-        from ..errors import unknown_name
-        raise unknown_name("predictor", str(predictor), PREDICTORS)
-    out = {"by": by, "pool": pool, "proxies": list(dict.fromkeys(proxies))}
-    if by == "predictor":
-        out.update(predictor=predictor, warmup=warmup)
-    return out
+    return proxies
 
 
 class Guide:
@@ -104,7 +120,7 @@ class Guide:
             and any(p in self.proxies for p in VOTE_PROXIES) else self.proxies
         self._cache: dict[str, dict] = {}  # arch id -> proxy scores (recomputable: seeded)
         self._broken: dict[str, str | None] = {}  # arch id -> the cost constraint it breaks
-        self._fitted = None
+        self._fitted: Predictor | None = None
         self._fitted_on = -1
 
     def proxy_scores(self, arch) -> dict:
@@ -185,7 +201,7 @@ class GuidedStrategy(Strategy):
         repeats: list[Architecture] = []
         arch = None
         for _ in range(self.guide.pool * 5):
-            arch = self.inner.ask()
+            arch = cast(Architecture, self.inner.ask())  # a guide wraps a strategy that proposes architectures
             if arch.id not in self.evaluated and arch.id not in self.pending and all(a.id != arch.id for a in pool):
                 pool.append(arch)
                 if len(pool) == self.guide.pool:

@@ -2,7 +2,7 @@
 :func:`print_lines`, the lines without the bar, what ``--no-progress`` prints), or nothing."""
 from __future__ import annotations
 
-from typing import Callable
+from typing import Any, Callable
 
 
 class SilentReporter:
@@ -73,7 +73,7 @@ class RichReporter(SilentReporter):
         self.progress = Progress(TextColumn("{task.description}"), BarColumn(), TextColumn("{task.fields[count]}"),
                                  TimeElapsedColumn(), TextColumn("ETA"), TimeRemainingColumn(),
                                  TextColumn("{task.fields[best]}"), console=self.console)
-        self.task_id = None
+        self.task_id: Any = None  # rich's TaskID, set by start and start_final
 
     def _fields(self, done, used, best):
         count = f"{done}/{self.trials} trials" if self.trials else f"{done} trials"
