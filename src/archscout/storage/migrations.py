@@ -3,6 +3,7 @@ never modified), migrated in place when older, SQLite files switched to write-ah
 from __future__ import annotations
 
 import time
+from typing import cast
 
 import sqlalchemy as sa
 from sqlalchemy.exc import DatabaseError, IntegrityError, OperationalError
@@ -94,21 +95,22 @@ class Schema(Connection):
         import sqlite3
 
         raw = self.engine.raw_connection()  # outside any transaction (SQLite requires it)
+        driver = cast(sqlite3.Connection, raw.driver_connection)  # the sqlite3 connection under SQLAlchemy's
         try:
             for _ in range(100):
                 try:
-                    raw.driver_connection.execute("PRAGMA journal_mode=WAL")
+                    driver.execute("PRAGMA journal_mode=WAL")
                     return
                 except sqlite3.OperationalError as e:
                     # processes that open a new file at the same moment: the switch needs the file to
                     # itself and does not wait for it; another process may have switched it already
                     if "locked" not in str(e):
                         raise
-                    mode = raw.driver_connection.execute("PRAGMA journal_mode").fetchone()
+                    mode = driver.execute("PRAGMA journal_mode").fetchone()
                     if mode and str(mode[0]).lower() == "wal":
                         return
                     time.sleep(0.05)
-            raw.driver_connection.execute("PRAGMA journal_mode=WAL")
+            driver.execute("PRAGMA journal_mode=WAL")
         finally:
             raw.close()
 
@@ -118,8 +120,10 @@ class Schema(Connection):
                 row = c.execute(sa.select(meta_table.c.value).where(meta_table.c.key == "schema_version")).first()
         except (DatabaseError, OperationalError) as e:
             raise self._error(e) from None
+        if not row:
+            return 0
         try:
-            return int(row[0]) if row else 0
+            return int(row[0])
         except ValueError:
             raise ArchscoutError(f"storage {self.shown_url!r} is damaged: schema version {row[0]!r}; "
                                  f"nothing was changed") from None

@@ -8,6 +8,7 @@ import time
 import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
 
+from ..errors import ArchscoutError
 from .engine import HOST, Connection, pid_alive
 from .rows import SessionRow, StudyRow, _dumps, version_stamp
 from .schema import finals, sessions, studies, trials
@@ -30,7 +31,10 @@ class Studies(Connection):
                                                   search_seconds=0.0))
         except IntegrityError:  # created by another process just now: the caller compares settings
             pass
-        return self.get_study(name)
+        row = self.get_study(name)
+        if row is None:  # deleted by another process between the two statements
+            raise ArchscoutError(f"study {name!r} was removed from {self.shown_url} while it was being created")
+        return row
 
     def list_studies(self) -> list[dict]:
         q = (sa.select(studies.c.id, studies.c.name, studies.c.config, studies.c.created_at,
@@ -97,7 +101,7 @@ class Studies(Connection):
                                         .where(trials.c.study_id == study_id)).one()
             done = c.execute(sa.select(sa.func.count()).select_from(finals)
                              .where(finals.c.study_id == study_id)).scalar()
-        return version_stamp(n, busy or 0, done, latest or 0.0)
+        return version_stamp(n, busy or 0, done or 0, latest or 0.0)
 
     def search_seconds(self, study_id: int, now: float | None = None) -> float:
         """Search time of the study: the union of its sessions' lifetimes (concurrent processes count once),
@@ -108,7 +112,8 @@ class Studies(Connection):
                                         sessions.c.host, sessions.c.pid)
                               .where(sessions.c.study_id == study_id).order_by(sessions.c.started_at)).all()
         now = now or time.time()
-        total, cur_start, cur_end = 0.0, None, None
+        total, cur_start = 0.0, 0.0
+        cur_end: float | None = None
         for start, beat, stop, host, pid in spans:
             end = stop if stop is not None else (now if host == HOST and pid == os.getpid() else beat)
             if cur_end is None or start > cur_end:
