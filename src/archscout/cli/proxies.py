@@ -41,14 +41,42 @@ def proxies(study_name, storage, ground_truth, space, task, samples, steps, seed
     Examples: archscout proxies --samples 50 --steps 500   ·   archscout proxies --study mnist1d-conv1d   ·
     archscout proxies --ground-truth benchmarks/data/mnist1d-conv1d.jsonl --plots proxies.png
     """
-    from ..evaluate.predictors import PREDICTORS
-    from ..evaluate.proxies import PROXIES, check_proxy, describe_proxy
+    from ..evaluate.proxies import PROXIES, describe_proxy
     from ..report import proxies as rp
 
     if list_only:
         for name in PROXIES:
             echo(f"{name:10} {describe_proxy(name)}")
         return
+    chosen = _check_options(names, samples, ground_truth, predictor_out, predictor_name, json_out, plots)
+    records, source, space_obj, info = _records(ground_truth, study_name, storage, samples, space, task, steps, seed,
+                                                chosen)
+    rows = rp.correlations(records, chosen)
+    console().print(rp.correlation_table(rows, f"zero-cost proxies against validation accuracy · {source}"))
+    totals = rp.total_seconds(records, chosen)
+    if totals:
+        echo(f"all {len(chosen)} proxies of one architecture: median {totals['median']:.3f} s, mean "
+             f"{totals['mean']:.3f} s, max {totals['max']:.3f} s")
+    if json_out:
+        with open(json_out, "w") as f:
+            json.dump({"source": source, "architectures": len(records), "proxies": rows, "total_seconds": totals},
+                      f, indent=1)
+        echo(f"wrote {json_out}")
+    if plots:
+        echo(f"wrote {rp.write_scatter(records, chosen, plots, source)}")
+    if predictor_out:
+        if ground_truth is not None:
+            info["task"] = records[0].get("task")
+        header = rp.fit_predictor(records, predictor_name, space_obj, chosen, predictor_out, seed=seed, **info)
+        echo(f"wrote predictor {predictor_out} ({predictor_name}, fitted on {header['fitted_on']} architectures); "
+             f"search with it: archscout search --evaluator predictor:{predictor_out}")
+
+
+def _check_options(names, samples, ground_truth, predictor_out, predictor_name, json_out, plots) -> list[str]:
+    """The chosen proxies, with every option checked before anything is trained."""
+    from ..evaluate.predictors import PREDICTORS
+    from ..evaluate.proxies import PROXIES, check_proxy
+
     chosen = csv_list("proxies", names) if names is not None else list(PROXIES)
     for name in chosen:
         check_proxy(name)
@@ -70,6 +98,14 @@ def proxies(study_name, storage, ground_truth, space, task, samples, steps, seed
     for option, path in (("--json", json_out), ("--plots", plots), ("--save-predictor", predictor_out)):
         if path is not None:  # before any training: an unwritable output is known now, not after it
             check_writable(option, path)
+    return chosen
+
+
+def _records(ground_truth, study_name, storage, samples, space, task, steps, seed, chosen) -> tuple:
+    """The trained architectures to correlate (from the ground-truth file, the study, or trained now in it), a
+    line naming their source, their Space and what a saved predictor records of them."""
+    from ..report import proxies as rp
+
     info = {}
     if ground_truth is not None:
         if study_name is not None or samples is not None:
@@ -95,22 +131,4 @@ def proxies(study_name, storage, ground_truth, space, task, samples, steps, seed
         records = rp.records_from_study(study, chosen)
         source, space_obj = f"study {study.name} ({len(records)} trained)", study.space
         info.update(source=f"study {study.name}", task=study.task.name)
-    rows = rp.correlations(records, chosen)
-    console().print(rp.correlation_table(rows, f"zero-cost proxies against validation accuracy · {source}"))
-    totals = rp.total_seconds(records, chosen)
-    if totals:
-        echo(f"all {len(chosen)} proxies of one architecture: median {totals['median']:.3f} s, mean "
-             f"{totals['mean']:.3f} s, max {totals['max']:.3f} s")
-    if json_out:
-        with open(json_out, "w") as f:
-            json.dump({"source": source, "architectures": len(records), "proxies": rows, "total_seconds": totals},
-                      f, indent=1)
-        echo(f"wrote {json_out}")
-    if plots:
-        echo(f"wrote {rp.write_scatter(records, chosen, plots, source)}")
-    if predictor_out:
-        if ground_truth is not None:
-            info["task"] = records[0].get("task")
-        header = rp.fit_predictor(records, predictor_name, space_obj, chosen, predictor_out, seed=seed, **info)
-        echo(f"wrote predictor {predictor_out} ({predictor_name}, fitted on {header['fitted_on']} architectures); "
-             f"search with it: archscout search --evaluator predictor:{predictor_out}")
+    return records, source, space_obj, info

@@ -152,6 +152,23 @@ def evaluation_steps(total: int, horizon: int) -> list[int]:
     return sorted({s for s in range(every, total + 1, every)} | {total})
 
 
+def _resume(saved: dict, model, device, opt, sched, scaler, stream) -> tuple[int, float, list, float]:
+    """Load a checkpoint's state into the training run (model, optimizer, schedule, scaler, batches, RNG); returns
+    its step, running loss, learning curve and seconds trained."""
+    import torch
+
+    model.load_state_dict(saved["model"])
+    model.to(device)
+    opt.load_state_dict(saved["optimizer"])
+    if sched is not None and saved.get("schedule") is not None:
+        sched.load_state_dict(saved["schedule"])
+    if scaler is not None and saved.get("scaler") is not None:
+        scaler.load_state_dict(saved["scaler"])
+    stream.load_state_dict(saved["batches"])
+    torch.set_rng_state(saved["rng"])
+    return int(saved["step"]), float(saved["running"]), list(saved["curve"]), float(saved.get("seconds", 0.0))
+
+
 def fit(model, split, cfg: TrainConfig, seed: int = 0, guard=None, *, kind: str = "classification",
         device=None, amp: bool = False, report=None, validate=None, observe=None, checkpoint=None) -> dict:
     """Train ``model`` in place on ``split`` (arrays or a dataset) with ``cfg``'s budget, on ``device`` (a
@@ -180,21 +197,11 @@ def fit(model, split, cfg: TrainConfig, seed: int = 0, guard=None, *, kind: str 
     loss_fn = loss_function(kind)
     scaler = torch.amp.GradScaler(device.type) if amp and device.type == "cuda" else None
     stream = BatchStream(split, bs, seed)
-    start, running, curve, seconds_before = 0, float("nan"), [], 0.0
+    start, running, seconds_before = 0, float("nan"), 0.0
+    curve: list[dict] = []
     saved = checkpoint.latest(total) if checkpoint is not None else None
     if saved is not None:
-        start = int(saved["step"])
-        model.load_state_dict(saved["model"])
-        model.to(device)
-        opt.load_state_dict(saved["optimizer"])
-        if sched is not None and saved.get("schedule") is not None:
-            sched.load_state_dict(saved["schedule"])
-        if scaler is not None and saved.get("scaler") is not None:
-            scaler.load_state_dict(saved["scaler"])
-        stream.load_state_dict(saved["batches"])
-        torch.set_rng_state(saved["rng"])
-        running, curve = float(saved["running"]), list(saved["curve"])
-        seconds_before = float(saved.get("seconds", 0.0))
+        start, running, curve, seconds_before = _resume(saved, model, device, opt, sched, scaler, stream)
 
     def state(step: int) -> dict:
         return {"step": step, "model": model.state_dict(), "optimizer": opt.state_dict(),

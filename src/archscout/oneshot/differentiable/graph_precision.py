@@ -125,12 +125,15 @@ ACTIVATIONS = ("pre", "op1", "op2", "op3", "op4")
 
 
 def _modules():
+    return _quantized_gnn_class(), _relaxed_gnn_class()
+
+
+def _quantized_gnn_class():
     import torch
     import torch.nn.functional as F
     from torch import nn
 
-    from ...space.gnn import NODES, OPS
-    from ...space.gnn_build import make_op
+    from ...space.gnn import NODES
 
     class QuantizedGNN(nn.Module):
         """The gnn space's network (:class:`~archscout.space.gnn_build.GNN`, same modules and wiring) with the
@@ -166,6 +169,17 @@ def _modules():
             for op, node in zip(n.ops, NODES):
                 total += quantized_size_bits(op, self.weight_bits[node])
             return total
+
+    return QuantizedGNN
+
+
+def _relaxed_gnn_class():
+    import torch
+    import torch.nn.functional as F
+    from torch import nn
+
+    from ...space.gnn import NODES, OPS
+    from ...space.gnn_build import make_op
 
     class RelaxedGNN(nn.Module):
         """Every operator on every node of a fixed tree, mixed by the softmax of the node's operator logits; every
@@ -211,21 +225,7 @@ def _modules():
             return sum(w * fake_quantize(t, b) for w, b in zip(probs, self.bits))
 
         def forward(self, x, edge_index):
-            h = _call_with(self.pre, x, None, self._mixed_weight(0))
-            outputs = [self._mixed_act(h, 0)]
-            for i, (ops, parent) in enumerate(zip(self.nodes, self.parents)):
-                probs = F.softmax(self.alpha_op[i], -1)
-                transform = self._mixed_weight(i + 1)
-                mixed = 0
-                for k, name in enumerate(self.op_names):
-                    w, op = probs[k], self._op(i, k)
-                    h = _call_with(op, outputs[parent], edge_index, transform)
-                    if name != "skip":
-                        h = F.dropout(F.relu(h), self.dropout, self.training)
-                    mixed = mixed + w * h
-                outputs.append(self._mixed_act(mixed, i + 1))
-            leaves = torch.stack([outputs[v] for v in self.leaves]).sum(0)
-            return _call_with(self.classifier, leaves, None, self._mixed_weight(len(LAYERS) - 1))
+            return _relaxed_forward(self, x, edge_index)
 
         def _op(self, node: int, k: int) -> nn.Module:
             ops: nn.ModuleList = self.nodes[node]  # type: ignore[assignment]
@@ -237,54 +237,100 @@ def _modules():
 
         def expected_size_bits(self):
             """The model size in bits, expected over the operator and weight-bit softmaxes (differentiable)."""
-            bits = torch.tensor(self.bits, dtype=torch.float32)
-            total = 0
-            layers = [("pre", self.pre), *((NODES[i], None) for i in range(len(NODES))), ("classifier",
-                                                                                           self.classifier)]
-            for j, (name, module) in enumerate(layers):
-                e_bits = (F.softmax(self.alpha_wbits[j], -1) * bits).sum()
-                if module is not None:
-                    q, rest = self._counts(module)
-                    total = total + q * e_bits + rest * FLOAT_BITS
-                else:
-                    probs = F.softmax(self.alpha_op[j - 1], -1)
-                    for k in range(len(self.op_names)):
-                        q, rest = self._counts(self._op(j - 1, k))
-                        total = total + probs[k] * (q * e_bits + rest * FLOAT_BITS)
-            return total
+            return _expected_size_bits(self)
 
         def fp32_size_bits(self) -> float:
             """The expected size with every weight in float and uniform operator weights: the penalty's scale."""
-            total: float = FLOAT_BITS * (sum(p.numel() for p in self.pre.parameters())
-                                  + sum(p.numel() for p in self.classifier.parameters()))
-            for ops in self.nodes:
-                total += FLOAT_BITS * sum(p.numel() for p in ops.parameters()) / len(self.op_names)
-            return float(total)
+            return _fp32_size_bits(self)
 
         def derive(self) -> dict:
             """The argmax of every softmax: operators per node, weight and activation bits per layer."""
-            ops = {NODES[i]: self.op_names[int(self.alpha_op[i].argmax())] for i in range(len(NODES))}
-            if all(o == "skip" for o in ops.values()) and "skip" in self.op_names:
-                # the space holds no all-skip network (it would ignore the graph): the node whose best other
-                # operator is most probable takes it; the search reports this as a collapse
-                probs = F.softmax(self.alpha_op.detach(), -1).clone()
-                probs[:, self.op_names.index("skip")] = -1
-                i = int(probs.max(1).values.argmax())
-                ops[NODES[i]] = self.op_names[int(probs[i].argmax())]
-            wbits = {LAYERS[j]: self.bits[int(self.alpha_wbits[j].argmax())] for j in range(len(LAYERS))}
-            abits = {ACTIVATIONS[j]: self.bits[int(self.alpha_abits[j].argmax())] for j in range(len(ACTIVATIONS))}
-            for node, op in ops.items():  # a skip node has no weights and passes its input on unchanged
-                if op == "skip":
-                    wbits[node] = None
-            collapsed = all(self.op_names[int(a.argmax())] == "skip" for a in self.alpha_op)
-            return {"operations": ops, "weight_bits": wbits, "activation_bits": abits, "collapsed": collapsed}
+            return _derive(self)
 
         def snapshot(self) -> dict:
             r = lambda t: [[round(float(v), 4) for v in row] for row in F.softmax(t.detach(), -1)]  # noqa: E731
             return {"operations": r(self.alpha_op), "weight_bits": r(self.alpha_wbits),
                     "activation_bits": r(self.alpha_abits)}
 
-    return QuantizedGNN, RelaxedGNN
+    return RelaxedGNN
+
+
+def _relaxed_forward(net, x, edge_index):
+    """RelaxedGNN.forward: every node's operators mixed by its operator softmax, weights and activations mixed over
+    their quantised copies."""
+    import torch
+    import torch.nn.functional as F
+
+    h = _call_with(net.pre, x, None, net._mixed_weight(0))
+    outputs = [net._mixed_act(h, 0)]
+    for i, (ops, parent) in enumerate(zip(net.nodes, net.parents)):
+        probs = F.softmax(net.alpha_op[i], -1)
+        transform = net._mixed_weight(i + 1)
+        mixed = 0
+        for k, name in enumerate(net.op_names):
+            w, op = probs[k], net._op(i, k)
+            h = _call_with(op, outputs[parent], edge_index, transform)
+            if name != "skip":
+                h = F.dropout(F.relu(h), net.dropout, net.training)
+            mixed = mixed + w * h
+        outputs.append(net._mixed_act(mixed, i + 1))
+    leaves = torch.stack([outputs[v] for v in net.leaves]).sum(0)
+    return _call_with(net.classifier, leaves, None, net._mixed_weight(len(LAYERS) - 1))
+
+
+def _expected_size_bits(net):
+    """RelaxedGNN.expected_size_bits: the model size in bits, expected over the operator and weight-bit softmaxes."""
+    import torch
+    import torch.nn.functional as F
+
+    from ...space.gnn import NODES
+
+    bits = torch.tensor(net.bits, dtype=torch.float32)
+    total = 0
+    layers = [("pre", net.pre), *((NODES[i], None) for i in range(len(NODES))), ("classifier", net.classifier)]
+    for j, (name, module) in enumerate(layers):
+        e_bits = (F.softmax(net.alpha_wbits[j], -1) * bits).sum()
+        if module is not None:
+            q, rest = net._counts(module)
+            total = total + q * e_bits + rest * FLOAT_BITS
+        else:
+            probs = F.softmax(net.alpha_op[j - 1], -1)
+            for k in range(len(net.op_names)):
+                q, rest = net._counts(net._op(j - 1, k))
+                total = total + probs[k] * (q * e_bits + rest * FLOAT_BITS)
+    return total
+
+
+def _fp32_size_bits(net) -> float:
+    """RelaxedGNN.fp32_size_bits: the expected size with every weight in float and uniform operator weights."""
+    total: float = FLOAT_BITS * (sum(p.numel() for p in net.pre.parameters())
+                                 + sum(p.numel() for p in net.classifier.parameters()))
+    for ops in net.nodes:
+        total += FLOAT_BITS * sum(p.numel() for p in ops.parameters()) / len(net.op_names)
+    return float(total)
+
+
+def _derive(net) -> dict:
+    """RelaxedGNN.derive: the argmax of every softmax (operators per node, weight and activation bits per layer)."""
+    import torch.nn.functional as F
+
+    from ...space.gnn import NODES
+
+    ops = {NODES[i]: net.op_names[int(net.alpha_op[i].argmax())] for i in range(len(NODES))}
+    if all(o == "skip" for o in ops.values()) and "skip" in net.op_names:
+        # the space holds no all-skip network (it would ignore the graph): the node whose best other
+        # operator is most probable takes it; the search reports this as a collapse
+        probs = F.softmax(net.alpha_op.detach(), -1).clone()
+        probs[:, net.op_names.index("skip")] = -1
+        i = int(probs.max(1).values.argmax())
+        ops[NODES[i]] = net.op_names[int(probs[i].argmax())]
+    wbits = {LAYERS[j]: net.bits[int(net.alpha_wbits[j].argmax())] for j in range(len(LAYERS))}
+    abits = {ACTIVATIONS[j]: net.bits[int(net.alpha_abits[j].argmax())] for j in range(len(ACTIVATIONS))}
+    for node, op in ops.items():  # a skip node has no weights and passes its input on unchanged
+        if op == "skip":
+            wbits[node] = None
+    collapsed = all(net.op_names[int(a.argmax())] == "skip" for a in net.alpha_op)
+    return {"operations": ops, "weight_bits": wbits, "activation_bits": abits, "collapsed": collapsed}
 
 
 def _graph(task):

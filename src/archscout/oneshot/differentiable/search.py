@@ -172,6 +172,44 @@ def _second_order_alpha_grad(net: SearchNetwork, xt, yt, xv, yv, xi: float) -> N
         a.grad = (da if da is not None else torch.zeros_like(a)) - xi * h
 
 
+def _alpha_grad(net, cfg: DifferentiableConfig, mode: str, order: int, train_batch: tuple, arch_batch: tuple,
+                sched, latencies) -> None:
+    """The architecture parameters' gradient of one step, on the architecture half's batch (second order: through
+    a virtual weight step on the training half's batch at ``sched``'s learning rate); no weight gradient is left."""
+    xt, yt = train_batch
+    xv, yv = arch_batch
+    if order == 2:
+        _second_order_alpha_grad(net, xt, yt, xv, yv, float(sched.get_last_lr()[0]))
+    elif mode == "binary":  # ProxylessNAS: two candidate paths per edge, the gates' gradient
+        net.sample_gates(2)
+        F.cross_entropy(net(xv), yv).backward()
+        net.alpha.grad = net.binary_alpha_grad()
+        if cfg.latency_weight and latencies is not None:
+            (cfg.latency_weight * expected_latency(net, latencies)).backward()
+        for w in net.weights():
+            w.grad = None
+    else:
+        F.cross_entropy(net(xv), yv).backward()
+        for w in net.weights():
+            w.grad = None
+
+
+def _perturbation_selection(net, cfg: DifferentiableConfig, w_stream, a_stream, w_opt, device, seed: int) -> dict:
+    """Perturbation-based selection of the searched network's cell, tuning its weights between the edges' tests."""
+    batches = [tuple(t.to(device) for t in a_stream.next()) for _ in range(PERTURBATION_BATCHES)]
+
+    def weight_step() -> None:
+        xt, yt = (t.to(device) for t in w_stream.next())
+        w_opt.zero_grad(set_to_none=True)
+        F.cross_entropy(net(xt), yt).backward()
+        torch.nn.utils.clip_grad_norm_(net.weights(), 5.0)
+        for a in net.arch_parameters():
+            a.grad = None
+        w_opt.step()
+
+    return perturbation_select(net, batches, weight_step, cfg.tune_steps, random.Random(seed))
+
+
 def search_cell(task, cfg: DifferentiableConfig, seed: int = 0, progress: Callable[[str], None] | None = None,
                 device=None) -> dict:
     """Run ``cfg``'s method on ``task``; returns the derived cell's values and what the search measured."""
@@ -204,20 +242,7 @@ def search_cell(task, cfg: DifferentiableConfig, seed: int = 0, progress: Callab
         xt, yt = (t.to(device) for t in w_stream.next())
         xv, yv = (t.to(device) for t in a_stream.next())
         a_opt.zero_grad(set_to_none=True)
-        if order == 2:
-            _second_order_alpha_grad(net, xt, yt, xv, yv, float(sched.get_last_lr()[0]))
-        elif mode == "binary":  # ProxylessNAS: two candidate paths per edge, the gates' gradient
-            net.sample_gates(2)
-            F.cross_entropy(net(xv), yv).backward()
-            net.alpha.grad = net.binary_alpha_grad()
-            if cfg.latency_weight and latencies is not None:
-                (cfg.latency_weight * expected_latency(net, latencies)).backward()
-            for w in net.weights():
-                w.grad = None
-        else:
-            F.cross_entropy(net(xv), yv).backward()
-            for w in net.weights():
-                w.grad = None
+        _alpha_grad(net, cfg, mode, order, (xt, yt), (xv, yv), sched, latencies)
         a_opt.step()
         w_opt.zero_grad(set_to_none=True)
         if mode == "binary":
@@ -251,18 +276,7 @@ def search_cell(task, cfg: DifferentiableConfig, seed: int = 0, progress: Callab
                     break
     selection = None
     if cfg.selection == "perturbation":
-        batches = [tuple(t.to(device) for t in a_stream.next()) for _ in range(PERTURBATION_BATCHES)]
-
-        def weight_step() -> None:
-            xt, yt = (t.to(device) for t in w_stream.next())
-            w_opt.zero_grad(set_to_none=True)
-            F.cross_entropy(net(xt), yt).backward()
-            torch.nn.utils.clip_grad_norm_(net.weights(), 5.0)
-            for a in net.arch_parameters():
-                a.grad = None
-            w_opt.step()
-
-        selection = perturbation_select(net, batches, weight_step, cfg.tune_steps, random.Random(seed))
+        selection = _perturbation_selection(net, cfg, w_stream, a_stream, w_opt, device, seed)
     seconds = time.perf_counter() - t0
     if selection is not None:
         chosen = selection["cell"]
