@@ -94,3 +94,10 @@ def stored_final(study, trial, seed: int) -> tuple[dict, bytes] | None:
 def reporter(progress, trials, seconds):
     from .progress import make_reporter
     return make_reporter(progress, trials, seconds)
+
+
+def final_run(study, trial, seed: int) -> tuple[dict, bytes]:
+    """The stored final retraining of ``trial`` with ``seed``, run and stored first when there is none."""
+    if not isinstance(seed, int) or isinstance(seed, bool) or seed < 0:
+        raise ArchscoutError(f"a retraining seed is a non-negative integer, got {seed!r}")
+    return stored_final(study, trial, seed) or retrain(study, trial, seed)

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import math
 
+from ..errors import ArchscoutError
+from ..pareto import nondominated
 from . import fronts as _fronts
 
 
@@ -49,3 +51,29 @@ def unranked(study) -> list:
     complete = scored(study)
     level = ranked_fidelity(study, complete)
     return [t for t in complete if fidelity_level(study, t.fidelity) != level]
+
+
+def revalidated_means(study) -> dict[int, float]:
+    """Per trial number, the first objective's mean over the search's seed and the repeated ones (empty when
+    none was validated again, or the evaluator trains nothing)."""
+    if not study.evaluator_spec.trains:
+        return {}
+    from .diagnostics import revalidation
+    return {number: r["mean"] for number, r in revalidation(study).items()}
+
+
+def front(study) -> list:
+    """The leaderboard's trials that no other of them dominates on the objectives; with one objective, the best."""
+    board = study.leaderboard()
+    if not study.multi_objective or not board:
+        return board[:1]
+    on_front = set(nondominated(study.minimised(board)).tolist())
+    return [t for i, t in enumerate(board) if i in on_front]
+
+
+def best(study):
+    """The leaderboard's first trial (an error when no trial completed)."""
+    board = study.leaderboard(1)
+    if not board:
+        raise ArchscoutError(f"study {study.name!r} has no completed trial yet")
+    return board[0]

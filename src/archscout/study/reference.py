@@ -64,3 +64,17 @@ def note(study) -> str | None:
     return (f"the reference point's {', '.join(own)} came from this study's first results, so its hypervolume "
             f"is not comparable with another study's; give {' '.join(f'--reference {m}=VALUE' for m in own)} "
             f"to every study you compare")
+
+
+def front_history(study) -> list[dict]:
+    """The front after each finished trial, with its hypervolume at the reference point stored now (see
+    :meth:`Study.fronts <archscout.study.Study.fronts>`): [] with one objective."""
+    if not study.multi_objective:
+        return []
+    point = study.reference_point
+    if point is None or len(point) < len(study.objectives):  # fixed by a search since this was opened?
+        point = study._stored_config().get("reference_point") or {}
+    with study.snapshot() as trials:
+        level = study.ranked_fidelity()
+        ranked = [t for t in trials if study._fidelity_level(t.fidelity) == level]
+    return _fronts.front_history(study.objectives, point, ranked)

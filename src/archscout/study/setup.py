@@ -11,13 +11,47 @@ from ..recipe import TrainConfig
 from ..space import Space, get_space, list_spaces
 from ..storage import Storage
 from ..strategy import STRATEGIES, canonical_name, make_strategy
-from ..tasks import GraphTask, Task, check_task_name, check_task_options
+from ..tasks import GraphTask, Task, check_task_name, check_task_options, get_task
 from . import preflight
 from .config import (NAME, StudyConfig, check_reference, check_seed, measure_list, measured_constraint, safe_name,
                      train_config)
 
 
-def configure(study, name: str | None, *, space, task, objective, objectives, constraints, strategy,
+
+class StudyParts:
+    """The objects a :class:`~archscout.study.Study` is made of: set once by :func:`configure`, each from a checked
+    setting, and never changed after (the reference point excepted: a search fixes it the first time a front
+    needs one)."""
+
+    name: str
+    evaluator_spec: EvaluatorSpec
+    space: Space
+    _predictor: str | None
+    _task_ref: str | Task | GraphTask | None
+    _task: Task | GraphTask | None
+    task_options: dict
+    device: str
+    objectives: list[tuple[str, str]]
+    objective: str
+    measure: list[str]
+    prescreen_latency: bool
+    constraints: list[Constraint]
+    guide: dict | None
+    reference_point: dict | None
+    early_stopping: str | None
+    _checkpoint_dir: str | None
+    strategy_name: str
+    strategy_options: dict
+    train_config: TrainConfig
+    final_train: TrainConfig
+    seed: int
+    latency: LatencyConfig
+    storage: Storage
+    config: StudyConfig
+    id: int
+
+
+def configure(study: StudyParts, name: str | None, *, space, task, objective, objectives, constraints, strategy,
               strategy_options, storage, train, final_train, seed, latency, evaluator, reference_point, measure,
               prescreen_latency, guide, task_options, device, early_stopping, checkpoint_dir, reading: bool) -> None:
     """Check every setting of ``study`` and set it; then create the study in ``storage`` or resume it.
@@ -206,3 +240,28 @@ def stored_settings(name: str, storage: str | Storage, space: Space | None, task
                 strategy_options=cfg.strategy_options, storage=store, train=cfg.train,
                 final_train=cfg.final_train, seed=cfg.seed, evaluator=cfg.evaluator,
                 task_options=cfg.task_options, early_stopping=cfg.early_stopping, _reading=not check_task)
+
+
+def needed_metrics(study: StudyParts) -> list[str]:
+    """The metrics the objectives, constraints, ``measure`` and a guide's proxies name, each once in that order."""
+    names = [m for m, _ in study.objectives] + [c.metric for c in study.constraints] + list(study.measure)
+    if study.guide:  # the proxies a guide ranks by are stored with every trained candidate
+        names += [f"proxy@{p}" for p in study.guide["proxies"]]
+    return list(dict.fromkeys(names))
+
+
+def load_task(study: StudyParts) -> Task | GraphTask:
+    """The study's task, loaded the first time it is needed (an error when the study has none)."""
+    if study._task is None:
+        if study._task_ref is None:
+            raise ArchscoutError(f"study {study.name!r} has no task (its evaluator is {study.evaluator_spec.text!r})")
+        study._task = get_task(study._task_ref, study.task_options)
+    return study._task
+
+
+def stored_now(study: StudyParts) -> dict:
+    """The settings as stored now (a search may have fixed the reference point since ``study`` was opened)."""
+    row = study.storage.get_study(study.name)
+    if row is None:
+        raise ArchscoutError(f"study {study.name!r} is no longer in {study.storage.shown_url}")
+    return row.config

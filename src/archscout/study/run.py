@@ -1,0 +1,107 @@
+"""A study's run: search, then revalidate the best (optional), then retrain the chosen ones on all training data.
+
+:func:`run` is the three steps in order; :func:`search` is the first (the oneshot strategies train and record
+their own candidates, the others go through :class:`~.loop.SearchLoop` with a session, a heartbeat and an
+executor that this function opens and closes).
+"""
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING, Callable
+
+from ..errors import ArchscoutError
+from ..execute import Executor
+from ..execute.trial import TrialRunner
+from ..strategy import STRATEGIES, canonical_name, make_strategy
+from . import preflight
+from .loop import NoTrialCompleted, SearchLoop
+from .preflight import check_budget, check_search_options
+from .recovery import Heartbeat
+
+if TYPE_CHECKING:
+    from .study import Study
+    from .trial import Trial
+
+
+def run(study: Study, trials: int | None, time_budget: str | float | None, *, strategy: str | None,
+        final_top_k: int, final_seeds: int, progress: bool | Callable | None, device: str | None,
+        threads: int | None, revalidate: int, revalidate_seeds: int, search_options: dict) -> Study:
+    """Search, revalidate, retrain (see :meth:`Study.run <archscout.study.Study.run>`)."""
+    if device is not None:
+        from ..evaluate.training import resolve_device
+        resolve_device(device)  # a device this machine lacks: one clear error before anything runs
+        study.device = device
+    if strategy is not None and canonical_name(strategy) != study.strategy_name:
+        raise ArchscoutError(f"study {study.name!r} uses strategy {study.strategy_name!r}, not {strategy!r}; "
+                             f"start a new study (another name) to compare strategies")
+    from ..execute import check_threads, default_threads, intra_op_threads
+    check_threads(threads)
+    with intra_op_threads(threads or default_threads(1), load=study.evaluator_spec.needs_task):
+        # 1. search
+        study.search(trials=trials, time_budget=time_budget, progress=progress, threads=threads, **search_options)
+        # 2. revalidate: the K best trained again with more seeds, ranked by their mean
+        if revalidate > 0 and study.evaluator_spec.trains and len(study.leaderboard(2)) == 2:
+            from .diagnostics import progress_lines
+            study.revalidate(revalidate, revalidate_seeds, progress=progress_lines(progress))
+        # 3. retrain the chosen ones on all training data, scored on test
+        if final_top_k > 0 and final_seeds > 0 and study.evaluator_spec.needs_task:
+            if not study.leaderboard(1):
+                raise NoTrialCompleted.of(study)
+            study.finalize(top_k=final_top_k, seeds=final_seeds, progress=progress)
+    return study
+
+
+def search(study: Study, trials: int | None, time_budget: str | float | None,
+           progress: bool | Callable | None, *, workers: int, executor: str | Executor | None,
+           address: str | None, trial_timeout: str | float | None, trial_memory_mb: float | None,
+           max_failures: int | None, on_interrupted: str, stale_after: float, threads: int | None) -> list[Trial]:
+    """The search step (see :meth:`Study.search <archscout.study.Study.search>`): the new trials."""
+    if getattr(STRATEGIES.get(study.strategy_name), "oneshot", False):  # DARTS & co: trains, then records
+        return make_strategy(study.strategy_name, study.space, seed=study.seed,
+                             **study.strategy_options).run_oneshot(study, progress)
+    seconds = check_budget(trials, time_budget)
+    ex, time_limit = check_search_options(workers, executor, address, trial_timeout, trial_memory_mb,
+                                          max_failures, on_interrupted)
+    from ..execute import check_threads
+    if check_threads(threads) is not None:
+        ex.threads = threads
+    evaluator = study.evaluator()
+    if study.evaluator_spec.needs_task:
+        preflight.check_task(study, study.task)
+        preflight.check_space_fits(study, study.task)
+        if study.prescreen_latency:
+            preflight.attach_latency_tables(study, evaluator)
+    checkpoints = study.checkpoints if getattr(evaluator, "resumable", False) else None
+    evaluator.checkpoints = checkpoints
+    runner = TrialRunner(evaluator, study.space, study.constraints, time_limit, trial_memory_mb)
+    ex.start(runner)  # before anything is stored: an executor that cannot start leaves no trace
+    try:
+        others = [s for s in study.storage.sessions(study.id) if study.storage.session_alive(s, stale_after)]
+        session = study.storage.open_session(study.id, ex.describe())
+    except BaseException:
+        ex.close()
+        raise
+    beat = Heartbeat(study.storage, session)
+    try:
+        loop = SearchLoop(study, ex, runner, session, evaluator, len(others), progress,
+                          trials, seconds, max_failures, on_interrupted, stale_after)
+        new = loop.run()
+    finally:
+        ex.close()
+        beat.stop()
+        study.storage.close_session(session)
+    if checkpoints is not None and not [s for s in study.storage.sessions(study.id)
+                                        if study.storage.session_alive(s, stale_after)]:
+        checkpoints.clean()  # the search ended and no other process searches: nothing will continue them
+    return new
+
+
+def checkpoint_store(study: Study):
+    """Where the training checkpoints of ``study`` live (see :attr:`Study.checkpoints
+    <archscout.study.Study.checkpoints>`)."""
+    from ..evaluate.checkpoints import CheckpointStore
+    if study._checkpoint_dir is not None:
+        return CheckpointStore(Path(study._checkpoint_dir) / study.name)
+    database = study.storage.database_path
+    base = Path(f"{database}-checkpoints") if database else Path("archscout-checkpoints")
+    return CheckpointStore(base / study.name)
