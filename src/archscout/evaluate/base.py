@@ -221,4 +221,15 @@ class Evaluator(ABC):
         return None
 
 
-EVALUATORS: Registry[type[Evaluator]] = Registry("evaluator")
+def _named(name: str, cls: type[Evaluator]) -> None:
+    """A registered evaluator class carries its registered name (what a study stores and resolves on load): set it
+    when the class left it empty, refuse a class whose own name differs."""
+    own = cls.__dict__.get("name", "")  # its own, not a parent's (a subclass registered anew is another evaluator)
+    if not own:
+        cls.name = name
+    elif own != name:
+        raise ArchscoutError(f"evaluator class {cls.__name__} names itself {own!r} but is registered as {name!r}; "
+                             f"give it name = {name!r} or register it under {own!r}")
+
+
+EVALUATORS: Registry[type[Evaluator]] = Registry("evaluator", on_register=_named)

@@ -26,8 +26,9 @@ T = TypeVar("T")
 class Registry(Generic[T]):
     """Named objects of one kind (``kind`` is what error messages call them: "space", "strategy", ...)."""
 
-    def __init__(self, kind: str):
+    def __init__(self, kind: str, on_register: Callable[[str, T], None] | None = None):
         self.kind = kind
+        self.on_register = on_register  # called with (name, object) before a registration is kept; may refuse it
         self._items: dict[str, T] = {}
         self._aliases: dict[str, str] = {}
 
@@ -53,6 +54,8 @@ class Registry(Generic[T]):
                 if taken and not replace and self._resolve(key) is not None and self.get(key) is not item:
                     raise ArchscoutError(f"a {self.kind} named {key!r} is registered already; pass replace=True "
                                          f"to replace it")
+            if self.on_register is not None:
+                self.on_register(name, item)
             self._items[name] = item
             self._aliases.pop(name, None)
             for alias in aliases:
