@@ -409,8 +409,9 @@ def test_reference_of_round_trips_importable_top_level_objects(spaces_file):
 
     assert reference_of(shutil.copyfile) == "shutil:copyfile"
     assert load_reference(reference_of(shutil.copyfile), "x") is shutil.copyfile
-    assert reference_of(Storage) == "archscout.storage:Storage"
-    assert reference_of(Storage.dispose) == "archscout.storage:Storage.dispose"
+    assert reference_of(Storage) == "archscout.storage.storage:Storage"
+    assert load_reference(reference_of(Storage), "x") is Storage
+    assert reference_of(Storage.dispose) == "archscout.storage.storage:Storage.dispose"
     module = load_file(str(spaces_file))
     ref = reference_of(module.top_level)
     assert ref == f"{os.path.realpath(spaces_file)}:top_level" and load_reference(ref, "x") is module.top_level

@@ -282,7 +282,7 @@ def test_which_studies_measured_int8(db, q8, plain):
 
 @pytest.mark.parametrize("status,message", [
     ("failed", r"trial #\d+ did not complete \(failed\): exceeded the per-trial memory limit of 1 MB \(process RSS "
-               r"\d+ MB\); a failed trial has no trained model to export: pick a completed trial \(archscout show "
+               r"[\d,]+ MB\); a failed trial has no trained model to export: pick a completed trial \(archscout show "
                r"plain lists them\)"),
     ("infeasible", r"trial #\d+ did not complete \(infeasible\): params = [\d,]+ violates params <= 3000; it breaks "
                    r"a constraint of the study, so it was never retrained and there is no model to export: pick a "
