@@ -155,10 +155,10 @@ def test_cli_writes_table_json_and_plots(tmp_path, capsys):
     (["nas-bench-graph", "--budgets", "10,x"], "'x' is not a whole number"),
     (["nas-bench-graph", "--budgets", "0"], "budgets are numbers of queries >= 1"),
     (["nas-bench-graph", "--datasets", "proteins", "--budgets", "3000"], "more than the 2021 architectures"),
-    (["nas-bench-graph", "--seeds", "0"], "seeds must be a number >= 1"),
+    (["nas-bench-graph", "--seeds", "0"], "seeds must be a positive integer, got 0"),
     (["nas-bench-graph", "--datasets", ""], "comma-separated list"),
-    (["nas-bench-graph", "--workers", "0"], "workers must be a number >= 1"),
-    (["nas-bench-graph", "--seed-start", "-1"], "seed_start must be a number >= 0"),
+    (["nas-bench-graph", "--workers", "0"], "workers must be a positive integer, got 0"),
+    (["nas-bench-graph", "--seed-start", "-1"], "seed_start must be a non-negative integer, got -1"),
 ])
 def test_bad_arguments_get_one_line_and_exit_2(capsys, args, message):
     code = main(["bench", *args])  # refused before any run starts

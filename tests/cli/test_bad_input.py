@@ -194,7 +194,7 @@ SEARCH_OPTIONS = [
     ("no-budget", [], "user", "give a budget"),
     # --time-budget
     ("time-budget-words", ["--time-budget", "ten minutes"], "user", "cannot read time budget"),
-    ("time-budget-zero", ["--time-budget", "0s"], "user", "time budget must be positive"),
+    ("time-budget-zero", ["--time-budget", "0s"], "user", "time budget '0s' must be a positive number, got 0.0"),
     ("time-budget-negative", ["--time-budget", "-5m"], "user", "cannot read time budget"),
     ("time-budget-inf", ["--time-budget", "inf"], "user", "cannot read time budget"),
     # --seed
@@ -286,8 +286,8 @@ SEARCH_OPTIONS = [
     ("evaluator-train-with-options", ["--evaluator", "train:x", *T1], "user", "takes no options"),
     ("evaluator-option-not-number", ["--evaluator", "synthetic:delay=abc", *T1], "user", "is not a number"),
     ("evaluator-option-unknown", ["--evaluator", "synthetic:foo=1", *T1], "user", "cannot read option 'foo=1'"),
-    ("evaluator-fraction-above-one", ["--evaluator", "synthetic:fail=2", *T1], "user", "a fraction in [0, 1]"),
-    ("evaluator-delay-negative", ["--evaluator", "synthetic:delay=-1", *T1], "user", "delay must be >= 0"),
+    ("evaluator-fraction-above-one", ["--evaluator", "synthetic:fail=2", *T1], "user", "fail must be a number in [0, 1], got 2.0"),
+    ("evaluator-delay-negative", ["--evaluator", "synthetic:delay=-1", *T1], "user", "delay (seconds) must be a non-negative number"),
     # an endless delay is refused before any trial; --trial-timeout only keeps a regression from hanging the test
     ("evaluator-delay-inf", ["--evaluator", "synthetic:delay=inf", "--trial-timeout", "1s", *T1], "user", "delay"),
     # --workers, --executor, --address
@@ -305,9 +305,9 @@ SEARCH_OPTIONS = [
                  id="address-unreachable"),
     # --trial-timeout, --trial-memory
     ("trial-timeout-words", ["--trial-timeout", "soon", *T1], "user", "cannot read per-trial time limit"),
-    ("trial-timeout-zero", ["--trial-timeout", "0", *T1], "user", "per-trial time limit must be positive"),
-    ("trial-memory-zero", ["--trial-memory", "0", *T1], "user", "memory limit must be a positive number"),
-    ("trial-memory-nan", ["--trial-memory", "nan", *T1], "user", "memory limit must be a positive number"),
+    ("trial-timeout-zero", ["--trial-timeout", "0", *T1], "user", "per-trial time limit '0' must be a positive number"),
+    ("trial-memory-zero", ["--trial-memory", "0", *T1], "user", "memory limit in MB must be a positive number"),
+    ("trial-memory-nan", ["--trial-memory", "nan", *T1], "user", "memory limit in MB must be a positive number"),
     ("trial-memory-not-number", ["--trial-memory", "abc", *T1], "usage", "'--trial-memory'"),
     # --max-failures, --on-interrupted
     ("max-failures-negative", ["--max-failures", "-1", *T1], "user", "--max-failures must be a non-negative integer, got -1"),

@@ -7,6 +7,7 @@ import platform
 import time
 from datetime import datetime, timezone
 
+from ..checks import int_at_least, positive_int
 from ..errors import ArchscoutError, unknown_name
 from ..space import get_space
 from ..stats import anytime_area
@@ -36,14 +37,12 @@ def check_bench_args(benchmark: str, datasets: list[str], strategies: list[str],
         if max(budgets) > size:
             raise ArchscoutError(f"a budget of {max(budgets)} queries is more than the {size} architectures "
                                  f"of the {d} table")
-    if isinstance(seeds, bool) or not isinstance(seeds, int) or seeds < 1:
-        raise ArchscoutError(f"seeds must be a number >= 1, got {seeds!r}")
+    positive_int(seeds, "seeds")
     return list(dict.fromkeys(datasets)), list(dict.fromkeys(strategies)), sorted(set(budgets))
 
 
 def _check_int(name: str, value, low: int) -> None:
-    if isinstance(value, bool) or not isinstance(value, int) or value < low:
-        raise ArchscoutError(f"{name} must be a number >= {low}, got {value!r}")
+    int_at_least(value, name, low)
 
 
 def run_bench(benchmark: str = "nas-bench-graph", datasets=None, strategies: list[str] | None = None,

@@ -96,7 +96,7 @@ def _trace(model, input_shape: tuple, batch_size: int, threads: int) -> list[tup
 def _measure_ms(model, input_shape: tuple, batch_size: int, runtime: str, threads: int) -> float:
     """Measured median latency (ms) of ``model`` on ``runtime``."""
     if runtime == "pytorch":
-        from . import measure_latency
+        from .latency import measure_latency
         return measure_latency(model, input_shape, batch_size=batch_size, threads=threads).median_ms
     from .runtime import measure_latency_onnx, onnx_bytes
     return measure_latency_onnx(onnx_bytes(model, input_shape), input_shape, batch_size=batch_size,

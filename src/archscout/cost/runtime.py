@@ -9,7 +9,7 @@ import warnings
 
 import numpy as np
 
-from . import Latency, _check_timing, _latency_record, _time_runs
+from .latency import Latency, _check_timing, _latency_record, _time_runs
 
 
 def onnx_bytes(model, input_shape: tuple) -> bytes:

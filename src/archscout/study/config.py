@@ -1,10 +1,10 @@
 """StudyConfig: the one list of a study's settings, how each is checked, stored as JSON and compared on resume."""
 from __future__ import annotations
 
-import math
 import re
 from dataclasses import asdict, dataclass, field, fields
 
+from ..checks import finite_number, non_negative_int
 from ..errors import ArchscoutError
 from ..evaluate import EvaluatorSpec
 from ..recipe import TrainConfig
@@ -105,9 +105,7 @@ class StudyConfig:
 
 
 def check_seed(seed) -> int:
-    if not isinstance(seed, int) or isinstance(seed, bool) or seed < 0:
-        raise ArchscoutError(f"seed must be a non-negative integer, got {seed!r}")
-    return seed
+    return non_negative_int(seed, "seed")
 
 
 def measured_constraint(c: Constraint, spec: EvaluatorSpec) -> Constraint:
@@ -150,9 +148,7 @@ def check_reference(reference: dict | None, objectives: list[tuple[str, str]]) -
         metric = check_metric(key)
         if metric not in names:
             raise ArchscoutError(f"reference point: {metric!r} is not an objective ({', '.join(names)})")
-        if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
-            raise ArchscoutError(f"reference point: {metric} must be a finite number, got {value!r}")
-        out[metric] = float(value)
+        out[metric] = float(finite_number(value, f"reference point: {metric}"))
     return out
 
 

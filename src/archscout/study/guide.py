@@ -26,6 +26,7 @@ from typing import TYPE_CHECKING, cast
 
 import numpy as np
 
+from ..checks import int_at_least
 from ..errors import ArchscoutError
 from ..space import Architecture
 from ..strategy import Proposal, Result, Strategy
@@ -61,8 +62,7 @@ def check_guide(guide, study) -> dict | None:
     pool = guide.get("pool", DEFAULT_POOL)
     warmup = guide.get("warmup", DEFAULT_WARMUP)
     for name, value, low in (("pool", pool, 2), ("warmup", warmup, 4)):
-        if isinstance(value, bool) or not isinstance(value, int) or value < low:
-            raise ArchscoutError(f"guide {name} must be an integer >= {low}, got {value!r}")
+        int_at_least(value, f"guide {name}", low)
     proxies = _guide_proxies(guide, by)
     predictor = guide.get("predictor", "ensemble")
     from ..evaluate.predictors import PREDICTORS

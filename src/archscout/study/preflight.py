@@ -2,9 +2,9 @@
 the task, constraints that no architecture can meet, and the latency tables that prescreen candidates."""
 from __future__ import annotations
 
-import math
 import re
 
+from ..checks import non_negative_int, positive_int, positive_number
 from ..errors import ArchscoutError
 from ..execute import Executor, make_executor
 from ..metrics import Constraint
@@ -19,17 +19,14 @@ def parse_duration(text: str | float | int | None, what: str = "time budget") ->
         return None
     if isinstance(text, bool):
         raise ArchscoutError(f"cannot read {what} {text!r}; use e.g. 90s, 30m, 1.5h or 1h30m")
-    if isinstance(text, (int, float)):
-        seconds = float(text)
-    else:
-        s = str(text).strip().lower()
-        parts = re.findall(r"(\d+(?:\.\d+)?)\s*([hms]?)", s)
-        if not s or not parts or re.sub(r"(\d+(?:\.\d+)?)\s*([hms]?)", "", s).strip():
-            raise ArchscoutError(f"cannot read {what} {text!r}; use e.g. 90s, 30m, 1.5h or 1h30m")
-        seconds = sum(float(n) * {"h": 3600, "m": 60, "s": 1, "": 1}[u] for n, u in parts)
-    if not seconds > 0 or not math.isfinite(seconds):
-        raise ArchscoutError(f"{what} must be positive, got {text!r}")
-    return seconds
+    if isinstance(text, (int, float)):  # seconds
+        return float(positive_number(text, what))
+    s = str(text).strip().lower()
+    parts = re.findall(r"(\d+(?:\.\d+)?)\s*([hms]?)", s)
+    if not s or not parts or re.sub(r"(\d+(?:\.\d+)?)\s*([hms]?)", "", s).strip():
+        raise ArchscoutError(f"cannot read {what} {text!r}; use e.g. 90s, 30m, 1.5h or 1h30m")
+    seconds = sum(float(n) * {"h": 3600, "m": 60, "s": 1, "": 1}[u] for n, u in parts)
+    return float(positive_number(seconds, f"{what} {text!r}"))  # e.g. time budget '0s' ..., got 0.0
 
 
 def check_budget(trials: int | None, time_budget: str | float | None) -> float | None:
@@ -37,8 +34,8 @@ def check_budget(trials: int | None, time_budget: str | float | None) -> float |
     seconds = parse_duration(time_budget)
     if trials is None and seconds is None:
         raise ArchscoutError("give a budget: a number of trials (--trials), a time budget (--time-budget), or both")
-    if trials is not None and (not isinstance(trials, int) or isinstance(trials, bool) or trials < 1):
-        raise ArchscoutError(f"the number of trials must be a positive integer, got {trials!r}")
+    if trials is not None:
+        positive_int(trials, "the number of trials")
     return seconds
 
 
@@ -47,13 +44,10 @@ def check_search_options(workers: int = 1, executor=None, address: str | None = 
                          max_failures: int | None = DEFAULT_MAX_FAILURES, on_interrupted: str = "requeue"):
     """Validate where and how trials run; returns (executor, per-trial time limit in seconds or None)."""
     time_limit = parse_duration(trial_timeout, "per-trial time limit") if trial_timeout is not None else None
-    memory = trial_memory_mb
-    if memory is not None and (isinstance(memory, bool) or not isinstance(memory, (int, float))
-                               or not 0 < memory < math.inf):
-        raise ArchscoutError(f"the per-trial memory limit must be a positive number of MB, got {trial_memory_mb!r}")
-    if max_failures is not None and (not isinstance(max_failures, int) or isinstance(max_failures, bool)
-                                     or max_failures < 0):
-        raise ArchscoutError(f"--max-failures must be a non-negative integer, got {max_failures!r}")
+    if trial_memory_mb is not None:
+        positive_number(trial_memory_mb, "the per-trial memory limit in MB")
+    if max_failures is not None:
+        non_negative_int(max_failures, "--max-failures")
     if on_interrupted not in INTERRUPT_POLICIES:
         raise ArchscoutError(f"unknown policy for interrupted trials {on_interrupted!r}; "
                              f"valid: {', '.join(INTERRUPT_POLICIES)}")

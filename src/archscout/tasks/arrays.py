@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from .. import checks
 from ..errors import ArchscoutError
 from .base import KINDS, Preprocessing, Split, Task, check_folds, validation_note
 from .datasets import DatasetSplit, read_targets
@@ -101,12 +102,8 @@ def stratified_split(y: np.ndarray, fraction: float, seed: int, kind: str = "cla
 
 
 def _check_fractions(val_fraction, test_fraction) -> None:
-    for label, v, lo in (("val_fraction", val_fraction, 0.0), ("test_fraction", test_fraction, None)):
-        if isinstance(v, bool) or not isinstance(v, (int, float)):
-            raise ArchscoutError(f"{label} must be a number, got {v!r}")
-    if not 0 < val_fraction < 1 or not 0 <= test_fraction < 1:
-        raise ArchscoutError("the validation fraction must be in (0, 1) and the test fraction in [0, 1), got "
-                             f"{val_fraction:g} and {test_fraction:g}")
+    checks.fraction(val_fraction, "val_fraction", inclusive="neither")
+    checks.fraction(test_fraction, "test_fraction", inclusive="left")
 
 
 def from_arrays(X, y, X_test=None, y_test=None, *, name: str = "arrays", val_fraction: float = 0.1,

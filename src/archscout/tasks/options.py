@@ -1,6 +1,7 @@
 """What a study may say about its task besides its name: the task options, checked."""
 from __future__ import annotations
 
+from ..checks import fraction, int_at_least, one_of
 from ..errors import ArchscoutError
 from .base import KINDS
 
@@ -20,13 +21,12 @@ def check_task_options(options: dict | None) -> dict:
             raise ArchscoutError(f"unknown task option {key!r}; known: {', '.join(TASK_OPTIONS)}")
         if value is None:
             continue
-        if key == "kind" and value not in KINDS:
-            raise ArchscoutError(f"--task-kind must be one of {', '.join(KINDS)}, got {value!r}")
-        if key == "folds" and (isinstance(value, bool) or not isinstance(value, int) or value < 2):
-            raise ArchscoutError(f"--folds must be a whole number >= 2 (k-fold cross-validation), got {value!r}")
-        if key == "val_fraction" and (isinstance(value, bool) or not isinstance(value, (int, float))
-                                      or not 0 < value < 1):
-            raise ArchscoutError(f"--val-fraction must be a number between 0 and 1, got {value!r}")
+        if key == "kind":
+            one_of(value, KINDS, "--task-kind")
+        if key == "folds":
+            int_at_least(value, "--folds", 2)
+        if key == "val_fraction":
+            fraction(value, "--val-fraction", inclusive="neither")
         if key == "label" and not (isinstance(value, str) and value.strip()):
             raise ArchscoutError(f"--label names a column, got {value!r}")
         out[key] = value

@@ -27,6 +27,7 @@ import time
 
 from typing import ClassVar
 
+from ...checks import fraction, non_negative_number
 from ...errors import ArchscoutError
 from ...space import Architecture
 from ..base import EVALUATORS, Evaluation
@@ -56,11 +57,9 @@ class SyntheticEvaluator(LookupEvaluator):
 
     def __init__(self, delay: float = 0.0, fail: float = 0.0, nan: float = 0.0, crash: float = 0.0,
                  hang: float = 0.0, block: float = 0.0):
-        for name, v in (("delay", delay), ("fail", fail), ("nan", nan), ("crash", crash), ("hang", hang),
-                        ("block", block)):
-            if not (isinstance(v, (int, float)) and 0 <= v < float("inf")) or (name != "delay" and v > 1):
-                raise ArchscoutError(f"synthetic evaluator: {name} must be "
-                                     f"{'>= 0 seconds' if name == 'delay' else 'a fraction in [0, 1]'}, got {v!r}")
+        non_negative_number(delay, "synthetic evaluator: delay (seconds)")
+        for name, v in (("fail", fail), ("nan", nan), ("crash", crash), ("hang", hang), ("block", block)):
+            fraction(v, f"synthetic evaluator: {name}")
         self.delay, self.fail, self.nan, self.crash, self.hang, self.block = delay, fail, nan, crash, hang, block
         self._last: tuple[tuple[str, str] | None, list[float]] = (None, [])
 
