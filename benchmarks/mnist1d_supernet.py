@@ -1,7 +1,10 @@
 """MNIST-1D, one-shot NAS with a weight-sharing supernet (issue 19): ranking, gaps, end to end, INT8.
 
-Stages (each writes its part of OUT_DIR/mnist1d-supernet-METHOD-sSEED.json; run them one at a time on a quiet
-machine, 2 PyTorch threads):
+Stages (each writes its part of OUT_DIR/mnist1d-supernet-METHOD-sSEED[-LABEL].json; run them one at a time on a
+quiet machine, ``--threads`` PyTorch threads, default 2):
+
+* ``--stage train``: only train the supernet (``--train-steps`` steps, or ``--train-time``), for the check and noise
+  stages when the end-to-end stage's file is gone; ``--label`` keeps such a run's files apart from the others.
 
 * ``--stage end-to-end``: train the conv1d supernet (``--method``, default bignas) for ``--train-time``
   (default 12m), search ``--candidates`` (1,000) sub-networks with NSGA-II over validation accuracy × parameters
@@ -18,15 +21,19 @@ machine, 2 PyTorch threads):
   between the two stand-alone runs (the ceiling one noisy stand-alone run allows), and of the inherited scores
   against the second run and against the mean of both.
 * ``--stage check``: ``archscout supernet check`` on the file the first stage wrote: ``--check-samples`` (30)
-  sub-networks spanning the size range trained alone for ``--check-steps`` (1,500) steps; Kendall τ and Spearman ρ
-  between inherited and stand-alone validation accuracy (target τ >= 0.7) and the gaps of the largest, a middle and
-  the smallest (target within 1 point for the largest and the middle).
+  sub-networks spanning the size range and ``--check-uniform`` (default the same number) drawn uniformly from the
+  elastic space, each trained alone for ``--check-steps`` (1,500) steps; Kendall τ and Spearman ρ between inherited
+  and stand-alone validation accuracy on each sample and within ``--check-bins`` (3) parameter bins, with bootstrap
+  intervals (target τ >= 0.7), and the gaps of the largest, a middle and the smallest (target within 1 point for the
+  largest and the middle).
 
 Commands::
 
     .venv/bin/python benchmarks/mnist1d_supernet.py --stage end-to-end --seed 0
     .venv/bin/python benchmarks/mnist1d_supernet.py --stage check --seed 0
     .venv/bin/python benchmarks/mnist1d_supernet.py --stage noise --seed 0
+    # the supernet alone, a fixed number of steps, files kept apart:
+    .venv/bin/python benchmarks/mnist1d_supernet.py --stage train --train-steps 3000 --label 3000steps
     # smoke: --train-time 20s --candidates 20 --final-steps 50 --final-seeds 1 --check-samples 3 --check-steps 20
     #        --out-dir /tmp/sn-smoke
 """
@@ -87,7 +94,7 @@ def end_to_end(args, out_json: str, supernet_path: str) -> dict:
     from archscout.study.preflight import parse_duration
     from archscout.tasks import get_task
 
-    torch.set_num_threads(2)
+    torch.set_num_threads(args.threads)
     task = get_task("mnist1d")
     _ = task.input_shape
     t0 = time.monotonic()
@@ -103,7 +110,7 @@ def end_to_end(args, out_json: str, supernet_path: str) -> dict:
                       strategy=args.strategy, seed=args.seed, storage=f"sqlite:///{db}",
                       final_train={"steps": args.final_steps})
     t1 = time.monotonic()
-    study.run(trials=args.candidates, final_top_k=0, progress=True, threads=2)
+    study.run(trials=args.candidates, final_top_k=0, progress=True, threads=args.threads)
     search_wall = time.monotonic() - t1
     done = [t for t in study.trials() if t.status == "complete" and not t.final]
     points = [(t.metrics["accuracy"], t.metrics["params"]) for t in done]
@@ -116,7 +123,7 @@ def end_to_end(args, out_json: str, supernet_path: str) -> dict:
             if best.number not in picks:
                 picks.append(best.number)
     t2 = time.monotonic()
-    with intra_op_threads(2):
+    with intra_op_threads(args.threads):
         study.finalize(seeds=args.final_seeds, trials=picks, progress=True)
     final_wall = time.monotonic() - t2
 
@@ -161,6 +168,25 @@ def end_to_end(args, out_json: str, supernet_path: str) -> dict:
     return result
 
 
+def train_only(args, supernet_path: str) -> dict:
+    """The supernet alone: ``--train-steps`` steps (or ``--train-time``), written to the run's supernet file."""
+    import torch
+
+    from archscout.oneshot.supernet.run import train_for_task
+    from archscout.oneshot.supernet.train import SupernetTraining
+    from archscout.study.preflight import parse_duration
+    from archscout.tasks import get_task
+
+    torch.set_num_threads(args.threads)
+    training = SupernetTraining(method=args.method, **({"steps": args.train_steps} if args.train_steps else {}))
+    t0 = time.monotonic()
+    header = train_for_task(get_task("mnist1d"), "conv1d", supernet_path, training, seed=args.seed,
+                            time_budget=None if args.train_steps else parse_duration(args.train_time), progress=print)
+    return {"file": os.path.relpath(supernet_path, HERE), "method": args.method, "steps": header["training"]["steps"],
+            "batch_size": header["training"]["batch_size"], "train_seconds": header["train_seconds"],
+            "wall_seconds": round(time.monotonic() - t0, 1), "curve": header["curve"]}
+
+
 def check(args, supernet_path: str) -> dict:
     import torch
 
@@ -169,18 +195,18 @@ def check(args, supernet_path: str) -> dict:
     from archscout.oneshot.supernet.store import load_supernet
     from archscout.tasks import get_task
 
-    torch.set_num_threads(2)
+    torch.set_num_threads(args.threads)
     net, header = load_supernet(supernet_path)
     t0 = time.monotonic()
     result = check_supernet(net, get_task("mnist1d"), TrainConfig(steps=args.check_steps), samples=args.check_samples,
-                            seed=args.seed, progress=print)
+                            uniform=args.check_uniform, bins=args.check_bins, seed=args.seed, progress=print)
     result["wall_seconds"] = round(time.monotonic() - t0, 1)
     with open(f"{supernet_path}.check.json", "w") as f:
         json.dump(result, f, indent=1)
     return result
 
 
-def noise(args, result: dict) -> dict:
+def noise(args, result: dict, supernet_path: str) -> dict:
     """The stand-alone side's own noise: the check's sub-networks trained alone again with another seed; Kendall τ
     between the two stand-alone runs (what τ a perfect ranker could reach against one noisy run) and of the
     inherited scores against the second run and against the mean of both."""
@@ -191,11 +217,11 @@ def noise(args, result: dict) -> dict:
     from archscout.oneshot.supernet.store import load_supernet
     from archscout.tasks import get_task
 
-    torch.set_num_threads(2)
+    torch.set_num_threads(args.threads)
     check = result.get("check")
     if not check:
         raise SystemExit("run --stage check first: the noise stage retrains its sub-networks")
-    net, _ = load_supernet(os.path.join(args.out_dir, "ignored", f"mnist1d-{args.method}-s{args.seed}.supernet"))
+    net, _ = load_supernet(supernet_path)
     task = get_task("mnist1d")
     space = net.spec.space()
     train = TrainConfig(steps=check["train"]["steps"])
@@ -222,30 +248,39 @@ def noise(args, result: dict) -> dict:
 
 def main(argv=None) -> None:
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    p.add_argument("--stage", choices=["end-to-end", "check", "noise"], required=True)
+    p.add_argument("--stage", choices=["end-to-end", "train", "check", "noise"], required=True)
     p.add_argument("--method", default="bignas", choices=["bignas", "ofa", "spos"])
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--train-time", default="12m")
+    p.add_argument("--train-steps", type=int, default=None, help="--stage train: this many steps, not --train-time")
+    p.add_argument("--threads", type=int, default=2, help="PyTorch threads")
+    p.add_argument("--label", default="", help="kept in the result and supernet file names (e.g. 3000steps)")
     p.add_argument("--strategy", default="nsga2")
     p.add_argument("--candidates", type=int, default=1000)
     p.add_argument("--final-steps", type=int, default=4000)
     p.add_argument("--final-seeds", type=int, default=3)
     p.add_argument("--check-samples", type=int, default=30)
+    p.add_argument("--check-uniform", type=int, default=None, help="uniform sample size (default --check-samples)")
+    p.add_argument("--check-bins", type=int, default=3)
     p.add_argument("--check-steps", type=int, default=1500)
     p.add_argument("--out-dir", default=RESULTS)
     args = p.parse_args(argv)
     os.makedirs(args.out_dir, exist_ok=True)
-    out_json = os.path.join(args.out_dir, f"mnist1d-supernet-{args.method}-s{args.seed}.json")
-    supernet_path = os.path.join(args.out_dir, "ignored", f"mnist1d-{args.method}-s{args.seed}.supernet")
+    label = f"-{args.label}" if args.label else ""
+    out_json = os.path.join(args.out_dir, f"mnist1d-supernet-{args.method}-s{args.seed}{label}.json")
+    supernet_path = os.path.join(args.out_dir, "ignored", f"mnist1d-{args.method}-s{args.seed}{label}.supernet")
     os.makedirs(os.path.dirname(supernet_path), exist_ok=True)
     result = load_json(out_json)
     if args.stage == "end-to-end":
         result["end_to_end"] = end_to_end(args, out_json, supernet_path)
+    elif args.stage == "train":
+        result["supernet"] = train_only(args, supernet_path)
     elif args.stage == "check":
         result["check"] = check(args, supernet_path)
     else:
-        result["noise"] = noise(args, result)
+        result["noise"] = noise(args, result, supernet_path)
     result["machine"] = f"{platform.node()} ({os.cpu_count()} cores), Python {platform.python_version()}"
+    result.setdefault("threads", {})[args.stage] = args.threads
     result.setdefault("commands", {})[args.stage] = "python benchmarks/mnist1d_supernet.py " + " ".join(
         argv if argv is not None else sys.argv[1:])
     result.setdefault("dates", {})[args.stage] = datetime.date.today().isoformat()

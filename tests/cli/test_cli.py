@@ -1,5 +1,6 @@
 import json
 import os
+import re
 import subprocess
 import sys
 
@@ -109,6 +110,25 @@ def test_nothing_stored_is_lost_when_a_resume_is_refused(capsys, db):
 def test_every_command_has_help(capsys, command):
     code, out, _ = run(capsys, command, "--help")
     assert code == 0 and "Usage:" in out
+
+
+def test_search_help_names_every_kind_of_evaluator_and_no_literal_percent_escapes(capsys):
+    code, out, _ = run(capsys, "search", "--help")
+    text = " ".join(re.sub(r"-\n\s*", "-", out).split())  # click wraps the help text, also after hyphens
+    assert code == 0 and "%%" not in out and "25 % over" in text and "top P %)" in text
+    for kind in ("train", "zero-cost", "predictor:FILE", "supernet:FILE", "nas-bench-graph:DATASET",
+                 "nas-bench-201:DATASET", "module:attr or path/to/file.py:attr (declared with", "synthetic"):
+        assert kind in text, kind
+
+
+def test_a_final_retraining_with_no_seeds_is_refused_not_skipped(capsys, db, tmp_path):
+    code, out, err = run(capsys, "search", "--evaluator", "synthetic", "--trials", "1", "--storage", db,
+                         "--top-k", "1", "--final-seeds", "0", "--no-progress")
+    assert code == 2 and err.startswith("error: --final-seeds 0 retrains nothing, so --top-k 1 would have no "
+                                        "effect") and "Traceback" not in err
+    assert not (tmp_path / "runs.db").exists()  # refused before anything is stored
+    assert run(capsys, "search", "--evaluator", "synthetic", "--trials", "1", "--storage", db, "--top-k", "0",
+               "--final-seeds", "0", "--no-progress")[0] == 0  # no final retraining asked for: fine
 
 
 def test_listing_commands(capsys):

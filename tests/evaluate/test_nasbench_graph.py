@@ -143,7 +143,7 @@ def test_cli_search_on_the_table(capsys, tmp_path):
                  "--storage", db, "--no-progress"])
     out, err = capsys.readouterr()
     assert code == 0, err
-    assert "nas-bench-graph-gnn" in out and "test acc % (table)" in out
+    assert "nas-bench-graph-photo-gnn" in out and "test acc % (table)" in out
     code = main(["search", "--evaluator", "nas-bench-graph:photoo", "--trials", "5", "--storage", db,
                  "--no-progress"])
     _, err = capsys.readouterr()

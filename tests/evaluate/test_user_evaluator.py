@@ -3,6 +3,7 @@ vocabulary, cost constraints before it runs, intermediate values, failures store
 and resume finding it again, and a study read back where its code is missing."""
 from __future__ import annotations
 
+import re
 import sys
 import textwrap
 
@@ -38,6 +39,22 @@ CODE = textwrap.dedent('''
             pred = model(torch.as_tensor(ctx.task.valid.X)).argmax(1).numpy()
         acc = float((pred == ctx.task.valid.y).mean())
         return {"accuracy": acc, "val_error": 1 - acc}
+
+    @archscout.evaluator(measures={"f1_macro": "max"})
+    def f1_loop(model, ctx):  # a classification scored by macro F1 alone: no accuracy, no train_seconds
+        X, y = torch.as_tensor(ctx.task.train.X), torch.as_tensor(ctx.task.train.y)
+        opt = torch.optim.Adam(model.parameters(), 1e-2)
+        for _ in range(5):
+            loss = torch.nn.functional.cross_entropy(model(X), y)
+            opt.zero_grad()
+            loss.backward()
+            opt.step()
+        with torch.no_grad():
+            pred = model(torch.as_tensor(ctx.task.valid.X)).argmax(1).numpy()
+        truth = ctx.task.valid.y
+        f1s = [2 * ((pred == c) & (truth == c)).sum() / max(1, (pred == c).sum() + (truth == c).sum())
+               for c in set(truth.tolist())]
+        return {"f1_macro": float(sum(f1s) / len(f1s))}
 
     @archscout.evaluator(measures={"score": "max"}, model=False)
     def instant(arch, ctx):
@@ -198,3 +215,25 @@ def test_numpy_and_torch_scalars_are_numbers_and_arrays_are_not():
         {"a": 0.5, "b": 2.0}
     with pytest.raises(TrialFailed, match="not a number"):
         check_metrics({"a": np.array([0.5, 0.6])}, {"a": "max"}, "f")
+
+
+@pytest.mark.slow
+def test_a_macro_f1_study_is_shown_by_its_metric_everywhere(tmp_path, mod, capsys):
+    """Issue 29, part 1: the progress lines name f1_macro (no `acc nan`, no `test R² nan`), `best` shows the final
+    test macro F1 (not "not retrained yet"), and the report heads it as such, without a training budget the
+    evaluator's own loop never used."""
+    db = _db(tmp_path)
+    assert main(["search", "--task", "iris", "--space", "mlp", "--evaluator", "my_evals:f1_loop", "--objectives",
+                 "f1_macro:max", "--trials", "2", "--top-k", "1", "--final-seeds", "1", "--revalidate", "0",
+                 "--storage", db, "--no-progress"]) == 0
+    out = capsys.readouterr().out
+    trial_lines = [line for line in out.splitlines() if line.startswith("#")]
+    assert len(trial_lines) == 2 and all(re.match(r"#\d +f1_macro [01]\.\d{4} ", line) for line in trial_lines), out
+    assert "nan" not in out and re.search(r"final  #\d +seed 0  test f1_macro [01]\.\d{4}", out), out
+    assert main(["best", "iris-mlp", "--storage", db]) == 0
+    out = capsys.readouterr().out
+    assert "not retrained yet" not in out and re.search(r"test_f1_macro [01]\.\d+ ± 0 over 1 seeds", out), out
+    from archscout.report.html import report
+    html = report(Study.load("iris-mlp", db))
+    assert "test acc %" not in html and "test_f1_macro (seeds)" in html
+    assert "own loop (ctx.train offered steps=" in html and "validation data by the evaluator's own loop, scored" in html

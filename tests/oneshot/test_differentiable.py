@@ -140,6 +140,15 @@ def test_the_report_draws_the_architecture_weights_over_the_search(tiny, tmp_pat
     html = report(s, sink=sink)
     assert 'id="differentiable"' in html and "gdas, 6 steps" in html
     assert "differentiable-0" in sink and sink["differentiable-0"].startswith(b"\x89PNG")
+    # the search ran as a session of the study: its time is the study's search time, in seconds under a minute
+    (t,) = s.trials()
+    assert s.search_seconds >= t.details["differentiable"]["seconds"] > 0
+    assert f"<td>search time</td><td>{s.search_seconds:.0f} s</td>" in html
+    # the live dashboard shows the same section
+    from archscout.report.dashboard import Dashboard
+
+    status, _, page, *_ = Dashboard(s.storage).route("/study/d")
+    assert status == 200 and 'id="differentiable"' in page and "gdas, 6 steps" in page
 
 
 # -- ProxylessNAS --------------------------------------------------------------------------------------------
@@ -189,15 +198,16 @@ def test_the_latency_table_is_measured_per_cell_and_operation():
 
 # -- perturbation-based selection ------------------------------------------------------------------------------
 
-def test_taking_an_operation_out_renormalises_the_others_and_fixed_edges_are_one_hot():
+def test_taking_an_operation_out_masks_it_without_renormalising_and_fixed_edges_are_one_hot():
     net = SearchNetwork((1, 12), 3, channels=4, stages=1)
     with torch.no_grad():
         net.alpha.copy_(torch.randn(6, 5))
     full = net.edge_weights().detach()
     net.removed = (2, 3)
     w = net.edge_weights().detach()
-    assert w[2, 3] == 0 and torch.isclose(w[2].sum(), torch.tensor(1.0))
-    assert torch.allclose(w[2, :3], full[2, :3] / (1 - full[2, 3]))
+    # darts-pt's projection: the operation's weight is 0 and the others keep theirs (they no longer sum to 1)
+    assert w[2, 3] == 0 and torch.isclose(w[2].sum(), 1 - full[2, 3])
+    assert torch.allclose(w[2, [0, 1, 2, 4]], full[2, [0, 1, 2, 4]])
     assert torch.allclose(w[[0, 1, 3, 4, 5]], full[[0, 1, 3, 4, 5]])
     net.removed, net.fixed = None, {4: 1}
     assert net.edge_weights()[4].tolist() == [0.0, 1.0, 0.0, 0.0, 0.0] and net.derive()["e4"] == "skip"
@@ -226,9 +236,44 @@ def test_a_differentiable_search_runs_from_the_command_line_without_a_trial_budg
                  "--strategy-option", "check_every=2", "--strategy-option", "channels=4", "--steps", "5",
                  "--top-k", "0", "--storage", f"sqlite:///{tmp_path}/d.db", "--no-progress"])
     assert code == 0
-    assert "~0|+|" in capsys.readouterr().out  # the derived cell on the leaderboard
+    out = capsys.readouterr().out
+    assert "~0|+|" in out  # the derived cell on the leaderboard
     (trial,) = Study.load("mnist1d-cell", f"sqlite:///{tmp_path}/d.db").trials()
     assert trial.details["recorded_by"] == "darts" and trial.status == "complete"
+    # not silent: each check, then the derived cell, its parameter-free edges, collapse and the search time
+    d = trial.details["differentiable"]
+    assert "darts step 2/4" in out and "darts step 4/4" in out
+    collapsed = "collapsed (mostly parameter-free operations)" if d["collapsed"] else "not collapsed"
+    assert (f"darts searched 4 steps in {d['seconds']:.0f} s: derived {trial.arch.describe()}; "
+            f"{d['parameter_free_edges']} of 6 edges parameter-free; {collapsed}; training it with the study's "
+            f"recipe") in out
+
+
+@pytest.mark.slow
+def test_a_differentiable_search_says_what_it_derived_to_a_progress_callback(tiny, tmp_path):
+    events: list = []
+    s = Study("d", space="cell", task=tiny, strategy="pc-darts", strategy_options={**FAST},
+              storage=f"sqlite:///{tmp_path}/d.db", train={"steps": 5})
+    s.search(progress=lambda event, **data: events.append((event, data)))
+    (t,) = s.trials()
+    d = t.details["differentiable"]
+    assert [e for e, _ in events] == ["note", "note", "searched"]
+    searched = events[-1][1]
+    assert {k: searched[k] for k in ("strategy", "cell", "steps", "seconds", "collapsed", "parameter_free_edges")} \
+        == {"strategy": "pc-darts", "cell": t.arch.describe(), "steps": 6, "seconds": d["seconds"],
+            "collapsed": d["collapsed"], "parameter_free_edges": d["parameter_free_edges"]}
+    assert searched["text"].startswith(f"pc-darts searched 6 steps in {d['seconds']:.0f} s: derived ")
+
+
+def test_a_searched_line_says_a_collapse_an_early_stop_and_minutes_from_a_minute_on():
+    from archscout.oneshot.differentiable.run import searched_line
+
+    assert searched_line("darts", "|skip~0|", steps=1200, seconds=150, collapsed=True, parameter_free_edges=5,
+                         stopped_early_at=900, stop_reason="eigenvalue") == \
+        ("darts searched 1,200 steps in 2.5 min, stopped early at step 900 (eigenvalue): derived |skip~0|; "
+         "5 of 6 edges parameter-free; collapsed (mostly parameter-free operations)")
+    assert searched_line("lpgnas-lite", "gcn", steps=10, seconds=42.2, collapsed=False, weight_bits={"l1": 8}) == \
+        "lpgnas-lite searched 10 steps in 42 s: derived gcn; weight bits {'l1': 8}; not collapsed"
 
 
 def test_parameter_free_edges_are_counted_on_the_cell_as_it_computes():

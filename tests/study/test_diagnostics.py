@@ -84,3 +84,44 @@ def test_the_report_shows_the_diagnostics(searched):
     study, _ = searched
     html = report(study)
     assert "How far the ranking can be trusted" in html and "one sample is" in html
+
+
+@pytest.mark.slow
+def test_diagnose_revalidate_shows_the_spread_but_leaves_the_choice_alone(tmp_path, capsys):
+    """Issue 29, part 1, item 4: `archscout diagnose --revalidate` changed what `best` and `export` chose."""
+    db = f"sqlite:///{tmp_path}/c.db"
+    study = Study("c", space="mlp", task="iris", strategy="random", storage=db, train=FAST,
+                  final_train={"steps": 10, "batch_size": 16})
+    study.run(trials=4, final_top_k=1, final_seeds=1)
+    board = [t.number for t in study.leaderboard()]
+    assert main(["diagnose", "c", "--storage", db, "--revalidate", "3", "--seeds", "2"]) == 0
+    out = capsys.readouterr().out
+    again = Study.load("c", db)
+    assert [t.number for t in again.leaderboard()] == board and again.best().number == board[0]
+    assert again.revalidated_means() == {}  # nothing the ranking follows
+    budgets = [f.budget for f in again.storage.finals(again.id) if f.seed > 0]
+    assert len(budgets) == 6 and all(b.startswith("diagnose:") for b in budgets)
+    assert f"the choice stays trial #{board[0]}: `archscout diagnose --revalidate` only looks" in out
+    assert "choice: trial #" not in out
+    shown = again.diagnostics()["revalidation"]
+    assert set(shown) == {str(n) for n in board[:3]} and not any(r["chooses"] for r in shown.values())
+    # a search's own revalidation (study.revalidate) still ranks by the mean, with runs of its own
+    rows = len(again.storage.finals(again.id))
+    again.revalidate(3, 2)
+    assert len(again.storage.finals(again.id)) == rows + 6 and set(again.revalidated_means()) == set(board[:3])
+
+
+def test_repeated_seed_means_are_shown_to_enough_digits_to_tell_them_apart():
+    from types import SimpleNamespace
+
+    from archscout.study.diagnostics import lines
+    study = SimpleNamespace(objectives=[("f1_macro", "max")], multi_objective=False)
+    reval = {"3": {"metric": "f1_macro", "seeds": [0, 1, 2], "values": [0.9290, 0.9310, 0.9330], "mean": 0.9310,
+                   "std": 0.0020, "chooses": True},
+             "5": {"metric": "f1_macro", "seeds": [0, 1, 2], "values": [0.9340, 0.9270, 0.9275], "mean": 0.92950,
+                   "std": 0.0039, "chooses": True}}
+    said = lines(study, {"validation_resolution": None, "search_vs_final": None, "revalidation": reval})
+    assert said[0] == "choice: trial #3, the best mean over seeds of the 2 validated again (on the search's single " \
+                      "seed #5 looked best)"
+    assert "trial #3 f1_macro over seeds 0, 1, 2: 0.9310 ± 0.0020 (the search saw 0.9290)" in said
+    assert "trial #5 f1_macro over seeds 0, 1, 2: 0.9295 ± 0.0039 (the search saw 0.9340)" in said

@@ -92,6 +92,27 @@ def test_csv_label_is_named_and_printed_and_an_unknown_header_is_refused(tmp_pat
         get_task(other)
 
 
+def test_csv_column_and_label_option_are_one_stored_form_and_resume_each_other(tmp_path):
+    """FILE.csv:COLUMN and --label COLUMN are documented as the same: a study created with one resumes with the
+    other (issue 29, part 1, item 5), and one stored by an older version as FILE.csv:COLUMN resumes too."""
+    rows = _rows()
+    path = _csv(tmp_path, "outcome,f1,f2,f3,age_group\n" + "\n".join(",".join(map(str, r)) for r in rows))
+    db = f"sqlite:///{tmp_path / 'r.db'}"
+    kw = dict(space="mlp", storage=db, strategy="random", train={"steps": 5})
+    a = Study("csv", task=path + ":age_group", **kw)
+    assert (a.config.task, a.config.task_options) == (path, {"label": "age_group"})
+    b = Study("csv", task=path, task_options={"label": "age_group"}, **kw)  # resumes: no "other settings"
+    assert b.id == a.id and b.task.num_classes == 4
+    with pytest.raises(ArchscoutError, match="the label column is named twice"):
+        Study("csv", task=path + ":age_group", task_options={"label": "outcome"}, **kw)
+    with pytest.raises(ArchscoutError, match="already exists with other settings"):
+        Study("csv", task=path, task_options={"label": "outcome"}, **kw)
+    # a study an older version stored with the column in the task's name
+    stored = dict(a.config.to_json(), task=path + ":age_group", task_options=None)
+    assert not a.config.differences(stored)
+    assert a.config.differences(dict(stored, task=path + ":outcome")) == ["task_options"]
+
+
 def test_csv_delimiter_is_detected(tmp_path):
     rows = _rows()
     path = _csv(tmp_path, "label;f1;f2;f3;g\n" + "\n".join(";".join(map(str, r)) for r in rows))

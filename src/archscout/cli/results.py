@@ -129,6 +129,7 @@ def best(study, storage, as_json, space):
         return
     echo(f"best trial #{t.number} of {s.name}: {t.arch.describe()}")
     m = t.metrics
+    from ..metrics import final_headline
     from ..report.front import fmt_metric
 
     parts = [f"id {t.arch.id}"]
@@ -149,6 +150,11 @@ def best(study, storage, as_json, space):
         f = t.final
         echo(f"  test R² {f['test_r2_mean']:.4f} ± {f['test_r2_std']:.4f}, MSE {f['test_mse_mean']:.4g}, MAE "
              f"{f['test_mae_mean']:.4g} over {f['seeds']} seeds (retrained on all training data)")
+    elif t.final and final_headline(t.final):  # a user evaluator's own test metrics (test_f1_macro, ...)
+        f = t.final
+        said = [f"{name[:-5]} {fmt_metric(name[:-5], f[name])} ± {fmt_metric(name[:-5], f[name[:-5] + '_std'])}"
+                for name in f if name.startswith("test_") and name.endswith("_mean")]
+        echo(f"  {', '.join(said)} over {f['seeds']} seeds (retrained on all training data)")
     elif s.evaluator_spec.needs_task:
         echo("  not retrained yet (archscout search ... with --top-k >= 1, or archscout export)")
 
@@ -157,7 +163,8 @@ def best(study, storage, as_json, space):
 @click.argument("study")
 @storage_option
 @click.option("--revalidate", "revalidate_k", type=int, default=0, show_default=True,
-              help="Train the top K trials again at the search's own budget with more seeds first (stored).")
+              help="Train the top K trials again at the search's own budget with more seeds first (stored; shown "
+                   "beside the choice, which it leaves alone).")
 @click.option("--seeds", type=int, default=2, show_default=True, help="More seeds per trial with --revalidate.")
 @click.option("--json", "as_json", is_flag=True, help="Print the diagnostics as JSON.")
 @space_option
@@ -165,13 +172,14 @@ def diagnose(study, storage, revalidate_k, seeds, as_json, space):
     """How far a real-training search's ranking can be trusted: the validation split's resolution, the rank
     agreement between the search budget and the final retraining, and (with --revalidate) the spread of the
     top trials' validation scores over seeds."""
-    from ..study.diagnostics import diagnostics, lines
+    from ..study.diagnostics import diagnostics, lines, revalidate
 
     s = load_study(study, storage, space, check_task=revalidate_k > 0)
     if revalidate_k:
         def shown(done, total, trial, seed, metrics):
             echo(f"  {done}/{total}: trial #{trial.number} seed {seed}")
-        s.revalidate(revalidate_k, seeds, progress=None if as_json else shown)
+        # a diagnostic looks and leaves the choice alone: best and export pick what they picked before
+        revalidate(s, revalidate_k, seeds, progress=None if as_json else shown, choose=False)
     diag = diagnostics(s)
     if as_json:
         click.echo(json.dumps({"study": s.name, **diag}, indent=2, default=float))

@@ -62,7 +62,7 @@ from .common import KeyValue, echo, load_config, print_board, print_front, stora
               help="More metrics to measure for every trial, e.g. accuracy@int8,size_bytes@int8,memory_mb.")
 @click.option("--prescreen-latency", is_flag=True,
               help="Build a per-operator latency lookup table first and reject, unmeasured, candidates it puts more "
-                   "than 25 %% over a latency bound.")
+                   "than 25 % over a latency bound.")
 @click.option("--guide", type=click.Choice(["proxies", "predictor"]), default=None,
               help="Proxy-guided search: rank a pool of the strategy's proposals by zero-cost proxies (a vote) or by a "
                    "predictor fitted to the trained ones, and train only the best of each pool.")
@@ -92,7 +92,7 @@ from .common import KeyValue, echo, load_config, print_board, print_front, stora
               help="More seeds per trial with --revalidate.")
 @click.option("--early-stop", default=None,
               help="Stop a trial early from its learning curve: median (its best so far below the median of "
-                   "completed trials at that step) or percentile:P (not in the top P %%); see docs/multi-fidelity.md.")
+                   "completed trials at that step) or percentile:P (not in the top P %); see docs/multi-fidelity.md.")
 @click.option("--fidelity-mode", type=click.Choice(["continue", "restart"]), default="continue", show_default=True,
               help="A scheduler's low fidelities: stop the full schedule early and continue it from a checkpoint when "
                    "promoted, or train each fidelity with a schedule of its own from the start.")
@@ -104,8 +104,12 @@ from .common import KeyValue, echo, load_config, print_board, print_front, stora
 @click.option("--evaluator", default="train", show_default=True,
               help="How candidates are measured: train (budgeted training on the task), zero-cost (proxies of the "
                    "untrained network; objective proxy@nwot unless given), predictor:FILE (a predictor written by "
-                   "`archscout proxies --save-predictor`), nas-bench-graph:DATASET (a lookup in NAS-Bench-Graph's "
-                   "tables; space gnn) or synthetic[:OPTS] (a no-training stand-in for testing; see the docs).")
+                   "`archscout proxies --save-predictor`), supernet:FILE (sub-networks scored with the weights they "
+                   "inherit from a supernet written by `archscout supernet train`), nas-bench-graph:DATASET or "
+                   "nas-bench-201:DATASET (lookups in NAS-Bench-Graph's tables, space gnn, or NAS-Bench-201's, "
+                   "space cell), your own function as module:attr or path/to/file.py:attr (declared with "
+                   "@archscout.evaluator; docs/own-problem.md) or synthetic[:OPTS] (a no-training stand-in for "
+                   "testing). `archscout evaluators` lists them.")
 @click.option("--workers", type=int, default=1, show_default=True,
               help="Trials evaluated at once (a local process pool when > 1).")
 @click.option("--threads", type=int, default=None,
@@ -151,6 +155,9 @@ def search(task, label, task_kind, val_fraction, folds, device, amp, space, stra
         space = resolve_space(space_ref)  # your own Space, imported before anything is stored
     non_negative_int(top_k, "--top-k")
     non_negative_int(final_seeds, "--final-seeds")
+    if top_k > 0 and final_seeds == 0:
+        raise ArchscoutError(f"--final-seeds 0 retrains nothing, so --top-k {top_k} would have no effect: give "
+                             f"--final-seeds 1 or more, or --top-k 0 to skip the final retraining")
     non_negative_int(revalidate, "--revalidate")
     positive_int(revalidate_seeds, "--revalidate-seeds")
     options = _strategy_options(click.get_current_context(), strategy_options,
@@ -186,8 +193,9 @@ def search(task, label, task_kind, val_fraction, folds, device, amp, space, stra
     echo(f"space {study.space.name} · strategy {study.strategy_name} · budget "
          f"{trials if trials else '∞'} trials / {time_budget or 'no time limit'} · {where} · storage "
          f"{study.storage.shown_url}")
+    oneshot = getattr(STRATEGIES.get(study.strategy_name), "oneshot", False)
     study.run(trials=trials, time_budget=time_budget, final_top_k=top_k, final_seeds=final_seeds,
-              progress=progress or print_lines, workers=workers, executor=executor, address=address,
+              progress=oneshot_lines if oneshot else progress or print_lines, workers=workers, executor=executor, address=address,
               trial_timeout=trial_timeout, trial_memory_mb=trial_memory, max_failures=max_failures or None,
               on_interrupted=on_interrupted, threads=threads,  # --no-progress: the trial lines, without the bar
               revalidate=revalidate if top_k > 0 else 0, revalidate_seeds=revalidate_seeds)
@@ -208,6 +216,16 @@ def search(task, label, task_kind, val_fraction, folds, device, amp, space, stra
     echo(f"next: archscout show {study.name}"
          + (f"   ·   archscout export {study.name} --out model/" if exportable else "")
          + (f"   (add{extra})" if extra else ""))
+
+
+def oneshot_lines(event: str, **data) -> None:
+    """The progress of a one-shot method (darts, gdas, ..., lpgnas-lite), with or without --progress: its checks
+    and what it derived (the "searched" event: the cell, its parameter-free edges, collapse, the search time),
+    then the lines of the final retraining."""
+    if event == "searched":
+        echo(data["text"])
+    else:
+        print_lines(event, **data)
 
 
 def _reference(items: tuple) -> dict | None:

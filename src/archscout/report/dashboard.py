@@ -21,6 +21,9 @@ from urllib.parse import quote, unquote, urlsplit
 from ..errors import ArchscoutError
 from ..storage import version_stamp
 from . import html as H
+from .differentiable import precision_section
+from .differentiable import section as differentiable_section
+from .supernet import section as supernet_section
 
 log = logging.getLogger("archscout.dashboard")
 LOOPBACK = ("127.0.0.1", "localhost", "::1")
@@ -157,6 +160,8 @@ class Dashboard:
         if study.leaderboard(1):
             text += H.progress_figures(study)
         text += H.fidelities(study, trials, top=3, board_n=10)
+        text += supernet_section(study, H.figure, H.esc) + differentiable_section(study, trials, H.figure, H.esc) \
+            + precision_section(study, trials, H.figure, H.esc)  # the report's sections, as it draws them
         if study.leaderboard(1):
             text += H.top_architectures(study, 3, link)
         text += H.trials_table(study, trials, link, expand=False, limit=TRIAL_ROWS)

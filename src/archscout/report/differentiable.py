@@ -7,11 +7,21 @@ flagged (collapse, an early stop).
 """
 from __future__ import annotations
 
+from ..oneshot.differentiable.run import duration
 from . import plots
 
 
 def searched(trials) -> list:
     return [t for t in trials if isinstance((t.details or {}).get("differentiable"), dict)]
+
+
+def search_time(study, trials) -> str:
+    """The study's search time, seconds under a minute in seconds. A one-shot search counts its own session; one
+    recorded before it did (search time 0) counts the time its search took."""
+    seconds = study.search_seconds or sum(
+        (t.details or {})[key].get("seconds") or 0.0 for t in trials for key in ("differentiable", "graph_precision")
+        if isinstance((t.details or {}).get(key), dict))
+    return duration(seconds)
 
 
 def weights_figure(trial):

@@ -60,7 +60,7 @@ def front_table(study) -> Table:
     names = ", ".join(f"{m} {w}" for m, w in study.objectives)
     table = Table(title=f"study {study.name}: Pareto front of {len(front)} trials ({names})")
     finals = any(t.final for t in front)
-    for col in ["trial"] + [heading(m, w) for m, w in study.objectives] + (["test acc % (seeds)"] if finals else []):
+    for col in ["trial"] + [heading(m, w) for m, w in study.objectives] + ([f"{final_label(study)} (seeds)"] if finals else []):
         table.add_column(col, justify="right", overflow="fold")
     table.add_column("architecture", justify="left", overflow="fold")
     for t in front:

@@ -14,7 +14,7 @@ from typing import Callable, Sequence
 
 from . import fidelity as F
 from . import plots
-from .differentiable import precision_searched, precision_section, searched
+from .differentiable import precision_searched, precision_section, search_time, searched
 from .differentiable import section as differentiable_section
 from .supernet import section as supernet_section
 from ..metrics import final_key
@@ -94,10 +94,9 @@ def summary(study, trials) -> str:
             ("space", study.space.name), ("strategy", study.strategy_name), ("evaluator", study.evaluator_spec.text),
             ("objectives", ", ".join(f"{m} ({w})" for m, w in study.objectives)),
             ("constraints", ", ".join(str(c) for c in study.constraints) or "none"),
-            ("training budget per trial", study.train_config.budget_key() if study.evaluator_spec.trains
-             else "—"),
+            ("training budget per trial", _budget_text(study)),
             ("trials", ", ".join(f"{v} {k}" for k, v in n.items() if v) or "none yet"),
-            ("search time", f"{study.search_seconds / 60:.1f} min"),
+            ("search time", search_time(study, trials)),
             ("first trial started", when(min((t.started_at for t in trials if t.started_at), default=None))),
             ("last trial finished", when(max((t.finished_at for t in trials if t.finished_at), default=None)))]
     if fronts:
@@ -211,6 +210,17 @@ def fidelities(study, trials, top: int = 5, board_n: int = 10, sink: dict | None
     return f'<section id="fidelity"><h2>Fidelities and learning curves</h2>{table}{text}</section>'
 
 
+def _budget_text(study) -> str:
+    """The training budget per trial as the study knows it: archscout's own training, or what a user's evaluator
+    was offered (its loop decides what it trains; archscout never sees it)."""
+    if not study.evaluator_spec.trains:
+        return "—"
+    if study.evaluator_spec.name == "python":
+        return (f"set by the evaluator's own loop (ctx.train offered "
+                f"{study.train_config.budget_key()}, which it may ignore)")
+    return study.train_config.budget_key()
+
+
 def finals(study, link: Callable[[int], str]) -> str:
     """The final retrainings: test accuracy per seed, mean ± std, and INT8 where it was measured."""
     retrained = sorted((t for t in study.trials("complete") if t.final),
@@ -232,9 +242,13 @@ def finals(study, link: Callable[[int], str]) -> str:
                     f'<td class="l">{seeds}</td>{h}{q}<td class="l">{esc(t.arch.describe())}</td></tr>')
     head = ("<th>test acc % with inherited weights (before fine-tuning)</th>" if inherited else "") \
         + ("<th>INT8 test acc %</th>" if int8 else "")
-    return (f'<section id="final"><h2>Final test accuracy</h2><p class="muted">Retrained on the training and '
-            f'validation data with {esc(study.final_train.budget_key())}, scored once on the test split (never '
-            f'used for selection).</p><table><tr><th>trial</th><th>test acc % (seeds)</th>'
+    how = ("by the evaluator's own loop" if study.evaluator_spec.name == "python"
+           else f"with {esc(study.final_train.budget_key())}")
+    label = final_label(study)
+    title = "Final test accuracy" if label == "test acc %" else "Final test scores"
+    return (f'<section id="final"><h2>{title}</h2><p class="muted">Retrained on the training and '
+            f'validation data {how}, scored once on the test split (never '
+            f'used for selection).</p><table><tr><th>trial</th><th>{esc(label)} (seeds)</th>'
             f'<th class="l">per seed</th>{head}<th class="l">architecture</th></tr>{"".join(rows)}</table>'
             f'{diagnosis(study)}</section>')
 
@@ -325,7 +339,7 @@ def trial_detail(study, trial) -> str:
             ("seconds", "" if trial.duration is None else f"{trial.duration:.2f}")]
     rows += _fidelity_rows(study, trial)
     if trial.final:
-        rows.append(("final test accuracy %", final_text(trial.final)))
+        rows.append((f"final {final_label(trial.final)} (seeds)", final_text(trial.final)))
     info = "".join(f"<tr><td>{esc(k)}</td><td>{esc(v)}</td></tr>" for k, v in rows if v != "")
     metrics = "".join(f"<tr><td>{esc(k)}</td><td>{value_text(k, v)}{unit(k)}</td></tr>"
                       for k, v in sorted(trial.metrics.items()))

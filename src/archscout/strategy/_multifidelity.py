@@ -478,24 +478,31 @@ class _DensityModel:
             self._codes[arch] = self.decisions.encode(arch)
         return self._codes[arch]
 
+    def split(self, n: int) -> tuple[int, int]:
+        """How many of ``n`` results, best first, go to the good set and how many after them to the bad set, as
+        HpBandSter's BOHB config generator: ``n_good = max(N_min, floor(top_n_percent · n / 100))`` the best,
+        then the next ``max(N_min, floor((100 - top_n_percent) · n / 100))``, as many as there are: the two never
+        share a result (and the worst one can be left out of both when the floors fall short)."""
+        n_good = max(self.min_points_in_model, int(self.top_n_percent * n // 100))
+        n_bad = max(self.min_points_in_model, int((100 - self.top_n_percent) * n // 100))
+        return n_good, max(0, min(n_bad, n - n_good))
+
     def _fit(self) -> tuple[int, KernelDensity, KernelDensity] | None:
-        """The good and bad densities of the highest rung with enough results (refitted when it has new ones)."""
+        """The good and bad densities of the highest rung with enough results (refitted when it has new ones):
+        enough when both sets hold ``min_points_in_model`` results (see :class:`BOHB`)."""
         for k in range(self.top, -1, -1):
             usable = [(code, e.values) for a, e in self._results[k].items()
                       if e.status != "stopped" and (code := self._code(a)) is not None]
-            if len(usable) < self.min_points_in_model + 2:
+            n_good, n_bad = self.split(len(usable))
+            if n_good > len(usable) or n_bad < self.min_points_in_model:
                 continue
             if self._model is not None and self._model[0] == (k, len(usable)):
                 return self._model[1:]
             usable.sort(key=lambda item: -item[1][0] if item[1] is not None else math.inf)
             codes = np.stack([code for code, _ in usable])
-            # as HpBandSter: the best max(N_min, top_n %) and the worst max(N_min, the other %), which overlap
-            # while few results are in
-            n_good = max(self.min_points_in_model, int(len(usable) * self.top_n_percent // 100))
-            n_bad = max(self.min_points_in_model, int(len(usable) * (100 - self.top_n_percent) // 100))
             gen = np.random.default_rng(self.rng.randrange(2**32))
             good = KernelDensity(self.decisions.impute(codes[:n_good], gen), self.decisions, self.min_bandwidth)
-            bad = KernelDensity(self.decisions.impute(codes[len(codes) - n_bad:], gen), self.decisions,
+            bad = KernelDensity(self.decisions.impute(codes[n_good:n_good + n_bad], gen), self.decisions,
                                 self.min_bandwidth)
             self._model = ((k, len(usable)), k, good, bad)
             return self._model[1:]
@@ -512,11 +519,13 @@ class BOHB(_DensityModel, Hyperband):
 
     Falkner et al., "BOHB: Robust and Efficient Hyperparameter Optimization at Scale", ICML 2018.
     The brackets are :class:`Hyperband`'s. A new candidate is random with probability ``random_fraction``
-    (1/3), and whenever no rung has ``min_points_in_model`` + 2 results; otherwise the model is fitted on the
-    highest rung that has: its results, best first (failed and infeasible ones as the worst, as HpBandSter
-    counts them; early-stopped ones left out), are split into the best ``max(min_points_in_model,
-    floor(top_n_percent % · n))`` ("good", l(x)) and the worst ``max(min_points_in_model, floor((100 -
-    top_n_percent) % · n))`` ("bad", g(x); the two overlap while few results are in, as in HpBandSter). Each is a product-kernel density
+    (1/3), and whenever no rung has enough results; otherwise the model is fitted on the highest rung that has:
+    its results, best first (failed and infeasible ones as the worst, as HpBandSter counts them; early-stopped
+    ones left out), are split as HpBandSter's config generator splits them, disjointly: the best ``n_good =
+    max(min_points_in_model, floor(top_n_percent % · n))`` ("good", l(x)) and the next ``max(min_points_in_model,
+    floor((100 - top_n_percent) % · n))`` as far as they go ("bad", g(x)). A rung has enough results when both
+    sets hold ``min_points_in_model`` (HpBandSter: more than d each, the same with its default d + 1; at least
+    2 · min_points_in_model results). Each is a product-kernel density
     over the architecture's decisions: every choice of the space, with a Repeat unrolled to its longest and
     its length one more decision; a decision that is inactive in an architecture is filled in from another
     architecture of the same set where it is active (HpBandSter's imputation). Unordered choices get an
@@ -532,9 +541,9 @@ class BOHB(_DensityModel, Hyperband):
     and from which rung's results.
 
     Differences from the paper and HpBandSter: the default ``min_points_in_model`` is capped at 20 (the
-    paper's d + 1 would wait for 50 results at one rung in a space of 47 decisions, and then split them
-    48 good to 2 bad), and HpBandSter's requirement of more good and bad points than decisions is dropped
-    (product kernels need no covariance matrix); an Aitchison-Aitken bandwidth is at most (c - 1) / c (a
+    paper's d + 1 would wait for 96 results at one rung in a space of 47 decisions), and HpBandSter's
+    requirement of more good and bad points than decisions is replaced by at least ``min_points_in_model`` in
+    each (product kernels need no covariance matrix); an Aitchison-Aitken bandwidth is at most (c - 1) / c (a
     uniform kernel; statsmodels lets it grow past that); the widening applies to unordered choices too
     (the paper widens every bandwidth, HpBandSter only the continuous ones); candidates are snapped to valid
     indices before l / g is computed; new candidates already seen are skipped. The model's rung may have
@@ -558,8 +567,8 @@ class ASHAKDE(_DensityModel, ASHA):
 
     A variant, not a published method under this name: the promotions are :class:`ASHA`'s (never waits, one
     bracket), the new candidates :class:`BOHB`'s (with probability ``random_fraction`` at random, otherwise
-    the best l(x) / g(x) of ``num_samples`` draws from the good density of the highest rung with
-    ``min_points_in_model`` + 2 results). Syne Tune's asynchronous BOHB (``searcher="kde"`` with its
+    the best l(x) / g(x) of ``num_samples`` draws from the good density of the highest rung with enough results:
+    BOHB's disjoint split and its threshold, ``min_points_in_model`` results in each set). Syne Tune's asynchronous BOHB (``searcher="kde"`` with its
     Hyperband scheduler) combines the two the same way; Klein et al.'s A-BOHB ("Model-based Asynchronous
     Hyperparameter and Neural Architecture Search", 2020) does it with a Gaussian process instead.
     Differences from BOHB: no brackets, so every new candidate starts at the lowest rung, and the model's

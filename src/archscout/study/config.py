@@ -7,8 +7,9 @@ from dataclasses import asdict, dataclass, field, fields
 from ..checks import finite_number, non_negative_int
 from ..errors import ArchscoutError
 from ..evaluate import EvaluatorSpec
-from ..recipe import TrainConfig
 from ..metrics import Constraint, direction
+from ..recipe import TrainConfig
+from ..tasks import canonical_label
 
 NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,199}$")
 
@@ -87,6 +88,10 @@ class StudyConfig:
             if stored.get("budget") == raw:  # the budget of an evaluator that trains nothing is its spec
                 stored["budget"] = canonical
             stored["evaluator"] = canonical
+        if isinstance(stored.get("task"), str):  # an older study stored data.csv:COLUMN as given
+            task, options = canonical_label(stored["task"], dict(stored.get("task_options") or {}))
+            if task != stored["task"]:
+                stored["task"], stored["task_options"] = task, options
         mine = self.to_json()
         return [f.name for f in fields(self) if f.metadata["compared"] and f.name in stored
                 and stored[f.name] != mine[f.name] and not (f.name == "predictor" and mine[f.name] is None)]

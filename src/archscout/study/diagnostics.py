@@ -8,7 +8,9 @@
   the short budget ranks them as the long one does (with three trials, not much can be said).
 * **Repeated-seed validation**: the top trials trained again at the search's own budget with
   other seeds (:func:`revalidate`; stored beside the final retrainings, budget ``revalidate:…``),
-  so the spread of the validation score over seeds can be set against the gaps between them.
+  so the spread of the validation score over seeds can be set against the gaps between them. Those runs rank
+  the leaderboard by their mean; the ones ``archscout diagnose --revalidate`` asks for (budget ``diagnose:…``)
+  are shown but leave the choice alone, so a diagnostic never changes what ``best`` and ``export`` pick.
 """
 from __future__ import annotations
 
@@ -22,17 +24,21 @@ from ..metrics import final_key
 from ..stats import rank_agreement
 from .fronts import spread
 
-REVALIDATE = "revalidate:"
+REVALIDATE = "revalidate:"  # repeated seeds that the choice follows (a search's --revalidate, study.revalidate)
+DIAGNOSE = "diagnose:"  # repeated seeds only looked at (archscout diagnose --revalidate): the choice ignores them
 
 
 def _metric(study) -> str:
     return study.objectives[0][0]
 
 
-def revalidate(study, top_k: int = 3, seeds: int = 2, progress: Callable | None = None) -> dict[int, dict]:
+def revalidate(study, top_k: int = 3, seeds: int = 2, progress: Callable | None = None,
+               choose: bool = True) -> dict[int, dict]:
     """Train the ``top_k`` trials (with several objectives, k spread along the front) again at the search's own
     budget with ``seeds`` more seeds each (the trial's seed + 1, + 2, ...) and store their metrics; pairs already
-    stored are not trained again. Returns :func:`revalidation`."""
+    stored are not trained again. ``choose``: the leaderboard then ranks them by their mean (else the runs are
+    stored for the diagnostics only, and the choice stays as it was). Returns :func:`revalidation` (with the
+    diagnostic runs when ``choose`` is false)."""
     if not study.evaluator_spec.trains:
         raise ArchscoutError(f"study {study.name!r} uses the {study.evaluator_spec.name} evaluator, which trains "
                              f"nothing: its scores do not depend on a training seed")
@@ -42,34 +48,42 @@ def revalidate(study, top_k: int = 3, seeds: int = 2, progress: Callable | None 
     top = spread(study.front(), top_k) if study.multi_objective else study.leaderboard(top_k)
     if not top:
         raise ArchscoutError(f"study {study.name!r} has no completed trial to validate again")
-    done = {(f.trial_id, f.seed) for f in study.storage.finals(study.id) if f.budget.startswith(REVALIDATE)}
+    prefix = REVALIDATE if choose else DIAGNOSE  # a run stored either way is not trained again for the other
+    done = {(f.trial_id, f.seed) for f in study.storage.finals(study.id)
+            if f.budget.startswith(REVALIDATE) or (not choose and f.budget.startswith(DIAGNOSE))}
     todo = [(t, t.seed + i) for t in top for i in range(1, seeds + 1) if (t.id, t.seed + i) not in done]
     evaluator = study.evaluator()
     for n, (t, seed) in enumerate(todo):
         ev = evaluator.evaluate(t.arch, seed=seed, fidelity=t.fidelity)
         release_memory()
-        study.storage.add_final(study.id, t.id, seed, REVALIDATE + t.budget, ev.metrics, ev.details, None)
+        study.storage.add_final(study.id, t.id, seed, prefix + t.budget, ev.metrics, ev.details, None)
         if progress:
             progress(n + 1, len(todo), t, seed, ev.metrics)
-    return revalidation(study)
+    return revalidation(study, diagnostic=not choose)
 
 
-def revalidation(study) -> dict[int, dict]:
+def revalidation(study, diagnostic: bool = False) -> dict[int, dict]:
     """Per trial number: the first objective's values over the search's seed and every repeated one, their mean,
-    standard deviation and the seeds."""
+    standard deviation, the seeds, and ``chooses``: whether the leaderboard ranks it by that mean. Only the runs
+    the choice follows, unless ``diagnostic`` (then ``archscout diagnose --revalidate``'s runs too)."""
     metric = _metric(study)
-    extra: dict[int, list] = {}
+    extra: dict[int, dict] = {}
+    chooses: set[int] = set()
     for f in study.storage.finals(study.id):
-        if f.budget.startswith(REVALIDATE) and f.metrics.get(metric) is not None:
-            extra.setdefault(f.trial_id, []).append((f.seed, float(f.metrics[metric])))
+        counts = f.budget.startswith(REVALIDATE)
+        if (counts or (diagnostic and f.budget.startswith(DIAGNOSE))) and f.metrics.get(metric) is not None:
+            extra.setdefault(f.trial_id, {}).setdefault(f.seed, float(f.metrics[metric]))
+            if counts:
+                chooses.add(f.trial_id)
     out = {}
     for t in study.trials("complete"):
         if t.id not in extra or t.metrics.get(metric) is None:
             continue
-        pairs = [(t.seed, float(t.metrics[metric]))] + sorted(extra[t.id])
+        pairs = [(t.seed, float(t.metrics[metric]))] + sorted(extra[t.id].items())
         values = [v for _, v in pairs]
         out[t.number] = {"metric": metric, "seeds": [s for s, _ in pairs], "values": values,
-                         "mean": statistics.fmean(values), "std": statistics.stdev(values)}
+                         "mean": statistics.fmean(values), "std": statistics.stdev(values),
+                         "chooses": t.id in chooses}
     return out
 
 
@@ -105,7 +119,7 @@ def diagnostics(study) -> dict:
     """Every diagnostic of this module as one dict (JSON-ready)."""
     return {"validation_resolution": validation_resolution(study),
             "search_vs_final": search_final_agreement(study),
-            "revalidation": {str(k): v for k, v in revalidation(study).items()}}
+            "revalidation": {str(k): v for k, v in revalidation(study, diagnostic=True).items()}}
 
 
 def lines(study, diag: dict | None = None) -> list[str]:
@@ -128,18 +142,26 @@ def lines(study, diag: dict | None = None) -> list[str]:
                        f"against mean final test accuracy)" + (" — few trials: a wide uncertainty" if agree["n"] < 10
                                                                 else ""))
     reval = diag["revalidation"]
-    if len(reval) >= 2 and not study.multi_objective:
-        sign = 1.0 if study.objectives[0][1] == "max" else -1.0
-        by_mean = max(reval, key=lambda k: sign * reval[k]["mean"])
-        by_single = max(reval, key=lambda k: sign * reval[k]["values"][0])
-        out.append(f"choice: trial #{by_mean}, the best mean over seeds of the {len(reval)} validated again"
+    sign = 1.0 if study.objectives[0][1] == "max" else -1.0
+    chosen = {k: r for k, r in reval.items() if r.get("chooses", True)}
+    if len(chosen) >= 2 and not study.multi_objective:
+        by_mean = max(chosen, key=lambda k: sign * chosen[k]["mean"])
+        by_single = max(chosen, key=lambda k: sign * chosen[k]["values"][0])
+        out.append(f"choice: trial #{by_mean}, the best mean over seeds of the {len(chosen)} validated again"
                    + ("" if by_mean == by_single else f" (on the search's single seed #{by_single} looked best)"))
+    looked = {k: r for k, r in reval.items() if k not in chosen}
+    if looked and not study.multi_objective:
+        board = study.leaderboard(1)
+        by_mean = max(reval, key=lambda k: sign * reval[k]["mean"])
+        out.append(f"the choice stays trial #{board[0].number if board else '?'}: `archscout diagnose "
+                   f"--revalidate` only looks (by the mean over seeds, trial #{by_mean} would lead); to choose by "
+                   f"the mean, search again with --revalidate K or call study.revalidate(K) from Python")
     for number, r in diag["revalidation"].items():
-        scale = 100.0 if r["metric"].split("@")[0] == "accuracy" else 1.0
+        scale, digits = (100.0, 2) if r["metric"].split("@")[0] == "accuracy" else (1.0, 4)
         unit = " %" if scale == 100.0 else ""
         out.append(f"trial #{number} {r['metric']} over seeds {', '.join(map(str, r['seeds']))}: "
-                   f"{scale * r['mean']:.2f} ± {scale * r['std']:.2f}{unit} (the search saw "
-                   f"{scale * r['values'][0]:.2f}{unit})")
+                   f"{scale * r['mean']:.{digits}f} ± {scale * r['std']:.{digits}f}{unit} (the search saw "
+                   f"{scale * r['values'][0]:.{digits}f}{unit})")
     return out
 
 

@@ -30,20 +30,54 @@ class CallbackReporter(SilentReporter):
         self.fn("final", trial=trial, seed=seed, metrics=metrics, done=done, total=total)
 
 
+def _number(metric: str, value) -> str:
+    if not isinstance(value, (int, float)) or isinstance(value, bool):
+        return "–" if value is None else str(value)
+    return f"{value:.4f}" if metric.split("@")[0] in ("accuracy", "r2") or abs(value) < 10 else f"{value:.4g}"
+
+
+def _objective(trial) -> str:
+    """The metric a trial's line leads with: its study's first objective (accuracy without a study)."""
+    study = trial._study
+    return study.objectives[0][0] if study is not None and study.objectives else "accuracy"
+
+
+def _rung(trial) -> str:
+    """Where a multi-fidelity trial ran: ``  [rung 1 steps=250, from #3]`` (nothing at the study's own budget)."""
+    if not trial.fidelity:
+        return ""
+    rung = (trial.details or {}).get("rung")
+    fidelity = ",".join(f"{k}={v:g}" if isinstance(v, (int, float)) else f"{k}={v}"
+                        for k, v in sorted(trial.fidelity.items()))
+    return (f"  [{'' if rung is None else f'rung {rung} '}{fidelity}"
+            + ("" if trial.parent is None else f", from #{trial.parent}") + "]")
+
+
 def trial_line(trial) -> str:
+    """One trial as the search prints it: the first objective by name, params, latency, the trial's wall time
+    (building, measuring and training), and for a multi-fidelity trial its rung and fidelity."""
     m = trial.metrics
     if trial.status == "complete":
-        core = (f"acc {m.get('accuracy', float('nan')):.4f}  params {m.get('params', 0):>8,}  "
-                f"lat {m.get('latency_ms', float('nan')):6.3f} ms  {m.get('train_seconds', 0):5.1f} s")
+        metric = _objective(trial)
+        label = "acc" if metric == "accuracy" else metric
+        seconds = trial.duration if trial.duration is not None else m.get("train_seconds", 0)
+        core = (f"{label} {_number(metric, m.get(metric))}  params {m.get('params', 0):>8,}  "
+                f"lat {m.get('latency_ms', float('nan')):6.3f} ms  {seconds:5.1f} s")
     else:
         core = f"{trial.status}: {trial.error}"
-    return f"#{trial.number:<4} {core}  {trial.arch.describe()}"
+    return f"#{trial.number:<4} {core}{_rung(trial)}  {trial.arch.describe()}"
 
 
 def final_line(trial, seed, metrics) -> str:
-    score = (f"test acc {metrics['test_accuracy']:.4f}" if "test_accuracy" in metrics
-             else f"test R² {metrics.get('test_r2', float('nan')):.4f}")
-    return f"final  #{trial.number:<4} seed {seed}  {score}  ({metrics.get('train_seconds', 0):.1f} s)"
+    """One final retraining: the test metric of the study's first objective (test accuracy, test R², a user
+    metric such as test f1_macro), else the first test metric it has."""
+    metric = _objective(trial)
+    names = [f"test_{metric}", "test_accuracy", "test_r2"] + [k for k in metrics if k.startswith("test_")]
+    name = next((n for n in names if n in metrics), None)
+    label = {"test_accuracy": "test acc", "test_r2": "test R²"}.get(name or "", (name or "").replace("_", " ", 1))
+    score = f"{label} {_number(name[5:], metrics[name])}" if name else "no test metric"
+    took = f"  ({metrics['train_seconds']:.1f} s)" if isinstance(metrics.get("train_seconds"), (int, float)) else ""
+    return f"final  #{trial.number:<4} seed {seed}  {score}{took}"
 
 
 def print_lines(event: str, **data) -> None:

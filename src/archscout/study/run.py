@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Callable
 from ..errors import ArchscoutError
 from ..execute import Executor
 from ..execute.trial import TrialRunner
+from ..storage import FINISHED
 from ..strategy import STRATEGIES, canonical_name, make_strategy
 from . import preflight
 from .loop import NoTrialCompleted, SearchLoop
@@ -74,7 +75,10 @@ def search(study: Study, trials: int | None, time_budget: str | float | None,
     checkpoints = study.checkpoints if getattr(evaluator, "resumable", False) else None
     evaluator.checkpoints = checkpoints
     runner = TrialRunner(evaluator, study.space, study.constraints, time_limit, trial_memory_mb)
-    ex.start(runner)  # before anything is stored: an executor that cannot start leaves no trace
+    if nothing_left(study, trials, seconds):  # a finished search resumed: no worker processes to start
+        ex = _Unstarted(ex, runner)
+    else:
+        ex.start(runner)  # before anything is stored: an executor that cannot start leaves no trace
     try:
         others = [s for s in study.storage.sessions(study.id) if study.storage.session_alive(s, stale_after)]
         session = study.storage.open_session(study.id, ex.describe())
@@ -94,6 +98,48 @@ def search(study: Study, trials: int | None, time_budget: str | float | None,
                                         if study.storage.session_alive(s, stale_after)]:
         checkpoints.clean()  # the search ended and no other process searches: nothing will continue them
     return new
+
+
+def nothing_left(study: Study, trials: int | None, seconds: float | None) -> bool:
+    """Whether the study's search budget is spent: ``trials`` trials finished or ``seconds`` of search time used,
+    and no trial running (one left running by a dead process is evaluated again)."""
+    if study.storage.running_trials(study.id):
+        return False
+    if seconds is not None and study.storage.search_seconds(study.id) >= seconds:
+        return True
+    return trials is not None and sum(r.status in FINISHED for r in study.storage.trials(study.id)) >= trials
+
+
+class _Unstarted(Executor):
+    """An executor not started until a trial is submitted: resuming a finished search (see :func:`nothing_left`)
+    then starts no worker processes, which take seconds to import torch. Nothing should be submitted; should
+    another process change the study meanwhile, the executor starts then."""
+
+    def __init__(self, ex: Executor, runner: TrialRunner):
+        self.ex, self.runner, self.started = ex, runner, False
+        self.name, self.workers, self.threads = ex.name, ex.workers, ex.threads
+
+    def free(self) -> int:
+        return self.ex.free() if self.started else self.ex.workers
+
+    def submit(self, key: int, arch_json: str, seed: int, fidelity: dict | None = None, stop_rule=None) -> None:
+        if not self.started:
+            self.ex.start(self.runner)
+            self.started = True
+        self.ex.submit(key, arch_json, seed, fidelity, stop_rule)
+
+    def wait(self, timeout: float):
+        return self.ex.wait(timeout) if self.started else []
+
+    def running(self) -> int:
+        return self.ex.running() if self.started else 0
+
+    def close(self) -> None:
+        if self.started:
+            self.ex.close()
+
+    def describe(self) -> dict:
+        return self.ex.describe()
 
 
 def checkpoint_store(study: Study):

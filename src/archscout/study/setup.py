@@ -11,7 +11,7 @@ from ..recipe import TrainConfig
 from ..space import Space, get_space, list_spaces
 from ..storage import Storage
 from ..strategy import STRATEGIES, canonical_name, make_strategy
-from ..tasks import GraphTask, Task, check_task_name, check_task_options, get_task
+from ..tasks import GraphTask, Task, canonical_label, check_task_name, check_task_options, get_task
 from . import preflight
 from .config import (NAME, StudyConfig, check_reference, check_seed, measure_list, measured_constraint, safe_name,
                      train_config)
@@ -82,8 +82,10 @@ def _evaluator_and_task(study, evaluator, space, task, task_options, device, rea
     elif task is not None and not study.evaluator_spec.needs_task:
         raise ArchscoutError(f"the {study.evaluator_spec.name} evaluator trains nothing, so a task has "
                              f"no effect; leave out the task (--task)")
-    study._task_ref = task
     study.task_options = check_task_options(task_options)
+    if isinstance(task, str):  # data.csv:COLUMN is stored as data.csv with --label COLUMN: one form, one study
+        task, study.task_options = canonical_label(task, study.task_options)
+    study._task_ref = task
     if study.task_options and task is None:
         raise ArchscoutError("task options (--label, --task-kind, --val-fraction, --folds) need a task")
     study._task = task if isinstance(task, (Task, GraphTask)) else None
@@ -100,10 +102,37 @@ def _name(study, name, task_name: str | None) -> None:
         raise ArchscoutError(f"a study name is a string, got {name!r}")
     default = study.evaluator_spec.name if study.evaluator_spec.name != "python" \
         else study.evaluator_spec.options.rpartition(":")[2]  # a user's function: its name
-    study.name = f"{safe_name(task_name or default)}-{study.space.name}" if name is None else name
+    study._former_name = None  # the default name before issue 29 where it now differs (see _open)
+    if name is None:
+        study.name = f"{_distinct(study, task_name, default)}-{study.space.name}"
+        former = f"{safe_name(task_name or default)}-{study.space.name}"
+        study._former_name = former if former != study.name else None
+    else:
+        study.name = name
     if not NAME.match(study.name):
         raise ArchscoutError(f"study name {study.name!r}: use letters, digits and . _ - : (up to 200), "
                              f"starting with a letter or digit")
+
+
+def _distinct(study, task_name: str | None, default: str) -> str:
+    """The first part of a default study name: the task's (or evaluator's) name as before, except where two
+    studies would have shared it: a data file named like a built-in task keeps its extension (``wine.csv``, not
+    ``wine``), and a lookup evaluator names its dataset (``nas-bench-201-cifar100``)."""
+    import os
+    import re
+
+    from ..tasks import list_tasks
+
+    if task_name is not None:
+        base = safe_name(task_name)
+        if task_name != base and base in list_tasks():  # a file such as wine.csv, not the built-in wine
+            whole = os.path.basename(os.path.normpath(task_name.split(":")[0] if ".csv:" in task_name else task_name))
+            return re.sub(r"[^A-Za-z0-9_.-]", "_", whole) or base
+        return base
+    options = study.evaluator_spec.options
+    if study.evaluator_spec.name != "python" and re.fullmatch(r"[A-Za-z0-9_.-]+", options or ""):
+        return f"{safe_name(default)}-{options}"  # nas-bench-201:cifar10 and :cifar100 apart
+    return safe_name(default)
 
 
 def _objectives(study, objective, objectives, measure, prescreen_latency, constraints, reading: bool) -> None:
@@ -168,6 +197,14 @@ def _open(study, storage, task_name: str | None) -> None:
     study.storage = storage if isinstance(storage, Storage) else Storage(storage)
     study.config = stored_config(study, task_name)
     row = study.storage.get_study(study.name)
+    if row is None and study._former_name:  # a study stored under the default name it had before issue 29
+        former = study.storage.get_study(study._former_name)
+        try:
+            if former is not None:
+                study.config.check_same(study._former_name, former.config)
+                study.name, row = study._former_name, former
+        except ArchscoutError:  # another study that had the same default name: this one gets its new name
+            pass
     if row is None:
         if study.evaluator_spec.needs_task:  # bad data or a space that cannot take it: refuse before storing
             preflight.check_kind(study, study.task)

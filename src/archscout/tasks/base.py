@@ -15,6 +15,7 @@ from typing import Union
 
 import numpy as np
 
+from ..checks import int_at_least
 from ..errors import ArchscoutError
 from .datasets import DatasetSplit, concat
 from .splits import Split
@@ -58,8 +59,9 @@ class Preprocessing:
         """Standardised inputs back in the raw units the user gives (for checking an exported model)."""
         if self.input_mean is None:
             return X
-        return (X * np.asarray(self.input_std, np.float32) + np.asarray(self.input_mean, np.float32)).astype(
-            np.float32)
+        shape = np.shape(X)[1:]  # the statistics are flat over one sample's features
+        std, mean = (np.asarray(v, np.float32).reshape(shape) for v in (self.input_std, self.input_mean))
+        return (X * std + mean).astype(np.float32)
 
     def raw_targets(self, y: np.ndarray) -> np.ndarray:
         """A regression's standardised targets (or predictions) in the target's own units."""
@@ -152,8 +154,7 @@ def check_folds(folds, y: np.ndarray, kind: str, name: str, classes: tuple = ())
     """``folds`` if k-fold cross-validation can run on targets ``y``, else one clear error."""
     if folds is None:
         return None
-    if isinstance(folds, bool) or not isinstance(folds, int) or folds < 2:
-        raise ArchscoutError(f"{name}: --folds must be a whole number >= 2 (k-fold cross-validation), got {folds!r}")
+    int_at_least(folds, f"{name}: --folds", 2)
     if folds > len(y):
         raise ArchscoutError(f"{name}: {folds} folds but only {len(y)} samples to split")
     if kind == "classification":

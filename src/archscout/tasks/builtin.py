@@ -1,6 +1,7 @@
 """The built-in tasks: MNIST-1D, generated locally, and scikit-learn's small datasets."""
 from __future__ import annotations
 
+from dataclasses import replace
 from functools import lru_cache
 from typing import Callable
 
@@ -29,9 +30,14 @@ def _sklearn(loader: str, name: str, description: str, image: bool = False) -> C
 
         data = getattr(ds, loader)()
         X = data.data.astype(np.float32)
-        if image:
-            X = (X / 16.0).reshape(len(X), 1, 8, 8)
-        return from_arrays(X, data.target, name=name, description=description, **options)
+        if not image:
+            return from_arrays(X, data.target, name=name, description=description, **options)
+        # pixels 0..16 scaled to 0..1; the scaling is recorded as the task's preprocessing (mean 0, std 16), so an
+        # exported model takes the raw pixels (load_digits().images[:, None]) and computes the same x / 16 inside
+        task = from_arrays((X / 16.0).reshape(len(X), 1, 8, 8), data.target, name=name, description=description,
+                           standardize=False, **options)
+        n = X.shape[1]
+        return replace(task, preprocessing=replace(task.preprocessing, input_mean=(0.0,) * n, input_std=(16.0,) * n))
 
     make.__doc__ = description
     return make

@@ -28,6 +28,19 @@ def split_label(name: str) -> tuple[str, str | None]:
     return name, None
 
 
+def canonical_label(name: str, options: dict) -> tuple[str, dict]:
+    """``data.csv:COLUMN`` with ``options`` as the one stored form, ``data.csv`` with ``label=COLUMN`` in the
+    options, so that ``--task data.csv:COLUMN`` and ``--task data.csv --label COLUMN`` are the same study; any other
+    name as it is."""
+    path, named = split_label(name)
+    if named is None:
+        return name, options
+    label = options.get("label")
+    if label is not None and label != named:
+        raise ArchscoutError(f"the label column is named twice: {named!r} (in {name}) and {label!r} (--label)")
+    return path, {**options, "label": named}
+
+
 def from_file(path: str, label: str | None = None, **kwargs):
     """A task from a ``.npz`` or ``.csv`` file (see the module's docstring); ``kwargs`` go to
     :func:`archscout.tasks.from_arrays` (kind, val_fraction, folds, ...)."""

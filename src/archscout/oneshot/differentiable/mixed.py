@@ -147,16 +147,31 @@ class SearchNetwork(nn.Module):
                     grad[k, i] = sum(g[b] * p[b] * ((1.0 if a == b else 0.0) - p[a]) for b in range(len(idx)))
         return grad
 
+    def rescale_sampled_alpha(self, before: torch.Tensor) -> None:
+        """ProxylessNAS's rescaling after an architecture step (Cai et al., ICLR 2019, §3.2.1; the reference code's
+        ``rescale_updated_arch_param``): on each edge, the ``alpha`` of the paths the gates computed (two) are
+        shifted by one offset, log(sum exp(new alpha) / sum exp(``before``)) over those paths, so that their
+        summed exp, and hence every other path's softmax probability, is what it was before the step."""
+        gates = self.gates
+        if gates is None:
+            return
+        with torch.no_grad():
+            for k in range(gates.shape[0]):
+                idx = (gates[k] >= 0).nonzero().flatten()
+                if len(idx) < 2:
+                    continue
+                offset = torch.logsumexp(self.alpha[k, idx], 0) - torch.logsumexp(before[k, idx], 0)
+                self.alpha[k, idx] -= offset
+
     def edge_weights(self) -> torch.Tensor:
         w = self._relaxed_weights()
         fixed, removed = self.fixed, self.removed
         if not fixed and removed is None:
             return w
         w = w.clone()
-        if removed is not None:  # perturbation: one operation taken out of one edge, the rest renormalised
-            k, i = removed
+        if removed is not None:  # perturbation: one operation masked out of one edge, the rest left as they are
+            k, i = removed       # (darts-pt's projection mask: not renormalised)
             w[k, i] = 0.0
-            w[k] = w[k] / w[k].sum().clamp_min(1e-12)
         for k, i in fixed.items():  # edges already decided: their operation alone
             w[k] = torch.nn.functional.one_hot(torch.tensor(i), w.shape[1]).to(w.dtype)
         return w

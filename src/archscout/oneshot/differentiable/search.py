@@ -2,28 +2,36 @@
 
 The task's training part is split in two halves (seeded, stratified by nothing: a random half each): the
 network's weights train on one, the architecture parameters on the other (bilevel optimisation, as DARTS).
-Every step updates ``alpha`` on a batch of the second half, then the weights on a batch of the first:
+Every step updates ``alpha`` on a batch of the second half, then the weights on a batch of the first (GDAS the
+other way round, as AutoDL's code):
 
 * ``darts`` (Liu et al., ICLR 2019, first order): ``alpha``'s gradient of the validation loss at the current
   weights;
-* ``darts-2nd`` (second order): the gradient at the weights after one virtual SGD step on the training
-  loss, with the Hessian-vector term approximated by finite differences (the paper's eq. 7–8);
+* ``darts-2nd`` (second order): the gradient at the weights after one virtual step on the training
+  loss, with the Hessian-vector term approximated by finite differences (the paper's eq. 7–8); the virtual step
+  carries the weight optimiser's momentum and weight decay, as DARTS's reference code does (the paper's eq. 7 is
+  plain SGD);
 * ``pc-darts`` (Xu et al., ICLR 2020): first order, partial channels (1/``partial_k``) and edge
   normalisation (see :mod:`.mixed`);
 * ``proxyless`` (Cai et al., ICLR 2019): binary gates, one path per edge per weight step; for ``alpha``,
   two candidate paths per edge and the gradient from the gates' (BinaryConnect style), plus
   ``latency_weight`` times the expected latency in ms, the softmax of ``alpha`` over a table of each
-  operation's latency measured here at each cell's input (:func:`op_latencies`);
+  operation's latency measured here at each cell's input (:func:`op_latencies`); after each architecture step
+  the two computed paths' ``alpha`` are shifted so that the other paths keep their probabilities (the paper's
+  §3.2.1, the reference code's ``rescale_updated_arch_param``);
 * ``gdas`` (Dong & Yang, CVPR 2019): one operation per edge per step, sampled by a hard Gumbel-softmax whose
-  temperature decays linearly from ``tau_max`` to ``tau_min``; ``alpha`` and the weights are updated on the
-  same schedule as DARTS first order.
+  temperature decays linearly from ``tau_max`` to ``tau_min``; each step updates the weights first, then
+  ``alpha`` by its first-order gradient (AutoDL's ``search_func_gdas``).
 
 Weights: SGD (momentum 0.9, ``w_lr`` with cosine decay to ``w_lr_min``, weight decay ``w_wd``); architecture:
-Adam (``a_lr``, betas 0.5 / 0.999, weight decay ``a_wd``), as the papers. The discrete cell is the argmax
+Adam (``a_lr``, betas 0.5 / 0.999, weight decay ``a_wd``), as DARTS's code; ProxylessNAS's Adam has beta1 0 and
+no weight decay, as its reference code (:func:`arch_optimizer`; ``a_lr`` is shared: 3e-4 by default, where
+ProxylessNAS's code uses 1e-3). The discrete cell is the argmax
 per edge (``none`` included, as NAS-Bench-201's searches derive).
 
 The discrete cell: by default the argmax per edge; with ``selection="perturbation"`` by perturbation-based
-selection (:func:`perturbation_select`, Wang et al., ICLR 2021) on the trained supernet.
+selection (:func:`perturbation_select`, Wang et al., ICLR 2021, as darts-pt: an operation masked without
+renormalising the edge, scored with batch statistics over the architecture half) on the trained supernet.
 
 Collapse, measured and guarded: every ``check_every`` steps the search records the softmax of ``alpha``
 per edge (the report draws it), the derived cell, the share of edges whose strongest operation is
@@ -55,8 +63,6 @@ from ...tasks.base import Split
 from .mixed import PARAMETER_FREE, MixedEdge, SearchNetwork
 
 from .config import COLLAPSED_EDGES, METHODS, DifferentiableConfig
-
-PERTURBATION_BATCHES = 4  # validation batches each perturbation is scored on
 
 
 def halves(split, seed: int) -> tuple[Split, Split]:
@@ -135,16 +141,24 @@ def expected_latency(net: SearchNetwork, table: list[list[float]]) -> torch.Tens
     return (p.sum(0)[None, :] * lat).sum()
 
 
-def _second_order_alpha_grad(net: SearchNetwork, xt, yt, xv, yv, xi: float) -> None:
-    """DARTS's unrolled gradient for ``alpha`` (finite differences for the Hessian-vector product), into .grad."""
+def _second_order_alpha_grad(net: SearchNetwork, xt, yt, xv, yv, xi: float,
+                             optimizer: torch.optim.Optimizer | None = None) -> None:
+    """DARTS's unrolled gradient for ``alpha`` (finite differences for the Hessian-vector product), into .grad.
+
+    The virtual step is the reference code's (``_compute_unrolled_model``): w' = w - xi (momentum · the weight
+    optimiser's momentum buffer + dL_train/dw + weight decay · w), with ``optimizer``'s momentum and weight decay;
+    the paper's eq. 7 writes it without the two (w - xi dL_train/dw), which is what it is without ``optimizer``."""
     weights = net.weights()
     saved = [w.detach().clone() for w in weights]
     loss = F.cross_entropy(net(xt), yt)
     grads = torch.autograd.grad(loss, weights, allow_unused=True)
+    group = optimizer.param_groups[0] if optimizer is not None else {}
+    momentum, decay = float(group.get("momentum", 0.0)), float(group.get("weight_decay", 0.0))
     with torch.no_grad():
         for w, g in zip(weights, grads):
             if g is not None:
-                w.sub_(xi * g)
+                buf = optimizer.state.get(w, {}).get("momentum_buffer") if optimizer is not None else None
+                w.sub_(xi * (g + decay * w + (momentum * buf if buf is not None else 0.0)))
     val = F.cross_entropy(net(xv), yv)
     arch = net.arch_parameters()
     g_all = torch.autograd.grad(val, arch + weights, allow_unused=True)
@@ -173,13 +187,13 @@ def _second_order_alpha_grad(net: SearchNetwork, xt, yt, xv, yv, xi: float) -> N
 
 
 def _alpha_grad(net, cfg: DifferentiableConfig, mode: str, order: int, train_batch: tuple, arch_batch: tuple,
-                sched, latencies) -> None:
+                w_opt, latencies) -> None:
     """The architecture parameters' gradient of one step, on the architecture half's batch (second order: through
-    a virtual weight step on the training half's batch at ``sched``'s learning rate); no weight gradient is left."""
+    a virtual step of ``w_opt`` on the training half's batch at its learning rate); no weight gradient is left."""
     xt, yt = train_batch
     xv, yv = arch_batch
     if order == 2:
-        _second_order_alpha_grad(net, xt, yt, xv, yv, float(sched.get_last_lr()[0]))
+        _second_order_alpha_grad(net, xt, yt, xv, yv, float(w_opt.param_groups[0]["lr"]), w_opt)
     elif mode == "binary":  # ProxylessNAS: two candidate paths per edge, the gates' gradient
         net.sample_gates(2)
         F.cross_entropy(net(xv), yv).backward()
@@ -194,20 +208,60 @@ def _alpha_grad(net, cfg: DifferentiableConfig, mode: str, order: int, train_bat
             w.grad = None
 
 
-def _perturbation_selection(net, cfg: DifferentiableConfig, w_stream, a_stream, w_opt, device, seed: int) -> dict:
-    """Perturbation-based selection of the searched network's cell, tuning its weights between the edges' tests."""
-    batches = [tuple(t.to(device) for t in a_stream.next()) for _ in range(PERTURBATION_BATCHES)]
+def arch_optimizer(net: SearchNetwork, cfg: DifferentiableConfig, mode: str) -> torch.optim.Adam:
+    """The architecture parameters' Adam: ProxylessNAS's reference code uses beta1 0 and no weight decay (so a path
+    that got no gradient does not move), DARTS's (and so PC-DARTS's and GDAS's) betas 0.5 / 0.999 and ``a_wd``."""
+    if mode == "binary":
+        return torch.optim.Adam(net.arch_parameters(), lr=cfg.a_lr, betas=(0.0, 0.999), eps=1e-8, weight_decay=0.0)
+    return torch.optim.Adam(net.arch_parameters(), lr=cfg.a_lr, betas=(0.5, 0.999), weight_decay=cfg.a_wd)
 
-    def weight_step() -> None:
-        xt, yt = (t.to(device) for t in w_stream.next())
-        w_opt.zero_grad(set_to_none=True)
-        F.cross_entropy(net(xt), yt).backward()
-        torch.nn.utils.clip_grad_norm_(net.weights(), 5.0)
-        for a in net.arch_parameters():
-            a.grad = None
-        w_opt.step()
 
-    return perturbation_select(net, batches, weight_step, cfg.tune_steps, random.Random(seed))
+def _arch_step(net, cfg: DifferentiableConfig, mode: str, order: int, train_batch: tuple, arch_batch: tuple,
+               a_opt, w_opt, latencies) -> None:
+    """One update of the architecture parameters; ProxylessNAS's then rescaled (:meth:`SearchNetwork.rescale_sampled_alpha`)."""
+    a_opt.zero_grad(set_to_none=True)
+    _alpha_grad(net, cfg, mode, order, train_batch, arch_batch, w_opt, latencies)
+    before = net.alpha.detach().clone() if mode == "binary" else None
+    a_opt.step()
+    if before is not None:
+        net.rescale_sampled_alpha(before)
+
+
+def _weight_step(net, cfg: DifferentiableConfig, mode: str, batch: tuple, w_opt, step: int) -> torch.Tensor:
+    """One update of the weights on a batch of the training half (ProxylessNAS: one sampled path per edge)."""
+    xt, yt = batch
+    w_opt.zero_grad(set_to_none=True)
+    if mode == "binary":
+        net.sample_gates(1)
+    loss = F.cross_entropy(net(xt), yt)
+    if not torch.isfinite(loss):
+        raise ArchscoutError(f"{cfg.method} diverged: loss {loss.item()} at step {step + 1}")
+    loss.backward()
+    torch.nn.utils.clip_grad_norm_(net.weights(), 5.0)
+    for a in net.arch_parameters():
+        a.grad = None
+    w_opt.step()
+    return loss
+
+
+def _perturbation_selection(net, cfg: DifferentiableConfig, w_stream, a_stream, arch_half, a_opt, device,
+                            seed: int) -> dict:
+    """Perturbation-based selection of the searched network's cell as darts-pt does it: scored on one pass over
+    the architecture half; between the edges' tests the supernet is tuned (a first-order step of ``alpha``, then one
+    of the weights, by a fresh SGD at a tenth of ``w_lr``, as darts-pt's ``reset_optimizer``)."""
+    bs = w_stream.bs
+    scoring = BatchStream(arch_half, bs, seed + 2)
+    batches = [tuple(t.to(device) for t in scoring.next()) for _ in range(max(1, len(arch_half) // bs))]
+    tune_opt = torch.optim.SGD(net.weights(), lr=cfg.w_lr / 10, momentum=0.9, weight_decay=cfg.w_wd)
+    mode = net.mode
+
+    def tune_step() -> None:
+        train_batch = tuple(t.to(device) for t in w_stream.next())
+        _arch_step(net, cfg, mode, 1, train_batch, tuple(t.to(device) for t in a_stream.next()), a_opt, tune_opt,
+                   None)
+        _weight_step(net, cfg, mode, train_batch, tune_opt, -1)
+
+    return perturbation_select(net, batches, tune_step, cfg.tune_steps, random.Random(seed))
 
 
 def search_cell(task, cfg: DifferentiableConfig, seed: int = 0, progress: Callable[[str], None] | None = None,
@@ -227,7 +281,7 @@ def search_cell(task, cfg: DifferentiableConfig, seed: int = 0, progress: Callab
     w_stream, a_stream = BatchStream(train_half, bs, seed), BatchStream(arch_half, bs, seed + 1)
     w_opt = torch.optim.SGD(net.weights(), lr=cfg.w_lr, momentum=0.9, weight_decay=cfg.w_wd)
     sched = torch.optim.lr_scheduler.CosineAnnealingLR(w_opt, cfg.steps, eta_min=cfg.w_lr_min)
-    a_opt = torch.optim.Adam(net.arch_parameters(), lr=cfg.a_lr, betas=(0.5, 0.999), weight_decay=cfg.a_wd)
+    a_opt = arch_optimizer(net, cfg, mode)
     history: list[dict] = []
     eig_x, eig_y = (torch.as_tensor(v) for v in a_stream.next())
     eig_x, eig_y = eig_x.to(device), eig_y.to(device)
@@ -239,22 +293,14 @@ def search_cell(task, cfg: DifferentiableConfig, seed: int = 0, progress: Callab
     for step in range(cfg.steps):
         if mode == "gumbel":
             net.tau = cfg.tau_max - (cfg.tau_max - cfg.tau_min) * step / max(1, cfg.steps - 1)
-        xt, yt = (t.to(device) for t in w_stream.next())
-        xv, yv = (t.to(device) for t in a_stream.next())
-        a_opt.zero_grad(set_to_none=True)
-        _alpha_grad(net, cfg, mode, order, (xt, yt), (xv, yv), sched, latencies)
-        a_opt.step()
-        w_opt.zero_grad(set_to_none=True)
-        if mode == "binary":
-            net.sample_gates(1)  # one path per edge for the weights
-        loss = F.cross_entropy(net(xt), yt)
-        if not torch.isfinite(loss):
-            raise ArchscoutError(f"{cfg.method} diverged: loss {loss.item()} at step {step + 1}")
-        loss.backward()
-        torch.nn.utils.clip_grad_norm_(net.weights(), 5.0)
-        for a in net.arch_parameters():
-            a.grad = None
-        w_opt.step()
+        train_batch = tuple(t.to(device) for t in w_stream.next())
+        arch_batch = tuple(t.to(device) for t in a_stream.next())
+        if mode == "gumbel":  # GDAS (AutoDL's search_func_gdas): the weights first, then alpha
+            loss = _weight_step(net, cfg, mode, train_batch, w_opt, step)
+            _arch_step(net, cfg, mode, order, train_batch, arch_batch, a_opt, w_opt, latencies)
+        else:  # DARTS and the others: alpha first (second order at the weights before their step)
+            _arch_step(net, cfg, mode, order, train_batch, arch_batch, a_opt, w_opt, latencies)
+            loss = _weight_step(net, cfg, mode, train_batch, w_opt, step)
         sched.step()
         if (step + 1) % cfg.check_every == 0 or step + 1 == cfg.steps:
             probs = net.probabilities()
@@ -276,7 +322,7 @@ def search_cell(task, cfg: DifferentiableConfig, seed: int = 0, progress: Callab
                     break
     selection = None
     if cfg.selection == "perturbation":
-        selection = _perturbation_selection(net, cfg, w_stream, a_stream, w_opt, device, seed)
+        selection = _perturbation_selection(net, cfg, w_stream, a_stream, arch_half, a_opt, device, seed)
     seconds = time.perf_counter() - t0
     if selection is not None:
         chosen = selection["cell"]
@@ -301,8 +347,10 @@ def parameter_free_edges(cell: dict) -> int:
 
 
 def _accuracy(net: SearchNetwork, batches: list) -> float:
+    """Accuracy on ``batches`` in train mode, batch norm on each batch's statistics (darts-pt's ``infer(...,
+    eval=False)``: the running statistics were gathered under the full mixture, not the perturbed one)."""
     was = net.training
-    net.eval()
+    net.train()
     try:
         with torch.no_grad():
             right = sum(int((net(x).argmax(1) == y).sum()) for x, y in batches)
@@ -311,12 +359,14 @@ def _accuracy(net: SearchNetwork, batches: list) -> float:
     return right / sum(len(y) for _, y in batches)
 
 
-def perturbation_select(net: SearchNetwork, batches: list, weight_step: Callable[[], None], tune_steps: int,
+def perturbation_select(net: SearchNetwork, batches: list, tune_step: Callable[[], None], tune_steps: int,
                         rng: random.Random) -> dict:
     """Perturbation-based selection (Wang et al., "Rethinking Architecture Selection in Differentiable NAS",
-    ICLR 2021): the edges in random order; on each, every operation is taken out of the mixture in turn, and
-    the one whose removal costs the most validation accuracy (on ``batches``) is kept; the edge is then fixed
-    to it and the weights are trained ``tune_steps`` more steps before the next edge."""
+    ICLR 2021, as its reference code darts-pt does it): the edges in random order; on each, every operation is
+    masked out of the mixture in turn (its weight set to 0, the others left as they are: not renormalised), and
+    the one whose removal leaves the lowest validation accuracy on ``batches`` (scored in train mode, with batch
+    statistics) is kept; the edge is then fixed to it and the supernet is tuned ``tune_steps`` steps
+    (``tune_step``) before the next edge. darts-pt tunes some epochs between edges; here ``tune_steps`` steps."""
     net.fixed = {}
     order = list(range(len(ENDS)))
     rng.shuffle(order)
@@ -332,7 +382,7 @@ def perturbation_select(net: SearchNetwork, batches: list, weight_step: Callable
         net.fixed[k] = best
         steps.append({"edge": f"e{k}", "accuracy": base, "drops": drops, "kept": OPS[best]})
         for _ in range(tune_steps):
-            weight_step()
+            tune_step()
     cell = net.derive()
     net.fixed = {}
     return {"cell": cell, "edges": steps}

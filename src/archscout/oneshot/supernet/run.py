@@ -37,8 +37,8 @@ def plan_steps(net: SuperNet, split, training: SupernetTraining, seconds: float,
     stream = BatchStream(split, min(training.batch_size, len(split)), seed)
     rng = random.Random(seed)
     probe.train()
-    # the costliest phase: OFA's last, the others' only one
-    timed = replace(training, ofa_phases=(0.0, 0.0, 0.0, 1.0)) if training.method == "ofa" else training
+    # the costliest phase: OFA's last (a first share must be above 0, so a vanishing one), the others' only one
+    timed = replace(training, ofa_phases=(1e-9, 0.0, 0.0, 1.0)) if training.method == "ofa" else training
     teacher = copy.deepcopy(probe).eval().requires_grad_(False) if training.method == "ofa" else None
     t0 = None
     for i in range(PLAN_STEPS + 1):

@@ -11,7 +11,8 @@ largest network alone; then elastic kernel; then elastic kernel and depth; then 
 (the choices not yet elastic are at their largest). From the second phase on, each step trains
 ``random_subnets`` + 1 sampled sub-networks, each on the labels plus ``kd_ratio`` times the distillation
 loss against a frozen copy of the largest network as it was at the end of the first phase (OFA's
-teacher). Differences from the paper: the kernel is the centre of the largest (no learned kernel
+teacher; run in train mode as OFA's code runs it, so its batch norm uses the batch's statistics). The first
+phase's share must be above 0. Differences from the paper: the kernel is the centre of the largest (no learned kernel
 transformation), widths are the first channels (no channel re-sorting by importance), the depth shrinks
 over the whole network (not per stage), and each phase is one run of the schedule's share rather than
 separate runs with their own learning rates.
@@ -83,6 +84,10 @@ class SupernetTraining:
         if len(self.ofa_phases) != 4 or any(p < 0 for p in self.ofa_phases) or sum(self.ofa_phases) <= 0:
             raise ArchscoutError(f"supernet training: ofa_phases are four non-negative shares of the steps, got "
                                  f"{list(self.ofa_phases)!r}")
+        if self.method == "ofa" and self.ofa_phases[0] <= 0:
+            raise ArchscoutError(f"supernet training: ofa_phases' first share must be above 0: the first phase trains "
+                                 f"the largest network alone, which the later phases distil from (OFA's teacher); "
+                                 f"got {list(self.ofa_phases)!r}")
         # the optimiser and schedule are checked as a training recipe's
         self.recipe()
 
@@ -252,8 +257,10 @@ def train_step(net: SuperNet, teacher: SuperNet | None, xb, yb, cfg: SupernetTra
         loss = F.cross_entropy(net(xb), yb)
         loss.backward()
         return loss.item()
+    if teacher is None:  # refused by SupernetTraining: the first phase has a share
+        raise ArchscoutError("ofa: no teacher at a later phase; the first phase must have steps")
+    teacher.train()  # as OFA's code: the teacher's batch norm on the batch's statistics (it is not trained)
     with torch.no_grad():
-        assert teacher is not None
         teacher.set_active(spec.largest())
         soft = teacher(xb)
     for _ in range(cfg.random_subnets + 1):
