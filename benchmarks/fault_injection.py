@@ -152,7 +152,7 @@ def children_of(pid: int) -> list[psutil.Process]:
         return []
 
 
-def main() -> int:
+def parse_args() -> argparse.Namespace:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--trials", type=int, default=500)
     ap.add_argument("--workers", type=int, default=2)
@@ -171,7 +171,50 @@ def main() -> int:
     ap.add_argument("--storage", default=None, help="database URL (default: a fresh SQLite file in a temp folder)")
     ap.add_argument("--keep", action="store_true", help="keep the temp folder (database and run logs)")
     ap.add_argument("--out", default=os.path.join(RESULTS, "fault_injection.json"))
-    args = ap.parse_args()
+    return ap.parse_args()
+
+
+def kill_run(proc, db, args, run: int, t0: float, wait: float) -> tuple[dict, list, bool, float, list]:
+    """Kill a search that is still running (its driver only) and watch its workers exit: the run's record, the
+    finished trials before and after the kill, whether SIGKILL ended it, the workers' exit delay and the
+    orphans left after --orphan-grace."""
+    t_snap = time.monotonic()
+    before = finished_only(db.finished())
+    snap_s = time.monotonic() - t_snap
+    workers = children_of(proc.pid)
+    t_kill = time.monotonic()
+    try:
+        os.kill(proc.pid, signal.SIGKILL)  # the driver only: its workers must notice on their own
+    except ProcessLookupError:
+        pass
+    rc = proc.wait()
+    after = finished_only(db.finished())
+    # a worker should exit once its driver is gone (its pipe closes); one still starting up
+    # (importing torch) notices only when it is ready, so allow --orphan-grace seconds
+    alive = [w for w in workers if _alive(w)]
+    while alive and time.monotonic() < t_kill + args.orphan_grace:
+        time.sleep(0.1)
+        alive = [w for w in workers if _alive(w)]
+    exit_delay = round(time.monotonic() - t_kill, 2) if workers else 0.0
+    orphans = []
+    for w in alive:
+        orphans.append({"run": run, "pid": w.pid, "cmdline": " ".join(w.cmdline())[:200]})
+        try:
+            w.kill()  # started (indirectly) by this script: ours to stop
+        except psutil.Error:
+            pass
+    record = {"run": run, "planned_kill_s": round(wait, 2), "snapshot_s": round(snap_s, 3),
+              "killed_after_s": round(t_kill - t0, 2), "rc": rc,
+              "finished_before_kill": len(before), "finished_after_kill": len(after),
+              "workers_seen": len(workers), "workers_left_after_grace": len(alive), "workers_exit_s": exit_delay}
+    print(f"run {run:3d}: killed after {t_kill - t0:5.2f} s; finished trials "
+          f"{len(before)} -> {len(after)}; its {len(workers)} child processes exited after "
+          f"{exit_delay} s; orphans {len(alive)}", flush=True)
+    return record, [before, after], rc == -signal.SIGKILL, exit_delay, orphans
+
+
+def main() -> int:
+    args = parse_args()
     os.makedirs(RESULTS, exist_ok=True)
     started = datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds")
     info = machine()
@@ -200,42 +243,12 @@ def main() -> int:
             except subprocess.TimeoutExpired:
                 rc = None
             if rc is None:
-                t_snap = time.monotonic()
-                before = finished_only(db.finished())
-                snap_s = time.monotonic() - t_snap
-                workers = children_of(proc.pid)
-                t_kill = time.monotonic()
-                try:
-                    os.kill(proc.pid, signal.SIGKILL)  # the driver only: its workers must notice on their own
-                except ProcessLookupError:
-                    pass
-                rc = proc.wait()
-                killed = rc == -signal.SIGKILL
-                after = finished_only(db.finished())
-                snapshots += [before, after]
-                if killed:
-                    kills += 1
-                # a worker should exit once its driver is gone (its pipe closes); one still starting up
-                # (importing torch) notices only when it is ready, so allow --orphan-grace seconds
-                alive = [w for w in workers if _alive(w)]
-                while alive and time.monotonic() < t_kill + args.orphan_grace:
-                    time.sleep(0.1)
-                    alive = [w for w in workers if _alive(w)]
-                exit_delays.append(round(time.monotonic() - t_kill, 2) if workers else 0.0)
-                for w in alive:
-                    orphans.append({"run": run, "pid": w.pid, "cmdline": " ".join(w.cmdline())[:200]})
-                    try:
-                        w.kill()  # started (indirectly) by this script: ours to stop
-                    except psutil.Error:
-                        pass
-                runs.append({"run": run, "planned_kill_s": round(wait, 2), "snapshot_s": round(snap_s, 3),
-                             "killed_after_s": round(t_kill - t0, 2), "rc": rc,
-                             "finished_before_kill": len(before), "finished_after_kill": len(after),
-                             "workers_seen": len(workers), "workers_left_after_grace": len(alive),
-                             "workers_exit_s": exit_delays[-1]})
-                print(f"run {run:3d}: killed after {t_kill - t0:5.2f} s; finished trials "
-                      f"{len(before)} -> {len(after)}; its {len(workers)} child processes exited after "
-                      f"{exit_delays[-1]} s; orphans {len(alive)}", flush=True)
+                record, snaps, killed, delay, left = kill_run(proc, db, args, run, t0, wait)
+                runs.append(record)
+                snapshots += snaps
+                kills += killed
+                exit_delays.append(delay)
+                orphans += left
                 continue
         finished = finished_only(db.finished())
         with open(log_path, "rb") as f:
