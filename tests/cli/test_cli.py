@@ -75,7 +75,7 @@ def test_search_persists_resumes_and_exports(capsys, db, tmp_path):
     (["search", "--trials", "1", "--constraint", "params <<< 3"], "cannot read constraint"),
     (["search", "--trials", "1", "--constraint", "weight <= 3"], "unknown metric"),
     (["search", "--trials", "1", "--task", "no/such/file.npz"], "does not exist"),
-    (["search", "--trials", "1", "--storage", "mysql+nodriver://x"], "cannot open storage"),
+    (["search", "--trials", "1", "--storage", "mysql+nodriver://x"], "archscout does not support"),
     (["search", "--trials", "1", "--task", "iris", "--space", "conv2d"], "does not fit task 'iris'"),
     (["search", "--trials", "1", "--study", "has space", "--task", "iris"], "study name"),
     (["search", "--trials", "1", "--steps", "-3"], "steps must be a positive integer"),

@@ -33,9 +33,13 @@ def test_supernet_check_ranks_inherited_against_stand_alone_and_writes_json(trai
     out = capsys.readouterr().out
     assert "Kendall τ" in out and "Spearman ρ" in out and "largest" in out
     result = json.loads((trained.parent / "m.supernet.check.json").read_text())
-    assert result["samples"] == 3 and len(result["rows"]) == 3
-    params = [r["params"] for r in result["rows"]]
+    spanning = [r for r in result["rows"] if "spanning" in r["sample"]]
+    uniform = [r for r in result["rows"] if "uniform" in r["sample"]]
+    assert result["samples"] == 3 and len(spanning) == 3 and len(uniform) == 3  # --uniform defaults to --samples
+    assert 3 <= len(result["rows"]) <= 6  # a sub-network drawn by both samples is trained once
+    params = [r["params"] for r in spanning]
     assert params == sorted(params) and params[0] < params[-1]  # from the smallest to the largest
+    assert {"spanning", "uniform", "binned"} <= set(result["rankings"]) and "uniform sample" in out
     assert set(result["gaps"]) == {"smallest", "middle", "largest"}
 
 

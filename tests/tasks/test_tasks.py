@@ -61,7 +61,7 @@ def test_npz_and_csv_files(tmp_path):
     ("1,2,0\n1,x,1\n", "not a number"),
     ("1,2,0\n1,2\n", "columns"),
     ("1,2,0\n3,4,0\n", "at least two classes"),
-    ("1,nan,0\n3,4,1\n5,6,1\n7,8,0\n", "NaN"),
+    ("1,nan,0\n3,4,1\n5,6,1\n7,8,0\n", "data row 1, column 2: 'nan' is not a finite number"),
 ])
 def test_malformed_csv_is_one_clear_error(tmp_path, content, message):
     p = tmp_path / "bad.csv"
@@ -80,7 +80,7 @@ def test_bad_arrays_and_files(tmp_path):
     with pytest.raises(ArchscoutError, match="does not exist"):
         from_file(str(tmp_path / "missing.npz"))
     (tmp_path / "junk.npz").write_bytes(b"not a zip file")
-    with pytest.raises(ArchscoutError, match="not a readable"):
+    with pytest.raises(ArchscoutError, match=r"not a valid .npz file \(it is not a zip archive\)"):
         from_file(str(tmp_path / "junk.npz"))
     np.savez(tmp_path / "nokeys.npz", a=np.zeros(3))
     with pytest.raises(ArchscoutError, match="needs arrays 'X' and 'y'"):

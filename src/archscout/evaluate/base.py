@@ -131,6 +131,11 @@ class Evaluator(ABC):
                                  f"{space.name!r}; use --space {required} (or leave it out)")
 
     @classmethod
+    def check_task(cls, options: str, task) -> None:
+        """Refuse (ArchscoutError) a task the evaluator cannot take, before its data is loaded: ``task`` as the
+        study names it (a built-in's name, a file, a reference, or a Task; None without one). By default any."""
+
+    @classmethod
     def default_objective(cls, options: str = "") -> str:
         """What a study optimises when it names no objective."""
         return "accuracy"

@@ -92,6 +92,9 @@ class EvaluatorSpec:
     def check_space(self, space) -> None:
         self.cls.check_space(self.options, space)
 
+    def check_task(self, task) -> None:
+        self.cls.check_task(self.options, task)
+
     def searched_space(self, space):
         return self.cls.searched_space(self.options, space)
 

@@ -12,6 +12,7 @@ from sqlalchemy.exc import ArgumentError, DatabaseError, NoSuchModuleError, Oper
 from ..errors import ArchscoutError
 
 HOST = socket.gethostname()
+BACKENDS = ("sqlite", "postgresql")  # the databases archscout stores in (a URL's scheme, before any +driver)
 
 
 def pid_alive(pid: int, since: float) -> bool:
@@ -31,6 +32,10 @@ def _normalise_url(url: str):
     except ArgumentError:
         raise ArchscoutError(f"cannot read storage URL {url!r}; use e.g. sqlite:///archscout.db "
                              f"or postgresql://user@host/db") from None
+    if parsed.get_backend_name() not in BACKENDS:  # before SQLAlchemy looks for a driver of another database
+        raise ArchscoutError(f"storage {parsed.render_as_string(hide_password=True)!r} is a "
+                             f"{parsed.get_backend_name()!r} database, which archscout does not support; use SQLite "
+                             f"(sqlite:///PATH) or PostgreSQL (postgresql://user@host/db, with or without +DRIVER)")
     if parsed.drivername == "postgresql":  # the bare name means psycopg2 to SQLAlchemy; prefer psycopg 3
         try:
             import psycopg2  # noqa: F401

@@ -67,15 +67,17 @@ def search(study: Study, trials: int | None, time_budget: str | float | None,
     if check_threads(threads) is not None:
         ex.threads = threads
     evaluator = study.evaluator()
+    spent = nothing_left(study, trials, seconds)  # a finished search resumed: nothing to build, screen or start
     if study.evaluator_spec.needs_task:
         preflight.check_task(study, study.task)
-        preflight.check_space_fits(study, study.task)
-        if study.prescreen_latency:
-            preflight.attach_latency_tables(study, evaluator)
+        if not spent:
+            preflight.check_space_fits(study, study.task)
+            if study.prescreen_latency:
+                preflight.attach_latency_tables(study, evaluator)
     checkpoints = study.checkpoints if getattr(evaluator, "resumable", False) else None
     evaluator.checkpoints = checkpoints
     runner = TrialRunner(evaluator, study.space, study.constraints, time_limit, trial_memory_mb)
-    if nothing_left(study, trials, seconds):  # a finished search resumed: no worker processes to start
+    if spent:  # no worker processes to start (they take seconds to import torch)
         ex = _Unstarted(ex, runner)
     else:
         ex.start(runner)  # before anything is stored: an executor that cannot start leaves no trace

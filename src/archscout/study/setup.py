@@ -74,12 +74,13 @@ def _evaluator_and_task(study, evaluator, space, task, task_options, device, rea
                                                               or "conv1d"))
     # the fingerprint of a file the evaluator reads (a predictor's contents), stored with the study
     study._predictor = None
-    if not reading:
-        study.evaluator_spec.check_space(study.space)
-        study._predictor = study.evaluator_spec.source_fingerprint()
     if task is None and study.evaluator_spec.needs_task:
         task = "mnist1d"
-    elif task is not None and not study.evaluator_spec.needs_task:
+    if not reading:
+        study.evaluator_spec.check_task(task)  # before the space: a supernet of another task says so first
+        study.evaluator_spec.check_space(study.space)
+        study._predictor = study.evaluator_spec.source_fingerprint()
+    if task is not None and not study.evaluator_spec.needs_task:
         raise ArchscoutError(f"the {study.evaluator_spec.name} evaluator trains nothing, so a task has "
                              f"no effect; leave out the task (--task)")
     study.task_options = check_task_options(task_options)

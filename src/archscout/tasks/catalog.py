@@ -39,6 +39,21 @@ def check_task_name(name: str) -> None:
         TASKS.canonical(name)  # the error with the close matches
 
 
+def task_name_of(task: str | Task | GraphTask) -> str | None:
+    """The name a task gets once loaded, known without loading its data: a Task's own, a built-in's, a ``.npz``
+    or ``.csv`` file's base name without its extension; None for anything else (a graph folder, a reference)."""
+    if isinstance(task, (Task, GraphTask)):
+        return task.name
+    if not isinstance(task, str):
+        return None
+    if task in TASKS:
+        return task
+    path, _ = split_label(task)
+    if path.lower().endswith((".npz", ".csv")):
+        return os.path.splitext(os.path.basename(path))[0]
+    return None
+
+
 def get_task(name: str | Task | GraphTask, options: dict | None = None) -> Task | GraphTask:
     """A built-in task by name, a user's ``.npz`` / ``.csv`` file by path (``data.csv:COLUMN`` names the
     label), a folder of graph files, or ``module:attr`` / ``file.py:attr`` (a Task, datasets or a function

@@ -8,6 +8,7 @@ the task's notes, which ``archscout search`` prints.
 from __future__ import annotations
 
 import csv
+import math
 import os
 
 import numpy as np
@@ -17,6 +18,53 @@ from .arrays import from_arrays
 
 LABEL_NAMES = ("label", "target", "y", "class", "outcome")
 DELIMITERS = ",;\t|"
+NPY_MAGIC = b"\x93NUMPY"  # how every .npy file starts (numpy.save)
+ZIP_MAGIC = b"PK"  # how a zip archive (a .npz) starts
+
+
+def _head(path: str) -> bytes | None:
+    """The first bytes of the file at ``path``; None when it is no readable file (a folder, say)."""
+    try:
+        with open(path, "rb") as f:
+            return f.read(len(NPY_MAGIC))
+    except OSError:
+        return None
+
+
+def numpy_file_error(path: str, e: Exception, key: str | None = None) -> ArchscoutError:
+    """One message for a ``.npz`` or ``.npy`` file that numpy cannot load (``e``; ``key``: the array of a .npz
+    being read): what the file is instead and what it needs, never numpy's advice to load pickled data."""
+    ext = ".npz" if path.lower().endswith(".npz") else ".npy"
+    head = _head(path)
+    if head is not None:
+        if ext == ".npz" and not head.startswith(ZIP_MAGIC):  # (a damaged zip gets numpy's reason below)
+            what = ("it is empty" if not head else "it holds a single .npy array" if head.startswith(NPY_MAGIC)
+                    else "it is not a zip archive")
+            return ArchscoutError(f"{path}: not a valid .npz file ({what}); a .npz is a zip archive of .npy arrays, "
+                                  f"as numpy.savez({os.path.basename(path)!r}, X=X, y=y) writes it")
+        if ext == ".npy" and not head.startswith(NPY_MAGIC):
+            what = ("it is empty" if not head else "it is a zip archive such as a .npz"
+                    if head.startswith(ZIP_MAGIC) else "it does not start with the .npy header")
+            return ArchscoutError(f"{path}: not a valid .npy file ({what}); a .npy holds one array, as "
+                                  f"numpy.save({os.path.basename(path)!r}, array) writes it")
+        if "allow_pickle" in str(e):  # an object array: loading it would unpickle, which can run any code
+            which = f"array {key!r}" if key else "its array"
+            return ArchscoutError(f"{path}: {which} holds Python objects (dtype object), which archscout does not "
+                                  f"load; save numbers instead (e.g. {key or 'array'}.astype(np.float32))")
+    return ArchscoutError(f"{path}: not a readable {ext} file ({type(e).__name__}: {e})")
+
+
+def load_npz(path: str) -> dict[str, np.ndarray]:
+    """The arrays of the ``.npz`` file at ``path``, by name; ArchscoutError for a file that is none."""
+    key = None
+    try:
+        with np.load(path, allow_pickle=False) as data:
+            arrays = {}
+            for key in data.files:
+                arrays[key] = data[key]
+            return arrays
+    except Exception as e:  # noqa: BLE001 - numpy raises many kinds for a damaged file
+        raise numpy_file_error(path, e, key) from None
 
 
 def split_label(name: str) -> tuple[str, str | None]:
@@ -55,15 +103,11 @@ def from_file(path: str, label: str | None = None, **kwargs):
     if ext == ".npz":
         if label is not None:
             raise ArchscoutError(f"{path}: --label names a CSV column; a .npz holds its labels in array 'y'")
-        try:
-            with np.load(path, allow_pickle=False) as data:
-                arrays = {k: data[k] for k in data.files}
-        except Exception as e:  # numpy raises many kinds for a damaged file
-            raise ArchscoutError(f"{path}: not a readable .npz file ({type(e).__name__}: {e})") from None
+        arrays = load_npz(path)
         keys = {k.lower(): k for k in arrays}
         if "x" not in keys or "y" not in keys:
             raise ArchscoutError(f"{path}: a .npz task needs arrays 'X' and 'y' (found {sorted(arrays)})")
-        test = {}
+        test: dict = {}
         if "x_test" in keys:
             if "y_test" not in keys:
                 raise ArchscoutError(f"{path}: has 'X_test' but no 'y_test'")
@@ -158,16 +202,26 @@ def _label_column(path: str, label: str | None, header: list[str] | None, width:
 
 def _features(path: str, body: list[list[str]], header: list[str] | None, width: int, col: int
               ) -> tuple[list[int], np.ndarray]:
-    """The feature columns (all but the label's) and their values, empty cells as NaN."""
+    """The feature columns (all but the label's) and their values; an empty, NaN or infinite cell is refused
+    naming its data row and column."""
     feats = [j for j in range(width) if j != col]
     X = np.empty((len(body), len(feats)), dtype=np.float32)
     for i, r in enumerate(body):
         for k, j in enumerate(feats):
             cell = r[j].strip()
             try:
-                X[i, k] = float(cell) if cell else np.nan
+                value = float(cell)
             except ValueError:
                 where = repr(header[j]) if header else f"column {j + 1}"
-                raise ArchscoutError(f"{path}: row {i + 1}, {where}: {cell!r} is not a number (features must be "
-                                     f"numbers; is the label column {where}? name it with --label)") from None
+                if cell:
+                    raise ArchscoutError(f"{path}: row {i + 1}, {where}: {cell!r} is not a number (features must "
+                                         f"be numbers; is the label column {where}? name it with --label)") from None
+                value = math.nan
+            if not math.isfinite(value):
+                place = (f"data row {i + 1}" + (" (not counting the header)" if header else "") + ", column "
+                         + (repr(header[j]) if header else str(j + 1)))
+                what = "the cell is empty" if not cell else f"{cell!r} is not a finite number"
+                raise ArchscoutError(f"{path}: {place}: {what}; every feature cell needs a number (fill it in, or "
+                                     f"remove the row)")
+            X[i, k] = value
     return feats, X

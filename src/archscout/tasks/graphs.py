@@ -20,6 +20,7 @@ import numpy as np
 from ..errors import ArchscoutError
 from .arrays import encode_labels, stratified_split
 from .builtin import mnist1d
+from .files import numpy_file_error
 
 SPLIT_WORDS = {"train": "train", "valid": "valid", "val": "valid", "validation": "valid", "test": "test",
                "none": None}
@@ -317,9 +318,13 @@ def _rows(path: str) -> list[list[str]]:
 
 def _npy(path: str) -> np.ndarray:
     try:
-        return np.load(path, allow_pickle=False)
+        array = np.load(path, allow_pickle=False)
     except Exception as e:  # numpy raises many kinds for a damaged or unreadable file
-        raise ArchscoutError(f"{path}: not a readable .npy file ({type(e).__name__}: {e})") from None
+        raise numpy_file_error(path, e) from None
+    if not isinstance(array, np.ndarray):  # a .npz archive named .npy
+        array.close()
+        raise numpy_file_error(path, ValueError("not a .npy array"))
+    return array
 
 
 def _is_number(cell: str) -> bool:

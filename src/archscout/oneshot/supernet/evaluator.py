@@ -57,6 +57,21 @@ def _load(path: str):
     return load_supernet(path)
 
 
+def _check_task(path: str, header: dict, task) -> None:
+    """Refuse ``task`` (as a study names it, or a Task) when the supernet was trained on another one, naming both
+    and what to do: search the supernet's own task, or train a supernet on this one."""
+    from ...tasks.catalog import TASKS, task_name_of
+
+    name, trained = task_name_of(task), header["task"]
+    if name is None or name == trained:
+        return
+    own = f"--task {trained}" if trained in TASKS else f"--task FILE, the data file {trained!r} it was trained on"
+    given = task if isinstance(task, str) else name
+    raise ArchscoutError(f"the supernet in {path!r} was trained on task {trained!r}, not {name!r}: search task "
+                         f"{trained!r} with it ({own}), or train a supernet on task {name!r} first (`archscout "
+                         f"supernet train --task {given} --space ... --out FILE`)")
+
+
 @EVALUATORS.register("supernet")
 class SupernetEvaluator(NetworkEvaluator):
     """Scores each candidate with the weights it inherits from a trained supernet (BN recalibrated), no training.
@@ -76,9 +91,8 @@ class SupernetEvaluator(NetworkEvaluator):
         super().__init__(task, train, latency, metrics)
         self.path, self.final_mode = path, final_mode
         self.supernet, self.header = _load(path)
-        if task is not None and task.name != self.header["task"]:
-            raise ArchscoutError(f"the supernet in {path!r} was trained on task {self.header['task']!r}, not "
-                                 f"{task.name!r}")
+        if task is not None:
+            _check_task(path, self.header, task)
         if task is not None and task.fingerprint() != self.header["task_fingerprint"]:
             raise ArchscoutError(f"the supernet in {path!r} was trained on other data of task {task.name!r} "
                                  f"(its options or its files changed); train it again on this data")
@@ -113,6 +127,12 @@ class SupernetEvaluator(NetworkEvaluator):
         if space.name != f"{base}-elastic":
             raise ArchscoutError(f"the supernet:{options} supernet holds sub-networks of the {base!r} space, not "
                                  f"{space.name!r}; use --space {base} (or leave it out)")
+
+    @classmethod
+    def check_task(cls, options: str, task) -> None:
+        if task is not None:
+            path = _split_options(options)[0]
+            _check_task(path, _load(path)[1], task)
 
     @classmethod
     def required_space(cls, options: str = "") -> str | None:
