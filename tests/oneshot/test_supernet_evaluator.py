@@ -124,6 +124,10 @@ def test_the_report_shows_the_supernets_training_its_check_and_both_final_accura
     html = report(s)
     assert 'id="supernet"' in html and "trained with bignas for 30 steps" in html
     assert "No ranking check yet" in html
+    from archscout.report.dashboard import Dashboard  # the live dashboard shows the same section
+
+    status, _, page, *_ = Dashboard(s.storage).route(f"/study/{s.name}")
+    assert status == 200 and 'id="supernet"' in page and "trained with bignas for 30 steps" in page
     assert "with inherited weights (before fine-tuning)" in html
     check = {"samples": 3, "kendall_tau": 0.333, "spearman_rho": 0.5, "train": {"steps": 5},
              "gaps": {"smallest": {"params": 100, "inherited": 0.5, "alone": 0.6, "gap": 0.1}},
