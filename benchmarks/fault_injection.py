@@ -49,6 +49,7 @@ import psutil
 import sqlalchemy as sa
 
 from _common import RESULTS, ROOT, code_version, machine  # noqa: E402 (benchmarks/ is on sys.path)
+
 FINISHED = ("complete", "failed", "infeasible")
 
 

@@ -22,7 +22,6 @@ import numpy as np
 import torch
 
 import archscout as asc
-
 from _common import RESULTS  # noqa: E402 (benchmarks/ is on sys.path)
 
 N = 275

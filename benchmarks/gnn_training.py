@@ -17,10 +17,9 @@ import sys
 import torch
 
 import archscout as asc
+from _common import RESULTS, ROOT, machine  # noqa: E402 (benchmarks/ is on sys.path)
 from archscout.evaluate import TrainConfig, make_evaluator
 from archscout.tasks import get_task
-
-from _common import RESULTS, ROOT, machine  # noqa: E402 (benchmarks/ is on sys.path)
 
 ARCHS = {
     "one GCN layer": {"link": "0-1-2-3", "op1": "skip", "op2": "skip", "op3": "skip", "op4": "gcn"},

@@ -44,8 +44,13 @@ def main(argv=None) -> None:
     import torch
 
     from archscout.evaluate import TrainConfig, make_evaluator
-    from archscout.oneshot.differentiable.graph_precision import (ACTIVATIONS, LAYERS, GraphPrecisionConfig,
-                                                                  score_quantized, search_graph_precision)
+    from archscout.oneshot.differentiable.graph_precision import (
+        ACTIVATIONS,
+        LAYERS,
+        GraphPrecisionConfig,
+        score_quantized,
+        search_graph_precision,
+    )
     from archscout.space import get_space
     from archscout.tasks import get_task
 

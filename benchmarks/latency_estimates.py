@@ -34,12 +34,11 @@ import time
 
 import torch
 
+from _common import RESULTS, machine, version  # noqa: E402 (benchmarks/ is on sys.path)
 from archscout.cost import measure_latency
 from archscout.cost.latency_table import LatencyPredictor, LatencyTable, agreement
 from archscout.space import conv1d
 from archscout.tasks import get_task
-
-from _common import RESULTS, machine, version  # noqa: E402 (benchmarks/ is on sys.path)
 
 OUT = os.path.join(RESULTS, "latency_estimates.json")
 

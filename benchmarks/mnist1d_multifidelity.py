@@ -588,7 +588,7 @@ def main() -> int:
     seconds = parse_duration(args.time_budget)
     threads = thread_count(args.threads)
     label = label_of(args)
-    started = datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds")
+    started = datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds")
     print(f"{label} seed {args.seed}: {seconds:g} s of search, {args.steps} steps a trial, final "
           f"{args.final_seeds} × {args.final_steps} steps, {threads} thread(s)", flush=True)
     if args.arm.startswith("optuna"):

@@ -96,7 +96,7 @@ def main() -> int:
     ap.add_argument("--seed", type=int, default=0)
     args = ap.parse_args()
     os.makedirs(RESULTS, exist_ok=True)
-    started = datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds")
+    started = datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds")
     storage = f"sqlite:///{os.path.join(RESULTS, 'mnist1d-mo.db')}"
     study = asc.Study(f"bench-mnist1d-mo-{args.strategy}-s{args.seed}", space="conv1d-quant", task="mnist1d",
                       objectives=OBJECTIVES, measure=MEASURE, constraints=[f"params <= {args.max_params}"],

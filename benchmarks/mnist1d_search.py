@@ -126,7 +126,7 @@ def main() -> int:
     ap.add_argument("--baseline", action="store_true", help="train the hand-designed residual CNN instead")
     args = ap.parse_args()
     os.makedirs(RESULTS, exist_ok=True)
-    started = datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds")
+    started = datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds")
     result = run_baseline(args) if args.baseline else run_search(args)
     result.update({"command": " ".join([".venv/bin/python", "benchmarks/mnist1d_search.py"] + sys.argv[1:]),
                    "started": started, "machine": machine()})

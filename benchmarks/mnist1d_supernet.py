@@ -65,8 +65,9 @@ def front_2d(points: list[tuple[float, float]]) -> list[tuple[float, float]]:
 
 def hypervolume_2d(front: list[tuple[float, float]]) -> float:
     """Area dominated in (accuracy %, params) against (0 %, PEER_PARAMS): accuracy up, params down."""
-    from archscout.pareto import hypervolume
     import numpy as np
+
+    from archscout.pareto import hypervolume
     F = np.array([[-100 * a, p] for a, p in front if p < PEER_PARAMS] or np.zeros((0, 2)))
     return hypervolume(F, [0.0, PEER_PARAMS])
 

@@ -38,9 +38,9 @@ import uuid
 
 import archscout as asc
 import archscout.evaluate as asc_evaluate
+from _common import RESULTS, code_version, machine  # noqa: E402 (benchmarks/ is on sys.path)
 from archscout.execute import LocalExecutor
 
-from _common import RESULTS, code_version, machine  # noqa: E402 (benchmarks/ is on sys.path)
 TARGET_MS = 5.0
 
 

@@ -19,8 +19,8 @@ import sys
 import time
 
 import numpy as np
-from _common import HERE, RESULTS, machine
 
+from _common import HERE, RESULTS, machine
 from archscout.evaluate.predictors import PREDICTORS, make_predictor
 from archscout.evaluate.proxies import PROXIES
 from archscout.report import proxies as rp

@@ -37,9 +37,9 @@ import psutil
 import torch
 
 import archscout as asc
+from _common import RESULTS, code_version, machine  # noqa: E402 (benchmarks/ is on sys.path)
 from archscout.execute.pool import PoolExecutor, cpu_count
 
-from _common import RESULTS, code_version, machine  # noqa: E402 (benchmarks/ is on sys.path)
 TARGET_RATIO = 1.8
 
 

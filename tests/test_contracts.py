@@ -32,10 +32,20 @@ import pytest
 from archscout.evaluate import EVALUATORS, EvaluatorSpec
 from archscout.space import get_space, list_spaces
 from archscout.strategy import STRATEGIES, make_strategy
-from archscout.testing import (EVALUATOR_CHECKS, SPACE_CHECKS, STRATEGY_CHECKS, EvaluatorCase, SpaceCase,
-                               StrategyCase, check_evaluator_cost_check, check_evaluator_metrics,
-                               check_strategy_resume_in_another_process, check_unknown_name,
-                               parametrize_with_contracts, strategy_cases)
+from archscout.testing import (
+    EVALUATOR_CHECKS,
+    SPACE_CHECKS,
+    STRATEGY_CHECKS,
+    EvaluatorCase,
+    SpaceCase,
+    StrategyCase,
+    check_evaluator_cost_check,
+    check_evaluator_metrics,
+    check_strategy_resume_in_another_process,
+    check_unknown_name,
+    parametrize_with_contracts,
+    strategy_cases,
+)
 from archscout.testing.contracts import SPACE_INPUTS, _unit
 
 

@@ -11,14 +11,15 @@ Public API::
     asc.write_report(study)                 # the HTML report (or `archscout report`)
     df = study.trials_dataframe()           # pandas; asc.plots.front(study) etc. return matplotlib figures
 """
-from . import evaluators, oneshot, plots, spaces, strategies, tasks  # oneshot: registers its evaluator, spaces, strategies
+# oneshot: registers its evaluator, spaces, strategies
+from . import evaluators, oneshot, plots, spaces, strategies, tasks
 from .errors import ArchscoutError, TrialFailed
 from .evaluate import TrainingEvaluator
 from .evaluate.user import Context, evaluator
-from .recipe import TrainConfig
 from .export import load, load_model
-from .report import write_report
 from .metrics import METRICS, Constraint
+from .recipe import TrainConfig
+from .report import write_report
 from .space import Architecture, Block, Choice, Integer, Repeat, Space
 from .storage import Storage
 from .study import Study, Trial

@@ -177,7 +177,7 @@ class Constraint:
     bound: float
 
     @classmethod
-    def parse(cls, text: "str | Constraint") -> "Constraint":
+    def parse(cls, text: str | Constraint) -> Constraint:
         if isinstance(text, Constraint):
             return text
         m = _PATTERN.match(str(text))

@@ -5,7 +5,7 @@ Every function takes a matrix ``F`` of shape (points, objectives) in *minimisati
 """
 from __future__ import annotations
 
-from typing import Sequence
+from collections.abc import Sequence
 
 import numpy as np
 

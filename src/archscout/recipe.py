@@ -101,5 +101,5 @@ class TrainConfig:
     def as_dict(self) -> dict:
         return asdict(self)
 
-    def with_(self, **changes) -> "TrainConfig":
+    def with_(self, **changes) -> TrainConfig:
         return replace(self, **changes)

@@ -3,14 +3,29 @@ import json
 import math
 import statistics
 
+import numpy as np
 import pytest
 
-import numpy as np
-
 from archscout import ArchscoutError
-from archscout.bench import (PARETO_TUNING_GRIDS, REPORT_DATASETS, REPORT_SEED_START, TUNING_DATASETS, TUNING_GRIDS,
-                             TUNING_SEEDS, best_test, front_quality, igd_plus, markdown, run_bench, run_once,
-                             run_pareto, space_optimum, summarise, true_front, write_results)
+from archscout.bench import (
+    PARETO_TUNING_GRIDS,
+    REPORT_DATASETS,
+    REPORT_SEED_START,
+    TUNING_DATASETS,
+    TUNING_GRIDS,
+    TUNING_SEEDS,
+    best_test,
+    front_quality,
+    igd_plus,
+    markdown,
+    run_bench,
+    run_once,
+    run_pareto,
+    space_optimum,
+    summarise,
+    true_front,
+    write_results,
+)
 from archscout.cli import main
 from archscout.evaluate.tables.nas_bench_graph import DATASETS, load_table
 from archscout.pareto import hypervolume, nondominated

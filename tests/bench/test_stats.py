@@ -3,8 +3,7 @@ import math
 
 import pytest
 
-from archscout.stats import (anytime_area, average_ranks, bootstrap_difference, nemenyi_cd, rank_agreement,
-                             verdict)
+from archscout.stats import anytime_area, average_ranks, bootstrap_difference, nemenyi_cd, rank_agreement, verdict
 
 
 def test_bootstrap_difference_separates_shifted_samples_and_not_equal_ones():

@@ -3,10 +3,9 @@
 from __future__ import annotations
 
 import pytest
+from test_bad_input import assert_user_error, dump
 
 from archscout.cli import main
-
-from test_bad_input import assert_user_error, dump
 
 
 @pytest.fixture(autouse=True)

@@ -7,10 +7,9 @@ import textwrap
 
 import numpy as np
 import pytest
+from test_bad_input import assert_user_error, dump
 
 from archscout.cli import main
-
-from test_bad_input import assert_user_error, dump
 
 
 @pytest.fixture(autouse=True)

@@ -16,11 +16,11 @@ import sys
 import tempfile
 
 import pytest
+from test_bad_input import cli  # the command line in-process: (exit code, stdout, stderr)
 
 from archscout import ArchscoutError
 from archscout.registry import load_reference, module_name_for, reference_of
 from archscout.storage import Storage, read_only_reason
-from test_bad_input import cli  # the command line in-process: (exit code, stdout, stderr)
 from legacy_schema import V1_TABLES as V1_SCHEMA  # the schema as version 1 wrote it
 
 SYN = ["--evaluator", "synthetic", "--no-progress"]

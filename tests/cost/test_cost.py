@@ -8,8 +8,14 @@ from sklearn.datasets import load_digits
 from torch import nn
 
 from archscout.cost import _time_runs, measure_latency
-from archscout.cost.quantize import (in_scope, node_module, onnx_accuracy, onnx_weight_bytes, quantizable_scopes,
-                                     quantize_int8)
+from archscout.cost.quantize import (
+    in_scope,
+    node_module,
+    onnx_accuracy,
+    onnx_weight_bytes,
+    quantizable_scopes,
+    quantize_int8,
+)
 from archscout.cost.runtime import inference_session, measure_latency_onnx, onnx_bytes, peak_memory_mb
 
 

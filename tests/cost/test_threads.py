@@ -12,8 +12,14 @@ import pytest
 import torch
 
 from archscout import ArchscoutError, Study
-from archscout.execute import (LocalExecutor, PoolExecutor, check_threads, default_threads, make_executor,
-                               openmp_wait_env)
+from archscout.execute import (
+    LocalExecutor,
+    PoolExecutor,
+    check_threads,
+    default_threads,
+    make_executor,
+    openmp_wait_env,
+)
 from archscout.execute.pool import worker_env
 
 

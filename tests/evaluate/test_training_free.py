@@ -28,10 +28,10 @@ from archscout.evaluate.predictors import (
     proxy_matrix,
 )
 from archscout.evaluate.proxies import PROXIES, describe_proxy, proxy_batch
-from archscout.study.guide import vote
 from archscout.metrics import Constraint, check_metric, direction, parse_objectives
 from archscout.space import Architecture, get_space
 from archscout.storage import Storage
+from archscout.study.guide import vote
 from archscout.tasks import get_task
 
 torch.set_num_threads(1)

@@ -19,8 +19,8 @@ from sklearn.datasets import load_diabetes, load_iris, load_wine
 import archscout as asc
 from archscout import ArchscoutError, Study
 from archscout.cli import main
-from archscout.export.deploy import Deployed, deployable
 from archscout.export import ARCHITECTURE_KEY
+from archscout.export.deploy import Deployed, deployable
 from archscout.tasks import _stratified_split, from_arrays
 from archscout.tasks.base import Preprocessing
 

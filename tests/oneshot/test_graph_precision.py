@@ -13,8 +13,14 @@ from archscout import Study  # noqa: E402
 from archscout.errors import ArchscoutError  # noqa: E402
 from archscout.evaluate.training import TrainConfig  # noqa: E402
 from archscout.oneshot.differentiable.graph_precision import (  # noqa: E402
-    LAYERS, GraphPrecisionConfig, _modules, fake_quantize, quantized_network, score_quantized,
-    search_graph_precision)
+    LAYERS,
+    GraphPrecisionConfig,
+    _modules,
+    fake_quantize,
+    quantized_network,
+    score_quantized,
+    search_graph_precision,
+)
 from archscout.space import get_space  # noqa: E402
 from archscout.strategy import make_strategy  # noqa: E402
 from archscout.tasks import from_graph  # noqa: E402

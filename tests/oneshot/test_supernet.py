@@ -9,8 +9,7 @@ from archscout import ArchscoutError
 from archscout.evaluate.checkpoints import CheckpointStore
 from archscout.oneshot.supernet import ElasticSpec, elastic_spec
 from archscout.oneshot.supernet.net import SuperNet, recalibrate
-from archscout.oneshot.supernet.train import (METHODS, OFA_ELASTIC, SupernetTraining, sample_subnet,
-                                              train_supernet)
+from archscout.oneshot.supernet.train import METHODS, OFA_ELASTIC, SupernetTraining, sample_subnet, train_supernet
 from archscout.space import get_space
 from archscout.space.blocks import MacroNet
 from archscout.tasks.base import Split

@@ -12,8 +12,17 @@ from scipy.stats import chisquare
 from archscout import ArchscoutError
 from archscout.evaluate.training import TrainConfig
 from archscout.oneshot.supernet import elastic_spec
-from archscout.oneshot.supernet.check import (binned_ranking, check_supernet, kendall_tau, ranking, rhos,
-                                              spanning_sample, spearman_rho, taus, uniform_sample)
+from archscout.oneshot.supernet.check import (
+    binned_ranking,
+    check_supernet,
+    kendall_tau,
+    ranking,
+    rhos,
+    spanning_sample,
+    spearman_rho,
+    taus,
+    uniform_sample,
+)
 from archscout.oneshot.supernet.net import SuperNet
 from archscout.oneshot.supernet.train import SupernetTraining, train_supernet
 from archscout.tasks import get_task

@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 
 import archscout as asc
-from archscout import ArchscoutError, Architecture, Block, Choice, Integer, Repeat, Space
+from archscout import Architecture, ArchscoutError, Block, Choice, Integer, Repeat, Space
 from archscout.space import conv1d, conv2d, mlp
 
 BUILTIN = [conv1d(), conv2d(), mlp()]

@@ -7,9 +7,9 @@ import time
 import pytest
 import sqlalchemy as sa
 
-from legacy_schema import V1_TABLES  # tests/ is on sys.path (its conftest.py)
 from archscout import ArchscoutError
 from archscout.storage import SCHEMA_VERSION, Storage, claim_key
+from legacy_schema import V1_TABLES  # tests/ is on sys.path (its conftest.py)
 
 
 def test_round_trip_of_studies_trials_and_finals(any_db):

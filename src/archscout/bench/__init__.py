@@ -5,8 +5,19 @@ running many), :mod:`.pareto` (multi-objective runs), :mod:`.statistics` (summar
 :mod:`.tuning`, :mod:`.suite` (a whole bench: :func:`run_bench`) and :mod:`.report` (results.json, results.md and
 plots)."""
 from .pareto import front_quality, igd_plus, run_pareto, true_front
-from .protocol import (BENCHMARKS, DEFAULT_STRATEGIES, PARETO_DEFAULT_STRATEGIES, PARETO_TUNING_GRIDS, REPORT_DATASETS,
-                       REPORT_SEED_START, TUNING_DATASETS, TUNING_GRIDS, TUNING_SEEDS, benchmark_of, load_table)
+from .protocol import (
+    BENCHMARKS,
+    DEFAULT_STRATEGIES,
+    PARETO_DEFAULT_STRATEGIES,
+    PARETO_TUNING_GRIDS,
+    REPORT_DATASETS,
+    REPORT_SEED_START,
+    TUNING_DATASETS,
+    TUNING_GRIDS,
+    TUNING_SEEDS,
+    benchmark_of,
+    load_table,
+)
 from .report import markdown, write_results
 from .runs import best_test, run_once, space_optimum
 from .statistics import compare, rank_summary, summarise, summarise_pareto

@@ -10,8 +10,18 @@ import numpy as np
 from ..pareto import hypervolume, nondominated, to_minimise
 from ..space import get_space
 from ..strategy import Strategy, make_strategy
-from .protocol import (DATASETS, LOG_SCALED, REFERENCE_MARGIN, TABLE_METRICS, TEST_COLUMN, Objectives,
-                       check_objectives, checkpoints, load_table, space_for)
+from .protocol import (
+    DATASETS,
+    LOG_SCALED,
+    REFERENCE_MARGIN,
+    TABLE_METRICS,
+    TEST_COLUMN,
+    Objectives,
+    check_objectives,
+    checkpoints,
+    load_table,
+    space_for,
+)
 from .runs import query
 
 

@@ -3,9 +3,10 @@ optimum a run is scored against, and running many runs on worker processes."""
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor
 from functools import lru_cache
-from typing import Callable, cast
+from typing import cast
 
 import numpy as np
 

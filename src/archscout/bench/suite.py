@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 import platform
 import time
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 from ..checks import int_at_least, positive_int
 from ..errors import ArchscoutError, unknown_name
@@ -13,9 +13,23 @@ from ..space import get_space
 from ..stats import anytime_area
 from ..strategy import canonical_name, make_strategy
 from .pareto import run_pareto, true_front
-from .protocol import (BENCHMARKS, DEFAULT_STRATEGIES, LOG_SCALED, PARETO_DEFAULT_STRATEGIES, PARETO_PEERS, PEERS,
-                       REPORT_SEED_START, TUNING_SEEDS, Objectives, check_dataset, check_objectives, checkpoints,
-                       load_table, space_for, table)
+from .protocol import (
+    BENCHMARKS,
+    DEFAULT_STRATEGIES,
+    LOG_SCALED,
+    PARETO_DEFAULT_STRATEGIES,
+    PARETO_PEERS,
+    PEERS,
+    REPORT_SEED_START,
+    TUNING_SEEDS,
+    Objectives,
+    check_dataset,
+    check_objectives,
+    checkpoints,
+    load_table,
+    space_for,
+    table,
+)
 from .runs import Job, best_test, run_jobs, run_once, space_optimum
 from .statistics import compare, rank_summary, summarise, summarise_pareto
 from .tuning import tune
@@ -94,7 +108,7 @@ def run_bench(benchmark: str = "nas-bench-graph", datasets=None, strategies: lis
               "ranks": rank_summary(summary, budgets, "test_hv_ratio" if pareto else "test_accuracy")}
     result |= _fronts(datasets, parsed) if parsed else _optima(datasets)
     return result | {"runs": runs, "machine": _machine(workers), "wall_seconds": time.perf_counter() - t0,
-                     "date": datetime.now(timezone.utc).strftime("%Y-%m-%d")}
+                     "date": datetime.now(UTC).strftime("%Y-%m-%d")}
 
 
 def _check_options(options: dict | None, strategies: list[str]) -> dict[str, dict]:

@@ -3,13 +3,20 @@ run on the tuning datasets and seeds, and the configuration with the best mean h
 from __future__ import annotations
 
 import statistics
-from typing import Iterable
+from collections.abc import Iterable
 
 import numpy as np
 
 from .pareto import run_pareto
-from .protocol import (PARETO_TUNING_GRIDS, TUNING_BUDGET, TUNING_DATASETS, TUNING_GRIDS, TUNING_SEEDS, Objectives,
-                       check_objectives)
+from .protocol import (
+    PARETO_TUNING_GRIDS,
+    TUNING_BUDGET,
+    TUNING_DATASETS,
+    TUNING_GRIDS,
+    TUNING_SEEDS,
+    Objectives,
+    check_objectives,
+)
 from .runs import Job, run_jobs, run_once
 from .statistics import headline
 

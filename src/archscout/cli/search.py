@@ -138,9 +138,8 @@ def search(task, label, task_kind, val_fraction, folds, device, amp, space, stra
     Every trial is stored as it finishes; running the same command again resumes the
     study and never trains an architecture twice at the same budget.
     """
-    from ..study import Study, check_budget, check_search_options
-
     from ..strategy import STRATEGIES
+    from ..study import Study, check_budget, check_search_options
     # a differentiable method (darts, gdas, ...) runs its own steps: it needs no trial or time budget
     if not (strategy in STRATEGIES and getattr(STRATEGIES.get(strategy), "oneshot", False)
             and trials is None and time_budget is None):

@@ -26,7 +26,8 @@ import os
 import platform
 import random
 import warnings
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 
@@ -165,7 +166,7 @@ class LatencyTable:
     @classmethod
     def build(cls, space: Space | str, input_shape: tuple, num_classes: int, samples: int = 300,
               runtime: str = "pytorch", batch_size: int = 1, threads: int = 1, seed: int = 0,
-              calibration: int = 30) -> "LatencyTable":
+              calibration: int = 30) -> LatencyTable:
         """Sample ``samples`` architectures, time each distinct operator once, and fit the overhead on
         ``calibration`` of them (evenly spaced among the samples), timed whole."""
         space = get_space(space)
@@ -237,7 +238,7 @@ class LatencyTable:
         return {"format": FORMAT, "source": self.source, **self.conditions, "machine": self.machine,
                 "space": self.space.name, "space_fingerprint": self.space.fingerprint(),
                 "input_shape": list(self.input_shape), "num_classes": self.num_classes,
-                "saved_at": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
+                "saved_at": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
                 "overhead": list(self.overhead_), "calibration": self.calibration_,
                 "entries_ms": dict(sorted(self.entries.items()))}
 
@@ -247,7 +248,7 @@ class LatencyTable:
 
     @classmethod
     def load(cls, path: str | os.PathLike, runtime: str = "pytorch", batch_size: int = 1, threads: int = 1,
-             space: Space | None = None) -> "LatencyTable":
+             space: Space | None = None) -> LatencyTable:
         """Read a saved table, refusing one measured for another runtime, batch size or thread count.
 
         ``space``: the space to build architectures with (default: the built-in space of the saved name).
@@ -298,7 +299,7 @@ class LatencyPredictor:
     def _features(self, archs: Sequence[Architecture]) -> np.ndarray:
         return np.array([self.space.encode(a, self.encoding) for a in archs], dtype=float)
 
-    def fit(self, archs: Sequence[Architecture], latencies_ms: Sequence[float]) -> "LatencyPredictor":
+    def fit(self, archs: Sequence[Architecture], latencies_ms: Sequence[float]) -> LatencyPredictor:
         from sklearn.base import clone
         from sklearn.linear_model import RidgeCV
 

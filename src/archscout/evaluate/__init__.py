@@ -10,9 +10,17 @@ from __future__ import annotations
 
 from . import graph, tables, user, zero_cost  # noqa: F401 - importing registers them
 from .base import EVALUATORS, Evaluation, Evaluator, Infeasible
-from .spec import (EvaluatorSpec, check_evaluator_spec, evaluator_space, list_evaluators, make_evaluator, measurable,
-                   measured_metrics, uses_task)
 from .measure import CALIBRATION_SAMPLES, PRESCREEN_MARGIN, LatencyConfig, NetworkEvaluator, release_memory
+from .spec import (
+    EvaluatorSpec,
+    check_evaluator_spec,
+    evaluator_space,
+    list_evaluators,
+    make_evaluator,
+    measurable,
+    measured_metrics,
+    uses_task,
+)
 from .train_evaluator import TrainingEvaluator
 from .training import TrainConfig, evaluate, train
 

@@ -31,8 +31,8 @@ from ..errors import ArchscoutError, TrialFailed
 from ..registry import Registry
 
 if TYPE_CHECKING:
-    from ..space import Architecture
     from ..recipe import TrainConfig
+    from ..space import Architecture
 
 
 class Infeasible(TrialFailed):
@@ -141,19 +141,19 @@ class Evaluator(ABC):
         return "accuracy"
 
     @classmethod
-    def default_fidelity(cls, options: str, train: "TrainConfig") -> dict | None:
+    def default_fidelity(cls, options: str, train: TrainConfig) -> dict | None:
         """The study's own fidelity in the terms of ``fidelities`` (None: the evaluator has no such scale);
         trials at lower fidelities rank below it."""
         return None
 
     @classmethod
-    def budget(cls, options: str, train: "TrainConfig") -> str:
+    def budget(cls, options: str, train: TrainConfig) -> str:
         """The key stored as the study's budget (trials at the same key are not evaluated twice)."""
         return cls.name + (f":{options}" if options else "")
 
     @classmethod
-    def create(cls, options: str = "", *, task=None, train: "TrainConfig | None" = None, latency=None,
-               metrics: tuple | list = ()) -> "Evaluator":
+    def create(cls, options: str = "", *, task=None, train: TrainConfig | None = None, latency=None,
+               metrics: tuple | list = ()) -> Evaluator:
         """The evaluator a study runs: ``task`` (None unless ``needs_task``), the training and latency
         settings, and ``metrics``, what the study's objectives and constraints name besides its own."""
         return cls()
@@ -188,7 +188,7 @@ class Evaluator(ABC):
     def prepare(self) -> None:
         """Called once in each worker process before its first trial."""
 
-    def use_device(self, device: str | None) -> "Evaluator":
+    def use_device(self, device: str | None) -> Evaluator:
         """Train and score on ``device`` (auto, cpu, cuda, cuda:N, mps); checked where it runs. A worker of a
         pool may be given one GPU of several through ``ARCHSCOUT_DEVICE`` (see :meth:`torch_device`)."""
         self.device = device or "cpu"
@@ -209,14 +209,14 @@ class Evaluator(ABC):
         """Called after each trial, whatever its outcome."""
 
     @abstractmethod
-    def evaluate(self, arch: "Architecture", seed: int = 0, cost_check=None, guard=None,
+    def evaluate(self, arch: Architecture, seed: int = 0, cost_check=None, guard=None,
                  fidelity: dict | None = None) -> Evaluation:
         """Measure ``arch``. ``cost_check(metrics) -> reason | None``: call it once cost metrics are known and
         raise :class:`Infeasible` with the reason; ``guard.check()``: call it now and then in long work (per-trial
         time and memory limits); ``fidelity``: how much to spend (keys of ``fidelities``), None for the
         study's own setting."""
 
-    def final(self, arch: "Architecture", seed: int, train_config: "TrainConfig") -> tuple[Evaluation, bytes]:
+    def final(self, arch: Architecture, seed: int, train_config: TrainConfig) -> tuple[Evaluation, bytes]:
         """Retrain on training + validation data, score on the test part; returns the state dict bytes too."""
         raise ArchscoutError(f"the {self.name} evaluator trains nothing, so it has no final retraining")
 

@@ -37,7 +37,7 @@ class CheckpointStore:
         self.root = Path(root)
         self.every = save_every() if every is None else every
 
-    def line(self, arch_id: str, config, seed: int, fold: int = 0) -> "Line":
+    def line(self, arch_id: str, config, seed: int, fold: int = 0) -> Line:
         """The line of ``arch_id`` trained with ``config`` (a TrainConfig: its settings and schedule length
         count, its budget does not; or a string naming the run) from ``seed`` on ``fold``."""
         run = config if isinstance(config, str) else config.run_key()

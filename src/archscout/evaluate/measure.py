@@ -84,7 +84,7 @@ class NetworkEvaluator(Evaluator):
 
     @classmethod
     def create(cls, options: str = "", *, task=None, train: TrainConfig | None = None,
-               latency: LatencyConfig | None = None, metrics: tuple | list = ()) -> "NetworkEvaluator":
+               latency: LatencyConfig | None = None, metrics: tuple | list = ()) -> NetworkEvaluator:
         return cls(task, train, latency, metrics)
 
     def after_trial(self) -> None:

@@ -28,7 +28,7 @@ from __future__ import annotations
 
 import itertools
 import pickle
-from typing import Callable
+from collections.abc import Callable
 
 import numpy as np
 
@@ -85,7 +85,7 @@ class Predictor:
     proxies: tuple = ()  # the proxy scores the predictor reads (empty: none)
     n_fitted_: int  # the number of samples fit saw; set by fit (unset: not fitted)
 
-    def fit(self, archs, y, proxies=None) -> "Predictor":
+    def fit(self, archs, y, proxies=None) -> Predictor:
         raise NotImplementedError
 
     def predict(self, archs, proxies=None, return_std: bool = False):
@@ -131,7 +131,7 @@ class TreePredictor(Predictor):
             parts.append(np.where(np.isnan(P), self.failed_ if hasattr(self, "failed_") else np.nan, P))
         return np.hstack(parts)
 
-    def fit(self, archs, y, proxies=None) -> "TreePredictor":
+    def fit(self, archs, y, proxies=None) -> TreePredictor:
         from sklearn.ensemble import GradientBoostingRegressor, RandomForestRegressor
 
         y = _check_fit_input(archs, y, proxies)
@@ -186,7 +186,7 @@ class EnsemblePredictor(Predictor):
         self.proxies = tuple(dict.fromkeys(p for m in self.members for p in m.proxies))
         self.space = next((m.space for m in self.members if getattr(m, "space", None) is not None), None)
 
-    def fit(self, archs, y, proxies=None) -> "EnsemblePredictor":
+    def fit(self, archs, y, proxies=None) -> EnsemblePredictor:
         for m in self.members:
             m.fit(archs, y, proxies)
         self.n_fitted_ = self.members[0].n_fitted_
@@ -240,7 +240,7 @@ class ProxyCombination(Predictor):
                 z[ok, j] = (lo + hi) / (2.0 * len(ref))
         return z
 
-    def fit(self, archs, y, proxies=None) -> "ProxyCombination":
+    def fit(self, archs, y, proxies=None) -> ProxyCombination:
         from sklearn.isotonic import IsotonicRegression
 
         y = _check_fit_input(archs, y, proxies)

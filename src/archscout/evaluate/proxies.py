@@ -25,7 +25,8 @@ from __future__ import annotations
 import copy
 import math
 import time
-from typing import Callable, cast
+from collections.abc import Callable
+from typing import cast
 
 from ..cost import count_flops, count_params
 from ..errors import ArchscoutError

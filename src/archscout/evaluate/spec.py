@@ -34,7 +34,7 @@ class EvaluatorSpec:
     options: str = ""
 
     @classmethod
-    def parse(cls, text: "str | EvaluatorSpec", *, load: bool = True) -> "EvaluatorSpec":
+    def parse(cls, text: str | EvaluatorSpec, *, load: bool = True) -> EvaluatorSpec:
         """From ``NAME`` or ``NAME:OPTIONS``; unknown names list the registered ones."""
         if isinstance(text, EvaluatorSpec):
             return text
@@ -101,7 +101,7 @@ class EvaluatorSpec:
     def default_objective(self) -> str:
         return self.cls.default_objective(self.options)
 
-    def budget(self, train: "TrainConfig") -> str:
+    def budget(self, train: TrainConfig) -> str:
         return self.cls.budget(self.options, train)
 
     def create(self, *, task=None, train=None, latency=None, metrics: tuple | list = ()) -> Evaluator:
@@ -139,8 +139,8 @@ def evaluator_space(spec: str | EvaluatorSpec) -> str | None:
     return EvaluatorSpec.parse(spec).required_space()
 
 
-def make_evaluator(spec: str | EvaluatorSpec, task=None, train: "TrainConfig | None" = None,
-                   latency: "LatencyConfig | None" = None, metrics: tuple | list = ()) -> Evaluator:
+def make_evaluator(spec: str | EvaluatorSpec, task=None, train: TrainConfig | None = None,
+                   latency: LatencyConfig | None = None, metrics: tuple | list = ()) -> Evaluator:
     """The evaluator of a spec for ``task``; ``metrics``: what the study's objectives and constraints name,
     measured besides the evaluator's own."""
     return EvaluatorSpec.parse(spec).create(task=task, train=train, latency=latency, metrics=metrics)

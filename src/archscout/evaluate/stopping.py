@@ -78,7 +78,7 @@ class StopRule:
 
     @classmethod
     def from_curves(cls, curves: list[dict], metric: str, maximize: bool, rule: str = "median",
-                    percentile: float = 50.0, min_trials: int = MIN_TRIALS, warmup: int = 0) -> "StopRule | None":
+                    percentile: float = 50.0, min_trials: int = MIN_TRIALS, warmup: int = 0) -> StopRule | None:
         """The rule over ``curves`` (learning curves of completed trials, column form ``{"step": [...],
         metric: [...]}``); None when no step has ``min_trials`` values yet."""
         by_step: dict[int, list[float]] = {}

@@ -61,7 +61,7 @@ class TrainingEvaluator(NetworkEvaluator):
         return variant(task, train, latency, metrics)
 
     @classmethod
-    def add_variant(cls, task_type: type, evaluator: type["TrainingEvaluator"]) -> None:
+    def add_variant(cls, task_type: type, evaluator: type[TrainingEvaluator]) -> None:
         """Train tasks of ``task_type`` with ``evaluator`` (a subclass): how the graph trainer plugs in."""
         cls.variants.append((task_type, evaluator))
 

@@ -23,8 +23,9 @@ the same way; its ``measures`` are its metrics and ``directions`` (``{name: "max
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Callable, ClassVar
+from typing import Any, ClassVar
 
 from ..errors import ArchscoutError, TrialFailed
 from ..metrics import METRICS, register_metric

@@ -59,7 +59,7 @@ class ZeroCostEvaluator(Evaluator):
 
     @classmethod
     def create(cls, options: str = "", *, task=None, train: TrainConfig | None = None,
-               latency: LatencyConfig | None = None, metrics: tuple | list = ()) -> "ZeroCostEvaluator":
+               latency: LatencyConfig | None = None, metrics: tuple | list = ()) -> ZeroCostEvaluator:
         return cls(task, train, latency, metrics)
 
     # what a study, a guide and the final retraining use of the measurer, by name
@@ -172,7 +172,7 @@ class PredictorEvaluator(ZeroCostEvaluator):
 
     @classmethod
     def create(cls, options: str = "", *, task=None, train: TrainConfig | None = None,
-               latency: LatencyConfig | None = None, metrics: tuple | list = ()) -> "PredictorEvaluator":
+               latency: LatencyConfig | None = None, metrics: tuple | list = ()) -> PredictorEvaluator:
         return cls(options, task, train, latency, [m for m in metrics if not m.startswith("predicted_accuracy")])
 
     @property

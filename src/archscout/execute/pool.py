@@ -19,8 +19,8 @@ from multiprocessing.connection import wait as wait_conns
 from typing import Any
 
 from ..errors import ArchscoutError
-from .trial import Outcome
 from ._base import Executor, openmp_wait_env, usable_cores
+from .trial import Outcome
 
 _THREAD_VARS = ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS")
 MAX_START_FAILURES = 3

@@ -15,8 +15,8 @@ import socket
 import time
 
 from ..errors import ArchscoutError
-from .trial import Outcome
 from ._base import Executor
+from .trial import Outcome
 
 
 def _ray_task(runner, arch_json: str, seed: int, fidelity: dict | None = None, threads: int = 1, stop_rule=None):
@@ -136,8 +136,14 @@ class RayExecutor(Executor):
         self.inflight[ref] = (key, time.monotonic())
 
     def wait(self, timeout: float):
-        from ray.exceptions import (GetTimeoutError, NodeDiedError, RayError, RayTaskError, TaskCancelledError,
-                                    WorkerCrashedError)
+        from ray.exceptions import (
+            GetTimeoutError,
+            NodeDiedError,
+            RayError,
+            RayTaskError,
+            TaskCancelledError,
+            WorkerCrashedError,
+        )
 
         out: list = []
         if not self.inflight:

@@ -13,7 +13,6 @@ from ..errors import ArchscoutError
 from ..tasks import GraphTask
 
 
-
 def _subgraph(x, edge_index, n: int):
     """The first ``n`` nodes and the edges among them."""
     keep = (edge_index < n).all(0)

@@ -8,7 +8,6 @@ import numpy as np
 from .formats import INT8_FILE, add_metadata, error_text, one_line, remove_file, table_onnx
 
 
-
 def write_int8(study, trial, model, task, folder: str, fp32_path: str | None, metadata: dict) -> dict:
     """model.int8.onnx: the fp32 ONNX model quantized as the study's evaluator measured it (static INT8,
     calibrated on a class-stratified random subset of the training samples, the space's fp32 policy), and the
@@ -21,9 +20,9 @@ def write_int8(study, trial, model, task, folder: str, fp32_path: str | None, me
     import tempfile
 
     from ..cost.quantize import onnx_accuracy, onnx_weight_bytes, quantize_int8
-    from .deploy import STANDARDISE_SCOPE, Deployed, buffer_bytes
     from ..errors import TrialFailed
     from ..evaluate import CALIBRATION_SAMPLES
+    from .deploy import STANDARDISE_SCOPE, Deployed, buffer_bytes
 
     path = os.path.join(folder, INT8_FILE)
     with tempfile.TemporaryDirectory(prefix="archscout-export-") as tmp:

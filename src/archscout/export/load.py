@@ -12,7 +12,6 @@ from ..errors import ArchscoutError
 from ..space import Architecture
 from .formats import INT8_FILE, error_text, one_line
 
-
 _LOADABLE = ("model.pt", "model.ts", "model.onnx", INT8_FILE, "architecture.json", "metrics.json")
 
 

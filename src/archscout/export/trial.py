@@ -5,11 +5,22 @@ import io
 import json
 import os
 
-
 from ..errors import ArchscoutError
 from ..tasks import GraphTask
-from .formats import (DEFAULT_FORMATS, FORMAT_FILES, INT8_FILE, MODEL_FILES, check_folder, check_formats, check_int8,
-                      graph_onnx, not_exportable, remove_file, table_onnx, write_torchscript)
+from .formats import (
+    DEFAULT_FORMATS,
+    FORMAT_FILES,
+    INT8_FILE,
+    MODEL_FILES,
+    check_folder,
+    check_formats,
+    check_int8,
+    graph_onnx,
+    not_exportable,
+    remove_file,
+    table_onnx,
+    write_torchscript,
+)
 from .int8 import write_int8
 
 

@@ -16,7 +16,8 @@ from __future__ import annotations
 
 import fnmatch
 import inspect
-from typing import Callable, Generic, Iterator, TypeVar, overload
+from collections.abc import Callable, Iterator
+from typing import Generic, TypeVar, overload
 
 from ..errors import ArchscoutError, unknown_name
 

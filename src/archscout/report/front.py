@@ -9,8 +9,6 @@ from rich.table import Table
 from ..metrics import PERCENT, base_name, final_headline
 
 
-
-
 def unit(metric: str) -> str:
     return " %" if base_name(metric) in PERCENT else ""
 

@@ -10,15 +10,15 @@ import html
 import json
 import math
 import re
-from typing import Callable, Sequence
+from collections.abc import Callable, Sequence
 
+from ..metrics import final_key
 from . import fidelity as F
 from . import plots
 from .differentiable import precision_searched, precision_section, search_time, searched
 from .differentiable import section as differentiable_section
-from .supernet import section as supernet_section
-from ..metrics import final_key
 from .front import final_label, final_text, fmt_metric, unit
+from .supernet import section as supernet_section
 
 STYLE = """
 body{font:14px/1.45 system-ui,-apple-system,Segoe UI,Roboto,sans-serif;margin:0;color:#1d232a;background:#f6f7f9}
@@ -51,7 +51,7 @@ def pre(data) -> str:
 
 
 def when(ts: float | None) -> str:
-    return "" if ts is None else dt.datetime.fromtimestamp(ts, dt.timezone.utc).strftime("%Y-%m-%d %H:%M:%S UTC")
+    return "" if ts is None else dt.datetime.fromtimestamp(ts, dt.UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
 
 
 def value_text(metric: str, value) -> str:
@@ -411,7 +411,7 @@ def _report(study, trials, top: int, sink: dict | None) -> str:
         + ([("#differentiable", "differentiable search")] if searched(trials) else []) \
         + ([("#precision", "graph and precision search")] if precision_searched(trials) else []) \
         + ([("#architectures", "top architectures")] if done else []) + [("#trials", "all trials")]
-    made = dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+    made = dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M UTC")
     return page(f"archscout report: {study.name}", f"written {made} from {esc(study.storage.shown_url)}", body, nav)
 
 
@@ -425,9 +425,8 @@ def write_report(study, path: str | None = None, top: int = 5) -> dict:
     as a PNG in the folder ``STUDY-report-plots`` beside it. Returns the paths written."""
     import os
 
-    from .front import plots_dir
-
     from ..errors import ArchscoutError
+    from .front import plots_dir
 
     path = path or os.path.join(plots_dir(study.storage.url), f"{study.name}-report.html")
     if path.endswith(("/", os.sep)) or os.path.isdir(path):

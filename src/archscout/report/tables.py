@@ -1,8 +1,9 @@
 """Leaderboards and summaries as rich tables."""
 from __future__ import annotations
 
+from collections.abc import Callable
 from functools import partial
-from typing import Any, Callable
+from typing import Any
 
 from rich.table import Table
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 import copy
 import hashlib
 import json
-from typing import Any, TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from ..errors import ArchscoutError
 from .names import find_space
@@ -28,11 +28,11 @@ class Architecture:
     __slots__ = ("_json", "space_name", "space", "id", "_hash")
     _json: str
     space_name: str
-    space: "Space | None"
+    space: Space | None
     id: str
     _hash: int
 
-    def __init__(self, values: dict, space_name: str, space: "Space | None" = None):
+    def __init__(self, values: dict, space_name: str, space: Space | None = None):
         object.__setattr__(self, "_json", canonical_json(values))
         object.__setattr__(self, "space_name", space_name)
         object.__setattr__(self, "space", space)
@@ -71,7 +71,7 @@ class Architecture:
         return json.dumps({"space": self.space_name, "values": self.values}, sort_keys=True)
 
     @classmethod
-    def from_json(cls, text: str | dict, space: "Space | None" = None) -> "Architecture":
+    def from_json(cls, text: str | dict, space: Space | None = None) -> Architecture:
         """Read an architecture written by ``to_json``; canonicalised through its space when known."""
         try:
             data = json.loads(text) if isinstance(text, str) else dict(text)
@@ -87,7 +87,7 @@ class Architecture:
         return space.architecture(values)
 
     # -- views --------------------------------------------------------------------------
-    def _need_space(self) -> "Space":
+    def _need_space(self) -> Space:
         if self.space is None:
             raise ArchscoutError(f"space {self.space_name!r} is not a built-in space; "
                                  "load the architecture with its Space object")

@@ -9,7 +9,8 @@ effect are the same architecture.
 from __future__ import annotations
 
 import random
-from typing import Any, Iterator, Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
+from typing import Any
 
 from ..errors import ArchscoutError
 
@@ -95,7 +96,7 @@ class Integer(Choice):
 class Repeat:
     """Between ``min`` and ``max`` copies of a Block (for example the stages of a network)."""
 
-    def __init__(self, min: int, max: int, block: "Block"):
+    def __init__(self, min: int, max: int, block: Block):
         if not (0 <= min <= max) or max < 1:
             raise ArchscoutError(f"Repeat needs 0 <= min <= max and max >= 1, got {min}, {max}")
         if not isinstance(block, Block):

@@ -5,7 +5,8 @@ import copy
 import hashlib
 import json
 import random
-from typing import TYPE_CHECKING, Any, Callable, Iterable
+from collections.abc import Callable, Iterable
+from typing import TYPE_CHECKING, Any
 
 from ..errors import ArchscoutError
 from ._architecture import Architecture, canonical_json

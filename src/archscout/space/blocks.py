@@ -14,7 +14,7 @@ dropout`` plus an optional shortcut. The head turns the feature map into a vecto
 from __future__ import annotations
 
 import math
-from typing import Sequence
+from collections.abc import Sequence
 
 from torch import nn
 

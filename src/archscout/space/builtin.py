@@ -1,16 +1,17 @@
 """The built-in search spaces (conv1d, conv2d, mlp, gnn, gnn-proteins) and the registry that names them."""
 from __future__ import annotations
 
+from collections.abc import Callable
 from functools import partial, update_wrapper
-from typing import Callable, cast
+from typing import cast
 
 from ._choices import Block, Choice, Repeat
 from ._space import Space
-from .names import SPACES, find_space
-from .recipe import with_recipe
 from .cell import cell
 from .gnn import gnn, gnn_proteins
 from .macro import build_macro
+from .names import SPACES, find_space
+from .recipe import with_recipe
 
 CONV = ["conv", "dwconv"]
 

@@ -4,15 +4,13 @@ Module-level, so a differentiable method mixing operations on an edge builds fro
 """
 from __future__ import annotations
 
-from typing import Sequence
+from collections.abc import Sequence
 
 import torch
 from torch import nn
 
 from .operators import CELL_ENDS as ENDS
 from .operators import CELL_OPS as OPS
-
-
 
 
 def _conv(dims: int):

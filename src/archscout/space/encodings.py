@@ -15,7 +15,7 @@ ordinal encodings of the choices themselves live with the choices (``Block.encod
 from __future__ import annotations
 
 import hashlib
-from typing import Sequence
+from collections.abc import Sequence
 
 PATH_BUCKETS = 1024
 GRAPH_NODES = 24

@@ -36,8 +36,7 @@ two choices have one builder form exactly when the builder computes the same fun
 from __future__ import annotations
 
 import json
-
-from functools import lru_cache
+from functools import cache, lru_cache
 from itertools import permutations, product
 from typing import TYPE_CHECKING, Any
 
@@ -96,7 +95,7 @@ def _remove_inert_skips(parents: list[int], ops: list[str], form: str) -> tuple[
     return new_parents, ["skip"] * stem + [ops[v - 1] for v in alive]
 
 
-@lru_cache(maxsize=None)
+@cache
 def canonical_form(link: tuple[int, ...], ops: tuple[str, ...], form: str) -> tuple[str, tuple[str, ...]]:
     """The canonical (link, ops), in ``form`` (``builder`` or ``benchmark``), of a network given as parents
     (0 = input) and operators."""

@@ -13,10 +13,8 @@ import torch.nn.functional as F
 from torch import nn
 
 from ..errors import ArchscoutError
-
 from .operators import GNN_NODES as NODES
 from .operators import GNN_OPS as OPS
-
 
 
 class LinearOp(nn.Module):

@@ -2,23 +2,24 @@
 so that an architecture read from JSON finds its space by name."""
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Callable
+from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 from ..registry import Registry
 
 if TYPE_CHECKING:
     from ._space import Space
 
-SPACES: "Registry[Callable[[], Space]]" = Registry("space")
+SPACES: Registry[Callable[[], Space]] = Registry("space")
 
-_CACHE: "dict[str, Space]" = {}
+_CACHE: dict[str, Space] = {}
 
 
 def list_spaces(pattern: str | None = None) -> list[str]:
     return SPACES.names(pattern)
 
 
-def find_space(name: str) -> "Space | None":
+def find_space(name: str) -> Space | None:
     if name not in SPACES:
         return None
     key = SPACES.canonical(name)

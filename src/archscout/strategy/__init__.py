@@ -11,8 +11,14 @@ from ._nsga2 import NSGA2
 from ._optuna import OptunaNSGA2, OptunaRandom, OptunaSampler, OptunaTPE
 from ._random import RandomSearch
 from ._rl import ReinforceController
-from .registry import (STRATEGIES, canonical_name, list_strategies, make_strategy, multi_objective_strategies,
-                       strategy_options)
+from .registry import (
+    STRATEGIES,
+    canonical_name,
+    list_strategies,
+    make_strategy,
+    multi_objective_strategies,
+    strategy_options,
+)
 from .registry import describe_strategy as describe_strategy
 
 __all__ = ["Proposal", "Result", "STRATEGIES", "strategy_options", "Strategy", "BayesianOptimization", "RandomSearch", "RegularizedEvolution", "LocalSearch", "HillClimbing",

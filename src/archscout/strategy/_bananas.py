@@ -161,7 +161,7 @@ class PathEnsemble:
         widths = [d] + [self.layer_width] * self.num_layers + [1]
         return list(zip(widths[:-1], widths[1:]))
 
-    def fit(self, X: np.ndarray, y: np.ndarray, rng: np.random.Generator, fan_in: int | None = None) -> "PathEnsemble":
+    def fit(self, X: np.ndarray, y: np.ndarray, rng: np.random.Generator, fan_in: int | None = None) -> PathEnsemble:
         """Train on all of (X, y), each network from its own Glorot-uniform draw (``fan_in``: the width of the
         full input, when X holds only some of its columns)."""
         n, d = X.shape

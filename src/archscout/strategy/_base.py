@@ -20,7 +20,7 @@ class Proposal:
     details: dict | None = field(default=None, compare=False)
 
     @staticmethod
-    def of(proposal: "Proposal | Architecture") -> "Proposal":
+    def of(proposal: Proposal | Architecture) -> Proposal:
         return proposal if isinstance(proposal, Proposal) else Proposal(proposal)
 
 
@@ -70,7 +70,7 @@ class Strategy:
         """A one-shot method's whole search on ``study`` (see :mod:`archscout.oneshot.differentiable.strategies`)."""
         raise NotImplementedError(f"{self.name} asks and is told; it has no one-shot run")
 
-    def ask(self) -> "Architecture | Proposal | None":
+    def ask(self) -> Architecture | Proposal | None:
         """The next candidate: an Architecture (evaluated at the study's fidelity) or a :class:`Proposal`; None
         when the strategy must wait for results of trials still running (a synchronous scheduler whose rung is
         not complete): the search then waits for a result and asks again."""

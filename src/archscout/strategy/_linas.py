@@ -7,8 +7,8 @@ import numpy as np
 from threadpoolctl import threadpool_limits
 
 from ..space import Architecture, Space
-from ._rounds import PredictorRounds
 from ._nsga2 import binary_tournament, check_options, check_probability, environmental_selection, fresh_sample
+from ._rounds import PredictorRounds
 
 RIDGE_ALPHAS = np.arange(0.1, 10.1, 0.1)  # DyNAS-T's grids
 SVR_COSTS = np.arange(1.0, 101.0, 1.0)
@@ -137,7 +137,7 @@ class DynamicPredictor:
     """DyNAS-T's predictor: of a grid-searched ridge regression and RBF support-vector regression, the one with
     the lower 5-fold cross-validated mean absolute percentage error, refitted on all the data."""
 
-    def fit(self, X: np.ndarray, y: np.ndarray) -> "DynamicPredictor":
+    def fit(self, X: np.ndarray, y: np.ndarray) -> DynamicPredictor:
         import sklearn
         from sklearn.svm import SVR
 

@@ -9,9 +9,9 @@ from threadpoolctl import threadpool_limits
 from ..checks import one_of
 from ..errors import ArchscoutError
 from ..space import Architecture, Space
-from ._rounds import PredictorRounds
 from ._bo import tied_ranks
 from ._nsga2 import check_options, check_probability, environmental_selection, fresh_sample, make_offspring
+from ._rounds import PredictorRounds
 
 SURROGATES = ("ridge", "gp", "forest")
 
@@ -149,7 +149,7 @@ class _Ridge:
     def __init__(self, alpha: float = 1.0):
         self.alpha = alpha
 
-    def fit(self, X: np.ndarray, y: np.ndarray) -> "_Ridge":
+    def fit(self, X: np.ndarray, y: np.ndarray) -> _Ridge:
         centre = X.mean(axis=0)
         Xc = X - centre
         self.coef_ = np.linalg.solve(Xc.T @ Xc + self.alpha * np.eye(X.shape[1]), Xc.T @ (y - y.mean()))

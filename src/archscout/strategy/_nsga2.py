@@ -3,7 +3,8 @@ from __future__ import annotations
 
 import math
 import random
-from typing import Callable, Sequence, cast
+from collections.abc import Callable, Sequence
+from typing import cast
 
 import numpy as np
 

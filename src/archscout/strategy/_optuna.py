@@ -7,7 +7,8 @@ import logging
 import math
 import warnings
 from collections import deque
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 from ..checks import int_at_least, non_negative_int
 from ..errors import ArchscoutError, unknown_name

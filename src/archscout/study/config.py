@@ -65,7 +65,7 @@ class StudyConfig:
         return asdict(self)
 
     @classmethod
-    def from_stored(cls, stored: dict) -> "StudyConfig":
+    def from_stored(cls, stored: dict) -> StudyConfig:
         """The settings of a stored study; settings it predates get the value they had then."""
         known = {f.name for f in fields(cls)}
         values = {k: v for k, v in stored.items() if k in known}

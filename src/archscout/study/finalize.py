@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 import statistics
-from typing import Callable, Iterable
+from collections.abc import Callable, Iterable
 
 from ..errors import ArchscoutError
 from ..evaluate import release_memory

@@ -7,8 +7,8 @@ import re
 import time
 
 from ..errors import ArchscoutError
-from ..execute.trial import Outcome, TrialRunner
 from ..execute import Executor
+from ..execute.trial import Outcome, TrialRunner
 from ..space import Architecture
 from ..storage import FINISHED, TrialRow
 from ..strategy import Proposal, Result, make_strategy
@@ -31,7 +31,7 @@ class NoTrialCompleted(ArchscoutError):
     exit_code = 1
 
     @classmethod
-    def of(cls, study) -> "NoTrialCompleted":
+    def of(cls, study) -> NoTrialCompleted:
         counts = collections.Counter(t.status for t in study.trials())
         if "complete" in counts:  # complete, but without a finite value of every objective: not ranked
             counts["complete without every objective"] = counts.pop("complete")

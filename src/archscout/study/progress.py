@@ -2,7 +2,8 @@
 :func:`print_lines`, the lines without the bar, what ``--no-progress`` prints), or nothing."""
 from __future__ import annotations
 
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 
 class SilentReporter:

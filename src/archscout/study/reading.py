@@ -2,8 +2,9 @@
 table and figure of a report shares while a search goes on)."""
 from __future__ import annotations
 
+from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import TYPE_CHECKING, Iterator
+from typing import TYPE_CHECKING
 
 from ..errors import ArchscoutError
 from ..space import Architecture

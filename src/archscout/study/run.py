@@ -6,8 +6,9 @@ executor that this function opens and closes).
 """
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING, Callable
+from typing import TYPE_CHECKING
 
 from ..errors import ArchscoutError
 from ..execute import Executor

@@ -13,9 +13,16 @@ from ..storage import Storage
 from ..strategy import STRATEGIES, canonical_name, make_strategy
 from ..tasks import GraphTask, Task, canonical_label, check_task_name, check_task_options, get_task
 from . import preflight
-from .config import (NAME, StudyConfig, check_reference, check_seed, measure_list, measured_constraint, safe_name,
-                     train_config)
-
+from .config import (
+    NAME,
+    StudyConfig,
+    check_reference,
+    check_seed,
+    measure_list,
+    measured_constraint,
+    safe_name,
+    train_config,
+)
 
 
 class StudyParts:

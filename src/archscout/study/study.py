@@ -7,22 +7,21 @@ This one creates and opens studies and hands each question to its module.
 """
 from __future__ import annotations
 
+from collections.abc import Callable, Iterable
 from contextlib import AbstractContextManager
-from typing import Callable, Iterable
 
 import numpy as np
 
 from ..evaluate import Evaluator, LatencyConfig
-from ..recipe import TrainConfig
 from ..execute import Executor
+from ..recipe import TrainConfig
 from ..space import Architecture, Space
 from ..storage import Storage
 from ..tasks import GraphTask, Task
 from . import finalize as _finalize
 from . import fronts as _fronts
-from . import preflight, ranking, reading, setup, tables
+from . import preflight, ranking, reading, reference, setup, tables
 from . import record as _record
-from . import reference
 from . import run as _run
 from .preflight import DEFAULT_MAX_FAILURES
 from .recovery import STALE_AFTER, recover
@@ -67,7 +66,7 @@ class Study(setup.StudyParts):
         self._key_evaluator: Evaluator | None = None  # what record() asks for budget keys (built on first use)
 
     @classmethod
-    def create(cls, name: str | None = None, **settings) -> "Study":
+    def create(cls, name: str | None = None, **settings) -> Study:
         """Create a study, or resume the one stored as ``name``: ``settings`` are :class:`Study`'s keywords
         (space, task, objectives, constraints, strategy, storage, train, ...), each checked (see :mod:`.setup`)
         and stored as its :class:`~.config.StudyConfig`."""
@@ -75,7 +74,7 @@ class Study(setup.StudyParts):
 
     @classmethod
     def load(cls, name: str, storage: str | Storage = "sqlite:///archscout.db", space: Space | None = None,
-             task: Task | None = None, check_task: bool = True) -> "Study":
+             task: Task | None = None, check_task: bool = True) -> Study:
         """Open an existing study with the settings it was created with. ``check_task=False`` opens a study
         whose task cannot be found here (arrays given in Python, a file elsewhere) for reading its trials;
         anything that needs the data then fails with the reason."""
@@ -228,7 +227,7 @@ class Study(setup.StudyParts):
     def run(self, trials: int | None = None, time_budget: str | float | None = None, *,
             strategy: str | None = None, final_top_k: int = 3, final_seeds: int = 3,
             progress: bool | Callable | None = None, device: str | None = None, threads: int | None = None,
-            revalidate: int = 0, revalidate_seeds: int = 2, **search_options) -> "Study":
+            revalidate: int = 0, revalidate_seeds: int = 2, **search_options) -> Study:
         """Search, revalidate, retrain: the three steps of a study, in order.
 
         1. :meth:`search` until ``trials`` trials (in total) or ``time_budget`` of search time (in total);

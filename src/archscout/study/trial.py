@@ -25,7 +25,7 @@ class Trial:
     duration: float | None
     id: int
     final: dict = field(default_factory=dict)  # test_accuracy mean/std over seeds, when retrained
-    _study: "Study | None" = field(default=None, repr=False)
+    _study: Study | None = field(default=None, repr=False)
     started_at: float | None = None  # Unix time
     finished_at: float | None = None
     fidelity: dict | None = None  # what it ran at; None: the study's own budget

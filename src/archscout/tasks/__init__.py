@@ -25,8 +25,8 @@ from .catalog import describe_task as describe_task
 from .catalog import get_task as get
 from .catalog import list_tasks as list
 from .datasets import DatasetSplit
-from .files import from_file
 from .files import canonical_label as canonical_label
+from .files import from_file
 from .files import split_label as split_label
 from .graphs import GraphTask, NodeSplit, from_graph, from_graph_files, mnist1d_knn
 from .options import TASK_OPTIONS, check_task_options

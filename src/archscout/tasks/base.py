@@ -11,7 +11,6 @@ from __future__ import annotations
 import hashlib
 from dataclasses import dataclass, field
 from functools import cached_property
-from typing import Union
 
 import numpy as np
 
@@ -24,7 +23,7 @@ KINDS = ("classification", "regression")
 SMALL_VALIDATION = 50  # fewer validation samples than this: a warning that candidates may tie
 
 
-SplitLike = Union[Split, DatasetSplit]  # arrays, or a PyTorch Dataset's samples
+SplitLike = Split | DatasetSplit  # arrays, or a PyTorch Dataset's samples
 
 
 @dataclass(frozen=True)
@@ -47,7 +46,7 @@ class Preprocessing:
                 "classes": [c if isinstance(c, (int, float, str)) else str(c) for c in self.classes]}
 
     @classmethod
-    def from_dict(cls, doc: dict | None) -> "Preprocessing":
+    def from_dict(cls, doc: dict | None) -> Preprocessing:
         if not doc:
             return cls()
         def tup(v):
@@ -81,9 +80,9 @@ class Task:
     """
 
     name: str
-    train: "SplitLike"
-    valid: "SplitLike"
-    test: "SplitLike | None"
+    train: SplitLike
+    valid: SplitLike
+    test: SplitLike | None
     num_classes: int
     description: str = ""
     classes: tuple = field(default=())
@@ -107,11 +106,11 @@ class Task:
         """What a study over this task selects on unless told otherwise."""
         return "accuracy" if self.kind == "classification" else "r2"
 
-    def full_train(self) -> "SplitLike":
+    def full_train(self) -> SplitLike:
         """Training and validation data together, for the final retraining (and the folds)."""
         return concat(self.train, self.valid)
 
-    def cv_splits(self) -> list[tuple["SplitLike", "SplitLike"]]:
+    def cv_splits(self) -> list[tuple[SplitLike, SplitLike]]:
         """The ``folds`` (training, validation) pairs over training and validation data together: stratified by
         class for classification, shuffled with seed 0 for a regression; the task's own pair without folds."""
         if not self.folds:

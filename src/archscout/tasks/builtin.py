@@ -1,9 +1,9 @@
 """The built-in tasks: MNIST-1D, generated locally, and scikit-learn's small datasets."""
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import replace
-from functools import lru_cache
-from typing import Callable
+from functools import cache
 
 import numpy as np
 
@@ -11,7 +11,7 @@ from .arrays import from_arrays
 from .base import Task
 
 
-@lru_cache(maxsize=None)
+@cache
 def mnist1d(**options) -> Task:
     """MNIST-1D (Greydanus 2020), generated locally with the default arguments: 4,000 train / 1,000 test."""
     from mnist1d.data import get_dataset_args, make_dataset
@@ -24,7 +24,7 @@ def mnist1d(**options) -> Task:
 
 
 def _sklearn(loader: str, name: str, description: str, image: bool = False) -> Callable[..., Task]:
-    @lru_cache(maxsize=None)
+    @cache
     def make(**options) -> Task:
         import sklearn.datasets as ds
 

@@ -3,7 +3,7 @@ folder of graph files, a reference to a user's code) into a task."""
 from __future__ import annotations
 
 import os
-from typing import Callable
+from collections.abc import Callable
 
 from ..errors import ArchscoutError
 from ..registry import Registry

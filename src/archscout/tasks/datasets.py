@@ -55,7 +55,7 @@ class DatasetSplit:
         return torch.utils.data.DataLoader(_Encoded(self), batch_size=batch_size, shuffle=True,  # type: ignore[arg-type]
                                            generator=generator, num_workers=0)
 
-    def subset(self, idx) -> "DatasetSplit":
+    def subset(self, idx) -> DatasetSplit:
         idx = np.asarray(idx)
         base = self.indices[idx] if self.indices is not None else idx
         return DatasetSplit(self.y[idx], self.dataset, base)

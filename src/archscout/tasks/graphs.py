@@ -11,9 +11,10 @@ from __future__ import annotations
 import csv
 import hashlib
 import os
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from functools import lru_cache
-from typing import Any, Callable, cast
+from functools import cache
+from typing import Any, cast
 
 import numpy as np
 
@@ -512,7 +513,7 @@ KNN_K = 8
 KNN_PARTS = {"train": 1200, "valid": 300, "test": 500}
 
 
-@lru_cache(maxsize=None)
+@cache
 def mnist1d_knn() -> GraphTask:
     """MNIST-1D as a graph: 2,000 samples as nodes (40 features), 8-nearest-neighbour edges, 10 classes."""
     from sklearn.neighbors import NearestNeighbors

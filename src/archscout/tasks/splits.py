@@ -27,7 +27,7 @@ class Split:
         for i in range(0, len(self), batch_size):
             yield torch.as_tensor(self.X[i:i + batch_size]), torch.as_tensor(self.y[i:i + batch_size])
 
-    def subset(self, idx) -> "Split":
+    def subset(self, idx) -> Split:
         return Split(self.X[idx], self.y[idx])
 
     def fingerprint_into(self, h) -> None:

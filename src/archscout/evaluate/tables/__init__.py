@@ -2,6 +2,7 @@
 table (:mod:`.nas_bench_graph`, :mod:`.nas_bench_201`, and the :mod:`.synthetic` stand-in). Importing this package
 registers them; a new table is one more module imported here."""
 from . import nas_bench_graph  # first: the order of TABLES is the order of ``archscout bench``'s benchmarks
+
 # isort: split
 from . import nas_bench_201, synthetic
 from .base import TABLES, BenchRow, LookupEvaluator, TableBenchmark, TableEvaluator, table_of

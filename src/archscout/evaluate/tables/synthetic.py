@@ -24,7 +24,6 @@ import hashlib
 import math
 import os
 import time
-
 from typing import ClassVar
 
 from ...checks import fraction, non_negative_number
@@ -64,7 +63,7 @@ class SyntheticEvaluator(LookupEvaluator):
         self._last: tuple[tuple[str, str] | None, list[float]] = (None, [])
 
     @classmethod
-    def parse(cls, spec: str) -> "SyntheticEvaluator":
+    def parse(cls, spec: str) -> SyntheticEvaluator:
         """From ``synthetic`` or ``synthetic:delay=0.1,fail=0.05``."""
         return cls(**cls._options(spec.partition(":")[2]))
 
@@ -74,7 +73,7 @@ class SyntheticEvaluator(LookupEvaluator):
 
     @classmethod
     def create(cls, options: str = "", *, task=None, train=None, latency=None,
-               metrics: tuple | list = ()) -> "SyntheticEvaluator":
+               metrics: tuple | list = ()) -> SyntheticEvaluator:
         return cls(**cls._options(options))
 
     @classmethod

@@ -19,7 +19,7 @@ the weights are derived is the method's:
 """
 from __future__ import annotations
 
-from typing import Sequence
+from collections.abc import Sequence
 
 import torch
 import torch.nn.functional as F

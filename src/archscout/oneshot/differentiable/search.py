@@ -50,7 +50,7 @@ import math
 import random
 import resource
 import time
-from typing import Callable
+from collections.abc import Callable
 
 import numpy as np
 import torch
@@ -60,9 +60,8 @@ from ...errors import ArchscoutError
 from ...evaluate.training import BatchStream
 from ...space.cell import ENDS, OPS
 from ...tasks.base import Split
-from .mixed import PARAMETER_FREE, MixedEdge, SearchNetwork
-
 from .config import COLLAPSED_EDGES, METHODS, DifferentiableConfig
+from .mixed import PARAMETER_FREE, MixedEdge, SearchNetwork
 
 
 def halves(split, seed: int) -> tuple[Split, Split]:

@@ -138,7 +138,7 @@ class ElasticSpec:
         return out
 
     @classmethod
-    def from_dict(cls, data: dict) -> "ElasticSpec":
+    def from_dict(cls, data: dict) -> ElasticSpec:
         data = dict(data)
         data["widths"], data["kernels"] = tuple(data["widths"]), tuple(data["kernels"])
         return cls(**data)

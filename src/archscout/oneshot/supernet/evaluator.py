@@ -27,10 +27,10 @@ import os
 from typing import ClassVar
 
 from ...errors import ArchscoutError, TrialFailed
-from ...space import Architecture
 from ...evaluate.base import EVALUATORS, Evaluation
 from ...evaluate.measure import LatencyConfig, NetworkEvaluator
 from ...evaluate.training import TrainConfig, fit, predict, scores
+from ...space import Architecture
 
 RECALIBRATION_SAMPLES = 2000
 RECALIBRATION_BATCH = 200
@@ -144,7 +144,7 @@ class SupernetEvaluator(NetworkEvaluator):
 
     @classmethod
     def create(cls, options: str = "", *, task=None, train: TrainConfig | None = None,
-               latency: LatencyConfig | None = None, metrics: tuple | list = ()) -> "SupernetEvaluator":
+               latency: LatencyConfig | None = None, metrics: tuple | list = ()) -> SupernetEvaluator:
         path, final = _split_options(options)
         return cls(path, final, task, train, latency, metrics)
 

@@ -18,7 +18,8 @@ is scored (as OFA and BigNAS do).
 """
 from __future__ import annotations
 
-from typing import Callable, Iterable, cast
+from collections.abc import Callable, Iterable
+from typing import cast
 
 import torch
 import torch.nn.functional as F
@@ -26,7 +27,7 @@ from torch import nn
 
 from ...errors import ArchscoutError
 from ...space.blocks import MacroNet
-from ...space.macro import lift_shape, build_macro
+from ...space.macro import build_macro, lift_shape
 from ...space.recipe import without_recipe
 from .elastic import ElasticSpec
 

@@ -14,8 +14,8 @@ import json
 import os
 import random
 import time
+from collections.abc import Callable
 from dataclasses import replace
-from typing import Callable
 
 import torch
 

@@ -2,7 +2,7 @@
 registered with the built-in spaces as a user's plug-in would register its own."""
 from __future__ import annotations
 
-from typing import Callable
+from collections.abc import Callable
 
 from ...space import SPACES, Space
 from .elastic import elastic_spec

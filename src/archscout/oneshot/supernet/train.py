@@ -42,15 +42,16 @@ import copy
 import math
 import random
 import time
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
-from typing import Any, Callable
+from typing import Any
 
 import torch
 import torch.nn.functional as F
 
 from ...checks import non_negative_int, positive_int, positive_number
 from ...errors import ArchscoutError, TrialFailed
-from ...evaluate.training import BatchStream, TrainConfig, make_optimizer, make_schedule, evaluation_steps
+from ...evaluate.training import BatchStream, TrainConfig, evaluation_steps, make_optimizer, make_schedule
 from .elastic import ElasticSpec
 from .net import SuperNet
 
@@ -101,7 +102,7 @@ class SupernetTraining:
         return out
 
     @classmethod
-    def from_dict(cls, data: dict) -> "SupernetTraining":
+    def from_dict(cls, data: dict) -> SupernetTraining:
         data = dict(data)
         if "ofa_phases" in data:
             data["ofa_phases"] = tuple(data["ofa_phases"])
