@@ -62,10 +62,12 @@ STRATEGY_CASES = [case for name in ASKING for case in strategy_cases(name)]
 
 @pytest.mark.parametrize("check", STRATEGY_CHECKS, ids=_name)
 @pytest.mark.parametrize("case", STRATEGY_CASES, ids=str)
+@pytest.mark.slow
 def test_strategy_contract(case, check):
     check(case)
 
 
+@pytest.mark.slow
 def test_a_resumed_strategy_proposes_the_same_in_another_process():
     """Resuming happens in a new process, whose string hashes (the order of sets of architectures) differ; one
     other process for all the strategies."""

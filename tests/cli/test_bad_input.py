@@ -321,6 +321,7 @@ def _params(rows):
 
 
 @pytest.mark.parametrize("case,args,kind,phrase", _params(SEARCH_OPTIONS))
+@pytest.mark.slow
 def test_search_option(capsys, seeded, case, args, kind, phrase):
     before = dump(seeded)
     code, _, err = cli(capsys, "search", *SYN, "--storage", url(seeded), *args)
@@ -619,6 +620,7 @@ def test_existing_study_with_other_settings(capsys, seeded, case, args):
     assert dump(seeded) == before
 
 
+@pytest.mark.slow
 def test_existing_study_with_other_data(capsys, tmp_path):
     data = tmp_path / "mydata.csv"
     data.write_text("a,b,label\n" + CSV_ROWS)
@@ -670,6 +672,7 @@ OTHER_COMMANDS = [
 
 
 @pytest.mark.parametrize("case,args,kind,phrase", _params(OTHER_COMMANDS))
+@pytest.mark.slow
 def test_other_command(capsys, tmp_path, trained, case, args, kind, phrase):
     out_file = tmp_path / "a-file"
     out_file.write_text("not a folder")

@@ -21,6 +21,7 @@ def run(capsys, *args):
     return code, out, err
 
 
+@pytest.mark.slow
 def test_search_persists_resumes_and_exports(capsys, db, tmp_path):
     code, out, err = run(capsys, "search", "--task", "iris", "--space", "mlp", "--trials", "3", "--storage", db,
                          "--top-k", "1", "--final-seeds", "2", *TINY)
@@ -95,6 +96,7 @@ def test_bad_data_file_is_one_clear_message(capsys, tmp_path, db):
     assert code == 2 and "not a number" in err
 
 
+@pytest.mark.slow
 def test_nothing_stored_is_lost_when_a_resume_is_refused(capsys, db):
     assert run(capsys, "search", "--task", "iris", "--space", "mlp", "--trials", "2", "--storage", db,
                "--top-k", "0", *TINY)[0] == 0

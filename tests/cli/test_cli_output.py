@@ -136,6 +136,7 @@ def test_no_progress_prints_every_trial_line(capsys):
     assert "━" not in "".join(lines) and "ETA" not in out  # no bar
 
 
+@pytest.mark.slow
 def test_no_progress_prints_the_final_retraining_lines(capsys):
     code, out, err = cli(capsys, "search", "--task", "iris", "--space", "mlp", "--steps", "5", "--trials", "2",
                          "--top-k", "1", "--final-seeds", "2", "--no-progress", "--study", "fin")
@@ -236,6 +237,7 @@ def _nobody_can_import_archscout(setpriv: str) -> bool:
     return probe.returncode == 0
 
 
+@pytest.mark.slow
 def test_read_commands_read_a_database_without_write_permission(capsys, stored):
     """Real permissions: the file 0444 in a folder 0555. Root ignores permissions, so as root the commands run as
     the user nobody (setpriv), in processes of their own; otherwise in-process."""
@@ -305,6 +307,7 @@ def test_a_read_only_database_of_an_older_schema_is_not_migrated(capsys, tmp_pat
 
 # -- custom spaces by reference ----------------------------------------------------------------------
 
+@pytest.mark.slow
 def test_a_custom_space_study_opens_with_space_from_a_file_or_a_module(capsys, tmp_path, spaces_file,
                                                                       monkeypatch):
     code, out, err = cli(capsys, "search", *SYN, "--space", f"{spaces_file}:tiny", "--trials", "4",

@@ -17,6 +17,7 @@ def trained(tmp_path_factory):
     return out
 
 
+@pytest.mark.slow
 def test_supernet_train_writes_a_file_with_its_curve_and_cleans_its_checkpoints(trained):
     net, header = load_supernet(str(trained))
     assert header["task"] == "mnist1d" and header["training"]["method"] == "bignas"
@@ -27,6 +28,7 @@ def test_supernet_train_writes_a_file_with_its_curve_and_cleans_its_checkpoints(
     assert net.spec.base == "conv1d"
 
 
+@pytest.mark.slow
 def test_supernet_check_ranks_inherited_against_stand_alone_and_writes_json(trained, capsys):
     code = main(["supernet", "check", str(trained), "--samples", "3", "--steps", "5"])
     assert code == 0
@@ -43,6 +45,7 @@ def test_supernet_check_ranks_inherited_against_stand_alone_and_writes_json(trai
     assert set(result["gaps"]) == {"smallest", "middle", "largest"}
 
 
+@pytest.mark.slow
 def test_search_with_the_supernet_evaluator_then_export_the_fine_tuned_pick(trained, tmp_path, capsys):
     db = f"sqlite:///{tmp_path}/s.db"
     code = main(["search", "--evaluator", f"supernet:{trained}", "--strategy", "random", "--trials", "4",
@@ -72,6 +75,7 @@ def test_bad_supernet_commands_get_one_clear_line(trained, tmp_path, capsys, arg
     assert message in err and "Traceback" not in err
 
 
+@pytest.mark.slow
 def test_a_killed_supernet_training_continues_from_its_checkpoint(tmp_path):
     import os
     import signal

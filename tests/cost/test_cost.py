@@ -144,6 +144,7 @@ def test_pytorch_latency_states_its_conditions():
 
 
 @pytest.mark.parametrize("batch", [1, 8])
+@pytest.mark.slow
 def test_onnx_latency_and_export_at_any_batch(conv_net, batch):
     model = onnx_bytes(conv_net.train(), (64,))
     assert conv_net.training  # mode restored

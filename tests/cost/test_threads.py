@@ -161,6 +161,7 @@ class ThreadsProbe(Evaluator):
 '''
 
 
+@pytest.mark.slow
 def test_pool_workers_evaluate_with_the_given_threads(tmp_path, no_openmp_wait):
     """Two spawned workers, --threads 3: each trial ran with 3 torch threads and the short OpenMP spin, in a
     worker (not this process); the evaluator comes from a file loaded by reference, which the workers load
@@ -219,6 +220,7 @@ def test_search_threads_option(tmp_path, capsys, torch_threads):
     assert study.storage.sessions(study.id)[-1].info["threads_per_worker"] == 1
 
 
+@pytest.mark.slow
 def test_ray_tasks_run_with_the_given_threads(tmp_path, no_openmp_wait):
     """A private Ray instance (two workers, --threads 2): every task ran with 2 torch threads and the short spin,
     and the evaluator defined in a file loaded by reference was shipped to the workers by value."""

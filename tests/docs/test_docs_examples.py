@@ -214,6 +214,7 @@ def registries():
 
 
 @pytest.mark.parametrize("page", PAGES_WITH_PYTHON, ids=name)
+@pytest.mark.slow
 def test_the_python_examples_of_the_page_run(page, tmp_path, monkeypatch, registries):
     monkeypatch.chdir(tmp_path)
     SETUP.get(name(page), lambda folder: None)(tmp_path)

@@ -17,6 +17,7 @@ def _values(link, ops):
 
 
 @pytest.mark.parametrize("space_name, ops, dataset", [("gnn", OPS, "cora"), ("gnn-proteins", PROTEINS_OPS, "proteins")])
+@pytest.mark.slow
 def test_every_choice_maps_to_the_benchmarks_key_and_every_entry_is_reachable(space_name, ops, dataset):
     """In the table's space (the benchmark's canonical form) one architecture is one row; the built-in space
     (canonical as archscout builds networks) finds the same row for every choice."""

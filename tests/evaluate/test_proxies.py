@@ -69,6 +69,7 @@ def _state(model) -> dict:
     return {k: v.clone() for k, v in model.state_dict().items()}
 
 
+@pytest.mark.slow
 def test_every_proxy_scores_every_kind_of_network_and_leaves_it_unchanged(mnist1d_batch, conv1d_model):
     for kind, model, inputs, targets, mask in _networks(mnist1d_batch, conv1d_model):
         for mode in (True, False):

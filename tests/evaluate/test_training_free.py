@@ -81,6 +81,7 @@ MIN_RHO = {"ensemble": 0.5, "combination": 0.5, "gbt": 0.5, "forest": 0.5, "gbt-
 
 
 @pytest.mark.parametrize("name", PREDICTORS)
+@pytest.mark.slow
 def test_a_predictor_fitted_on_50_architectures_ranks_held_out_ones(ground_truth, name):
     (archs, y, proxies), (test_archs, test_y, test_proxies) = split(ground_truth)
     assert any(p["zen"] is None for p in proxies)  # failed proxies are in the training data
@@ -199,6 +200,7 @@ def test_the_proxy_combination_fits_on_four_architectures_whatever_the_seed(grou
 
 
 @pytest.mark.parametrize("name", ["ensemble", "combination"])
+@pytest.mark.slow
 def test_a_saved_predictor_loads_with_identical_predictions_and_a_header(ground_truth, tmp_path, name):
     (archs, y, proxies), (test_archs, _, test_proxies) = split(ground_truth, n_train=40, n_test=30)
     model = make_predictor(name, get_space("conv1d"), ["nwot", "jacov", "flops"]).fit(archs, y, proxies)
@@ -284,6 +286,7 @@ def test_proxy_metrics_are_named_proxy_at_name():
 
 # -- evaluators ---------------------------------------------------------------------------------------
 
+@pytest.mark.slow
 def test_a_zero_cost_study_ranks_by_nwot_and_still_retrains_its_best(tmp_path):
     study = Study("zc", space="conv1d", task="mnist1d", evaluator="zero-cost", storage=f"sqlite:///{tmp_path}/s.db",
                   train=FAST)
@@ -320,6 +323,7 @@ def trained_pair(tmp_path_factory):
     return studies
 
 
+@pytest.mark.slow
 def test_measured_proxies_are_stored_next_to_accuracy_and_do_not_change_training(trained_pair):
     measured, plain = trained_pair["measured"][0].trials(), trained_pair["plain"][0].trials()
     assert len(measured) == len(plain) == 5
@@ -344,6 +348,7 @@ def saved_predictor(ground_truth, tmp_path_factory):
     return model, header, folder
 
 
+@pytest.mark.slow
 def test_a_predictor_study_stores_predicted_accuracy_and_its_uncertainty(saved_predictor, tmp_path):
     model, header, folder = saved_predictor
     study = Study("pred", evaluator=f"predictor:{folder / 'mnist1d.pkl'}", storage=f"sqlite:///{tmp_path}/s.db",
@@ -393,6 +398,7 @@ def test_the_vote_sums_ranks_and_puts_a_failed_proxy_last():
     np.testing.assert_array_equal(vote([{}, {"nwot": -1e9}], ["nwot"]), [1, 2])  # missing counts as failed
 
 
+@pytest.mark.slow
 def test_a_proxy_guided_search_trains_the_vote_winners_and_stores_their_proxies(tmp_path):
     study = Study("vote", space="conv1d", task="mnist1d", storage=f"sqlite:///{tmp_path}/s.db", train=FAST,
                   guide="proxies")
@@ -407,6 +413,7 @@ def test_a_proxy_guided_search_trains_the_vote_winners_and_stores_their_proxies(
         assert guide["by"] == "vote" and guide["pool"] == 10 and guide["seconds"] >= 0
 
 
+@pytest.mark.slow
 def test_a_predictor_guided_search_switches_to_the_predictor_after_warmup_and_resumes(tmp_path):
     db = f"sqlite:///{tmp_path}/s.db"
     guide = {"by": "predictor", "pool": 4, "warmup": 4, "proxies": "nwot,jacov,flops,zen"}
@@ -456,6 +463,7 @@ def test_bad_guide_settings_are_refused_before_anything_is_stored(tmp_path, sett
 
 # -- archscout proxies -------------------------------------------------------------------------------
 
+@pytest.mark.slow
 def test_proxies_on_the_ground_truth_writes_correlations_plots_and_a_predictor(capsys, tmp_path):
     out_json, png, pkl = tmp_path / "proxies.json", tmp_path / "proxies.png", tmp_path / "combo.pkl"
     code, out, err = cli(capsys, "proxies", "--ground-truth", GROUND_TRUTH, "--proxies", "nwot,flops,jacov",
@@ -532,6 +540,7 @@ def test_bad_proxies_and_guide_options_are_one_line_errors(capsys, tmp_path, mon
     assert not os.path.exists(tmp_path / "archscout.db") and not os.path.exists(tmp_path / "p.pkl")
 
 
+@pytest.mark.slow
 def test_the_python_examples_of_the_training_free_guide_run(monkeypatch):
     """docs/training-free.md's examples run as written, from the repository's root."""
     import re
@@ -558,6 +567,7 @@ def test_proxies_of_a_lookup_study_are_refused(tmp_path, capsys):
     assert len(err) == 1 and "uses the synthetic evaluator, which looks results up and builds no network" in err[0]
 
 
+@pytest.mark.slow
 def test_a_zero_cost_study_shows_its_best_and_exports_the_retrained_model(tmp_path, capsys):
     db = f"sqlite:///{tmp_path}/s.db"
     Study("zc", space="mlp", task="iris", evaluator="zero-cost", storage=db, train={"steps": 30}).search(trials=4)
@@ -571,6 +581,7 @@ def test_a_zero_cost_study_shows_its_best_and_exports_the_retrained_model(tmp_pa
     assert (tmp_path / "model" / "model.onnx").exists() and (tmp_path / "model" / "model.pt").exists()
 
 
+@pytest.mark.slow
 def test_a_guided_search_runs_with_a_pool_of_workers(tmp_path):
     study = Study("pool", space="mlp", task="iris", storage=f"sqlite:///{tmp_path}/s.db", train={"steps": 20},
                   guide={"by": "predictor", "pool": 4, "warmup": 4, "proxies": "nwot,jacov,flops"})
@@ -580,6 +591,7 @@ def test_a_guided_search_runs_with_a_pool_of_workers(tmp_path):
     assert all("guide" in t.details and "proxy@flops" in t.metrics for t in trials)
 
 
+@pytest.mark.slow
 def test_a_zero_cost_study_takes_cost_constraints_and_latency_prescreening(tmp_path):
     study = Study("zc", space="conv1d", task="mnist1d", evaluator="zero-cost", storage=f"sqlite:///{tmp_path}/s.db",
                   constraints=["latency_ms <= 0.3"], prescreen_latency=True)
@@ -600,6 +612,7 @@ def test_a_zero_cost_study_takes_cost_constraints_and_latency_prescreening(tmp_p
     assert any("by the per-operator lookup table" in (t.error or "") for t in trials)
 
 
+@pytest.mark.slow
 def test_a_constraint_on_a_proxy_is_checked_before_training(tmp_path):
     study = Study("cons", space="mlp", task="iris", train={"steps": 5}, constraints=["proxy@nwot >= 300"],
                   storage=f"sqlite:///{tmp_path}/s.db")
@@ -616,6 +629,7 @@ def test_a_constraint_on_a_proxy_is_checked_before_training(tmp_path):
                                   "computed (nwot: "), t.error
 
 
+@pytest.mark.slow
 def test_a_guide_ranks_candidates_that_break_a_cost_constraint_last(tmp_path):
     study = Study("g", space="mlp", task="iris", train={"steps": 5}, constraints=["params <= 5000"], guide="proxies",
                   seed=1, storage=f"sqlite:///{tmp_path}/s.db")
@@ -627,6 +641,7 @@ def test_a_guide_ranks_candidates_that_break_a_cost_constraint_last(tmp_path):
     assert any(t.details["guide"].get("infeasible_in_pool", 0) > 0 for t in trials)
 
 
+@pytest.mark.slow
 def test_proposals_a_guide_drops_leave_no_pending_optuna_trials(tmp_path):
     from archscout.strategy import make_strategy
 
@@ -642,6 +657,7 @@ def test_proposals_a_guide_drops_leave_no_pending_optuna_trials(tmp_path):
     assert [t.status for t in study.trials()] == ["complete"] * 4
 
 
+@pytest.mark.slow
 def test_a_predictor_study_reads_anywhere_and_refuses_another_predictor_on_resume(saved_predictor, ground_truth,
                                                                                    tmp_path, monkeypatch, capsys):
     import shutil

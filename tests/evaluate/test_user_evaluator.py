@@ -99,6 +99,7 @@ def _db(tmp_path):
     return f"sqlite:///{tmp_path}/u.db"
 
 
+@pytest.mark.slow
 def test_a_declared_function_trains_the_built_model_and_its_metrics_join_the_vocabulary(tmp_path, mod):
     study = Study("u", space="mlp", task="iris", evaluator="my_evals:my_loop", objectives="val_error:min",
                   storage=_db(tmp_path), train={"steps": 10})
@@ -113,6 +114,7 @@ def test_a_declared_function_trains_the_built_model_and_its_metrics_join_the_voc
           constraints=["val_error <= 0.9"], storage=_db(tmp_path))
 
 
+@pytest.mark.slow
 def test_cost_constraints_reject_before_the_function_runs(tmp_path, mod):
     import my_evals
     my_evals.CALLS.clear()
@@ -173,6 +175,7 @@ def test_an_evaluator_class_by_reference(tmp_path, mod):
     assert study.best().metrics["blocks"] >= 1
 
 
+@pytest.mark.slow
 def test_workers_import_the_function_again(tmp_path, mod):
     study = Study("p", space="mlp", evaluator=mod + ":instant", storage=_db(tmp_path))
     study.search(trials=4, workers=2, progress=False)

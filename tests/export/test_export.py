@@ -99,6 +99,7 @@ def _outputs(model, X):
     ("onnx,torchscript,state", ["model.onnx", "model.ts", "model.pt"]),
     ("state,onnx", ["model.onnx", "model.pt"]),
 ], ids=["onnx", "torchscript", "state", "all", "state-and-onnx"])
+@pytest.mark.slow
 def test_each_format_alone_and_together(q8, tmp_path, formats, files):
     out = tmp_path / "m"
     info = q8.best().export(str(out), formats=formats)
@@ -262,6 +263,7 @@ def test_int8_export_without_the_onnx_format(q8, tmp_path):
     assert info["int8"]["accuracy_int8"] >= 0.0
 
 
+@pytest.mark.slow
 def test_int8_export_is_refused_for_a_study_that_never_measured_int8(capsys, plain, db, tmp_path):
     message = "study 'plain' never measured an INT8 variant"
     with pytest.raises(ArchscoutError, match=message + r".*--measure accuracy@int8, or a -quant space"):
@@ -347,6 +349,7 @@ def ring(db):
     return study
 
 
+@pytest.mark.slow
 def test_a_graph_network_exports_to_torchscript_and_reloads(ring, tmp_path):
     info = ring.best().export(str(tmp_path), formats="onnx,torchscript,state")
     assert info["files"] == ["model.onnx", "model.ts", "model.pt", "architecture.json", "metrics.json"], info
@@ -402,6 +405,7 @@ def test_a_file_whose_outputs_differ_from_pytorch_is_not_kept(q8, tmp_path, monk
     assert sorted(os.listdir(tmp_path)) == ["architecture.json", "metrics.json", "model.pt"]
 
 
+@pytest.mark.slow
 def test_metrics_json_describes_the_exported_seed(plain, tmp_path):
     trial = next(t for t in plain.trials("complete") if not t.final and t.number != plain.best().number)
     first = trial.export(str(tmp_path / "s0"), formats="state")

@@ -77,6 +77,7 @@ def diabetes(db, tmp_path_factory):
 
 # -- the acceptance test: raw wine rows give the study's test accuracy ------------------------------
 
+@pytest.mark.slow
 def test_raw_wine_rows_give_the_stored_test_accuracy(wine):
     study, folder, info = wine
     X, y = _raw_test(load_wine)
@@ -134,6 +135,7 @@ def test_int8_is_calibrated_and_scored_on_raw_rows(wine):
 
 # -- a regression: predictions in the target's units ------------------------------------------------
 
+@pytest.mark.slow
 def test_raw_diabetes_rows_give_the_stored_r2_in_target_units(diabetes):
     study, folder, info = diabetes
     X, y = _raw_test(load_diabetes, "regression")
@@ -180,6 +182,7 @@ def test_int8_export_of_a_regression_is_refused(capsys, diabetes, db, tmp_path):
 
 # -- label names, old exports, what needs no wrapping ----------------------------------------------
 
+@pytest.mark.slow
 def test_text_labels_are_the_loaded_models_classes(db, tmp_path):
     data = load_iris()
     names = np.asarray(data.target_names)[data.target]

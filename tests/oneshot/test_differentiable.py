@@ -25,6 +25,7 @@ def tiny():
 
 
 @pytest.mark.parametrize("method", ["darts", "darts-2nd", "pc-darts", "gdas", "proxyless"])
+@pytest.mark.slow
 def test_each_method_searches_and_derives_a_cell_of_the_space(tiny, method):
     result = search_cell(tiny, DifferentiableConfig(method=method, **FAST), seed=0)
     cell = result["cell"]
@@ -111,6 +112,7 @@ def test_the_guard_stops_when_the_cell_turns_parameter_free_and_keeps_the_last_h
     assert unguarded["stopped_early_at"] is None and unguarded["stop_reason"] is None
 
 
+@pytest.mark.slow
 def test_a_study_records_the_derived_cell_once_trained_and_retrained(tiny, tmp_path):
     s = Study("d", space="cell", task=tiny, strategy="darts", strategy_options={**FAST},
               storage=f"sqlite:///{tmp_path}/d.db", train={"steps": 10}, final_train={"steps": 10})
@@ -130,6 +132,7 @@ def test_differentiable_methods_need_the_cell_space_and_a_task():
         Study("d", space="cell", strategy="gdas", strategy_options={"steps": 0}, storage="sqlite:///:memory:")
 
 
+@pytest.mark.slow
 def test_the_report_draws_the_architecture_weights_over_the_search(tiny, tmp_path):
     from archscout.report.html import report
 
@@ -169,6 +172,7 @@ def test_proxyless_gates_pick_one_path_and_one_candidate_per_edge():
     assert grad.abs().sum() > 0
 
 
+@pytest.mark.slow
 def test_a_latency_weight_moves_proxyless_to_cheaper_operations(tiny, monkeypatch):
     # a fixed table, so that the test does not depend on timing: convolutions cost, the rest is free
     monkeypatch.setattr("archscout.oneshot.differentiable.search.op_latencies",
@@ -213,6 +217,7 @@ def test_taking_an_operation_out_masks_it_without_renormalising_and_fixed_edges_
     assert net.edge_weights()[4].tolist() == [0.0, 1.0, 0.0, 0.0, 0.0] and net.derive()["e4"] == "skip"
 
 
+@pytest.mark.slow
 def test_perturbation_keeps_on_each_edge_the_operation_whose_removal_costs_most(tiny):
     result = search_cell(tiny, DifferentiableConfig(method="darts", selection="perturbation", tune_steps=1, **FAST),
                          seed=0)
@@ -229,6 +234,7 @@ def test_perturbation_needs_a_mixture_of_every_operation():
         DifferentiableConfig(method="gdas", selection="perturbation")
 
 
+@pytest.mark.slow
 def test_a_differentiable_search_runs_from_the_command_line_without_a_trial_budget(tmp_path, capsys):
     from archscout.cli import main
 

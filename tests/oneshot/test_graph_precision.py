@@ -154,6 +154,7 @@ def test_config_and_strategy_refuse_bad_settings():
         s.ask()
 
 
+@pytest.mark.slow
 def test_a_study_records_the_derived_gnn_in_fp32_and_quantized_once(graph, tmp_path):
     study = Study("lp", space="gnn", task=graph, strategy="lpgnas-lite", storage=f"sqlite:///{tmp_path}/s.db",
                   strategy_options={"steps": 4, "bits": "4,8", "record_every": 2}, train={"steps": 10})

@@ -96,6 +96,7 @@ def test_perturbations_are_scored_in_train_mode_with_batch_statistics():
     assert not net.training  # left as it was
 
 
+@pytest.mark.slow
 def test_perturbation_tunes_alpha_with_the_weights_and_scores_on_the_whole_architecture_half(tiny, monkeypatch):
     seen: dict = {}
     real = search_module.perturbation_select

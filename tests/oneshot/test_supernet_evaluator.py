@@ -35,6 +35,7 @@ def study(path, tmp_path, **kwargs):
     return Study("sn", **{**options, **kwargs})
 
 
+@pytest.mark.slow
 def test_a_study_searches_the_supernets_elastic_space_and_scores_with_inherited_weights(supernet_file, tmp_path):
     s = study(supernet_file, tmp_path)
     assert s.space.name == "conv1d-elastic"
@@ -59,6 +60,7 @@ def test_a_study_searches_the_supernets_elastic_space_and_scores_with_inherited_
 
 
 @pytest.mark.parametrize("final, inherited", [("", True), (",final=scratch", False)])
+@pytest.mark.slow
 def test_the_final_retraining_fine_tunes_the_inherited_weights_or_starts_from_scratch(supernet_file, tmp_path,
                                                                                       final, inherited):
     s = study(supernet_file + final, tmp_path)
@@ -75,6 +77,7 @@ def test_a_space_other_than_the_supernets_is_refused(supernet_file, tmp_path):
         study(supernet_file, tmp_path, space="mlp")
 
 
+@pytest.mark.slow
 def test_a_task_or_data_other_than_the_supernets_is_refused(supernet_file, tmp_path):
     gen = np.random.default_rng(0)
     other = from_arrays(gen.normal(size=(200, 40)).astype(np.float32), gen.integers(0, 10, 200), name="other")
@@ -114,6 +117,7 @@ def test_a_sub_network_outside_the_supernet_fails_as_a_trial_with_the_reason(sup
         evaluator.evaluate(outside)
 
 
+@pytest.mark.slow
 def test_the_report_shows_the_supernets_training_its_check_and_both_final_accuracies(supernet_file, tmp_path):
     import json
 
@@ -143,6 +147,7 @@ def test_the_report_shows_the_supernets_training_its_check_and_both_final_accura
     assert "Kendall τ 0.333, Spearman ρ 0.500" in html and "+10.00" in html
 
 
+@pytest.mark.slow
 def test_multi_fidelity_schedulers_fine_tune_the_inherited_weights_at_each_rung(supernet_file, tmp_path):
     s = study(supernet_file, tmp_path, strategy="asha",
               strategy_options={"max_fidelity": 9, "min_fidelity": 1, "eta": 3})

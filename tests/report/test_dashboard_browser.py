@@ -65,6 +65,7 @@ def _rows(driver) -> int:
     return len(driver.find_elements("css selector", "#trials tr")) - 1  # minus the heading
 
 
+@pytest.mark.slow
 def test_the_dashboard_follows_a_running_search_in_chromium(tmp_path):
     driver = _browser()
     db = f"sqlite:///{tmp_path / 'runs.db'}"

@@ -44,6 +44,7 @@ def _statuses(study):
     return {t.status for t in study.trials()}
 
 
+@pytest.mark.slow
 def test_the_report_is_one_self_contained_file_with_every_part(trained, tmp_path, capsys):
     out = tmp_path / "r" / "report.html"
     assert main(["report", "iris-mo", "--storage", trained.storage.url, "--out", str(out)]) == 0
@@ -74,6 +75,7 @@ def test_the_report_is_one_self_contained_file_with_every_part(trained, tmp_path
     assert all((tmp_path / "r" / "report-plots" / p).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" for p in pngs)
 
 
+@pytest.mark.slow
 def test_the_report_of_a_study_with_failures_lists_each_reason(synthetic, tmp_path):
     from archscout.report.html import write_report
 
@@ -91,6 +93,7 @@ def test_the_report_of_a_study_with_failures_lists_each_reason(synthetic, tmp_pa
         assert json.loads(html.unescape(row)) == json.loads(json.dumps({"metrics": t.metrics, "details": t.details}))
 
 
+@pytest.mark.slow
 def test_a_report_replaces_its_own_figures_and_leaves_other_files(synthetic, tmp_path):
     from archscout.report.html import write_report
 
@@ -104,6 +107,7 @@ def test_a_report_replaces_its_own_figures_and_leaves_other_files(synthetic, tmp
     assert sorted(os.path.basename(p) for p in written["png"]) == [n for n in names if n != "my-photo.png"]
 
 
+@pytest.mark.slow
 def test_a_report_defaults_to_the_database_folder(synthetic, tmp_path, monkeypatch, capsys):
     monkeypatch.chdir(tmp_path)
     assert main(["report", "syn", "--storage", synthetic.storage.url]) == 0
@@ -213,6 +217,7 @@ def test_trials_dataframe_has_a_row_per_trial_with_metrics_and_reasons(synthetic
     assert len(synthetic.trials_dataframe(status="failed")) == len(failed)
 
 
+@pytest.mark.slow
 def test_the_notebook_example_in_the_docs_runs(tmp_path, monkeypatch):
     from pathlib import Path
 
@@ -400,6 +405,7 @@ def test_a_tabular_benchmark_report_shows_the_table_test_accuracy_and_no_retrain
     assert "<th>test_accuracy %</th>" in text and text.count("<svg") >= 5  # graph drawings of the top GNNs
 
 
+@pytest.mark.slow
 def test_studies_without_results_running_or_minimising_only_are_shown(tmp_path):
     """No complete trial; a trial still running; one objective that is minimised; a task given as arrays
     in Python (not findable by name later); a custom space (only its Python code can open it)."""

@@ -126,6 +126,7 @@ def test_the_report_has_a_section_with_the_trials_and_time_of_each_fidelity(mf, 
     assert "learning-curves.png" in {p.rsplit("/", 1)[-1] for p in written["png"]}
 
 
+@pytest.mark.slow
 def test_the_leaderboard_has_a_fidelity_column_only_with_several_fidelities(mf, db, tmp_path):
     board = _section(H.report(mf), "leaderboard")
     assert "<th>fidelity</th>" in board

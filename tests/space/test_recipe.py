@@ -36,6 +36,7 @@ def test_the_recipe_is_part_of_the_architecture_and_hidden_from_the_builder():
         with_recipe(space)
 
 
+@pytest.mark.slow
 def test_the_search_and_the_final_retraining_train_with_the_candidates_recipe(tmp_path):
     study = Study("r", space="mlp-recipe", task="iris", storage=f"sqlite:///{tmp_path}/r.db", train={"steps": 20},
                   final_train={"steps": 30})

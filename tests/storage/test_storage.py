@@ -127,6 +127,7 @@ def _claim_many(url, name, out, n):
     out.put(won)
 
 
+@pytest.mark.slow
 def test_concurrent_processes_never_claim_the_same_architecture(any_db):
     s = Storage(any_db)
     st = s.create_study("race", {})

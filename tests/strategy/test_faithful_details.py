@@ -56,6 +56,7 @@ def _function(values: dict) -> str:
     return write(0)
 
 
+@pytest.mark.slow
 def test_two_choices_share_an_architecture_exactly_when_the_builder_computes_the_same_network():
     space = get_space("gnn")
     function_of: dict[str, str] = {}

@@ -140,6 +140,7 @@ def _study(tmp_path, name="s", **kw):
     return Study(name, space="mlp", task=_task(), storage=f"sqlite:///{tmp_path}/s.db", **kw)
 
 
+@pytest.mark.slow
 def test_a_promotion_continues_the_lower_fidelity_and_checkpoints_are_cleaned(tmp_path):
     study = _study(tmp_path, strategy="promote-test")
     study.search(trials=2, progress=False)
@@ -160,6 +161,7 @@ def test_a_promotion_continues_the_lower_fidelity_and_checkpoints_are_cleaned(tm
     assert straight.metrics["loss"] == pytest.approx(top.metrics["loss"], rel=1e-3)
 
 
+@pytest.mark.slow
 def test_restart_mode_trains_each_fidelity_from_the_start(tmp_path):
     study = _study(tmp_path, strategy="promote-test", train={"steps": 60, "fidelity_mode": "restart"})
     study.search(trials=2, progress=False)
@@ -240,6 +242,7 @@ def test_stop_rules_follow_the_percentile_pruner():
     assert curve_family("steps=111/1000,bs=100") == curve_family("steps=1000,bs=100") != curve_family("steps=111,bs=100")
 
 
+@pytest.mark.slow
 def test_early_stopping_stores_stopped_trials_that_are_not_ranked(tmp_path):
     study = _study(tmp_path, strategy="random", early_stopping="percentile:10")
     study.search(trials=10, progress=False)
@@ -263,6 +266,7 @@ def test_early_stopping_needs_a_training_evaluator(tmp_path):
         _study(tmp_path, early_stopping="sometimes")
 
 
+@pytest.mark.slow
 def test_revalidation_chooses_by_the_mean_over_seeds(tmp_path):
     study = _study(tmp_path, strategy="random")
     study.run(trials=4, final_top_k=0, revalidate=2, revalidate_seeds=1)
@@ -277,6 +281,7 @@ def test_revalidation_chooses_by_the_mean_over_seeds(tmp_path):
     assert any(line.startswith(f"choice: trial #{first.number}") for line in lines(study))
 
 
+@pytest.mark.slow
 def test_asha_promotes_by_continuing_and_ranks_its_top_rung(tmp_path):
     study = _study(tmp_path, strategy="asha", train={"steps": 27}, strategy_options={"min_fidelity": 3})
     study.search(trials=24, progress=False)
@@ -297,6 +302,7 @@ def test_asha_promotes_by_continuing_and_ranks_its_top_rung(tmp_path):
     assert not study.checkpoints.root.exists()
 
 
+@pytest.mark.slow
 def test_a_synchronous_scheduler_with_two_workers_waits_for_its_rung(tmp_path):
     study = _study(tmp_path, strategy="successive-halving", train={"steps": 9},
                    strategy_options={"min_fidelity": 1})
@@ -380,6 +386,7 @@ def test_a_user_evaluator_continues_a_promotion_from_its_own_checkpoint(tmp_path
     assert not study.checkpoints.root.exists()
 
 
+@pytest.mark.slow
 def test_a_trial_whose_process_was_killed_resumes_from_its_checkpoint(tmp_path):
     """kill -9 in the middle of a long trial; the same command again continues it from its last save."""
     import os

@@ -116,6 +116,7 @@ def test_front_command_prints_the_front_and_writes_plots(tmp_path, capsys, monke
     assert doc["front"] and doc["hypervolume"] > 0
 
 
+@pytest.mark.slow
 def test_training_evaluator_measures_runtimes_int8_and_memory_on_request(tmp_path):
     """ONNX Runtime latency at two batch sizes, INT8 size / latency / accuracy under the space's policy,
     peak memory: stored per trial with their measurement records."""
@@ -167,6 +168,7 @@ def test_a_latency_estimate_clearly_over_the_bound_rejects_the_candidate_unmeasu
     assert ev.evaluate(arch).metrics["latency_ms@onnxruntime:b1"] > 0
 
 
+@pytest.mark.slow
 def test_prescreening_builds_lookup_tables_for_the_latency_bounds(tmp_path):
     study = Study("pre", space="mlp", task="iris", strategy="random", storage=f"sqlite:///{tmp_path}/p.db",
                   train={"steps": 5}, constraints=["latency_ms <= 50"], prescreen_latency=True)
@@ -201,6 +203,7 @@ def test_latency_on_every_runtime_is_measured_before_training():
     assert "accuracy" not in seen and "train_seconds" not in seen
 
 
+@pytest.mark.slow
 def test_the_front_history_of_a_study_searched_by_two_processes_at_once(tmp_path):
     """Each process stores the front it saw, without the other's latest results; the history that reports
     and plots read is worked out from every trial in the order they finished, so it ends on the real front."""
@@ -248,6 +251,7 @@ def test_the_reference_point_comes_from_the_problem_where_it_can_and_says_where_
     assert ref["params"] == pytest.approx(320.0) and sources["params"] == "space"
 
 
+@pytest.mark.slow
 def test_two_trained_studies_of_one_problem_share_a_params_reference(tmp_path):
     refs = []
     for name, seed in (("a", 0), ("b", 1)):

@@ -206,6 +206,7 @@ def test_strategies_do_not_import_torch():
     subprocess.run([sys.executable, "-c", code], check=True)
 
 
+@pytest.mark.slow
 def test_bo_beats_random_on_a_toy_objective_and_is_deterministic():
     ours = [best_after("bo", 120, seed) for seed in range(4)]
     rand = [best_after("random", 120, seed) for seed in range(4)]

@@ -55,6 +55,7 @@ def search(name, evaluations, seed, space=TOY, objectives=toy_objectives, **opti
 
 @pytest.mark.parametrize("name,options", [("nsga2", {}), ("linas-lite", FAST_LINAS),
                                           ("linas", {"population_size": 20, **FAST_DYNAST})])
+@pytest.mark.slow
 def test_all_beat_random_on_a_toy_front(name, options):
     ours = [toy_hypervolume_ratio(search(name, 80, seed, **options)[1].values()) for seed in range(3)]
     rand = [toy_hypervolume_ratio(search("random", 80, seed)[1].values()) for seed in range(3)]
@@ -62,6 +63,7 @@ def test_all_beat_random_on_a_toy_front(name, options):
 
 
 @pytest.mark.parametrize("name,options", [("nsga2", {}), ("linas-lite", FAST_LINAS), ("linas", FAST_DYNAST)])
+@pytest.mark.slow
 def test_proposals_are_architectures_of_the_gnn_space(name, options):
     space = get_space("gnn")
 
@@ -74,6 +76,7 @@ def test_proposals_are_architectures_of_the_gnn_space(name, options):
 
 
 @pytest.mark.parametrize("name,options", [("nsga2", {}), ("linas-lite", FAST_LINAS), ("linas", FAST_DYNAST)])
+@pytest.mark.slow
 def test_replayed_history_gives_the_same_next_proposals(name, options):
     strategy, record = search(name, 37, 5, population_size=10, **options)
     history = list(record.items())
@@ -90,6 +93,7 @@ def test_replayed_history_gives_the_same_next_proposals(name, options):
 
 
 @pytest.mark.parametrize("name,options", [("nsga2", {}), ("linas-lite", FAST_LINAS), ("linas", FAST_DYNAST)])
+@pytest.mark.slow
 def test_failed_trials_and_plain_floats_are_accepted(name, options):
     strategy = make_strategy(name, TOY, seed=0, population_size=6, **options)
     for i in range(30):
@@ -149,6 +153,7 @@ def test_a_repeat_told_again_counts_once():
     assert not strategy.parents  # five tells of one architecture are one result, not a generation
 
 
+@pytest.mark.slow
 def test_proposals_do_not_wait_for_results():
     for strategy in (NSGA2(TOY, seed=1, population_size=5), LINASLite(TOY, seed=1, population_size=5, **FAST_LINAS),
                      LINAS(TOY, seed=1, population_size=5, **FAST_DYNAST)):

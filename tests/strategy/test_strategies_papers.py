@@ -116,6 +116,7 @@ def test_the_meta_network_ensemble_learns_a_path_count_function():
     assert np.abs(held_out[0] - held_out[1]).mean() > 1e-3  # own initialisations, all on the same data
 
 
+@pytest.mark.slow
 def test_bananas_beats_random_on_a_toy_objective_and_is_deterministic():
     def best(name, seed, **options):
         return max(toy_score(a) for a in drive(make_strategy(name, TOY, seed=seed, **options), 80))
@@ -178,6 +179,7 @@ def test_linas_evaluates_a_random_population_then_the_inner_searchs_final_popula
 
 
 @pytest.mark.parametrize("target", ["linear", "bumpy"])
+@pytest.mark.slow
 def test_linas_predictor_is_dynast_s_grid_search(target):
     """The predictor picks what DyNAS-T's scikit-learn grid search picks: of ridge (alpha 0.1..10) and an RBF
     SVR (C 1..100, gamma 'auto', epsilon 0), the best by 5-fold cross-validated MAPE, refitted on everything."""

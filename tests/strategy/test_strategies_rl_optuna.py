@@ -88,6 +88,7 @@ def test_same_seed_same_proposals(name):
 
 
 @pytest.mark.parametrize("name", ["rl", "optuna-tpe"])
+@pytest.mark.slow
 def test_learning_strategies_beat_random_on_a_toy_objective(name):
     ours = [best_after(name, 100, seed) for seed in range(6)]
     rand = [best_after("random", 100, seed) for seed in range(6)]
@@ -346,6 +347,7 @@ def test_rl_policy_gradient_matches_finite_differences(tanh_constant):
 
 
 @pytest.mark.parametrize("name", ["rl", "optuna-tpe"])
+@pytest.mark.slow
 def test_a_study_searches_and_resumes(name, tmp_path):
     db = f"sqlite:///{tmp_path / 'runs.db'}"
     study = Study("s", space="conv1d", evaluator="synthetic", strategy=name, storage=db, seed=2)

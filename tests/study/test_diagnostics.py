@@ -20,6 +20,7 @@ def searched(tmp_path_factory):
     return study, db
 
 
+@pytest.mark.slow
 def test_resolution_and_rank_agreement_over_the_retrained_trials(searched):
     study, _ = searched
     diag = study.diagnostics()
@@ -38,6 +39,7 @@ def test_resolution_and_rank_agreement_over_the_retrained_trials(searched):
     assert diag["revalidation"] == {}
 
 
+@pytest.mark.slow
 def test_repeated_seed_validation_is_stored_once_and_leaves_the_final_summary_alone(searched):
     study, _ = searched
     before = study.final_summary()

@@ -51,6 +51,7 @@ def _finished(rows):
 
 
 @pytest.mark.parametrize("workers,backend", [(1, "sqlite"), (2, "sqlite"), (2, "postgresql")])
+@pytest.mark.slow
 def test_kill_9_then_the_same_command_resumes_and_loses_nothing(tmp_path, workers, backend):
     if backend == "sqlite":
         path, url = tmp_path / "runs.db", f"sqlite:///{tmp_path / 'runs.db'}"
@@ -91,6 +92,7 @@ def test_kill_9_then_the_same_command_resumes_and_loses_nothing(tmp_path, worker
     assert len({r["arch_id"] for r in finished}) == len(finished)  # nothing evaluated twice
 
 
+@pytest.mark.slow
 def test_on_interrupted_fail_stores_the_in_flight_trial_as_failed(tmp_path):
     path = tmp_path / "runs.db"
     cmd = CLI + ["search", "--evaluator", "synthetic:delay=0.4", "--space", "mlp", "--trials", "6",
@@ -134,6 +136,7 @@ def _study(db, name="s", evaluator="synthetic", space="conv1d", strategy="random
     return Study(name, space=space, evaluator=evaluator, storage=db, strategy=strategy, **kw)
 
 
+@pytest.mark.slow
 def test_raising_nan_and_slow_candidates_fail_with_reasons_and_the_search_goes_on(db):
     study = _study(db, evaluator="synthetic:fail=0.2,nan=0.2,hang=0.15")
     study.search(trials=25, trial_timeout=0.5, max_failures=0)
@@ -146,6 +149,7 @@ def test_raising_nan_and_slow_candidates_fail_with_reasons_and_the_search_goes_o
     assert sum(t.status == "complete" for t in trials) >= 5
 
 
+@pytest.mark.slow
 def test_pool_workers_survive_crashes_hangs_and_memory_hogs(db):
     study = _study(db, evaluator="synthetic:crash=0.2,block=0.15,delay=0.05")
     study.search(trials=20, workers=2, trial_timeout=0.5, max_failures=0)
@@ -183,6 +187,7 @@ def test_max_failures_on_the_command_line(db, capsys):
     assert code == 2 and len(err) == 1 and "the last 3 trials all failed" in err[0]
 
 
+@pytest.mark.slow
 def test_pool_runs_trials_at_the_same_time_without_duplicates(any_db):
     study = _study(any_db, evaluator="synthetic:delay=0.3", strategy="evolution",
                    strategy_options={"population_size": 4, "sample_size": 2})
@@ -198,6 +203,7 @@ def test_pool_runs_trials_at_the_same_time_without_duplicates(any_db):
     assert len(study.trials()) == 16 and len({t.arch.id for t in study.trials()}) == 16
 
 
+@pytest.mark.slow
 def test_several_search_processes_cooperate_on_one_study(any_db):
     path = any_db
     cmd = CLI + ["search", "--evaluator", "synthetic:delay=0.15", "--space", "conv1d", "--strategy", "evolution",
@@ -217,6 +223,7 @@ def test_several_search_processes_cooperate_on_one_study(any_db):
     engine.dispose()
 
 
+@pytest.mark.slow
 def test_ray_executor_on_a_ray_instance_started_by_the_test(tmp_path):
     ray = pytest.importorskip("ray")
     import logging
@@ -276,6 +283,7 @@ def test_a_resumed_study_continues_deterministically(tmp_path):
     assert runs[0] == runs[1] and len(set(runs[0])) == 25
 
 
+@pytest.mark.slow
 def test_same_seed_same_metrics_with_real_training(tmp_path):
     task = get_task("iris")
     out = []
@@ -308,6 +316,7 @@ def test_interrupted_architectures_stay_queued_until_evaluated_again(db):
     assert b.id in done
 
 
+@pytest.mark.slow
 def test_pool_workers_train_real_networks(any_db):
     """The training evaluator (task data, torch) travels to spawned workers and trains there."""
     study = Study("pool-train", space="mlp", task="iris", storage=any_db, strategy="random",

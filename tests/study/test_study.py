@@ -26,6 +26,7 @@ def linear_space(name="lin", widths=(4, 8, 16), builder=None):
     return Space(name, width=Choice(list(widths)), builder=build)
 
 
+@pytest.mark.slow
 def test_search_stores_every_trial_and_resumes_without_duplicates(db):
     study = Study("s", space="mlp", task=blobs(), strategy="evolution", storage=db, train=FAST,
                   strategy_options={"population_size": 4, "sample_size": 2})
@@ -47,6 +48,7 @@ def test_search_stores_every_trial_and_resumes_without_duplicates(db):
     assert [t.arch for t in trials[:5]] == [t.arch for t in first]  # the first five are untouched
 
 
+@pytest.mark.slow
 def test_exhausted_space_stops_instead_of_retraining(db):
     study = Study("tiny", space=linear_space(), task=blobs(), strategy="random", storage=db, train=FAST)
     study.search(trials=10)
@@ -54,6 +56,7 @@ def test_exhausted_space_stops_instead_of_retraining(db):
     assert sorted(t.arch["width"] for t in trials) == [4, 8, 16]  # each trained once
 
 
+@pytest.mark.slow
 def test_failing_candidates_are_stored_and_the_search_goes_on(db):
     def builder(values, shape, classes):
         if values["width"] == 4:
@@ -92,6 +95,7 @@ def test_cost_constraints_reject_before_training(db):
     assert [t.arch["width"] for t in study.leaderboard()] == [4]
 
 
+@pytest.mark.slow
 def test_final_retraining_reports_test_accuracy_and_is_not_repeated(db):
     study = Study("f", space="mlp", task=blobs(), strategy="random", storage=db, train=FAST,
                   final_train={"steps": 30, "batch_size": 32})
@@ -105,6 +109,7 @@ def test_final_retraining_reports_test_accuracy_and_is_not_repeated(db):
     assert len(study.storage.finals(study.id)) == 4
 
 
+@pytest.mark.slow
 def test_search_never_reads_test_data(db, monkeypatch):
     task = blobs()
     study = Study("iso", space="mlp", task=task, strategy="random", storage=db, train=FAST)
@@ -150,6 +155,7 @@ def test_bad_settings_are_clear_errors(db):
         Study("bad name!", space="mlp", task="iris", storage=db)
 
 
+@pytest.mark.slow
 def test_time_budget_stops_the_search(db):
     study = Study("t", space="mlp", task=blobs(), strategy="random", storage=db, train=FAST)
     study.search(time_budget="1s")
@@ -159,6 +165,7 @@ def test_time_budget_stops_the_search(db):
     assert len(study.trials()) == n
 
 
+@pytest.mark.slow
 def test_trial_builds_and_exports_a_model_whose_onnx_matches(db, tmp_path):
     import onnxruntime as ort
 

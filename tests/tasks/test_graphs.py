@@ -123,6 +123,7 @@ def test_mnist1d_knn_is_a_registered_graph_task(knn):
     assert "2,000 nodes" in knn.summary() and knn.fingerprint() == get_task("mnist1d-knn").fingerprint()
 
 
+@pytest.mark.slow
 def test_a_gcn_learns_mnist1d_knn_well_above_chance(knn):
     """100 full-graph steps of a one-layer GCN reach about 41 % on the 300 validation nodes (10 classes:
     chance is 10 %; 30 % is 90 of 300 right, which guessing reaches with probability below 1e-20)."""
@@ -150,6 +151,7 @@ def test_a_network_whose_leaf_is_a_skip_still_trains(knn):
     assert evaluate_graph(model, x, e, y, knn.valid_mask)["accuracy"] > 0.25
 
 
+@pytest.mark.slow
 def test_study_searches_and_retrains_on_mnist1d_knn(tmp_path, knn):
     study = Study("g", space="gnn", task="mnist1d-knn", train={"steps": 30}, storage=f"sqlite:///{tmp_path}/r.db",
                   strategy="random")

@@ -162,6 +162,7 @@ class _Pairs:
         return torch.as_tensor(self.X[i]), int(self.y[i])
 
 
+@pytest.mark.slow
 def test_a_dataset_task_trains_through_a_dataloader(tmp_path):
     rng = np.random.default_rng(0)
     X = rng.normal(size=(200, 1, 16)).astype(np.float32)
@@ -184,6 +185,7 @@ def test_a_dataset_with_mismatched_shapes_is_refused():
         from_datasets(Ragged(np.zeros(10), np.zeros(10)))
 
 
+@pytest.mark.slow
 def test_a_regression_study_selects_on_r2_and_reports_test_r2(tmp_path):
     X, y = _regression(200)
     task = from_arrays(X, y, name="lin")
