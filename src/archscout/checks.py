@@ -74,17 +74,31 @@ def non_negative_number(value: Any, what: str) -> Any:
     return value
 
 
-def fraction(value: Any, what: str, *, inclusive: Literal["both", "left", "right", "neither"] = "both") -> Any:
-    """``value`` if it is a number from 0 to 1; ``inclusive`` says which ends are allowed, as in
-    ``pandas.Series.between``: ``"both"`` [0, 1], ``"left"`` [0, 1), ``"right"`` (0, 1], ``"neither"`` (0, 1)."""
+def int_in_range(value: Any, what: str, low: int, high: int) -> Any:
+    """``value`` if it is an integer from ``low`` to ``high``, both included."""
+    if not (_is_int(value) and low <= value <= high):
+        raise ArchscoutError(f"{what} must be an integer in [{low}, {high}], got {value!r}")
+    return value
+
+
+def number_in_range(value: Any, what: str, low: float, high: float, *,
+                    inclusive: Literal["both", "left", "right", "neither"] = "both") -> Any:
+    """``value`` if it is a number from ``low`` to ``high``; ``inclusive`` says which ends are allowed, as in
+    ``pandas.Series.between``: ``"both"`` [low, high], ``"left"`` [low, high), ``"right"`` (low, high],
+    ``"neither"`` (low, high)."""
     if inclusive not in _BRACKETS:
         raise ValueError(f"inclusive is one of {', '.join(_BRACKETS)}, got {inclusive!r}")
-    ok = _is_number(value) and (0 <= value if inclusive in ("both", "left") else 0 < value) \
-        and (value <= 1 if inclusive in ("both", "right") else value < 1)
+    ok = _is_number(value) and (low <= value if inclusive in ("both", "left") else low < value) \
+        and (value <= high if inclusive in ("both", "right") else value < high)
     if not ok:
-        low, high = _BRACKETS[inclusive]
-        raise ArchscoutError(f"{what} must be a number in {low}0, 1{high}, got {value!r}")
+        left, right = _BRACKETS[inclusive]
+        raise ArchscoutError(f"{what} must be a number in {left}{low:g}, {high:g}{right}, got {value!r}")
     return value
+
+
+def fraction(value: Any, what: str, *, inclusive: Literal["both", "left", "right", "neither"] = "both") -> Any:
+    """``value`` if it is a number from 0 to 1 (:func:`number_in_range` with 0 and 1)."""
+    return number_in_range(value, what, 0, 1, inclusive=inclusive)
 
 
 def one_of(value: Any, options: Iterable[Any], what: str) -> Any:
@@ -103,4 +117,4 @@ def boolean(value: Any, what: str) -> bool:
 
 
 __all__ = ["positive_int", "non_negative_int", "int_at_least", "finite_number", "positive_number",
-           "non_negative_number", "fraction", "one_of", "boolean"]
+           "non_negative_number", "int_in_range", "number_in_range", "fraction", "one_of", "boolean"]

@@ -276,8 +276,8 @@ SEARCH_OPTIONS = [
     ("population-size-not-int", ["--population-size", "abc", *T1], "usage", "'--population-size'"),
     ("population-size-with-random", ["--strategy", "random", "--population-size", "5", *T1], "user",
      "has no option(s) population_size"),
-    ("sample-size-zero", ["--sample-size", "0", *T1], "user", "sample_size must be in 1..population_size"),
-    ("sample-size-above-population", ["--sample-size", "30", *T1], "user", "sample_size must be in"),
+    ("sample-size-zero", ["--sample-size", "0", *T1], "user", "sample_size (at most population_size) must be an integer in [1, 20], got 0"),
+    ("sample-size-above-population", ["--sample-size", "30", *T1], "user", "sample_size (at most population_size) must be an integer in [1, 20], got 30"),
     ("sample-size-with-random", ["--strategy", "random", "--sample-size", "3", *T1], "user",
      "has no option(s) sample_size"),
     # --evaluator

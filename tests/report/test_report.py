@@ -340,7 +340,7 @@ def test_dashboard_bad_input(tmp_path, capsys, synthetic):
     assert main(["dashboard", "--storage", f"sqlite:///{tmp_path}/none.db"]) == 2
     assert "no database at" in capsys.readouterr().err
     assert main(["dashboard", "--storage", synthetic.storage.url, "--port", "70000"]) == 2
-    assert "--port must be between 0 and 65535" in capsys.readouterr().err
+    assert "--port must be an integer in [0, 65535], got 70000" in capsys.readouterr().err
     for bad in ("0", "0.1", "nan", "inf"):
         assert main(["dashboard", "--storage", synthetic.storage.url, "--refresh", bad]) == 2
         assert "--refresh must be a number of seconds, at least 0.5" in capsys.readouterr().err

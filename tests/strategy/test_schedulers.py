@@ -124,7 +124,7 @@ def test_without_a_fidelity_the_top_rung_must_be_given():
     ("asha", {"max_fidelity": 500}, "max_fidelity 500 is not the study's own fidelity"),
     ("asha", {"fidelity_key": "epochs"}, "fidelity_key 'epochs' is not the study's fidelity"),
     ("hyperband", {"parallel_brackets": 0}, "parallel_brackets must be a positive integer"),
-    ("bohb", {"top_n_percent": 100}, "top_n_percent must be a number between 0 and 100"),
+    ("bohb", {"top_n_percent": 100}, r"bohb: top_n_percent must be a number in \(0, 100\), got 100"),
     ("bohb", {"random_fraction": 1.5}, r"random_fraction must be a number in \[0, 1\]"),
     ("bohb", {"num_samples": 0}, "num_samples must be a positive integer"),
     ("bohb", {"min_points_in_model": 1}, "min_points_in_model must be an integer >= 2"),

@@ -5,7 +5,7 @@ import os
 
 import click
 
-from ..checks import positive_int
+from ..checks import int_in_range, positive_int
 from ..errors import ArchscoutError
 from .common import echo, existing, storage_option
 from .results import load_study, space_option
@@ -42,8 +42,7 @@ def dashboard(storage, host, port, refresh):
     """Serve a live, read-only dashboard of the studies in the database (Ctrl-C stops it)."""
     from ..report.dashboard import serve
 
-    if not 0 <= port <= 65535:
-        raise ArchscoutError(f"--port must be between 0 and 65535, got {port}")
+    int_in_range(port, "--port", 0, 65535)
 
     def ready(server):
         h, p = server.server_address[:2]

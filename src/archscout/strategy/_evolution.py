@@ -3,8 +3,7 @@ from __future__ import annotations
 
 from collections import deque
 
-from ..checks import int_at_least
-from ..errors import ArchscoutError
+from ..checks import int_at_least, int_in_range
 from ..space import Architecture, Space
 from ._base import Strategy
 
@@ -23,9 +22,7 @@ class RegularizedEvolution(Strategy):
     def __init__(self, space: Space, seed: int = 0, population_size: int = 20, sample_size: int = 5):
         super().__init__(space, seed)
         int_at_least(population_size, "population_size", 2)
-        if isinstance(sample_size, bool) or not isinstance(sample_size, int) \
-                or not 1 <= sample_size <= population_size:
-            raise ArchscoutError(f"sample_size must be in 1..population_size ({population_size}), got {sample_size}")
+        int_in_range(sample_size, "sample_size (at most population_size)", 1, population_size)
         self.population_size, self.sample_size = population_size, sample_size
         self.population: deque[tuple[Architecture, float]] = deque(maxlen=population_size)
         self.history = 0

@@ -21,7 +21,7 @@ from typing import Any
 
 import numpy as np
 
-from ..checks import positive_number
+from ..checks import number_in_range, positive_number
 from ..errors import ArchscoutError
 from ..space import Architecture, Space
 from ._base import Proposal, Result, Strategy
@@ -447,9 +447,7 @@ class _DensityModel:
         if min_points_in_model is None:
             min_points_in_model = min(len(self.decisions) + 1, 20)
         check_options(name, min_points_in_model=(min_points_in_model, 2), num_samples=(num_samples, 1))
-        if isinstance(top_n_percent, bool) or not isinstance(top_n_percent, (int, float)) \
-                or not 0 < top_n_percent < 100:
-            raise ArchscoutError(f"{name}: top_n_percent must be a number between 0 and 100, got {top_n_percent!r}")
+        number_in_range(top_n_percent, f"{name}: top_n_percent", 0, 100, inclusive="neither")
         self.min_points_in_model, self.top_n_percent, self.num_samples = min_points_in_model, top_n_percent, num_samples
         self.random_fraction = check_probability(name, "random_fraction", random_fraction)
         self.bandwidth_factor = _positive(name, "bandwidth_factor", bandwidth_factor)

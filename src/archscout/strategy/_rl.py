@@ -239,9 +239,8 @@ class ReinforceController(Strategy):
         positive_number(lr, "lr")
         fraction(baseline_decay, "baseline_decay", inclusive="left")
         non_negative_number(entropy_weight, "entropy_weight")
-        if tanh_constant is not None and not (isinstance(tanh_constant, (int, float)) and tanh_constant > 0
-                                              and math.isfinite(tanh_constant)):
-            raise ArchscoutError(f"tanh_constant must be a positive number or None, got {tanh_constant!r}")
+        if tanh_constant is not None:
+            positive_number(tanh_constant, "tanh_constant (or None)")
         self.lr, self.batch_size = float(lr), batch_size
         self.resample_seen = resample_seen
         self.baseline_decay, self.entropy_weight = float(baseline_decay), float(entropy_weight)
