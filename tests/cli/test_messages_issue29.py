@@ -9,24 +9,11 @@ import numpy as np
 import pytest
 import torch
 
-from archscout.cli import main
+# the command line in-process, each test in its own folder (test_bad_input's autouse fixture)
+from test_bad_input import SYN, TINY, _isolated, cli  # noqa: F401
+
 from archscout.errors import ArchscoutError
 from archscout.execute.pool import PoolExecutor
-
-SYN = ["--evaluator", "synthetic", "--no-progress"]
-TINY = ["--space", "mlp", "--steps", "5", "--trials", "1", "--top-k", "0", "--no-progress"]
-
-
-@pytest.fixture(autouse=True)
-def _isolated(tmp_path, monkeypatch):
-    monkeypatch.chdir(tmp_path)
-    monkeypatch.delenv("ARCHSCOUT_DEBUG", raising=False)
-
-
-def cli(capsys, *args):
-    code = main([str(a) for a in args])
-    out, err = capsys.readouterr()
-    return code, out, err
 
 
 def one_error(code, err, *phrases):

@@ -11,17 +11,8 @@ from archscout.oneshot.differentiable.mixed import MixedEdge, SearchNetwork
 from archscout.oneshot.differentiable.search import _grown, dominant_eigenvalue, search_cell
 from archscout.space import get_space
 from archscout.space.cell import EDGES, OPS
-from archscout.tasks import from_arrays
 
 FAST = dict(steps=6, batch_size=16, check_every=3, channels=8, stages=2)
-
-
-@pytest.fixture(scope="module")
-def tiny():
-    gen = np.random.default_rng(0)
-    y = gen.integers(0, 3, 240)
-    X = (gen.normal(0, 0.5, (240, 16)) + (y - 1.0)[:, None]).astype(np.float32)
-    return from_arrays(X, y, name="tiny")
 
 
 @pytest.mark.parametrize("method", ["darts", "darts-2nd", "pc-darts", "gdas", "proxyless"])

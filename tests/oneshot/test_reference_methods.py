@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import random
 
-import numpy as np
 import pytest
 import torch
 import torch.nn.functional as F
@@ -13,17 +12,8 @@ from archscout.oneshot.differentiable import search as search_module
 from archscout.oneshot.differentiable.config import DifferentiableConfig
 from archscout.oneshot.differentiable.mixed import SearchNetwork
 from archscout.oneshot.differentiable.search import halves, perturbation_select, search_cell
-from archscout.tasks import from_arrays
 
 FAST = dict(batch_size=16, channels=8, stages=2)
-
-
-@pytest.fixture(scope="module")
-def tiny():
-    gen = np.random.default_rng(0)
-    y = gen.integers(0, 3, 240)
-    X = (gen.normal(0, 0.5, (240, 16)) + (y - 1.0)[:, None]).astype(np.float32)
-    return from_arrays(X, y, name="tiny")
 
 
 # -- ProxylessNAS ----------------------------------------------------------------------------------------------
