@@ -6,11 +6,11 @@ from ._evolution import RegularizedEvolution
 from ._linas import LINAS
 from ._linas_lite import LINASLite
 from ._local import HillClimbing, LocalSearch
-from ._multifidelity import ASHA, ASHAKDE, BOHB, MOASHA, Hyperband, SuccessiveHalving
 from ._nsga2 import NSGA2
 from ._optuna import OptunaNSGA2, OptunaRandom, OptunaSampler, OptunaTPE
 from ._random import RandomSearch
 from ._rl import ReinforceController
+from .fidelity import ASHA, ASHAKDE, BOHB, MOASHA, Hyperband, SuccessiveHalving
 from .registry import (
     STRATEGIES,
     canonical_name,

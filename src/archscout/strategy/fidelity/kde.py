@@ -1,6 +1,6 @@
 """BOHB's model: architectures as decision vectors and the product-kernel densities over them (l(x), g(x)).
 
-Kept apart from the schedulers (:mod:`._multifidelity`), which only ask it for a density to sample from and
+Kept apart from the schedulers (:mod:`.bohb`), which only ask it for a density to sample from and
 score with.
 """
 from __future__ import annotations
@@ -10,8 +10,8 @@ from typing import Any
 
 import numpy as np
 
-from ..errors import ArchscoutError
-from ..space import Architecture, Block, Choice, Repeat, Space
+from ...errors import ArchscoutError
+from ...space import Architecture, Block, Choice, Repeat, Space
 
 
 class DecisionVector:

@@ -1,0 +1,8 @@
+"""Multi-fidelity schedulers on one ladder of rungs (:mod:`.rungs`): successive halving and Hyperband
+(:mod:`.synchronous`), ASHA and MO-ASHA (:mod:`.asha`), BOHB and asha-kde (:mod:`.bohb`, with the density model
+of :mod:`.kde`)."""
+from .asha import ASHA, MOASHA
+from .bohb import ASHAKDE, BOHB
+from .synchronous import Hyperband, SuccessiveHalving
+
+__all__ = ["ASHA", "MOASHA", "ASHAKDE", "BOHB", "Hyperband", "SuccessiveHalving"]
