@@ -1,5 +1,6 @@
 import os
 
+import numpy as np
 import pytest
 import sqlalchemy as sa
 
@@ -32,6 +33,18 @@ def any_db(request, tmp_path):
     if request.param == "sqlite":
         return f"sqlite:///{tmp_path / 'runs.db'}"
     return _fresh_postgres()
+
+
+@pytest.fixture(scope="module")
+def tiny():
+    """A small 3-class task (240 samples of 16 features) that a differentiable search learns in a few steps (the
+    one-shot tests'; a conftest.py of their own would shadow this one's name for `from conftest import ...`)."""
+    from archscout.tasks import from_arrays
+
+    gen = np.random.default_rng(0)
+    y = gen.integers(0, 3, 240)
+    X = (gen.normal(0, 0.5, (240, 16)) + (y - 1.0)[:, None]).astype(np.float32)
+    return from_arrays(X, y, name="tiny")
 
 
 @pytest.hookimpl(hookwrapper=True)
