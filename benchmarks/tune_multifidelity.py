@@ -49,6 +49,9 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--steps", type=int, default=1000, help="the top fidelity, training steps (default 1000)")
     p.add_argument("--final-steps", type=int, default=2000)
     p.add_argument("--final-seeds", type=int, default=2)
+    p.add_argument("--fidelity-mode", choices=("continue", "restart"), default="continue",
+                   help="how a low fidelity trains: the top's schedule stopped early, or a schedule of its own")
+    p.add_argument("--revalidate", type=int, default=3, help="the K best trained again with 2 more seeds (0: none)")
     p.add_argument("--tag", default="")
     p.add_argument("--out-dir", default=os.path.join(HERE, "results"))
     p.add_argument("--summarise", action="store_true")
@@ -69,12 +72,12 @@ def main(argv: list[str] | None = None) -> None:
     stamp = datetime.datetime.now().strftime("%Y%m%d-%H%M%S")
     db = os.path.join(folder, f"{PREFIX}{args.task}-{label}-s{args.seed}-{stamp}.db")
     study = asc.Study(f"tune-{label}-s{args.seed}", space=args.space, task=args.task, strategy=args.strategy,
-                      strategy_options=options, seed=args.seed, train={"steps": args.steps},
+                      strategy_options=options, seed=args.seed, train={"steps": args.steps, "fidelity_mode": args.fidelity_mode},
                       final_train={"steps": args.final_steps}, storage=f"sqlite:///{db}")
     _ = study.task.input_shape
     t0 = time.monotonic()
     study.run(time_budget=args.time_budget, final_top_k=1, final_seeds=args.final_seeds, progress=True, threads=2,
-              revalidate=3, revalidate_seeds=2)
+              revalidate=args.revalidate, revalidate_seeds=2)
     wall = time.monotonic() - t0
     trials = study.trials()
     top = args.steps
@@ -91,7 +94,7 @@ def main(argv: list[str] | None = None) -> None:
     retrained = [t for t in trials if t.final]
     chosen = min(retrained, key=lambda t: order.get(t.number, 1e9)) if retrained else None
     result = {"task": args.task, "space": args.space, "strategy": args.strategy, "strategy_options": options,
-              "tag": args.tag, "seed": args.seed, "time_budget": args.time_budget, "steps": args.steps,
+              "tag": args.tag, "seed": args.seed, "fidelity_mode": args.fidelity_mode, "revalidate": args.revalidate, "time_budget": args.time_budget, "steps": args.steps,
               "final_steps": args.final_steps, "final_seeds": args.final_seeds,
               "search_seconds": round(study.search_seconds, 1), "run_wall_seconds": round(wall, 1),
               "trials": len(trials), "trials_per_fidelity": per_fidelity,

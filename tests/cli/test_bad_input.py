@@ -184,7 +184,7 @@ SEARCH_OPTIONS = [
     ("space-does-not-fit-task", ["--task", "iris", "--space", "conv2d", "--evaluator", "train", "--steps", "5",
                                  "--top-k", "0", *T1], "user", "does not fit task 'iris'"),
     # --strategy
-    ("strategy-unknown", ["--strategy", "genetic", *T1], "user", "Valid strategies: asha, asha-kde, bananas, bo, bohb, darts, darts-2nd, "
+    ("strategy-unknown", ["--strategy", "genetic", *T1], "user", "Valid strategies: asha, asha-kde, auto, bananas, bo, bohb, darts, darts-2nd, "
      "evolution, gdas, hill_climb, hyperband, linas, linas-lite, local_search, lpgnas-lite, mo-asha, nsga2, optuna, "
      "optuna-nsga2, optuna-random, optuna-tpe, pc-darts, proxyless, random, rl, successive-halving"),
     # --trials

@@ -50,7 +50,7 @@ def test_quickstart_starts_with_a_first_command_and_the_path():
     quick = section(README.read_text(), "Quickstart")
     first = quick.split("```bash\n", 1)[1].split("```", 1)[0]
     assert "make venv" in first and "source .venv/bin/activate" in first
-    assert "archscout search --task iris" in first and "--trials 5" in first
+    assert "archscout search --task iris --time-budget 1m" in first and "--strategy" not in first  # the default
     assert quick.index("archscout search") < quick.index("make demo")
     assert "pip install -e ." in quick
 

@@ -207,8 +207,9 @@ def test_bad_space_definitions_and_values_are_clear_errors():
     space = mlp()
     with pytest.raises(ArchscoutError, match="unknown field"):
         space.architecture({"stages": [], "colour": 1})
-    with pytest.raises(ArchscoutError, match="allowed 1..4"):
-        space.architecture({"stages": []})
+    with pytest.raises(ArchscoutError, match="allowed 0..4"):
+        space.architecture({"stages": [{"width": 16, "act": "relu", "dropout": 0.0, "norm": "none",
+                                        "residual": False}] * 5})
     with pytest.raises(ArchscoutError, match="not one of"):
         space.architecture({"stages": [{"width": 17, "act": "relu", "dropout": 0.0, "norm": "none",
                                         "residual": False}]})

@@ -37,8 +37,8 @@ def unit(*parts) -> float:
 def quality(arch) -> int:
     """What the architecture is worth: only three choices matter (the first layer's activation and
     normalisation, and two layers)."""
-    first = arch.values["stages"][0]
-    return (first["act"] == "gelu") + (first["norm"] == "layer") + (len(arch.values["stages"]) == 2)
+    first = (arch.values["stages"] or [{}])[0]  # no layer: a linear model
+    return (first.get("act") == "gelu") + (first.get("norm") == "layer") + (len(arch.values["stages"]) == 2)
 
 
 def score(arch, steps: float) -> float:

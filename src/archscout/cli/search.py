@@ -37,8 +37,10 @@ from .common import KeyValue, echo, load_config, print_board, print_front, stora
 @click.option("--space", default=None,
               help="Search space (see `archscout spaces`), or your own as module:attr or path/to/file.py:attr (a "
                    "Space, or a function that returns one). Default: conv1d, or the space of a tabular benchmark.")
-@click.option("--strategy", default="evolution", show_default=True,
-              help="Search strategy (see `archscout strategies`).")
+@click.option("--strategy", default=None,
+              help="Search strategy (see `archscout strategies`). Default: the default search, auto (docs/default-search.md: "
+                   "asha-kde from the space's priors, with the task's default space, workers and fidelities; mo-asha for "
+                   "several objectives, evolution for an evaluator that does not train).")
 @click.option("--strategy-option", "strategy_options", type=KeyValue(), multiple=True,
               help="An option of the strategy, KEY=VALUE (repeatable), e.g. surrogate=forest for bo or hidden_size=64 "
                    "for rl; VALUE is read as JSON when it parses (numbers, true/false, null, lists), else as a "
@@ -46,7 +48,8 @@ from .common import KeyValue, echo, load_config, print_board, print_front, stora
 @click.option("--trials", type=int, default=None,
               help="Stop after this many evaluated trials in the study (all runs together).")
 @click.option("--time-budget", default=None,
-              help="Stop starting trials after this much search time in the study, e.g. 90s, 30m, 1.5h.")
+              help="Time for the whole command, e.g. 90s, 30m, 1.5h: the search stops starting trials once the time left "
+                   "is what revalidating and retraining the best is estimated to take (from the trials' own speed).")
 @click.option("--study", "study_name", default=None,
               help="Study name; default TASK-SPACE. The same name and settings resume the study.")
 @storage_option
@@ -140,6 +143,9 @@ def search(task, label, task_kind, val_fraction, folds, device, amp, space, stra
     """
     from ..strategy import STRATEGIES
     from ..study import Study, check_budget, check_search_options
+    from ..study import default_search as default
+    ctx = click.get_current_context()
+    strategy = default.strategy_for(strategy, evaluator, len(_objective_names(objectives)))
     # a differentiable method (darts, gdas, ...) runs its own steps: it needs no trial or time budget
     if not (strategy in STRATEGIES and getattr(STRATEGIES.get(strategy), "oneshot", False)
             and trials is None and time_budget is None):
@@ -159,7 +165,14 @@ def search(task, label, task_kind, val_fraction, folds, device, amp, space, stra
                              f"--final-seeds 1 or more, or --top-k 0 to skip the final retraining")
     non_negative_int(revalidate, "--revalidate")
     positive_int(revalidate_seeds, "--revalidate-seeds")
-    options = _strategy_options(click.get_current_context(), strategy_options,
+    auto = None
+    if default.is_default(strategy) and evaluator == "train":
+        auto = _default_settings(ctx, task, {"label": label, "kind": task_kind, "val_fraction": val_fraction,
+                                             "folds": folds}, space, time_budget, workers, threads, fidelity_mode)
+        space, workers, threads, fidelity_mode = auto["space"], auto["workers"], auto["threads"], auto["fidelity_mode"]
+        top_k = top_k if ctx.get_parameter_source("top_k") in (ParameterSource.COMMANDLINE,
+                                                                 ParameterSource.DEFAULT_MAP) else default.TOP_K
+    options = _strategy_options(ctx, strategy_options,
                                 {"population_size": population_size, "sample_size": sample_size})
     train = {"steps": steps, "epochs": epochs, "batch_size": batch_size, "lr": lr, "optimizer": optimizer,
              "schedule": schedule, **({"amp": True} if amp else {}),
@@ -189,6 +202,8 @@ def search(task, label, task_kind, val_fraction, folds, device, amp, space, stra
     n = threads or (1 if executor == "ray" else default_threads(workers))
     where = (f"{workers} worker{'s' if workers > 1 else ''}" + (f" on {executor}" if executor else "")
              + f" × {n} thread{'s' if n > 1 else ''}")
+    if auto is not None:
+        echo(auto["line"])
     echo(f"space {study.space.name} · strategy {study.strategy_name} · budget "
          f"{trials if trials else '∞'} trials / {time_budget or 'no time limit'} · {where} · storage "
          f"{study.storage.shown_url}")
@@ -197,7 +212,7 @@ def search(task, label, task_kind, val_fraction, folds, device, amp, space, stra
               progress=oneshot_lines if oneshot else progress or print_lines, workers=workers, executor=executor, address=address,
               trial_timeout=trial_timeout, trial_memory_mb=trial_memory, max_failures=max_failures or None,
               on_interrupted=on_interrupted, threads=threads,  # --no-progress: the trial lines, without the bar
-              revalidate=revalidate if top_k > 0 else 0, revalidate_seeds=revalidate_seeds)
+              revalidate=revalidate if top_k > 0 else 0, revalidate_seeds=revalidate_seeds, whole_budget=True)
     if not study.leaderboard(1):  # nothing to show or export: say so, and exit 1
         from ..study.loop import NoTrialCompleted
         raise NoTrialCompleted.of(study)
@@ -215,6 +230,40 @@ def search(task, label, task_kind, val_fraction, folds, device, amp, space, stra
     echo(f"next: archscout show {study.name}"
          + (f"   ·   archscout export {study.name} --out model/" if exportable else "")
          + (f"   (add{extra})" if extra else ""))
+
+
+def _objective_names(objectives: str | None) -> list:
+    from ..metrics import parse_objectives
+    return parse_objectives(objectives) if objectives else ["accuracy"]
+
+
+def _default_settings(ctx, task, task_options: dict, space, time_budget, workers, threads, fidelity_mode) -> dict:
+    """The default search's settings (:mod:`archscout.study.default_search`) for what the command line and the
+    config file leave out: the task's default space, the workers, how low fidelities train."""
+    from ..execute import usable_cores
+    from ..study import check_budget
+    from ..study import default_search as default
+    from ..tasks import get_task
+
+    def given(name: str) -> bool:
+        return ctx.get_parameter_source(name) in (ParameterSource.COMMANDLINE, ParameterSource.DEFAULT_MAP)
+
+    loaded = get_task(task or "mnist1d", {k: v for k, v in task_options.items() if v is not None})
+    notes = []
+    if space is None:
+        space = default.space_for(loaded)
+        notes.append(f"space {space} for inputs {getattr(loaded, 'input_shape', 'graphs')}")
+    if not given("workers") and not given("executor"):
+        seconds = check_budget(None, time_budget) if time_budget is not None else None
+        workers, auto_threads = default.parallelism(loaded, seconds, usable_cores())
+        threads = threads if given("threads") else auto_threads
+        notes.append(f"{workers} worker{'s' if workers > 1 else ''}"
+                     + (f" × {threads} thread" if threads else ""))
+    if not given("fidelity_mode"):
+        fidelity_mode = default.FIDELITY_MODE
+    line = "default search (auto): " + ", ".join(notes + [f"low fidelities {fidelity_mode}"]) \
+        + " · see docs/default-search.md"
+    return {"space": space, "workers": workers, "threads": threads, "fidelity_mode": fidelity_mode, "line": line}
 
 
 def oneshot_lines(event: str, **data) -> None:

@@ -5,9 +5,15 @@ variable number of copies of one Block. A Choice may be conditional (``when=``) 
 values of earlier Choices in the same Block; an inactive Choice takes the value None in
 the canonical form, so two architectures that differ only in decisions that have no
 effect are the same architecture.
+
+A Choice (or a Repeat's length) may carry a *prior*: the value a practitioner would try first, with a confidence
+(``low``, ``medium``, ``high``), as NePS writes priors. :meth:`Block.sample` with ``prior=True`` draws from it (see
+:func:`prior_weights`); every other sampler ignores it, and so does the space's fingerprint (a prior changes which
+architectures come first, not which exist).
 """
 from __future__ import annotations
 
+import math
 import random
 from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
@@ -15,6 +21,45 @@ from typing import Any
 from ..errors import ArchscoutError
 
 Scalar = (str, int, float, bool, type(None))
+# NePS's confidences (neps.sampling.priors): the probability mass on the prior value of an unordered choice, and
+# 1 - the standard deviation (on the value's index scaled to [0, 1]) of the normal around it for an ordered one
+CONFIDENCE = {"low": 0.25, "medium": 0.5, "high": 0.75}
+
+
+def prior_weights(n: int, prior: int, confidence: float, ordered: bool) -> list[float]:
+    """The probability of each of ``n`` values under a prior on value ``prior`` (an index) with ``confidence``.
+
+    An ordered choice (numbers, a Repeat's length) as NePS builds its priors: a normal centred on the prior's index
+    scaled to [0, 1], standard deviation ``1 - confidence``, truncated to the values and discretised (NePS samples a
+    continuous truncated normal and rounds; here each value gets the density at its own point, normalised). An
+    unordered choice puts ``1/n + confidence · (1 - 1/n)`` on the prior value and spreads the rest evenly over the
+    others; NePS puts ``confidence`` itself there, which for 2 or 3 values at low confidence (0.25) is less than
+    uniform, so a prior would push away from its own value."""
+    if n == 1:
+        return [1.0]
+    if not ordered:
+        mass = 1 / n + confidence * (1 - 1 / n)
+        return [mass if i == prior else (1 - mass) / (n - 1) for i in range(n)]
+    sd = 1 - confidence
+    dens = [math.exp(-0.5 * ((i - prior) / (n - 1) / sd) ** 2) for i in range(n)]
+    total = sum(dens)
+    return [d / total for d in dens]
+
+
+def _check_prior(what: str, values: list, prior: Any, confidence: Any) -> tuple[int | None, str | None]:
+    """The prior's index and its confidence's name (None, None without a prior)."""
+    if prior is None:
+        if confidence is not None:
+            raise ArchscoutError(f"{what}: a confidence ({confidence!r}) needs a prior value")
+        return None, None
+    confidence = "medium" if confidence is None else confidence
+    if confidence not in CONFIDENCE:
+        raise ArchscoutError(f"{what}: confidence is one of {', '.join(CONFIDENCE)}, got {confidence!r}")
+    prior = _normalise_scalar(prior)
+    for i, v in enumerate(values):
+        if v == prior and isinstance(v, bool) == isinstance(prior, bool):
+            return i, confidence
+    raise ArchscoutError(f"{what}: the prior {prior!r} is not one of {values!r}")
 
 
 def _is_number(v: Any) -> bool:
@@ -36,10 +81,11 @@ class Choice:
     ``ordered`` (default: True when every value is a number) makes mutation and local
     search move to adjacent values. ``when={"op": ["conv", "dwconv"]}`` makes the choice
     active only when each named earlier field of the same block has one of the listed values.
+    ``prior=VALUE, confidence="low" | "medium" (default) | "high"``: the value to try first (see the module).
     """
 
     def __init__(self, values: Sequence[Any], *, ordered: bool | None = None,
-                 when: Mapping[str, Sequence[Any]] | None = None):
+                 when: Mapping[str, Sequence[Any]] | None = None, prior: Any = None, confidence: str | None = None):
         values = [_normalise_scalar(v) for v in values]
         if not values:
             raise ArchscoutError("a Choice needs at least one value")
@@ -51,9 +97,12 @@ class Choice:
         self.values = list(values)
         self.ordered = all(_is_number(v) for v in values) if ordered is None else bool(ordered)
         self.when = {k: [_normalise_scalar(x) for x in vs] for k, vs in (when or {}).items()}
+        self.prior, self.confidence = _check_prior(f"Choice({self.values!r})", self.values, prior, confidence)
 
     def __repr__(self) -> str:
         extra = f", when={self.when!r}" if self.when else ""
+        if self.prior is not None:
+            extra += f", prior={self.values[self.prior]!r}, confidence={self.confidence!r}"
         return f"Choice({self.values!r}{extra})"
 
     def index(self, value: Any) -> int:
@@ -67,8 +116,16 @@ class Choice:
         """Whether this choice is a decision, given the values of the earlier fields of its block (``when``)."""
         return all(values.get(dep) in allowed for dep, allowed in self.when.items())
 
-    def sample(self, rng: random.Random) -> Any:
+    def sample(self, rng: random.Random, prior: bool = False) -> Any:
+        """A value drawn uniformly, or from the prior (``prior=True``, where the choice has one)."""
+        if prior and self.prior is not None:
+            weights = prior_weights(len(self.values), self.prior, CONFIDENCE[self.confidence or "medium"], self.ordered)
+            return rng.choices(self.values, weights)[0]
         return self.values[rng.randrange(len(self.values))]
+
+    def prior_value(self) -> Any:
+        """The prior's value (None without a prior)."""
+        return None if self.prior is None else self.values[self.prior]
 
     def alternatives(self, value: Any) -> list[Any]:
         """Every other value (categorical) or the adjacent values (ordered)."""
@@ -77,37 +134,55 @@ class Choice:
             return [self.values[j] for j in (i - 1, i + 1) if 0 <= j < len(self.values)]
         return [v for j, v in enumerate(self.values) if j != i]
 
-    def spec(self) -> dict:
+    def spec(self, priors: bool = True) -> dict:
         out: dict = {"type": "choice", "values": self.values, "ordered": self.ordered}
         if self.when:
             out["when"] = self.when
+        if priors and self.prior is not None:
+            out.update(prior=self.values[self.prior], confidence=self.confidence)
         return out
 
 
 class Integer(Choice):
     """An integer in [low, high] (inclusive) with a step; an ordered Choice."""
 
-    def __init__(self, low: int, high: int, step: int = 1, *, when=None):
+    def __init__(self, low: int, high: int, step: int = 1, *, when=None, prior: int | None = None,
+                 confidence: str | None = None):
         if high < low or step < 1:
             raise ArchscoutError(f"Integer needs low <= high and step >= 1, got {low}, {high}, {step}")
-        super().__init__(list(range(low, high + 1, step)), ordered=True, when=when)
+        super().__init__(list(range(low, high + 1, step)), ordered=True, when=when, prior=prior, confidence=confidence)
 
 
 class Repeat:
-    """Between ``min`` and ``max`` copies of a Block (for example the stages of a network)."""
+    """Between ``min`` and ``max`` copies of a Block (for example the stages of a network); ``prior=N`` with a
+    ``confidence``: the number of copies to try first (an ordered prior, see the module)."""
 
-    def __init__(self, min: int, max: int, block: Block):
+    def __init__(self, min: int, max: int, block: Block, *, prior: int | None = None, confidence: str | None = None):
         if not (0 <= min <= max) or max < 1:
             raise ArchscoutError(f"Repeat needs 0 <= min <= max and max >= 1, got {min}, {max}")
         if not isinstance(block, Block):
             raise ArchscoutError("Repeat(min, max, block) needs a Block")
         self.min, self.max, self.block = min, max, block
+        self.prior, self.confidence = _check_prior(f"Repeat({min}, {max})", list(range(min, max + 1)), prior,
+                                                   confidence)
 
     def __repr__(self) -> str:
-        return f"Repeat({self.min}, {self.max}, {self.block!r})"
+        extra = "" if self.prior is None else f", prior={self.min + self.prior}, confidence={self.confidence!r}"
+        return f"Repeat({self.min}, {self.max}, {self.block!r}{extra})"
 
-    def spec(self) -> dict:
-        return {"type": "repeat", "min": self.min, "max": self.max, "block": self.block.spec()}
+    def length(self, rng: random.Random, prior: bool = False) -> int:
+        """How many copies: uniform, or from the prior (``prior=True``, where it has one)."""
+        if prior and self.prior is not None:
+            n = self.max - self.min + 1
+            weights = prior_weights(n, self.prior, CONFIDENCE[self.confidence or "medium"], True)
+            return self.min + rng.choices(range(n), weights)[0]
+        return rng.randint(self.min, self.max)
+
+    def spec(self, priors: bool = True) -> dict:
+        out = {"type": "repeat", "min": self.min, "max": self.max, "block": self.block.spec(priors)}
+        if priors and self.prior is not None:
+            out.update(prior=self.min + self.prior, confidence=self.confidence)
+        return out
 
 
 class Block:
@@ -132,8 +207,8 @@ class Block:
     def __repr__(self) -> str:
         return "Block(" + ", ".join(f"{k}={v!r}" for k, v in self.fields.items()) + ")"
 
-    def spec(self) -> dict:
-        return {"type": "block", "fields": {k: v.spec() for k, v in self.fields.items()}}
+    def spec(self, priors: bool = True) -> dict:
+        return {"type": "block", "fields": {k: v.spec(priors) for k, v in self.fields.items()}}
 
     # -- canonical form ----------------------------------------------------------------
     def canonical(self, value: Mapping[str, Any], rng: random.Random | None = None, path: str = "") -> dict:
@@ -179,16 +254,36 @@ class Block:
                 out[name] = node.canonical(v if v is not None else {}, rng, where)
         return out
 
-    def sample(self, rng: random.Random) -> dict:
+    def sample(self, rng: random.Random, prior: bool = False) -> dict:
+        """Values drawn uniformly, or from the priors where there are some (``prior=True``)."""
         out: dict[str, Any] = {}
         for name, node in self.fields.items():
             if isinstance(node, Choice):
-                out[name] = node.sample(rng) if node.is_active(out) else None
+                out[name] = node.sample(rng, prior) if node.is_active(out) else None
             elif isinstance(node, Repeat):
-                out[name] = [node.block.sample(rng) for _ in range(rng.randint(node.min, node.max))]
+                out[name] = [node.block.sample(rng, prior) for _ in range(node.length(rng, prior))]
             else:
-                out[name] = node.sample(rng)
+                out[name] = node.sample(rng, prior)
         return out
+
+    def prior_mode(self) -> dict:
+        """The values every prior points at: each choice at its prior (the first value without one), each Repeat
+        at its prior length (its minimum without one, at least one copy where allowed)."""
+        out: dict[str, Any] = {}
+        for name, node in self.fields.items():
+            if isinstance(node, Choice):
+                out[name] = (node.values[node.prior or 0]) if node.is_active(out) else None
+            elif isinstance(node, Repeat):
+                n = node.min + node.prior if node.prior is not None else max(node.min, min(1, node.max))
+                out[name] = [node.block.prior_mode() for _ in range(n)]
+            else:
+                out[name] = node.prior_mode()
+        return out
+
+    def has_priors(self) -> bool:
+        return any((n.prior is not None) if isinstance(n, Choice) else
+                   (n.prior is not None or n.block.has_priors()) if isinstance(n, Repeat) else n.has_priors()
+                   for n in self.fields.values())
 
     # -- decisions: the places a mutation can act on ------------------------------------
     def decisions(self, value: Mapping[str, Any], path: tuple = ()) -> Iterator[tuple[tuple, Any]]:

@@ -96,13 +96,25 @@ class Space:
             return False
 
     # -- sampling and variation -------------------------------------------------------
-    def sample(self, rng: random.Random | int | None = None, *, seed: int | None = None) -> Architecture:
+    def sample(self, rng: random.Random | int | None = None, *, seed: int | None = None,
+               prior: bool = False) -> Architecture:
+        """An architecture drawn uniformly (each choice, each Repeat's length), or from the space's priors
+        (``prior=True``: see :class:`~archscout.space.Choice`; choices without one stay uniform)."""
         rng = as_rng(seed if rng is None else rng)
         for _ in range(10_000):
-            values = self.root.sample(rng)
+            values = self.root.sample(rng, prior)
             if self.satisfies(values):
                 return self._make(values)
         raise ArchscoutError(f"space {self.name!r}: no sample satisfied the constraints in 10,000 tries")
+
+    def has_priors(self) -> bool:
+        """Whether any choice or Repeat of the space carries a prior."""
+        return self.root.has_priors()
+
+    def prior_mode(self) -> Architecture:
+        """The architecture every prior points at (see :meth:`Block.prior_mode`); an error when it breaks a
+        constraint."""
+        return self.architecture(self.root.prior_mode())
 
     def decisions(self, arch: Architecture) -> list[tuple[tuple, Any]]:
         """Every place a mutation can act: (path, Choice) or (path + ('#len',), Repeat)."""
@@ -152,7 +164,8 @@ class Space:
         return self.mutation(arch, rng)[0]
 
     def neighbors(self, arch: Architecture) -> list[Architecture]:
-        """All architectures one step away: each choice to its alternatives, one block added or removed."""
+        """All architectures one step away: each choice to its alternatives, one block added (a copy of one there, or
+        a block drawn from the architecture's id where there is none) or removed."""
         seen, out = {arch}, []
         fill = random.Random(arch.id)  # deterministic values for choices a change switches on
         for path, node in self.decisions(arch):
@@ -166,6 +179,8 @@ class Space:
                     candidates += [self._apply(arch.values, path, node, fill,
                                                blocks[:i + 1] + [blocks[i]] + blocks[i + 1:])
                                    for i in range(len(blocks))]
+                    if not blocks:  # nothing to copy: one block, its values fixed by the architecture
+                        candidates.append(self._apply(arch.values, path, node, fill, [node.block.sample(fill)]))
             else:
                 candidates += [self._apply(arch.values, path, node, fill, v)
                                for v in node.alternatives(_get(arch.values, path))]
@@ -234,11 +249,12 @@ class Space:
         """Number of architectures, not counting constraints (an upper bound when there are some)."""
         return self.root.size()
 
-    def spec(self) -> dict:
-        return {"name": self.name, "fields": self.root.spec()["fields"], "constraints": len(self.constraints)}
+    def spec(self, priors: bool = True) -> dict:
+        return {"name": self.name, "fields": self.root.spec(priors)["fields"], "constraints": len(self.constraints)}
 
     def fingerprint(self) -> str:
-        return hashlib.sha256(canonical_json(self.spec()).encode()).hexdigest()[:16]
+        """Identifies the architectures the space holds: its priors are left out (they change which come first)."""
+        return hashlib.sha256(canonical_json(self.spec(priors=False)).encode()).hexdigest()[:16]
 
     def accepts(self, task: Task | GraphTask, seed: int = 0) -> str | None:
         """Why this space cannot take ``task`` at all, or None when it can; the reason is worded to follow

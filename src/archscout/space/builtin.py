@@ -47,18 +47,19 @@ def conv1d(quantization: bool = False) -> Space:
                     "downsampling, residual, norm, activation), GAP / max / flatten head; "
                     "all-fc stages give MLPs" + (QUANT_NOTE if quantization else ""),
         stages=Repeat(1, 5, Block(
-            op=Choice(["conv", "dwconv", "fc"]),
-            width=Choice([8, 16, 24, 32, 48, 64, 96, 128]),
-            kernel=Choice([3, 5, 7, 9], when={"op": CONV}),
-            dilation=Choice([1, 2, 4], when={"op": CONV}),
-            downsample=Choice(["none", "stride2", "maxpool", "avgpool"], when={"op": CONV}),
-            residual=Choice([False, True]),
-            norm=Choice(["none", "batch", "layer"]),
-            act=Choice(["relu", "gelu", "silu"]),
-            dropout=Choice([0.0, 0.1, 0.25], when={"op": ["fc"]}),
+            op=Choice(["conv", "dwconv", "fc"], prior="conv", confidence="medium"),
+            width=Choice([8, 16, 24, 32, 48, 64, 96, 128], prior=64, confidence="low"),
+            kernel=Choice([3, 5, 7, 9], when={"op": CONV}, prior=5, confidence="low"),
+            dilation=Choice([1, 2, 4], when={"op": CONV}, prior=1, confidence="medium"),
+            downsample=Choice(["none", "stride2", "maxpool", "avgpool"], when={"op": CONV}, prior="none",
+                              confidence="low"),
+            residual=Choice([False, True], prior=True, confidence="low"),
+            norm=Choice(["none", "batch", "layer"], prior="batch", confidence="medium"),
+            act=Choice(["relu", "gelu", "silu"], prior="relu", confidence="low"),
+            dropout=Choice([0.0, 0.1, 0.25], when={"op": ["fc"]}, prior=0.0, confidence="low"),
             **_policy(quantization),
-        )),
-        head=Choice(["gap", "max", "flatten"]),
+        ), prior=3, confidence="low"),
+        head=Choice(["gap", "max", "flatten"], prior="gap", confidence="medium"),
         **_classifier_policy(quantization),
         constraints=[fc_stages_last],
         builder=partial(build_macro, dims=1),
@@ -74,18 +75,19 @@ def conv2d(quantization: bool = False) -> Space:
                     "downsampling, residual, norm, activation), GAP / max / flatten head"
                     + (QUANT_NOTE if quantization else ""),
         stages=Repeat(1, 4, Block(
-            op=Choice(["conv", "dwconv", "fc"]),
-            width=Choice([8, 16, 32, 48, 64, 96]),
-            kernel=Choice([1, 3, 5], when={"op": CONV}),
-            dilation=Choice([1, 2], when={"op": CONV}),
-            downsample=Choice(["none", "stride2", "maxpool", "avgpool"], when={"op": CONV}),
-            residual=Choice([False, True]),
-            norm=Choice(["none", "batch", "layer"]),
-            act=Choice(["relu", "gelu", "silu"]),
-            dropout=Choice([0.0, 0.1, 0.25], when={"op": ["fc"]}),
+            op=Choice(["conv", "dwconv", "fc"], prior="conv", confidence="medium"),
+            width=Choice([8, 16, 32, 48, 64, 96], prior=32, confidence="low"),
+            kernel=Choice([1, 3, 5], when={"op": CONV}, prior=3, confidence="medium"),
+            dilation=Choice([1, 2], when={"op": CONV}, prior=1, confidence="medium"),
+            downsample=Choice(["none", "stride2", "maxpool", "avgpool"], when={"op": CONV}, prior="none",
+                              confidence="low"),
+            residual=Choice([False, True], prior=True, confidence="low"),
+            norm=Choice(["none", "batch", "layer"], prior="batch", confidence="medium"),
+            act=Choice(["relu", "gelu", "silu"], prior="relu", confidence="low"),
+            dropout=Choice([0.0, 0.1, 0.25], when={"op": ["fc"]}, prior=0.0, confidence="low"),
             **_policy(quantization),
-        )),
-        head=Choice(["gap", "max", "flatten"]),
+        ), prior=3, confidence="low"),
+        head=Choice(["gap", "max", "flatten"], prior="gap", confidence="medium"),
         **_classifier_policy(quantization),
         constraints=[fc_stages_last],
         builder=partial(build_macro, dims=2),
@@ -93,19 +95,20 @@ def conv2d(quantization: bool = False) -> Space:
 
 
 def mlp(quantization: bool = False) -> Space:
-    """Multilayer perceptrons for tabular data (``mlp-quant``: with a per-layer INT8 / fp32 policy)."""
+    """Multilayer perceptrons for tabular data, down to a linear model (``mlp-quant``: with a per-layer INT8 / fp32
+    policy)."""
     return Space(
         "mlp-quant" if quantization else "mlp",
-        description="tabular data: 1-4 fully connected layers (width, activation, dropout, "
-                    "normalization, skip connection)" + (QUANT_NOTE if quantization else ""),
-        stages=Repeat(1, 4, Block(
-            width=Choice([16, 32, 64, 128, 256]),
-            act=Choice(["relu", "gelu", "silu", "tanh"]),
-            dropout=Choice([0.0, 0.1, 0.2, 0.3]),
-            norm=Choice(["none", "batch", "layer"]),
-            residual=Choice([False, True]),
+        description="tabular data: 0-4 fully connected layers (width, activation, dropout, "
+                    "normalization, skip connection); 0 layers is a linear model" + (QUANT_NOTE if quantization else ""),
+        stages=Repeat(0, 4, Block(
+            width=Choice([16, 32, 64, 128, 256], prior=128, confidence="low"),
+            act=Choice(["relu", "gelu", "silu", "tanh"], prior="relu", confidence="low"),
+            dropout=Choice([0.0, 0.1, 0.2, 0.3], prior=0.1, confidence="low"),
+            norm=Choice(["none", "batch", "layer"], prior="none", confidence="low"),
+            residual=Choice([False, True], prior=False, confidence="low"),
             **_policy(quantization),
-        )),
+        ), prior=2, confidence="low"),
         **_classifier_policy(quantization),
         builder=build_macro,
     )

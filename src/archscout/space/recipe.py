@@ -48,11 +48,16 @@ def recipe(**choices: Choice) -> Block:
 
 DEFAULT_RECIPE: dict[str, list] = dict(lr=[1e-3, 3e-3, 1e-2, 3e-2], weight_decay=[0.0, 1e-4, 1e-3, 1e-2], batch_size=[32, 64, 128, 256],
                       optimizer=["adamw", "sgd"], schedule=["onecycle", "cosine"])
+# what a practitioner tries first, with NePS's confidences (only the default search, strategy auto, reads them)
+DEFAULT_PRIORS: dict[str, tuple] = dict(lr=(3e-3, "medium"), weight_decay=(1e-4, "low"), batch_size=(64, "low"),
+                                        optimizer=("adamw", "high"), schedule=("onecycle", "medium"))
 
 
 def default_recipe() -> Block:
-    """4 learning rates x 4 weight decays x 4 batch sizes x 2 optimizers x 2 schedules (256 recipes)."""
-    return recipe(**{k: Choice(v) for k, v in DEFAULT_RECIPE.items()})
+    """4 learning rates x 4 weight decays x 4 batch sizes x 2 optimizers x 2 schedules (256 recipes), each with a
+    prior (:data:`DEFAULT_PRIORS`: AdamW at 0.003 with one-cycle, batch 64, weight decay 1e-4)."""
+    return recipe(**{k: Choice(v, prior=DEFAULT_PRIORS[k][0], confidence=DEFAULT_PRIORS[k][1])
+                     for k, v in DEFAULT_RECIPE.items()})
 
 
 def with_recipe(space, block: Block | None = None, name: str | None = None):
@@ -68,5 +73,5 @@ def with_recipe(space, block: Block | None = None, name: str | None = None):
     return out
 
 
-__all__ = ["DEFAULT_RECIPE", "FIELD", "SETTINGS", "default_recipe", "describe_recipe", "recipe", "recipe_of",
+__all__ = ["DEFAULT_PRIORS", "DEFAULT_RECIPE", "FIELD", "SETTINGS", "default_recipe", "describe_recipe", "recipe", "recipe_of",
            "with_recipe", "without_recipe"]

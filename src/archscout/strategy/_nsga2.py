@@ -90,13 +90,15 @@ def make_offspring(space: Space, parents: Sequence[Architecture], ranks: np.ndar
 
 
 def fresh_sample(space: Space, rng: random.Random, avoid: Callable[[Architecture], bool],
-                 tries: int = 100) -> Architecture:
-    """A random architecture for which ``avoid`` is false, if one turns up in ``tries`` samples."""
-    arch = space.sample(rng)
+                 tries: int = 100, draw: Callable[[Space, random.Random], Architecture] | None = None) -> Architecture:
+    """A random architecture for which ``avoid`` is false, if one turns up in ``tries`` samples (``draw(space,
+    rng)``; default a uniform ``space.sample(rng)``)."""
+    draw = draw or (lambda s, r: s.sample(r))
+    arch = draw(space, rng)
     for _ in range(tries - 1):
         if not avoid(arch):
             break
-        arch = space.sample(rng)
+        arch = draw(space, rng)
     return arch
 
 def check_options(strategy: str, **options: tuple[object, int]) -> None:

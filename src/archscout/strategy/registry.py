@@ -17,7 +17,7 @@ from ._nsga2 import NSGA2
 from ._optuna import OptunaNSGA2, OptunaRandom, OptunaSampler, OptunaTPE
 from ._random import RandomSearch
 from ._rl import ReinforceController
-from .fidelity import ASHA, ASHAKDE, BOHB, MOASHA, Hyperband, SuccessiveHalving
+from .fidelity import ASHA, ASHAKDE, BOHB, MOASHA, Auto, Hyperband, SuccessiveHalving
 
 STRATEGIES: Registry[type[Strategy]] = Registry("strategy")
 STRATEGIES.register("random", RandomSearch, aliases=("rs",))
@@ -40,6 +40,7 @@ STRATEGIES.register("asha", ASHA)
 STRATEGIES.register("bohb", BOHB)
 STRATEGIES.register("mo-asha", MOASHA)
 STRATEGIES.register("asha-kde", ASHAKDE)
+STRATEGIES.register("auto", Auto, aliases=("default",))
 
 
 def list_strategies(pattern: str | None = None) -> list[str]:

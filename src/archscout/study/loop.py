@@ -5,6 +5,7 @@ import collections
 import hashlib
 import re
 import time
+from collections.abc import Callable
 
 from ..errors import ArchscoutError
 from ..execute import Executor
@@ -63,11 +64,12 @@ class SearchLoop:
 
     def __init__(self, study, executor: Executor, runner: TrialRunner, session: int, evaluator,
                  index: int, progress, trials: int | None, seconds: float | None, max_failures: int | None,
-                 policy: str, stale_after: float):
+                 policy: str, stale_after: float, reserve: Callable[[], float] | None = None):
         self.study, self.store, self.ex, self.runner = study, study.storage, executor, runner
         self.session, self.evaluator = session, evaluator
         self.budget = evaluator.budget_key
         self.trials, self.seconds = trials, seconds
+        self.reserve = reserve  # seconds of the time budget kept for what follows the search (see .timing)
         self.max_failures, self.policy, self.stale_after = max_failures, policy, stale_after
         self.strategy = strategy_for(study, index)
         self.reporter = make_reporter(progress, trials, seconds)
@@ -119,6 +121,15 @@ class SearchLoop:
     def _used(self) -> float:
         return self.base_used + time.monotonic() - self.t0
 
+    def _time_left(self) -> bool:
+        """Whether a trial may start: search time, plus the reserve for what follows, below the time budget (the
+        reserve is 0 until a trial has measured how fast training goes)."""
+        assert self.seconds is not None
+        used = self._used()
+        if used >= self.seconds:
+            return False
+        return self.reserve is None or used + self.reserve() < self.seconds
+
     def run(self) -> list[Trial]:
         """Search until the budget is met, the strategy is exhausted or stalls, or too many trials fail in a row:
         submit proposals while a worker is free, store the outcomes, learn what other processes stored and take
@@ -127,7 +138,7 @@ class SearchLoop:
         interrupted = True
         try:
             while True:
-                can_submit = self.stop is None and (self.seconds is None or self._used() < self.seconds)
+                can_submit = self.stop is None and (self.seconds is None or self._time_left())
                 waiting = self._submit_while_free(can_submit)
                 if not self.inflight:
                     if self._idle(can_submit, waiting):

@@ -27,8 +27,10 @@ if TYPE_CHECKING:
 
 def run(study: Study, trials: int | None, time_budget: str | float | None, *, strategy: str | None,
         final_top_k: int, final_seeds: int, progress: bool | Callable | None, device: str | None,
-        threads: int | None, revalidate: int, revalidate_seeds: int, search_options: dict) -> Study:
-    """Search, revalidate, retrain (see :meth:`Study.run <archscout.study.Study.run>`)."""
+        threads: int | None, revalidate: int, revalidate_seeds: int, search_options: dict,
+        whole_budget: bool = False) -> Study:
+    """Search, revalidate, retrain (see :meth:`Study.run <archscout.study.Study.run>`); with ``whole_budget``,
+    ``time_budget`` bounds the three steps (:mod:`.timing`)."""
     if device is not None:
         from ..evaluate.training import resolve_device
         resolve_device(device)  # a device this machine lacks: one clear error before anything runs
@@ -39,24 +41,58 @@ def run(study: Study, trials: int | None, time_budget: str | float | None, *, st
     from ..execute import check_threads, default_threads, intra_op_threads
     check_threads(threads)
     with intra_op_threads(threads or default_threads(1), load=study.evaluator_spec.needs_task):
+        split = _time_split(study, time_budget, whole_budget, revalidate, revalidate_seeds, final_top_k, final_seeds,
+                            progress)
         # 1. search
-        study.search(trials=trials, time_budget=time_budget, progress=progress, threads=threads, **search_options)
+        study.search(trials=trials, time_budget=time_budget, progress=progress, threads=threads,
+                     reserve=split.reserve if split else None, **search_options)
+        if split:
+            split.searched()
         # 2. revalidate: the K best trained again with more seeds, ranked by their mean
         if revalidate > 0 and study.evaluator_spec.trains and len(study.leaderboard(2)) == 2:
             from .diagnostics import progress_lines
             study.revalidate(revalidate, revalidate_seeds, progress=progress_lines(progress))
+            if split:
+                split.revalidated()
         # 3. retrain the chosen ones on all training data, scored on test
         if final_top_k > 0 and final_seeds > 0 and study.evaluator_spec.needs_task:
             if not study.leaderboard(1):
                 raise NoTrialCompleted.of(study)
             study.finalize(top_k=final_top_k, seeds=final_seeds, progress=progress)
+        if split:
+            say(progress, split.summary())
     return study
+
+
+def say(progress, text: str) -> None:
+    """A line for the run's ``progress``: a callback gets it as a note, True prints it, None / False drop it."""
+    if callable(progress):
+        progress("note", text=text)
+    elif progress:
+        print(text, flush=True)
+
+
+def _time_split(study: Study, time_budget, whole_budget: bool, revalidate: int, revalidate_seeds: int,
+                final_top_k: int, final_seeds: int, progress):
+    """The :class:`~.timing.TimeSplit` of a run whose ``time_budget`` bounds all three steps (None otherwise)."""
+    if not whole_budget or time_budget is None:
+        return None
+    from .timing import Finish, TimeSplit
+    seconds = check_budget(None, time_budget)
+    assert seconds is not None  # a time budget was given
+    trains = study.evaluator_spec.trains
+    finish = Finish(revalidate if trains else 0, revalidate_seeds,
+                    final_top_k if study.evaluator_spec.needs_task else 0, final_seeds)
+    split = TimeSplit(study, seconds, finish)
+    say(progress, split.describe())
+    return split
 
 
 def search(study: Study, trials: int | None, time_budget: str | float | None,
            progress: bool | Callable | None, *, workers: int, executor: str | Executor | None,
            address: str | None, trial_timeout: str | float | None, trial_memory_mb: float | None,
-           max_failures: int | None, on_interrupted: str, stale_after: float, threads: int | None) -> list[Trial]:
+           max_failures: int | None, on_interrupted: str, stale_after: float, threads: int | None,
+           reserve: Callable[[], float] | None = None) -> list[Trial]:
     """The search step (see :meth:`Study.search <archscout.study.Study.search>`): the new trials."""
     if getattr(STRATEGIES.get(study.strategy_name), "oneshot", False):  # DARTS & co: trains, then records
         return make_strategy(study.strategy_name, study.space, seed=study.seed,
@@ -91,7 +127,7 @@ def search(study: Study, trials: int | None, time_budget: str | float | None,
     beat = Heartbeat(study.storage, session)
     try:
         loop = SearchLoop(study, ex, runner, session, evaluator, len(others), progress,
-                          trials, seconds, max_failures, on_interrupted, stale_after)
+                          trials, seconds, max_failures, on_interrupted, stale_after, reserve)
         new = loop.run()
     finally:
         ex.close()

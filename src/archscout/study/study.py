@@ -227,11 +227,11 @@ class Study(setup.StudyParts):
     def run(self, trials: int | None = None, time_budget: str | float | None = None, *,
             strategy: str | None = None, final_top_k: int = 3, final_seeds: int = 3,
             progress: bool | Callable | None = None, device: str | None = None, threads: int | None = None,
-            revalidate: int = 0, revalidate_seeds: int = 2, **search_options) -> Study:
+            revalidate: int = 0, revalidate_seeds: int = 2, whole_budget: bool = False, **search_options) -> Study:
         """Search, revalidate, retrain: the three steps of a study, in order.
 
-        1. :meth:`search` until ``trials`` trials (in total) or ``time_budget`` of search time (in total);
-           ``search_options`` go to it (workers, executor, limits, ...).
+        1. :meth:`search` until ``trials`` trials (in total) or ``time_budget`` of search time (in total; with
+           ``whole_budget``, of the three steps: see :mod:`.timing`); ``search_options`` go to :meth:`search`.
         2. :meth:`revalidate` (with ``revalidate`` K > 0; training evaluator only), so the choice survives
            noise: the K best are trained again on the training part with ``revalidate_seeds`` more seeds each
            and scored on validation (never on test), and they rank by their mean (with several objectives the
@@ -245,14 +245,15 @@ class Study(setup.StudyParts):
         process (default: every usable core); the process's own setting is restored after."""
         return _run.run(self, trials, time_budget, strategy=strategy, final_top_k=final_top_k,
                         final_seeds=final_seeds, progress=progress, device=device, threads=threads,
-                        revalidate=revalidate, revalidate_seeds=revalidate_seeds, search_options=search_options)
+                        revalidate=revalidate, revalidate_seeds=revalidate_seeds, search_options=search_options,
+                        whole_budget=whole_budget)
 
     def search(self, trials: int | None = None, time_budget: str | float | None = None,
                progress: bool | Callable | None = None, *, workers: int = 1, executor: str | Executor | None = None,
                address: str | None = None, trial_timeout: str | float | None = None,
                trial_memory_mb: float | None = None, max_failures: int | None = DEFAULT_MAX_FAILURES,
                on_interrupted: str = "requeue", stale_after: float = STALE_AFTER,
-               threads: int | None = None) -> list[Trial]:
+               threads: int | None = None, reserve: Callable[[], float] | None = None) -> list[Trial]:
         """Search until ``trials`` trials (in total, finished or running) or ``time_budget`` of search time
         (in total, concurrent processes counted once).
 
@@ -262,12 +263,13 @@ class Study(setup.StudyParts):
         in a row; ``None`` or 0 never stops. ``on_interrupted``: what happens to trials that were running
         when their process died: ``requeue`` (evaluated again; an architecture interrupted three times is
         stored failed) or ``fail``. ``threads``: PyTorch intra-op threads per trial (default: the usable cores
-        shared among the workers; see :func:`archscout.execute.default_threads`).
+        shared among the workers; see :func:`archscout.execute.default_threads`). ``reserve()``: seconds of the
+        budget kept for later steps (no trial starts once search time + reserve reaches ``time_budget``).
         """
         return _run.search(self, trials, time_budget, progress, workers=workers, executor=executor,
                            address=address, trial_timeout=trial_timeout, trial_memory_mb=trial_memory_mb,
                            max_failures=max_failures, on_interrupted=on_interrupted, stale_after=stale_after,
-                           threads=threads)
+                           threads=threads, reserve=reserve)
 
     def _recover(self, budget: str, policy: str, stale_after: float) -> list[Architecture]:
         """The architectures to evaluate again after processes died (see :func:`.recovery.recover`)."""

@@ -41,17 +41,26 @@ class DensityModel:
 
     def _sample(self) -> tuple[Architecture, dict]:
         if self.rng.random() >= self.random_fraction:
-            model = self._fit()
-            if model is not None:
-                rung, good, bad = model
-                gen = np.random.default_rng(self.rng.randrange(2**32))
-                points = good.sample(self.num_samples, self.bandwidth_factor, gen)
-                ratio = good.logpdf(points) - bad.logpdf(points)
-                for i in np.argsort(-ratio, kind="stable"):
-                    arch = self.decisions.decode(points[i])
-                    if arch is not None and arch not in self._archs:
-                        return arch, {"model_based": True, "model_rung": rung}
+            found = self._from_model()
+            if found is not None:
+                return found
         return super()._sample()[0], {"model_based": False}  # type: ignore[misc]
+
+    def _from_model(self) -> tuple[Architecture, dict] | None:
+        """The new candidate with the largest l(x) / g(x) of ``num_samples`` draws from l (None: no model yet, or
+        no draw is a valid architecture not seen before)."""
+        model = self._fit()
+        if model is None:
+            return None
+        rung, good, bad = model
+        gen = np.random.default_rng(self.rng.randrange(2**32))
+        points = good.sample(self.num_samples, self.bandwidth_factor, gen)
+        ratio = good.logpdf(points) - bad.logpdf(points)
+        for i in np.argsort(-ratio, kind="stable"):
+            arch = self.decisions.decode(points[i])
+            if arch is not None and arch not in self._archs:
+                return arch, {"model_based": True, "model_rung": rung}
+        return None
 
     def _code(self, arch: Architecture) -> np.ndarray | None:
         if arch not in self._codes:

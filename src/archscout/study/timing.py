@@ -1,0 +1,126 @@
+"""A time budget for a whole run: the search stops starting trials once the time left is what revalidating and
+retraining the best is estimated to take.
+
+``archscout search --time-budget 30m`` bounds the whole command: the search, the revalidation of the best
+(``--revalidate K`` × ``--revalidate-seeds S`` runs at the search's top fidelity) and the final retraining
+(``--top-k`` × ``--final-seeds`` runs of the final budget). The command cannot know at the start how long those
+runs take (that depends on the networks the search finds), so :class:`TimeSplit` estimates it from the trials
+themselves, again as they finish: each candidate's seconds per training step (``train_seconds`` over the steps it
+trained) times the steps each run needs, plus its evaluation overhead (measuring latency, scoring), for the
+candidates that lead now, with a margin. The search goes on while its time plus that estimate is within the
+budget; the split is printed when the search ends and when the command ends (what each step really took).
+"""
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+
+MARGIN = 1.15  # the estimate is raised by this much: a candidate chosen later may train slower than those leading now
+REFRESH = 5.0  # seconds between estimates (each reads the leaderboard)
+
+
+@dataclass
+class Finish:
+    """What happens after the search: ``revalidate`` best × ``revalidate_seeds`` runs at the top fidelity, then
+    ``top_k`` × ``final_seeds`` runs of ``final_steps`` steps."""
+
+    revalidate: int
+    revalidate_seeds: int
+    top_k: int
+    final_seeds: int
+
+
+def run_seconds(trial, steps: float | None) -> float | None:
+    """Seconds one training run of ``trial``'s candidate for ``steps`` steps takes, from its own trial: its seconds
+    per trained step times ``steps``, plus what its trial spent besides training. None when the trial says nothing."""
+    train = trial.metrics.get("train_seconds") if trial.metrics else None
+    trained = ((trial.details or {}).get("train") or {}).get("trained_steps")
+    if not train or not trained or steps is None:
+        return None
+    other = max(0.0, (trial.duration or 0.0) - train)
+    return float(train) / float(trained) * float(steps) + other
+
+
+class TimeSplit:
+    """The reserve a search leaves for what follows it (see the module): :meth:`reserve` is read by the search loop
+    before it starts a trial."""
+
+    def __init__(self, study, total: float, finish: Finish):
+        self.study, self.total, self.finish = study, float(total), finish
+        self._cached: tuple[float, float] | None = None  # (when, reserve)
+        self.started = time.monotonic()
+
+    def _steps(self) -> tuple[float | None, float | None]:
+        top = (self.study.top_fidelity or {}).get("steps")
+        final = self.study.final_train.steps if self.study.final_train.epochs is None else None
+        return top, final
+
+    def estimate(self) -> float:
+        """Seconds the revalidation and the final retraining are estimated to take, given the trials so far."""
+        f = self.finish
+        if f.revalidate == 0 and (f.top_k == 0 or f.final_seeds == 0):
+            return 0.0
+        top_steps, final_steps = self._steps()
+        trials = self.study.trials()
+        per_step = sorted(t.metrics["train_seconds"] / t.details["train"]["trained_steps"] for t in trials
+                          if t.status == "complete" and not t.final and (t.metrics or {}).get("train_seconds")
+                          and ((t.details or {}).get("train") or {}).get("trained_steps"))
+        if not per_step:
+            return 0.0  # nothing measured yet: the first trials run whatever the estimate
+        slow = per_step[int(0.75 * (len(per_step) - 1))]  # a stand-in for leaders without a measurement
+
+        def cost(trial, steps) -> float:
+            known = run_seconds(trial, steps)
+            return known if known is not None else slow * float(steps or 0)
+
+        leaders = self.study.leaderboard(max(f.revalidate, f.top_k, 1))
+        if not leaders:
+            leaders_cost = [slow * float(top_steps or 0)]
+            final_cost = [slow * float(final_steps or 0)]
+        else:
+            leaders_cost = [cost(t, top_steps) for t in leaders[:f.revalidate]]
+            final_cost = [cost(t, final_steps) for t in leaders[:max(f.revalidate, f.top_k)]]
+        folds = int(getattr(self.study.task, "folds", None) or 1) if self.study.evaluator_spec.needs_task else 1
+        revalidation = sum(leaders_cost) * f.revalidate_seeds * folds
+        # which candidate the final retraining gets is known only after the revalidation: the slowest contender
+        retraining = max(final_cost) * f.top_k * f.final_seeds if final_cost else 0.0
+        return MARGIN * (revalidation + retraining)
+
+    def searched(self) -> None:
+        self.search_end = time.monotonic()
+        self.estimated = self.estimate()
+
+    def revalidated(self) -> None:
+        self.revalidate_end = time.monotonic()
+
+    def summary(self) -> str:
+        """What each step took, against the budget (this process's run: a resumed search's earlier time aside)."""
+        end = time.monotonic()
+        search_end = getattr(self, "search_end", end)
+        revalidate_end = getattr(self, "revalidate_end", search_end)
+        total = end - self.started
+        over = ""
+        if total > self.total:
+            over = (f", {total - self.total:.0f} s over it (the budget is too small for what follows the search: "
+                    f"fewer --top-k, --final-seeds or --final-steps, or a longer --time-budget)")
+        return (f"time: search {search_end - self.started:.0f} s, revalidation {revalidate_end - search_end:.0f} s, "
+                f"final retraining {end - revalidate_end:.0f} s (estimated {getattr(self, 'estimated', 0.0):.0f} s "
+                f"for both when the search stopped): {total:.0f} s of the {self.total:.0f} s budget{over}")
+
+    def reserve(self) -> float:
+        now = time.monotonic()
+        if self._cached is None or now - self._cached[0] >= REFRESH:
+            self._cached = (now, self.estimate())
+        return self._cached[1]
+
+    def describe(self) -> str:
+        f = self.finish
+        parts = []
+        if f.revalidate:
+            parts.append(f"revalidating the best {f.revalidate} with {f.revalidate_seeds} more seed(s) each")
+        if f.top_k and f.final_seeds:
+            parts.append(f"retraining {f.top_k} × {f.final_seeds} seed(s)")
+        if not parts:
+            return f"time budget {self.total:g} s: all of it for the search"
+        return (f"time budget {self.total:g} s for the whole run: the search stops starting trials once the time "
+                f"left is what {' and '.join(parts)} is estimated to take (from the trials' own speed)")

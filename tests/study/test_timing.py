@@ -1,0 +1,87 @@
+"""A time budget for the whole run: the reserve the search leaves for revalidating and retraining the best."""
+from __future__ import annotations
+
+from types import SimpleNamespace
+
+import pytest
+
+from archscout.recipe import TrainConfig
+from archscout.study import default_search
+from archscout.study.timing import MARGIN, Finish, TimeSplit, run_seconds
+
+
+def trial(number, train_seconds, trained_steps, duration, acc):
+    return SimpleNamespace(number=number, status="complete", final=None, metrics={"train_seconds": train_seconds,
+                           "accuracy": acc}, details={"train": {"trained_steps": trained_steps}}, duration=duration)
+
+
+class FakeStudy:
+    """What TimeSplit reads of a study: its trials, leaderboard, fidelities and task."""
+
+    def __init__(self, trials, top_steps=1000, final_steps=3000):
+        self._trials = trials
+        self.top_fidelity = {"steps": top_steps}
+        self.final_train = TrainConfig(steps=final_steps)
+        self.evaluator_spec = SimpleNamespace(needs_task=True)
+        self.task = SimpleNamespace(folds=None)
+
+    def trials(self):
+        return self._trials
+
+    def leaderboard(self, n=None):
+        return sorted(self._trials, key=lambda t: -t.metrics["accuracy"])[:n]
+
+
+def test_a_run_costs_the_trials_seconds_per_step_times_the_steps_plus_its_overhead():
+    t = trial(0, train_seconds=2.0, trained_steps=100, duration=2.5, acc=0.9)
+    assert run_seconds(t, 1000) == pytest.approx(20.0 + 0.5)
+    assert run_seconds(trial(1, None, 100, 1.0, 0.5), 1000) is None
+
+
+def test_the_estimate_adds_the_revalidation_of_the_leaders_and_the_retraining_of_the_slowest_contender():
+    fast, slow, other = trial(0, 1.0, 100, 1.0, 0.9), trial(1, 3.0, 100, 3.0, 0.8), trial(2, 9.0, 100, 9.0, 0.1)
+    study = FakeStudy([fast, slow, other])
+    split = TimeSplit(study, 600, Finish(revalidate=2, revalidate_seeds=2, top_k=1, final_seeds=3))
+    revalidation = (10.0 + 30.0) * 2  # the two leaders, 1,000 steps, 2 seeds
+    retraining = 90.0 * 3  # the slower leader's 3,000 steps, 3 seeds (the third, not a contender, is left out)
+    assert split.estimate() == pytest.approx(MARGIN * (revalidation + retraining))
+    assert TimeSplit(study, 600, Finish(0, 2, 0, 3)).estimate() == 0.0
+    assert TimeSplit(FakeStudy([]), 600, Finish(3, 2, 1, 3)).estimate() == 0.0  # nothing measured yet
+
+
+def test_the_summary_says_what_each_step_took_and_when_the_budget_was_too_small():
+    split = TimeSplit(FakeStudy([]), 0.0, Finish(3, 2, 1, 3))
+    split.searched()
+    split.revalidated()
+    text = split.summary()
+    assert text.startswith("time: search") and "revalidation" in text and "final retraining" in text
+    assert "budget is too small" in text
+    roomy = TimeSplit(FakeStudy([]), 3600, Finish(3, 2, 1, 3))
+    roomy.searched()
+    assert "too small" not in roomy.summary() and "of the 3600 s budget" in roomy.summary()
+    assert "whole run" in TimeSplit(FakeStudy([]), 60, Finish(3, 2, 1, 3)).describe()
+
+
+def test_the_default_space_follows_the_task_inputs():
+    assert default_search.space_for(SimpleNamespace(input_shape=(1, 40))) == "conv1d-recipe"
+    assert default_search.space_for(SimpleNamespace(input_shape=(1, 8, 8))) == "conv2d-recipe"
+    assert default_search.space_for(SimpleNamespace(input_shape=(13,))) == "mlp-recipe"
+    assert default_search.space_for(SimpleNamespace()) == "gnn"
+
+
+def test_small_inputs_and_a_long_budget_get_one_thread_workers_on_every_core():
+    small, large = SimpleNamespace(input_shape=(1, 40)), SimpleNamespace(input_shape=(3, 64, 64))
+    assert default_search.parallelism(small, 1800, 2) == (2, 1)
+    assert default_search.parallelism(small, 60, 2) == (1, None)  # too short to start worker processes
+    assert default_search.parallelism(large, 1800, 2) == (1, None)
+    assert default_search.parallelism(small, 1800, 1) == (1, None)
+    assert default_search.parallelism(small, None, 4) == (1, None)
+
+
+def test_the_default_strategy_depends_on_the_evaluator_and_the_objectives():
+    assert default_search.strategy_for(None, "train", 1) == "auto"
+    assert default_search.strategy_for(None, "train", 2) == "mo-asha"
+    assert default_search.strategy_for(None, "synthetic", 1) == "evolution"
+    assert default_search.strategy_for("random", "train", 1) == "random"
+    assert default_search.is_default("default") and default_search.is_default("auto")
+    assert not default_search.is_default("asha") and not default_search.is_default("no-such")
