@@ -95,8 +95,97 @@ def run_peer_arm(args, task, seconds: float) -> dict:
             "trial_log": [{k: v for k, v in e.items() if k != "config"} for e in log]}
 
 
+def key_values(pairs: list[str]) -> dict:
+    out = {}
+    for pair in pairs:
+        key, sep, text = pair.partition("=")
+        if not sep:
+            raise SystemExit(f"--option takes KEY=VALUE, got {pair!r}")
+        try:
+            out[key.strip()] = json.loads(text)
+        except json.JSONDecodeError:
+            out[key.strip()] = text
+    return out
+
+
+# the ablations --option switches: the part, and what it changes (a strategy option, the fidelity mode, workers)
+ABLATIONS = {"prior": "false: auto without priors (prior_first and prior_fraction 0): asha-kde",
+             "fidelity_mode": "continue or restart", "workers": "1 or 2 (threads: 2 // workers)",
+             "revalidate": "0: the pick on the search's single seed"}
+
+
 def run_archscout_arm(args, task, seconds: float) -> dict:
-    raise SystemExit("the archscout arm needs the default search (strategy auto), not in this checkout yet")
+    """The default search as ``archscout search --task TASK --time-budget T`` sets it up (cli/search.py with the
+    settings of archscout.study.default_search), its search and revalidation within the budget; the final
+    retraining, the same for every arm, after."""
+    import archscout as asc
+    from archscout.execute import usable_cores
+    from archscout.study import default_search as default
+
+    options = key_values(args.option)
+    unknown = set(options) - set(ABLATIONS)
+    if unknown:
+        raise SystemExit(f"unknown --option {sorted(unknown)}; options: {ABLATIONS}")
+    space = default.space_for(task)
+    workers, threads = default.parallelism(task, seconds, usable_cores())
+    if "workers" in options:
+        workers = int(options["workers"])
+        threads = max(1, usable_cores() // workers) if workers > 1 else None
+    strategy_options = {} if options.get("prior", True) else {"prior_first": False, "prior_fraction": 0.0}
+    mode = options.get("fidelity_mode", default.FIDELITY_MODE)
+    revalidate = int(options.get("revalidate", 3))
+    db = os.path.join(args.out_dir, "ignored",
+                      f"default-search-{args.task}-{args.arm}{'-' + args.tag if args.tag else ''}-s{args.seed}-"
+                      f"{datetime.datetime.now().strftime('%Y%m%d-%H%M%S')}.db")
+    # the command line's training defaults (--steps 1000, --batch-size 100, --lr 0.01, adamw, onecycle): the recipe
+    # each candidate carries overrides what it chooses
+    train = {"steps": 1000, "batch_size": 100, "lr": 1e-2, "optimizer": "adamw", "schedule": "onecycle",
+             "fidelity_mode": mode}
+    study = asc.Study(f"default-{args.task}-s{args.seed}", space=space, task=args.task, strategy=default.STRATEGY,
+                      strategy_options=strategy_options, seed=args.seed, train=train,
+                      final_train={**train, "steps": args.final_steps, "fidelity_mode": "continue"},
+                      storage=f"sqlite:///{db}")
+    t0_unix, t0 = time.time(), time.monotonic()
+    study.run(time_budget=seconds, final_top_k=0, revalidate=revalidate, revalidate_seeds=2, whole_budget=True,
+              workers=workers, threads=threads, progress=True)
+    search_wall = time.monotonic() - t0
+    board = study.leaderboard()
+    if not board:
+        raise SystemExit("archscout: no trial completed")
+    chosen = board[0]
+    print(f"chosen: #{chosen.number} {chosen.arch.describe()} — retraining {args.final_seeds} seed(s) × "
+          f"{args.final_steps} steps", flush=True)
+    t1 = time.monotonic()
+    study.finalize(seeds=args.final_seeds, trials=[chosen.number], progress=True)
+    final_wall = time.monotonic() - t1
+    chosen = next(t for t in study.trials() if t.number == chosen.number)
+    top = int((study.top_fidelity or {"steps": 1000})["steps"])
+    log = []
+    for t in study.trials():
+        if t.finished_at is None:
+            continue
+        steps = int(max((t.fidelity or {"steps": top}).values()))
+        log.append({"number": t.number, "architecture": t.arch.describe(), "params": t.metrics.get("params") or 0,
+                    "started": None, "finished": t.finished_at - t0_unix, "seconds": t.duration, "steps": steps,
+                    "val_accuracy": t.metrics.get("accuracy") if t.status == "complete" else None,
+                    "state": t.status, "source": (t.details or {}).get("source")})
+    from archscout.study.diagnostics import revalidation
+    tests = chosen.final["test_accuracies"]
+    return {"search": {"library": f"archscout {asc.__version__}" if hasattr(asc, "__version__") else "archscout",
+                       "optimizer": f"{default.STRATEGY} {strategy_options or ''}".strip(), "space": space,
+                       "workers": workers, "threads": threads, "fidelity_mode": mode, "revalidate": revalidate,
+                       "options": options, "train": study.train_config.as_dict()},
+            "search_seconds": round(search_wall, 1), "final_wall_seconds": round(final_wall, 1),
+            "trials": {"total": len(log), **{s: sum(e["state"] == s for e in log) for s in ("complete", "failed")},
+                       "at_top": sum(e["steps"] == top and e["state"] == "complete" for e in log),
+                       "per_fidelity": {str(k): sum(e["steps"] == k for e in log) for k in sorted({e["steps"] for e in log})},
+                       "by_source": {str(k): sum(e["source"] == k for e in log) for k in sorted({str(e["source"]) for e in log})}},
+            "top_steps": top, "anytime": anytime(log, top),
+            "revalidation": {str(k): v for k, v in revalidation(study).items()},
+            "chosen": {"trial": chosen.number, "architecture": chosen.arch.describe(), "values": chosen.arch.values,
+                       "params": chosen.metrics.get("params"), "val_accuracy": chosen.metrics.get("accuracy"),
+                       "test_accuracies": tests, "test_accuracy_mean": statistics.fmean(tests)},
+            "trial_log": log}
 
 
 def main() -> int:

@@ -46,6 +46,8 @@ def test_the_estimate_adds_the_revalidation_of_the_leaders_and_the_retraining_of
     retraining = 90.0 * 3  # the slower leader's 3,000 steps, 3 seeds (the third, not a contender, is left out)
     assert split.estimate() == pytest.approx(MARGIN * (revalidation + retraining))
     assert TimeSplit(study, 600, Finish(0, 2, 0, 3)).estimate() == 0.0
+    fast.fidelity = slow.fidelity = {"steps": 100}  # leaders at a lower rung are validated again there
+    assert split.estimate() == pytest.approx(MARGIN * ((1.0 + 3.0) * 2 + retraining))
     assert TimeSplit(FakeStudy([]), 600, Finish(3, 2, 1, 3)).estimate() == 0.0  # nothing measured yet
 
 

@@ -17,6 +17,15 @@ def test_mnist1d_standard_split_with_validation_carved_from_train():
     assert len(full) == 4000
 
 
+def test_mnist1d_hard_is_the_same_shape_with_other_noisier_data():
+    easy, hard = get_task("mnist1d"), get_task("mnist1d-hard")
+    assert hard.input_shape == (1, 40) and hard.num_classes == 10
+    assert len(hard.train) + len(hard.valid) == 4000 and len(hard.test) == 1000
+    assert not np.allclose(easy.test.X, hard.test.X)
+    # more white noise: the signal's step-to-step differences are larger
+    assert np.abs(np.diff(hard.test.X, axis=-1)).mean() > 1.1 * np.abs(np.diff(easy.test.X, axis=-1)).mean()
+
+
 @pytest.mark.parametrize("name,shape,classes", [("digits", (1, 8, 8), 10), ("iris", (4,), 3), ("wine", (13,), 3),
                                                 ("breast_cancer", (30,), 2)])
 def test_sklearn_tasks(name, shape, classes):

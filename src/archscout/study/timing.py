@@ -78,7 +78,9 @@ class TimeSplit:
             leaders_cost = [slow * float(top_steps or 0)]
             final_cost = [slow * float(final_steps or 0)]
         else:
-            leaders_cost = [cost(t, top_steps) for t in leaders[:f.revalidate]]
+            # a leader is validated again at its own fidelity (the leaderboard's, the highest reached so far)
+            leaders_cost = [cost(t, ((getattr(t, "fidelity", None) or {}).get("steps", top_steps)))
+                            for t in leaders[:f.revalidate]]
             final_cost = [cost(t, final_steps) for t in leaders[:max(f.revalidate, f.top_k)]]
         folds = int(getattr(self.study.task, "folds", None) or 1) if self.study.evaluator_spec.needs_task else 1
         revalidation = sum(leaders_cost) * f.revalidate_seeds * folds

@@ -23,6 +23,28 @@ def mnist1d(**options) -> Task:
                        description="MNIST-1D, 40-sample 1-D signals, 10 classes (generated locally)", **options)
 
 
+# MNIST-1D made harder for a second reported benchmark (issue 30): 2.5 times the white noise, 1.4 times the
+# correlated noise, more shear, and its own seed, so the data differs from mnist1d's throughout (the reference CNN of
+# ../shared/REFERENCES.md, 1,500 steps, one seed: 85.0 % test here against 99.4 % on the default arguments)
+HARD = {"iid_noise_scale": 0.05, "corr_noise_scale": 0.35, "shear_scale": 0.9, "seed": 7}
+
+
+@cache
+def mnist1d_hard(**options) -> Task:
+    """MNIST-1D generated locally with more noise and shear (:data:`HARD`): 4,000 train / 1,000 test."""
+    from mnist1d.data import get_dataset_args, make_dataset
+
+    args = get_dataset_args()
+    for key, value in HARD.items():
+        setattr(args, key, value)
+    d = make_dataset(args)
+    X = d["x"].astype(np.float32)[:, None, :]
+    Xt = d["x_test"].astype(np.float32)[:, None, :]
+    return from_arrays(X, d["y"], Xt, d["y_test"], name="mnist1d-hard", standardize=False,
+                       description="MNIST-1D with 2.5x the white noise, 1.4x the correlated noise and more shear, "
+                                   "40-sample 1-D signals, 10 classes (generated locally)", **options)
+
+
 def _sklearn(loader: str, name: str, description: str, image: bool = False) -> Callable[..., Task]:
     @cache
     def make(**options) -> Task:

@@ -8,14 +8,14 @@ from collections.abc import Callable
 from ..errors import ArchscoutError
 from ..registry import Registry
 from .base import Task
-from .builtin import breast_cancer, diabetes, digits, iris, mnist1d, wine
+from .builtin import breast_cancer, diabetes, digits, iris, mnist1d, mnist1d_hard, wine
 from .files import from_file, split_label
 from .graphs import GraphTask, from_graph_files, mnist1d_knn
 from .options import TASK_OPTIONS, check_task_options
 from .references import _from_reference, is_reference
 
 TASKS: Registry[Callable[..., Task | GraphTask]] = Registry("task")
-for _name, _factory in (("mnist1d", mnist1d), ("digits", digits), ("iris", iris), ("wine", wine),
+for _name, _factory in (("mnist1d", mnist1d), ("mnist1d-hard", mnist1d_hard), ("digits", digits), ("iris", iris), ("wine", wine),
                         ("breast_cancer", breast_cancer), ("diabetes", diabetes), ("mnist1d-knn", mnist1d_knn)):
     TASKS.register(_name, _factory)
 
