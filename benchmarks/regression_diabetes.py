@@ -64,12 +64,13 @@ def peers(seeds: int) -> dict:
     return out
 
 
-def search(seed: int, trials: int, folds: int | None, db: str, space: str = "mlp") -> dict:
+def search(seed: int, trials: int, folds: int | None, db: str, space: str = "mlp", strategy: str | None = None) -> dict:
     import archscout as asc
 
-    name = f"diabetes-{space}-{'folds' + str(folds) if folds else 'split'}-s{seed}"
+    name = f"diabetes-{space}-{strategy or 'default'}-{'folds' + str(folds) if folds else 'split'}-s{seed}"
     study = asc.Study(name, task="diabetes", space=space, seed=seed, storage=db,
-                      task_options={"folds": folds} if folds else None)
+                      task_options={"folds": folds} if folds else None,
+                      **({"strategy": strategy} if strategy else {}))
     t0 = time.perf_counter()
     study.run(trials=trials, final_top_k=1, final_seeds=3, progress=False)
     best = study.best()
@@ -108,6 +109,7 @@ def main() -> int:
     ap.add_argument("--trials", type=int, default=50)
     ap.add_argument("--space", default="mlp", help="mlp, or mlp-recipe (the training recipe searched too)")
     ap.add_argument("--selections", default="split,folds5", help="split (the validation split), folds5, or both")
+    ap.add_argument("--strategy", default=None, help="default: the Study's own (evolution); auto: the default search's")
     ap.add_argument("--out", default=None, help="default: results/regression-diabetes[-SPACE].json")
     ap.add_argument("--resummarise", metavar="JSON", help="recompute the summary of a stored result file, no runs")
     args = ap.parse_args()
@@ -138,7 +140,7 @@ def main() -> int:
         for key, folds in (("split", None), ("folds5", 5)):
             if key not in runs:
                 continue
-            r = search(seed, args.trials, folds, db, args.space)
+            r = search(seed, args.trials, folds, db, args.space, args.strategy)
             runs[key].append(r)
             print(f"archscout {key:<7} seed {seed}: validation R² {r['validation_r2']:.4f}, test R² "
                   f"{r['test_r2_mean']:.4f} ± {r['test_r2_std']:.4f} ({r['architecture']}; {r['seconds']} s)",
@@ -146,7 +148,7 @@ def main() -> int:
     summary = summarise(runs, peer, best_peer)
     result = {"benchmark": "regression on scikit-learn diabetes", "target": "archscout's chosen model >= the best "
               "of RidgeCV, GradientBoostingRegressor, MLPRegressor (defaults) in test R²",
-              "space": args.space, "best_peer": best_peer, "peers": peer, "archscout": runs, "summary": summary,
+              "space": args.space, "strategy": args.strategy or "evolution (the Study default)", "best_peer": best_peer, "peers": peer, "archscout": runs, "summary": summary,
               "command": " ".join([".venv/bin/python", "benchmarks/regression_diabetes.py"] + sys.argv[1:]),
               "started": started, "machine": machine(), "code": code_version()}
     with open(args.out, "w") as f:

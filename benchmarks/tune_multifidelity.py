@@ -51,6 +51,7 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--final-seeds", type=int, default=2)
     p.add_argument("--fidelity-mode", choices=("continue", "restart"), default="continue",
                    help="how a low fidelity trains: the top's schedule stopped early, or a schedule of its own")
+    p.add_argument("--workers", type=int, default=1, help="workers (each with 2 // workers PyTorch threads)")
     p.add_argument("--revalidate", type=int, default=3, help="the K best trained again with 2 more seeds (0: none)")
     p.add_argument("--tag", default="")
     p.add_argument("--out-dir", default=os.path.join(HERE, "results"))
@@ -76,7 +77,8 @@ def main(argv: list[str] | None = None) -> None:
                       final_train={"steps": args.final_steps}, storage=f"sqlite:///{db}")
     _ = study.task.input_shape
     t0 = time.monotonic()
-    study.run(time_budget=args.time_budget, final_top_k=1, final_seeds=args.final_seeds, progress=True, threads=2,
+    study.run(time_budget=args.time_budget, final_top_k=1, final_seeds=args.final_seeds, progress=True,
+              threads=max(1, 2 // args.workers), workers=args.workers,
               revalidate=args.revalidate, revalidate_seeds=2)
     wall = time.monotonic() - t0
     trials = study.trials()
@@ -94,7 +96,8 @@ def main(argv: list[str] | None = None) -> None:
     retrained = [t for t in trials if t.final]
     chosen = min(retrained, key=lambda t: order.get(t.number, 1e9)) if retrained else None
     result = {"task": args.task, "space": args.space, "strategy": args.strategy, "strategy_options": options,
-              "tag": args.tag, "seed": args.seed, "fidelity_mode": args.fidelity_mode, "revalidate": args.revalidate, "time_budget": args.time_budget, "steps": args.steps,
+              "tag": args.tag, "seed": args.seed, "fidelity_mode": args.fidelity_mode, "revalidate": args.revalidate,
+              "workers": args.workers, "time_budget": args.time_budget, "steps": args.steps,
               "final_steps": args.final_steps, "final_seeds": args.final_seeds,
               "search_seconds": round(study.search_seconds, 1), "run_wall_seconds": round(wall, 1),
               "trials": len(trials), "trials_per_fidelity": per_fidelity,

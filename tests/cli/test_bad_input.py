@@ -213,7 +213,7 @@ SEARCH_OPTIONS = [
      "latency_ms@onnx:b1"),
     # constraints that no architecture of the space can meet: refused from the space's bounds, nothing stored
     ("constraint-params-below-smallest", ["--evaluator", "train", "--constraint", "params <= 10", *T1], "user",
-     "no architecture of space 'conv1d' can meet the constraint params <= 10"),
+     "no architecture of space 'conv1d-recipe' can meet the constraint params <= 10"),
     ("constraint-params-above-largest", ["--evaluator", "train", "--constraint", "params >= 1e12", *T1], "user",
      "ranges from"),
     ("constraint-latency-impossible", ["--evaluator", "train", "--constraint", "latency_ms <= 0.000001", *T1], "user",

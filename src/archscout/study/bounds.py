@@ -72,8 +72,9 @@ def unmeetable(constraint: Constraint, low: float, high: float) -> bool:
 
 
 def _explain(c: Constraint, low: float, high: float, where: str, note: str) -> str:
-    return (f"no architecture {where} can meet the constraint {c}: {c.metric} ranges from {low:,.6g} to "
-            f"{high:,.6g}{note}")
+    def shown(x: float) -> str:  # whole numbers in full (1,363,220, not 1.36322e+06)
+        return f"{x:,.0f}" if float(x).is_integer() and abs(x) < 1e15 else f"{x:,.6g}"
+    return f"no architecture {where} can meet the constraint {c}: {c.metric} ranges from {shown(low)} to {shown(high)}{note}"
 
 
 def check_unit_range(constraints: list[Constraint]) -> None:
