@@ -130,7 +130,7 @@ def run_archscout_arm(args, task, seconds: float) -> dict:
     workers, threads = default.parallelism(task, seconds, usable_cores())
     if "workers" in options:
         workers = int(options["workers"])
-        threads = max(1, usable_cores() // workers) if workers > 1 else None
+        threads = None  # the default: the cores shared among the workers
     strategy_options = {} if options.get("prior", True) else {"prior_first": False, "prior_fraction": 0.0}
     mode = options.get("fidelity_mode", default.FIDELITY_MODE)
     revalidate = int(options.get("revalidate", 3))

@@ -73,7 +73,7 @@ def test_the_default_space_follows_the_task_inputs():
 
 def test_small_inputs_and_a_long_budget_get_one_thread_workers_on_every_core():
     small, large = SimpleNamespace(input_shape=(1, 40)), SimpleNamespace(input_shape=(3, 64, 64))
-    assert default_search.parallelism(small, 1800, 2) == (2, 1)
+    assert default_search.parallelism(small, 1800, 2) == (2, None)  # one thread each: the default for 2
     assert default_search.parallelism(small, 60, 2) == (1, None)  # too short to start worker processes
     assert default_search.parallelism(large, 1800, 2) == (1, None)
     assert default_search.parallelism(small, 1800, 1) == (1, None)

@@ -257,8 +257,7 @@ def _default_settings(ctx, task, task_options: dict, space, time_budget, workers
         seconds = check_budget(None, time_budget) if time_budget is not None else None
         workers, auto_threads = default.parallelism(loaded, seconds, usable_cores())
         threads = threads if given("threads") else auto_threads
-        notes.append(f"{workers} worker{'s' if workers > 1 else ''}"
-                     + (f" × {threads} thread" if threads else ""))
+        notes.append(f"{workers} worker{'s' if workers > 1 else ''}")
     if not given("fidelity_mode"):
         fidelity_mode = default.FIDELITY_MODE
     line = "default search (auto): " + ", ".join(notes + [f"low fidelities {fidelity_mode}"]) \

@@ -57,14 +57,15 @@ def space_for(task) -> str:
 
 
 def parallelism(task, seconds: float | None, cores: int) -> tuple[int, int | None]:
-    """(workers, threads per worker): ``cores`` 1-thread workers when each sample has at most :data:`SMALL_INPUT`
-    values (small networks gain little from a second thread: docs/benchmarks/throughput.md measured 1.48x the trials
-    per minute with two 1-thread workers on MNIST-1D) and the time budget is at least :data:`POOL_AFTER`; else one
-    worker with the default threads (None)."""
+    """(workers, threads per worker): ``cores`` workers when each sample has at most :data:`SMALL_INPUT` values
+    (small networks gain little from a second thread: docs/benchmarks/throughput.md measured 1.48x the trials per
+    minute with two 1-thread workers on MNIST-1D) and the time budget is at least :data:`POOL_AFTER`; else one worker.
+    The threads stay the default (None): the cores shared among the workers, one each here, while the revalidation
+    and the final retraining, in the command's own process, use every core."""
     shape = getattr(task, "input_shape", None)
     size = 1
     for n in shape or (SMALL_INPUT + 1,):
         size *= int(n)
     if cores >= 2 and size <= SMALL_INPUT and seconds is not None and seconds >= POOL_AFTER:
-        return cores, 1
+        return cores, None
     return 1, None
