@@ -71,6 +71,12 @@ def test_the_default_space_follows_the_task_inputs():
     assert default_search.space_for(SimpleNamespace()) == "gnn"
 
 
+@pytest.mark.slow
+def test_a_graph_task_gets_the_gnn_space_though_its_node_features_look_like_a_vector():
+    from archscout.tasks import get_task
+    assert default_search.space_for(get_task("mnist1d-knn")) == "gnn"
+
+
 def test_small_inputs_and_a_long_budget_get_one_thread_workers_on_every_core():
     small, large = SimpleNamespace(input_shape=(1, 40)), SimpleNamespace(input_shape=(3, 64, 64))
     assert default_search.parallelism(small, 1800, 2) == (2, None)  # one thread each: the default for 2

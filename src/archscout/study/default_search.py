@@ -50,8 +50,9 @@ def is_default(strategy: str) -> bool:
 def space_for(task) -> str:
     """The default space for a loaded task: by its inputs, signals (channels, length) ``conv1d-recipe``, images
     (channels, height, width) ``conv2d-recipe``, a vector of features ``mlp-recipe``; a graph task ``gnn``."""
+    from ..tasks import GraphTask
     shape = getattr(task, "input_shape", None)
-    if shape is None:
+    if shape is None or isinstance(task, GraphTask):  # a graph task's input_shape is its node features
         return "gnn"
     return {2: "conv1d-recipe", 3: "conv2d-recipe"}.get(len(shape), "mlp-recipe")
 
