@@ -57,7 +57,8 @@ def plain(db):
     study.search(trials=6)
     study.search(trials=9, trial_memory_mb=1, max_failures=0)  # feasible candidates now fail
     budget = study.train_config.budget_key()
-    archs = [study.space.sample(seed) for seed in range(1000, 1002)]
+    tried = {t.arch.id for t in study.trials()}
+    archs = [a for a in dict.fromkeys(study.space.sample(seed) for seed in range(1000, 1100)) if a.id not in tried][:2]
     study.storage.start_trial(study.id, archs[0].id, archs[0].to_json(), budget, 0)
     stopped = study.storage.start_trial(study.id, archs[1].id, archs[1].to_json(), budget, 0)
     study.storage.interrupt_trials([stopped.id], f"{PROCESS_DIED} (noticed at 2024-01-01 00:00:00)")

@@ -44,6 +44,16 @@ def _mnist1d_test():
     return d["x_test"].astype(np.float32)[:, None, :], d["y_test"]
 
 
+def _mnist1d_hard_test():
+    from mnist1d.data import get_dataset_args, make_dataset
+
+    args = get_dataset_args()
+    for key, value in {"iid_noise_scale": 0.05, "corr_noise_scale": 0.35, "shear_scale": 0.9, "seed": 7}.items():
+        setattr(args, key, value)  # the generator's own arguments, as the task documents them (tasks/builtin.py)
+    d = make_dataset(args)
+    return d["x_test"].astype(np.float32)[:, None, :], d["y_test"]
+
+
 def _mnist1d_knn_graph():
     """The graph's node features from MNIST-1D as generated: mnist1d's train / validation split (10 %, seed 1)
     and its test part, the first KNN_PARTS of each."""
@@ -61,6 +71,7 @@ def _mnist1d_knn_graph():
 # how to read each built-in task's raw test inputs from its source, and the space to search it in
 RAW = {
     "mnist1d": ("conv1d", _mnist1d_test),
+    "mnist1d-hard": ("conv1d", _mnist1d_hard_test),
     "digits": ("mlp", lambda: _sklearn_test("load_digits", images=True)),
     "iris": ("mlp", lambda: _sklearn_test("load_iris")),
     "wine": ("mlp", lambda: _sklearn_test("load_wine")),

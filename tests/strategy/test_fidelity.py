@@ -397,7 +397,7 @@ def test_a_trial_whose_process_was_killed_resumes_from_its_checkpoint(tmp_path):
 
     db = tmp_path / "k.db"
     cmd = [sys.executable, "-m", "archscout.cli", "search", "--task", "digits", "--space", "mlp", "--steps", "4000",
-           "--trials", "1", "--top-k", "0", "--study", "k", "--storage", f"sqlite:///{db}", "--no-progress"]
+           "--strategy", "evolution", "--trials", "1", "--top-k", "0", "--study", "k", "--storage", f"sqlite:///{db}", "--no-progress"]
     env = {**os.environ, "ARCHSCOUT_CHECKPOINT_EVERY": "0", "OMP_NUM_THREADS": "1"}
     folder = tmp_path / "k.db-checkpoints" / "k"
     proc = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)

@@ -132,7 +132,10 @@ def test_training_evaluator_measures_runtimes_int8_and_memory_on_request(tmp_pat
         assert 0 <= m["accuracy@int8"] <= 1 and 0 <= m["accuracy"] <= 1
         assert m["latency_ms@onnxruntime:b1"] > 0 and m["latency_ms@onnxruntime:b8"] > 0
         assert m["size_bytes@fp16"] * 2 == m["size_bytes@fp32"]
-        assert m["size_bytes@int8"] < m["size_bytes@fp32"] or study.space.fp32_scopes(t.arch)
+        # smaller in INT8 unless a layer stays fp32, or the network is a linear model (0 layers: a few dozen
+        # weights, where the quantisation's scales and zero points outweigh what INT8 saves)
+        assert (m["size_bytes@int8"] < m["size_bytes@fp32"] or study.space.fp32_scopes(t.arch)
+                or not t.arch.values["stages"])
         assert m["memory_mb"] > m["size_bytes@fp32"] / 2**20
         records = t.details["latencies"]
         assert records["latency_ms@onnxruntime:b8"]["batch_size"] == 8

@@ -61,6 +61,7 @@ FAST_OPTIONS: dict[str, dict[str, Any]] = {
     # the multi-fidelity schedulers: four rungs of 3, 9, 27 steps (no study gives them a top fidelity here)
     "asha": {"max_fidelity": 27, "min_fidelity": 3},
     "asha-kde": {"max_fidelity": 27, "min_fidelity": 3, "min_points_in_model": 3},
+    "auto": {"max_fidelity": 27, "min_fidelity": 3, "min_points_in_model": 3},
     "bohb": {"max_fidelity": 27, "min_fidelity": 3},
     "hyperband": {"max_fidelity": 27, "min_fidelity": 3},
     "mo-asha": {"max_fidelity": 27, "min_fidelity": 3},
