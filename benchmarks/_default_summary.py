@@ -9,24 +9,10 @@ import math
 import os
 import statistics
 
+from mnist1d_multifidelity import welch  # noqa: E402 (benchmarks/ is on sys.path)
+
 ARMS = ("archscout", "optuna-tpe", "optuna-hyperband", "neps", "syne-tune")
 MINUTES = (5, 10, 20, 30)
-
-
-def welch(a: list[float], b: list[float]) -> tuple[float, float, float]:
-    """mean(a) - mean(b) and its 95 % Welch t-interval (NaN with fewer than 2 values on a side)."""
-    from scipy.stats import t as student
-
-    diff = statistics.fmean(a) - statistics.fmean(b)
-    if len(a) < 2 or len(b) < 2:
-        return diff, math.nan, math.nan
-    va, vb = statistics.variance(a) / len(a), statistics.variance(b) / len(b)
-    se2 = va + vb
-    if se2 == 0:
-        return diff, diff, diff
-    df = se2 ** 2 / ((va ** 2 / (len(a) - 1) if va else 0.0) + (vb ** 2 / (len(b) - 1) if vb else 0.0))
-    h = float(student.ppf(0.975, df)) * math.sqrt(se2)
-    return diff, diff - h, diff + h
 
 
 def pct(x) -> str:

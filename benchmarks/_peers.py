@@ -144,29 +144,15 @@ def run_neps(task, seed: int, seconds: float, steps: int, root: str) -> tuple[li
     import random
     random.seed(seed)
 
-    class HandWritten(neps.PipelineSpace):
-        lr = neps.Float(lower=hand.LR_RANGE[0], upper=hand.LR_RANGE[1], log=True)
-        model = neps.Categorical(choices=("cnn", "mlp"))
-        depth = neps.Integer(lower=1, upper=4)
-        width0 = neps.Categorical(choices=hand.WIDTHS)
-        width1 = neps.Categorical(choices=hand.WIDTHS)
-        width2 = neps.Categorical(choices=hand.WIDTHS)
-        width3 = neps.Categorical(choices=hand.WIDTHS)
-        kernel0 = neps.Categorical(choices=hand.KERNELS)
-        kernel1 = neps.Categorical(choices=hand.KERNELS)
-        kernel2 = neps.Categorical(choices=hand.KERNELS)
-        kernel3 = neps.Categorical(choices=hand.KERNELS)
-        stride0 = neps.Categorical(choices=hand.STRIDES)
-        stride1 = neps.Categorical(choices=hand.STRIDES)
-        stride2 = neps.Categorical(choices=hand.STRIDES)
-        stride3 = neps.Categorical(choices=hand.STRIDES)
-        bn = neps.Categorical(choices=("true", "false"))
-        head = neps.Categorical(choices=("gap", "flatten"))
-        mlp_depth = neps.Integer(lower=1, upper=3)
-        mlp_width0 = neps.Categorical(choices=hand.MLP_WIDTHS)
-        mlp_width1 = neps.Categorical(choices=hand.MLP_WIDTHS)
-        mlp_width2 = neps.Categorical(choices=hand.MLP_WIDTHS)
-        steps = neps.IntegerFidelity(lower=low, upper=top)
+    # the hand-written space, flat: every parameter is drawn, a candidate uses the ones it needs (see _flat)
+    attrs = {"lr": neps.Float(lower=hand.LR_RANGE[0], upper=hand.LR_RANGE[1], log=True),
+             "model": neps.Categorical(choices=("cnn", "mlp")), "depth": neps.Integer(lower=1, upper=4),
+             "bn": neps.Categorical(choices=("true", "false")), "head": neps.Categorical(choices=("gap", "flatten")),
+             "mlp_depth": neps.Integer(lower=1, upper=3), "steps": neps.IntegerFidelity(lower=low, upper=top)}
+    for name, count, values in (("width", 4, hand.WIDTHS), ("kernel", 4, hand.KERNELS), ("stride", 4, hand.STRIDES),
+                                ("mlp_width", 3, hand.MLP_WIDTHS)):
+        attrs.update({f"{name}{i}": neps.Categorical(choices=values) for i in range(count)})
+    HandWritten = type("HandWritten", (neps.PipelineSpace,), attrs)
 
     last_end = [0.0]
 

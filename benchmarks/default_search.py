@@ -95,22 +95,9 @@ def run_peer_arm(args, task, seconds: float) -> dict:
             "trial_log": [{k: v for k, v in e.items() if k != "config"} for e in log]}
 
 
-def key_values(pairs: list[str]) -> dict:
-    out = {}
-    for pair in pairs:
-        key, sep, text = pair.partition("=")
-        if not sep:
-            raise SystemExit(f"--option takes KEY=VALUE, got {pair!r}")
-        try:
-            out[key.strip()] = json.loads(text)
-        except json.JSONDecodeError:
-            out[key.strip()] = text
-    return out
-
-
 # the ablations --option switches: the part, and what it changes (a strategy option, the fidelity mode, workers)
 ABLATIONS = {"prior": "false: auto without priors (prior_first and prior_fraction 0): asha-kde",
-             "fidelity_mode": "continue or restart", "workers": "1 or 2 (threads: 2 // workers)",
+             "fidelity_mode": "continue or restart", "workers": "1 or 2 (threads: the default, the cores shared among the workers)",
              "revalidate": "0: the pick on the search's single seed"}
 
 
@@ -121,8 +108,8 @@ def run_archscout_arm(args, task, seconds: float) -> dict:
     import archscout as asc
     from archscout.execute import usable_cores
     from archscout.study import default_search as default
-
-    options = key_values(args.option)
+    from mnist1d_multifidelity import key_values
+    options = key_values(args.option, "--option")
     unknown = set(options) - set(ABLATIONS)
     if unknown:
         raise SystemExit(f"unknown --option {sorted(unknown)}; options: {ABLATIONS}")

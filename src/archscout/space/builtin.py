@@ -38,6 +38,24 @@ def _classifier_policy(quantization: bool) -> dict:
     return {"classifier_precision": Choice(PRECISION)} if quantization else {}
 
 
+def _conv_stage(widths: list[int], width_prior: int, kernels: list[int], kernel_prior: int, kernel_confidence: str,
+                dilations: list[int], quantization: bool) -> Block:
+    """One stage of the conv spaces, with the priors of docs/default-search.md (only what differs is an argument)."""
+    return Block(
+        op=Choice(["conv", "dwconv", "fc"], prior="conv", confidence="medium"),
+        width=Choice(widths, prior=width_prior, confidence="low"),
+        kernel=Choice(kernels, when={"op": CONV}, prior=kernel_prior, confidence=kernel_confidence),
+        dilation=Choice(dilations, when={"op": CONV}, prior=1, confidence="medium"),
+        downsample=Choice(["none", "stride2", "maxpool", "avgpool"], when={"op": CONV}, prior="none",
+                          confidence="low"),
+        residual=Choice([False, True], prior=True, confidence="low"),
+        norm=Choice(["none", "batch", "layer"], prior="batch", confidence="medium"),
+        act=Choice(["relu", "gelu", "silu"], prior="relu", confidence="low"),
+        dropout=Choice([0.0, 0.1, 0.25], when={"op": ["fc"]}, prior=0.0, confidence="low"),
+        **_policy(quantization),
+    )
+
+
 def conv1d(quantization: bool = False) -> Space:
     """Macro space for 1-D signals: 1-5 stages of conv, depthwise-separable conv or fc (``conv1d-quant``:
     with a per-layer INT8 / fp32 quantization policy)."""
@@ -46,19 +64,8 @@ def conv1d(quantization: bool = False) -> Space:
         description="1-D signals: 1-5 stages (conv / dwconv / fc; width, kernel, dilation, "
                     "downsampling, residual, norm, activation), GAP / max / flatten head; "
                     "all-fc stages give MLPs" + (QUANT_NOTE if quantization else ""),
-        stages=Repeat(1, 5, Block(
-            op=Choice(["conv", "dwconv", "fc"], prior="conv", confidence="medium"),
-            width=Choice([8, 16, 24, 32, 48, 64, 96, 128], prior=64, confidence="low"),
-            kernel=Choice([3, 5, 7, 9], when={"op": CONV}, prior=5, confidence="low"),
-            dilation=Choice([1, 2, 4], when={"op": CONV}, prior=1, confidence="medium"),
-            downsample=Choice(["none", "stride2", "maxpool", "avgpool"], when={"op": CONV}, prior="none",
-                              confidence="low"),
-            residual=Choice([False, True], prior=True, confidence="low"),
-            norm=Choice(["none", "batch", "layer"], prior="batch", confidence="medium"),
-            act=Choice(["relu", "gelu", "silu"], prior="relu", confidence="low"),
-            dropout=Choice([0.0, 0.1, 0.25], when={"op": ["fc"]}, prior=0.0, confidence="low"),
-            **_policy(quantization),
-        ), prior=3, confidence="low"),
+        stages=Repeat(1, 5, _conv_stage([8, 16, 24, 32, 48, 64, 96, 128], 64, [3, 5, 7, 9], 5, "low", [1, 2, 4],
+                                        quantization), prior=3, confidence="low"),
         head=Choice(["gap", "max", "flatten"], prior="gap", confidence="medium"),
         **_classifier_policy(quantization),
         constraints=[fc_stages_last],
@@ -74,19 +81,8 @@ def conv2d(quantization: bool = False) -> Space:
         description="small images: 1-4 stages (conv / dwconv / fc; width, kernel, dilation, "
                     "downsampling, residual, norm, activation), GAP / max / flatten head"
                     + (QUANT_NOTE if quantization else ""),
-        stages=Repeat(1, 4, Block(
-            op=Choice(["conv", "dwconv", "fc"], prior="conv", confidence="medium"),
-            width=Choice([8, 16, 32, 48, 64, 96], prior=32, confidence="low"),
-            kernel=Choice([1, 3, 5], when={"op": CONV}, prior=3, confidence="medium"),
-            dilation=Choice([1, 2], when={"op": CONV}, prior=1, confidence="medium"),
-            downsample=Choice(["none", "stride2", "maxpool", "avgpool"], when={"op": CONV}, prior="none",
-                              confidence="low"),
-            residual=Choice([False, True], prior=True, confidence="low"),
-            norm=Choice(["none", "batch", "layer"], prior="batch", confidence="medium"),
-            act=Choice(["relu", "gelu", "silu"], prior="relu", confidence="low"),
-            dropout=Choice([0.0, 0.1, 0.25], when={"op": ["fc"]}, prior=0.0, confidence="low"),
-            **_policy(quantization),
-        ), prior=3, confidence="low"),
+        stages=Repeat(1, 4, _conv_stage([8, 16, 32, 48, 64, 96], 32, [1, 3, 5], 3, "medium", [1, 2], quantization),
+                      prior=3, confidence="low"),
         head=Choice(["gap", "max", "flatten"], prior="gap", confidence="medium"),
         **_classifier_policy(quantization),
         constraints=[fc_stages_last],
