@@ -15,6 +15,18 @@ from archscout.evaluate.training import TrainConfig, fit
 from archscout.strategy import Proposal, Strategy
 from archscout.tasks import Split, from_arrays
 
+TEST_STRATEGIES = ("promote-test", "waits-test", "never-test")
+
+
+@pytest.fixture(autouse=True, scope="module")
+def _unregister_test_strategies():
+    """The strategies these tests register leave the registry with the module (later tests list the registry)."""
+    yield
+    from archscout.strategy import STRATEGIES
+    for name in TEST_STRATEGIES:
+        if name in STRATEGIES.names():
+            STRATEGIES.unregister(name)
+
 
 def _blobs(n=240, seed=0):
     rng = np.random.default_rng(seed)

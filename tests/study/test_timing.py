@@ -7,7 +7,7 @@ import pytest
 
 from archscout.recipe import TrainConfig
 from archscout.study import default_search
-from archscout.study.timing import MARGIN, Finish, TimeSplit, run_seconds
+from archscout.study.timing import MARGIN, THREAD_SPEEDUP, Finish, TimeSplit, run_seconds, speedup
 
 
 def trial(number, train_seconds, trained_steps, duration, acc):
@@ -49,6 +49,14 @@ def test_the_estimate_adds_the_revalidation_of_the_leaders_and_the_retraining_of
     fast.fidelity = slow.fidelity = {"steps": 100}  # leaders at a lower rung are validated again there
     assert split.estimate() == pytest.approx(MARGIN * ((1.0 + 3.0) * 2 + retraining))
     assert TimeSplit(FakeStudy([]), 600, Finish(3, 2, 1, 3)).estimate() == 0.0  # nothing measured yet
+    # the steps after the search on two threads, the search's workers on one: the training part runs faster
+    faster = TimeSplit(study, 600, Finish(2, 2, 1, 3), speedup(1, 2))
+    assert faster.estimate() == pytest.approx(MARGIN * ((1.0 + 3.0) * 2 + retraining) / THREAD_SPEEDUP)
+
+
+def test_more_threads_train_faster_by_the_measured_factor_per_doubling():
+    assert speedup(1, 1) == speedup(2, 1) == 1.0
+    assert speedup(1, 2) == pytest.approx(THREAD_SPEEDUP) and speedup(1, 4) == pytest.approx(THREAD_SPEEDUP ** 2)
 
 
 def test_the_summary_says_what_each_step_took_and_when_the_budget_was_too_small():
@@ -93,3 +101,11 @@ def test_the_default_strategy_depends_on_the_evaluator_and_the_objectives():
     assert default_search.strategy_for("random", "train", 1) == "random"
     assert default_search.is_default("default") and default_search.is_default("auto")
     assert not default_search.is_default("asha") and not default_search.is_default("no-such")
+
+
+def test_the_search_starts_no_trial_once_search_time_plus_the_reserve_reaches_the_budget(tmp_path):
+    from archscout import Study
+    study = Study("r", space="mlp", evaluator="synthetic", storage=f"sqlite:///{tmp_path}/r.db")
+    assert study.search(time_budget=3600, reserve=lambda: 3600.0) == []  # nothing left for the search
+    assert study.trials() == []
+    assert len(study.search(time_budget=3600, trials=3, reserve=lambda: 0.0)) == 3  # no reserve: it runs

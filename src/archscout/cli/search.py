@@ -36,7 +36,8 @@ from .common import KeyValue, echo, load_config, print_board, print_front, stora
               help="Automatic mixed precision (float16 on CUDA, bfloat16 on the CPU); part of the training budget.")
 @click.option("--space", default=None,
               help="Search space (see `archscout spaces`), or your own as module:attr or path/to/file.py:attr (a "
-                   "Space, or a function that returns one). Default: conv1d, or the space of a tabular benchmark.")
+                   "Space, or a function that returns one). Default: with the default search, the task's (conv1d-recipe, "
+                   "conv2d-recipe, mlp-recipe or gnn by its inputs); else conv1d, or the space of a tabular benchmark.")
 @click.option("--strategy", default=None,
               help="Search strategy (see `archscout strategies`). Default: the default search, auto (docs/default-search.md: "
                    "asha-kde from the space's priors, with the task's default space, workers and fidelities; mo-asha for "

@@ -40,10 +40,11 @@ def strategy_for(strategy: str | None, evaluator: str, objectives: int) -> str:
 
 def is_default(strategy: str) -> bool:
     """Whether the default search's settings apply: its strategy (by name or alias) with the training evaluator."""
+    from ..errors import ArchscoutError
     from ..strategy import STRATEGIES
     try:
         return STRATEGIES.canonical(strategy) == STRATEGY
-    except Exception:  # noqa: BLE001 - an unknown name is reported where the study is made
+    except ArchscoutError:  # an unknown name is reported where the study is made
         return False
 
 

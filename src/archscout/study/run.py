@@ -42,7 +42,7 @@ def run(study: Study, trials: int | None, time_budget: str | float | None, *, st
     check_threads(threads)
     with intra_op_threads(threads or default_threads(1), load=study.evaluator_spec.needs_task):
         split = _time_split(study, time_budget, whole_budget, revalidate, revalidate_seeds, final_top_k, final_seeds,
-                            progress)
+                            progress, threads, search_options)
         # 1. search
         study.search(trials=trials, time_budget=time_budget, progress=progress, threads=threads,
                      reserve=split.reserve if split else None, **search_options)
@@ -73,8 +73,10 @@ def say(progress, text: str) -> None:
 
 
 def _time_split(study: Study, time_budget, whole_budget: bool, revalidate: int, revalidate_seeds: int,
-                final_top_k: int, final_seeds: int, progress):
-    """The :class:`~.timing.TimeSplit` of a run whose ``time_budget`` bounds all three steps (None otherwise)."""
+                final_top_k: int, final_seeds: int, progress, threads: int | None, search_options: dict):
+    """The :class:`~.timing.TimeSplit` of a run whose ``time_budget`` bounds all three steps (None otherwise). The
+    steps after the search run in this process on every core (``threads`` or the default for one worker): faster
+    than the search's workers when they had fewer threads each."""
     if not whole_budget or time_budget is None:
         return None
     from .timing import Finish, TimeSplit
@@ -83,7 +85,11 @@ def _time_split(study: Study, time_budget, whole_budget: bool, revalidate: int, 
     trains = study.evaluator_spec.trains
     finish = Finish(revalidate if trains else 0, revalidate_seeds,
                     final_top_k if study.evaluator_spec.needs_task else 0, final_seeds)
-    split = TimeSplit(study, seconds, finish)
+    from ..execute import default_threads
+    from .timing import speedup
+    workers = int(search_options.get("workers") or 1)
+    faster = speedup(threads or default_threads(workers), threads or default_threads(1))
+    split = TimeSplit(study, seconds, finish, faster)
     say(progress, split.describe())
     return split
 

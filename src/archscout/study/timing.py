@@ -12,10 +12,14 @@ budget; the split is printed when the search ends and when the command ends (wha
 """
 from __future__ import annotations
 
+import math
 import time
 from dataclasses import dataclass
 
-MARGIN = 1.15  # the estimate is raised by this much: a candidate chosen later may train slower than those leading now
+MARGIN = 1.05  # the estimate is raised by this much (measured: the estimates ran 1.1-2.1x over what the steps took)
+# a second thread trains the small networks of a search 1.25x faster (docs/benchmarks/throughput.md): how much faster
+# the revalidation and the retraining, in the command's process on every core, train than a 1-thread worker did
+THREAD_SPEEDUP = 1.25
 REFRESH = 5.0  # seconds between estimates (each reads the leaderboard)
 
 
@@ -30,23 +34,34 @@ class Finish:
     final_seeds: int
 
 
-def run_seconds(trial, steps: float | None) -> float | None:
+def speedup(search_threads: int, own_threads: int) -> float:
+    """How much faster a run on ``own_threads`` trains than on ``search_threads``: :data:`THREAD_SPEEDUP` per
+    doubling (1 when it has no more)."""
+    if own_threads <= search_threads:
+        return 1.0
+    return float(THREAD_SPEEDUP ** math.log2(own_threads / search_threads))
+
+
+def run_seconds(trial, steps: float | None, faster: float = 1.0) -> float | None:
     """Seconds one training run of ``trial``'s candidate for ``steps`` steps takes, from its own trial: its seconds
-    per trained step times ``steps``, plus what its trial spent besides training. None when the trial says nothing."""
+    per trained step times ``steps`` (divided by ``faster``), plus what its trial spent besides training. None when
+    the trial says nothing."""
     train = trial.metrics.get("train_seconds") if trial.metrics else None
     trained = ((trial.details or {}).get("train") or {}).get("trained_steps")
     if not train or not trained or steps is None:
         return None
     other = max(0.0, (trial.duration or 0.0) - train)
-    return float(train) / float(trained) * float(steps) + other
+    return float(train) / float(trained) * float(steps) / faster + other
 
 
 class TimeSplit:
     """The reserve a search leaves for what follows it (see the module): :meth:`reserve` is read by the search loop
     before it starts a trial."""
 
-    def __init__(self, study, total: float, finish: Finish):
-        self.study, self.total, self.finish = study, float(total), finish
+    def __init__(self, study, total: float, finish: Finish, speedup: float = 1.0):
+        """``speedup``: how much faster the steps after the search train than the search's trials did (more
+        threads: see :func:`speedup`)."""
+        self.study, self.total, self.finish, self.speedup = study, float(total), finish, float(speedup)
         self._cached: tuple[float, float] | None = None  # (when, reserve)
         self.started = time.monotonic()
 
@@ -70,13 +85,13 @@ class TimeSplit:
         slow = per_step[int(0.75 * (len(per_step) - 1))]  # a stand-in for leaders without a measurement
 
         def cost(trial, steps) -> float:
-            known = run_seconds(trial, steps)
-            return known if known is not None else slow * float(steps or 0)
+            known = run_seconds(trial, steps, self.speedup)
+            return known if known is not None else slow * float(steps or 0) / self.speedup
 
         leaders = self.study.leaderboard(max(f.revalidate, f.top_k, 1))
         if not leaders:
-            leaders_cost = [slow * float(top_steps or 0)]
-            final_cost = [slow * float(final_steps or 0)]
+            leaders_cost = [slow * float(top_steps or 0) / self.speedup]
+            final_cost = [slow * float(final_steps or 0) / self.speedup]
         else:
             # a leader is validated again at its own fidelity (the leaderboard's, the highest reached so far)
             leaders_cost = [cost(t, ((getattr(t, "fidelity", None) or {}).get("steps", top_steps)))
