@@ -53,6 +53,8 @@ def main(argv: list[str] | None = None) -> None:
                    help="how a low fidelity trains: the top's schedule stopped early, or a schedule of its own")
     p.add_argument("--workers", type=int, default=1, help="workers (each with 2 // workers PyTorch threads)")
     p.add_argument("--revalidate", type=int, default=3, help="the K best trained again with 2 more seeds (0: none)")
+    p.add_argument("--guide", default=None, help="a guide: proxies, predictor, screen (--guide screen: gated "
+                                                 "training-free screening, docs/training-free.md)")
     p.add_argument("--tag", default="")
     p.add_argument("--out-dir", default=os.path.join(HERE, "results"))
     p.add_argument("--summarise", action="store_true")
@@ -74,7 +76,8 @@ def main(argv: list[str] | None = None) -> None:
     db = os.path.join(folder, f"{PREFIX}{args.task}-{label}-s{args.seed}-{stamp}.db")
     study = asc.Study(f"tune-{label}-s{args.seed}", space=args.space, task=args.task, strategy=args.strategy,
                       strategy_options=options, seed=args.seed, train={"steps": args.steps, "fidelity_mode": args.fidelity_mode},
-                      final_train={"steps": args.final_steps}, storage=f"sqlite:///{db}")
+                      final_train={"steps": args.final_steps}, storage=f"sqlite:///{db}",
+                      guide=args.guide)
     _ = study.task.input_shape
     t0 = time.monotonic()
     study.run(time_budget=args.time_budget, final_top_k=1, final_seeds=args.final_seeds, progress=True,
@@ -101,7 +104,8 @@ def main(argv: list[str] | None = None) -> None:
               "final_steps": args.final_steps, "final_seeds": args.final_seeds,
               "search_seconds": round(study.search_seconds, 1), "run_wall_seconds": round(wall, 1),
               "trials": len(trials), "trials_per_fidelity": per_fidelity,
-              "best_val_at_top": max(at_top) if at_top else None, "chosen": chosen and describe_trial(chosen),
+              "best_val_at_top": max(at_top) if at_top else None, "guide": args.guide,
+              "screen": screen_summary(trials), "chosen": chosen and describe_trial(chosen),
               "machine": f"{platform.node()} ({os.cpu_count()} cores), {platform.python_version()}",
               "date": datetime.date.today().isoformat(),
               "command": "python benchmarks/tune_multifidelity.py " + " ".join(argv if argv is not None
@@ -112,6 +116,16 @@ def main(argv: list[str] | None = None) -> None:
     print(json.dumps({k: result[k] for k in ("trials", "trials_per_fidelity", "best_val_at_top")}),
           "test", chosen and chosen.final and chosen.final.get("test_accuracy_mean"))
     print("wrote", path)
+
+
+def screen_summary(trials) -> dict | None:
+    """What a screening guide decided: new candidates screened and not, and the last tau it measured."""
+    decided = [t.details["screen"] for t in trials if not t.final and "screen" in (t.details or {})]
+    if not decided:
+        return None
+    taus = [d["tau"] for d in decided if d["tau"] is not None]
+    return {"new": len(decided), "screened": sum(bool(d["on"]) for d in decided),
+            "last_tau": taus[-1] if taus else None, "last_n": decided[-1]["n"]}
 
 
 def summarise(out_dir: str) -> None:

@@ -67,13 +67,15 @@ from .common import KeyValue, echo, load_config, print_board, print_front, stora
 @click.option("--prescreen-latency", is_flag=True,
               help="Build a per-operator latency lookup table first and reject, unmeasured, candidates it puts more "
                    "than 25 % over a latency bound.")
-@click.option("--guide", type=click.Choice(["proxies", "predictor"]), default=None,
+@click.option("--guide", type=click.Choice(["proxies", "predictor", "screen"]), default=None,
               help="Proxy-guided search: rank a pool of the strategy's proposals by zero-cost proxies (a vote) or by a "
-                   "predictor fitted to the trained ones, and train only the best of each pool.")
-@click.option("--guide-pool", type=int, default=None, help="--guide: proposals ranked per trained candidate (10).")
+                   "predictor fitted to the trained ones, and train only the best of each pool; screen: the vote, on "
+                   "only while its measured Kendall tau with the first results is >= 0.3 (works with schedulers).")
+@click.option("--guide-pool", type=int, default=None,
+              help="--guide: proposals ranked per trained candidate (10; screen: 5).")
 @click.option("--guide-proxies", default=None,
-              help="--guide: comma-separated proxies to rank by (default nwot,jacov,flops for proxies; all but "
-                   "grad_sign for predictor).")
+              help="--guide: comma-separated proxies to rank by (default nwot,jacov,flops for proxies and screen; all "
+                   "but grad_sign for predictor).")
 @click.option("--constraint", "constraints", multiple=True,
               help="A bound on a metric, e.g. 'params <= 20000' or 'latency_ms <= 2' (repeatable). Bounds on "
                    "costs (params, flops, size_bytes, latency_ms, memory_mb) are checked before training.")

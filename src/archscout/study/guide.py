@@ -14,6 +14,9 @@ break a constraint of the study ranks below every other, whatever its proxies.
   (:mod:`archscout.evaluate.predictors`, ``ensemble`` by default) is fitted to the trained
   candidates' encodings and proxy scores and ranks the pool by its prediction plus half its
   uncertainty (an upper confidence bound), refitted as results come in.
+* ``screen``: the vote, switched on only while it is measured to rank this space's candidates:
+  see :class:`ScreenedStrategy`. It also screens the new candidates of a multi-fidelity scheduler
+  (its promotions pass unscreened), which the other two cannot.
 
 The guide wraps the strategy (:class:`GuidedStrategy`), so the loop knows nothing of it. The proxies of every trained candidate are stored with its metrics (``proxy@NAME``), so the
 predictor is refitted from storage alone on resume. The time spent ranking is part of the
@@ -26,7 +29,7 @@ from typing import TYPE_CHECKING, cast
 
 import numpy as np
 
-from ..checks import int_at_least
+from ..checks import int_at_least, number_in_range
 from ..errors import ArchscoutError
 from ..space import Architecture
 from ..strategy import Proposal, Result, Strategy
@@ -34,13 +37,16 @@ from ..strategy import Proposal, Result, Strategy
 if TYPE_CHECKING:
     from ..evaluate.predictors import Predictor
 
-GUIDES = ("proxies", "predictor")
+GUIDES = ("proxies", "predictor", "screen")
 VOTE_PROXIES = ("nwot", "jacov", "flops")
 # every proxy but grad_sign, which alone costs more than the others together (per-sample gradients)
 PREDICTOR_PROXIES = ("synflow", "snip", "grasp", "fisher", "grad_norm", "jacov", "nwot", "zen", "epe_nas",
                      "l2_norm", "plain", "params", "flops")
 DEFAULT_POOL = 10
 DEFAULT_WARMUP = 10
+DEFAULT_SCREEN_POOL = 5  # a pool costs its candidates' proxies: 5 keeps that below one lowest-rung training
+DEFAULT_MIN_TAU = 0.3  # screening is on while the vote's Kendall tau with the first results is at least this
+DEFAULT_MIN_RESULTS = 20  # first results needed before the tau is trusted at all
 UCB = 0.5  # weight of the predictor's uncertainty in its ranking
 
 
@@ -59,10 +65,16 @@ def check_guide(guide, study) -> dict | None:
                              "without training use --evaluator zero-cost")
     if study.multi_objective:
         raise ArchscoutError("a guide ranks candidates by one objective; it cannot be used with several objectives")
-    pool = guide.get("pool", DEFAULT_POOL)
+    pool = guide.get("pool", DEFAULT_SCREEN_POOL if by == "screen" else DEFAULT_POOL)
     warmup = guide.get("warmup", DEFAULT_WARMUP)
-    for name, value, low in (("pool", pool, 2), ("warmup", warmup, 4)):
+    min_results = guide.get("min_results", DEFAULT_MIN_RESULTS)
+    for name, value, low in (("pool", pool, 2), ("warmup", warmup, 4), ("min_results", min_results, 5)):
         int_at_least(value, f"guide {name}", low)
+    min_tau = number_in_range(guide.get("min_tau", DEFAULT_MIN_TAU), "guide min_tau", -1, 1)
+    for option, only in (("warmup", "predictor"), ("predictor", "predictor"), ("min_tau", "screen"),
+                         ("min_results", "screen")):
+        if option in guide and by != only:
+            raise ArchscoutError(f"guide option {option} belongs to the {only!r} guide, not {by!r}")
     proxies = _guide_proxies(guide, by)
     predictor = guide.get("predictor", "ensemble")
     from ..evaluate.predictors import PREDICTORS
@@ -72,6 +84,8 @@ def check_guide(guide, study) -> dict | None:
     out = {"by": by, "pool": pool, "proxies": list(dict.fromkeys(proxies))}
     if by == "predictor":
         out.update(predictor=predictor, warmup=warmup)
+    if by == "screen":
+        out.update(min_tau=float(min_tau), min_results=min_results)
     return out
 
 
@@ -81,7 +95,7 @@ def _guide_options(guide) -> dict:
         guide = {"by": guide}
     if not isinstance(guide, dict):
         raise ArchscoutError(f"a guide is 'proxies', 'predictor' or a dict of options, got {guide!r}")
-    known = {"by", "pool", "proxies", "predictor", "warmup"}
+    known = {"by", "pool", "proxies", "predictor", "warmup", "min_tau", "min_results"}
     bad = sorted(set(guide) - known)
     if bad:
         raise ArchscoutError(f"unknown guide option(s) {', '.join(bad)}; known: {', '.join(sorted(known))}")
@@ -93,7 +107,7 @@ def _guide_proxies(guide: dict, by: str) -> list | tuple:
     from ..evaluate.proxies import check_proxy
     proxies = guide.get("proxies")
     if proxies is None:
-        proxies = VOTE_PROXIES if by == "proxies" else PREDICTOR_PROXIES
+        proxies = PREDICTOR_PROXIES if by == "predictor" else VOTE_PROXIES
     if isinstance(proxies, str):
         proxies = [p.strip() for p in proxies.split(",") if p.strip()]
     if not isinstance(proxies, (list, tuple)) or not proxies:
@@ -232,6 +246,107 @@ class GuidedStrategy(Strategy):
             if result.score is not None:
                 self.trained[result.arch.id] = (result.arch, result.metrics, result.score)
         self.inner.tell_result(result)
+
+
+class ScreenedStrategy(Strategy):
+    """Training-free screening that is on only while it is measured to work (``--guide screen``).
+
+    Each new candidate the inner strategy proposes (a proposal without a parent; a scheduler's promotions pass
+    unchanged) may be the best of a pool: the inner strategy is asked for ``pool`` new candidates at the same
+    fidelity, the vote of the guide's proxies (nwot, jacov, flops by default; cost constraints first, as
+    :class:`Guide` ranks) picks one, the others are discarded. Whether the pool is drawn at all is decided anew
+    for every new candidate, from the results the search already has: the *first results* (a new candidate's
+    result at the fidelity it started at) are ranked by the same vote over all of them, and screening is on
+    while that ranking's Kendall tau with their scores is at least ``min_tau`` (0.3) over at least
+    ``min_results`` (20) of them. On a space where the proxies do not rank candidates, the search runs as the
+    inner strategy alone, apart from the proxies computed for every trial (stored as ``proxy@NAME``, which is
+    what the tau is measured on, also after a resume).
+
+    Every proposal's details say what was decided (``screen``: ``on``, the ``tau`` and the ``n`` it rests on,
+    and when on, the guide's pick as ``guide`` records it). The idea of gating proxies by their measured
+    correlation is the one White et al. ("How Powerful are Performance Predictors in NAS?", NeurIPS 2021) argue
+    for; the vote is Abdelfattah et al.'s (ICLR 2021).
+    """
+
+    def __init__(self, inner: Strategy, guide: Guide):
+        super().__init__(inner.space, inner.seed)
+        self.inner, self.guide = inner, guide
+        self.name = inner.name
+        self.min_tau, self.min_results = guide.config["min_tau"], guide.config["min_results"]
+        self.first: dict[str, list[tuple[dict, float]]] = {}  # fidelity -> (proxies, score) of first results
+        self._tau: dict[str, tuple[int, float | None]] = {}
+        self.seen: set[str] = set()  # arch ids told or proposed: not new any more
+
+    def resume(self, told: int) -> None:
+        self.inner.resume(told)
+
+    def gate(self, fidelity: dict | None) -> tuple[bool, float | None, int]:
+        """Whether screening is on for a new candidate at ``fidelity``, the measured tau and its number of results."""
+        rows = self.first.get(_key(fidelity), [])
+        n = len(rows)
+        if n < self.min_results:
+            return False, None, n
+        cached = self._tau.get(_key(fidelity))
+        if cached is None or cached[0] != n:
+            from scipy.stats import kendalltau
+
+            ranks = vote([p for p, _ in rows], self.guide.vote_proxies)
+            tau = kendalltau(ranks, [s for _, s in rows]).statistic
+            cached = (n, None if not np.isfinite(tau) else round(float(tau), 4))
+            self._tau[_key(fidelity)] = cached
+        tau = cached[1]
+        return tau is not None and tau >= self.min_tau, tau, n
+
+    def ask(self) -> Proposal | None:
+        asked = self.inner.ask()
+        if asked is None:
+            return None
+        first = Proposal.of(asked)
+        if first.parent is not None or first.arch.id in self.seen:  # a promotion (screened when it was new), a repeat
+            return first
+        on, tau, n = self.gate(first.fidelity)
+        screen = {"on": on, "tau": tau, "n": n}
+        chosen = first
+        info: dict | None = None
+        if on:
+            pool = [first]
+            for _ in range(self.guide.pool * 5):
+                if len(pool) == self.guide.pool:
+                    break
+                more = self.inner.ask()
+                if more is None:
+                    break
+                p = Proposal.of(more)
+                if p.parent is None and p.fidelity == first.fidelity and p.arch.id not in self.seen \
+                        and all(q.arch.id != p.arch.id for q in pool):
+                    pool.append(p)
+                else:
+                    self.inner.discard(p.arch)
+            best, info = self.guide.pick([p.arch for p in pool], [])
+            chosen = pool[best]
+            for p in pool[:best] + pool[best + 1:]:
+                self.inner.discard(p.arch)
+        self.seen.add(chosen.arch.id)
+        details = {**(chosen.details or {}), "screen": screen, **({"guide": info} if info else {})}
+        return Proposal(chosen.arch, chosen.fidelity, chosen.parent, details)
+
+    def discard(self, arch: Architecture) -> None:
+        self.inner.discard(arch)
+
+    def tell(self, arch: Architecture, score) -> None:
+        self.tell_result(Result(arch, score))
+
+    def tell_result(self, result: Result) -> None:
+        self.seen.add(result.arch.id)
+        if result.parent is None and result.status == "complete" and isinstance(result.score, (int, float)):
+            proxies = {p: result.metrics.get(f"proxy@{p}") for p in self.guide.vote_proxies}
+            if any(v is not None for v in proxies.values()):
+                self.first.setdefault(_key(result.fidelity), []).append((proxies, float(result.score)))
+        self.inner.tell_result(result)
+
+
+def _key(fidelity: dict | None) -> str:
+    return "study" if fidelity is None else ",".join(f"{k}={v}" for k, v in sorted(fidelity.items()))
 
 
 def vote(scores: list[dict], proxies: list[str]) -> np.ndarray:

@@ -51,9 +51,9 @@ def strategy_for(study, index: int):
     strategy = make_strategy(study.strategy_name, study.space, seed=seed, objectives=len(study.objectives),
                              fidelity=study.top_fidelity, **study.strategy_options)
     if study.guide:
-        from .guide import Guide, GuidedStrategy
-        strategy = GuidedStrategy(strategy, Guide(study.guide, study.evaluator(), study.space, study.seed,
-                                                  study.constraints))
+        from .guide import Guide, GuidedStrategy, ScreenedStrategy
+        guide = Guide(study.guide, study.evaluator(), study.space, study.seed, study.constraints)
+        strategy = (ScreenedStrategy if study.guide["by"] == "screen" else GuidedStrategy)(strategy, guide)
     return strategy
 
 

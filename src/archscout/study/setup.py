@@ -173,10 +173,10 @@ def _search(study, guide, strategy, strategy_options, reference_point, early_sto
     strategy is built once to check them), the training budgets of the search and the final retraining."""
     from .guide import check_guide
     study.guide = check_guide(guide, study)
-    if study.guide and STRATEGIES.get(canonical_name(strategy)).schedules_fidelity:
+    if study.guide and study.guide["by"] != "screen" and STRATEGIES.get(canonical_name(strategy)).schedules_fidelity:
         raise ArchscoutError(f"strategy {canonical_name(strategy)!r} schedules fidelities itself (its rungs and "
                              f"promotions); a guide (--guide) ranks whole proposals and cannot be combined "
-                             f"with it")
+                             f"with it (--guide screen can: it screens new candidates only)")
     study.reference_point = check_reference(reference_point, study.objectives)
     if study.prescreen_latency and (not study.evaluator_spec.needs_task or not preflight.latency_bounds(study)):
         raise ArchscoutError("latency prescreening needs the train evaluator and an upper bound on a PyTorch or "
