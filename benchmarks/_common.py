@@ -49,8 +49,53 @@ def code_version() -> dict:
             "src_diff_sha256": hashlib.sha256(diff.encode()).hexdigest()[:16] if diff.strip() else None}
 
 
+def cpu_mhz() -> float | None:
+    """The first core's clock as /proc/cpuinfo reports it (None elsewhere): two VMs of one CPU model can differ."""
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                if line.startswith("cpu MHz"):
+                    return float(line.split(":", 1)[1])
+    except (OSError, ValueError):
+        pass
+    return None
+
+
+def calibration(steps: int = 60) -> float:
+    """Milliseconds per training step of one fixed small 1-D CNN (3 conv layers of 64, batch 64, length 40, Adam,
+    one thread), the median of ``steps`` after 10 warm-up steps: runs on different days compare only where this
+    agrees (the same VM type has measured 2.5x apart between sessions). Restores the thread count."""
+    import statistics
+    import time
+
+    import torch
+    from torch import nn
+
+    previous = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        gen = torch.Generator().manual_seed(0)
+        net = nn.Sequential(nn.Conv1d(1, 64, 5, padding=2), nn.BatchNorm1d(64), nn.ReLU(),
+                            nn.Conv1d(64, 64, 5, padding=2), nn.BatchNorm1d(64), nn.ReLU(),
+                            nn.Conv1d(64, 64, 5, padding=2), nn.BatchNorm1d(64), nn.ReLU(),
+                            nn.AdaptiveAvgPool1d(1), nn.Flatten(), nn.Linear(64, 10))
+        opt = torch.optim.Adam(net.parameters(), 1e-3)
+        x, y = torch.randn(64, 1, 40, generator=gen), torch.randint(0, 10, (64,), generator=gen)
+        times = []
+        for i in range(steps + 10):
+            t = time.perf_counter()
+            opt.zero_grad()
+            nn.functional.cross_entropy(net(x), y).backward()
+            opt.step()
+            if i >= 10:
+                times.append(time.perf_counter() - t)
+        return round(1000 * statistics.median(times), 3)
+    finally:
+        torch.set_num_threads(previous)
+
+
 def machine(**extra) -> dict:
-    return {"cpu_model": cpu_model(), "cpus": os.cpu_count(),
+    return {"cpu_model": cpu_model(), "cpu_mhz": cpu_mhz(), "cpus": os.cpu_count(),
             "cpus_usable": len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count(),
             "platform": platform.platform(), "python": platform.python_version(), "torch": version("torch"),
             "sqlalchemy": version("sqlalchemy"), "archscout": version("archscout"),
