@@ -1,6 +1,7 @@
 """A time budget for the whole run: the reserve the search leaves for revalidating and retraining the best."""
 from __future__ import annotations
 
+import time
 from types import SimpleNamespace
 
 import pytest
@@ -109,3 +110,46 @@ def test_the_search_starts_no_trial_once_search_time_plus_the_reserve_reaches_th
     assert study.search(time_budget=3600, reserve=lambda: 3600.0) == []  # nothing left for the search
     assert study.trials() == []
     assert len(study.search(time_budget=3600, trials=3, reserve=lambda: 0.0)) == 3  # no reserve: it runs
+
+
+def test_the_steps_after_the_search_drop_seeds_then_leaders_to_fit_the_time_left():
+    # three contenders at 1,000 steps: 10, 20 and 30 s a revalidation seed; 30, 60 and 90 s a final seed (3,000)
+    a, b, c = trial(0, 1.0, 100, 1.0, 0.9), trial(1, 2.0, 100, 2.0, 0.8), trial(2, 3.0, 100, 3.0, 0.7)
+    split = TimeSplit(FakeStudy([a, b, c]), 10_000, Finish(revalidate=3, revalidate_seeds=2, top_k=1, final_seeds=3))
+    assert split.revalidation_that_fits([a, b, c], 2) == (3, 2)  # roomy: what was asked
+    assert split.seeds_that_fit([b], 3) == 3
+
+    def left(seconds):  # the budget's clock moved on: ``seconds`` remain
+        split.started = time.monotonic() - (split.total - seconds)
+
+    left(MARGIN * (60 * 2 + 90) + 5)  # 3 leaders, 2 seeds, and one final seed of the slowest (90 s)
+    assert split.revalidation_that_fits([a, b, c], 2) == (3, 2)
+    left(MARGIN * (60 * 1 + 90) + 5)  # one seed each
+    assert split.revalidation_that_fits([a, b, c], 2) == (3, 1)
+    left(MARGIN * (30 * 1 + 90) + 5)  # the best two, one seed each
+    assert split.revalidation_that_fits([a, b, c], 2) == (2, 1)
+    left(MARGIN * 90)  # not even that
+    assert split.revalidation_that_fits([a, b, c], 2) == (0, 0)
+    assert split.revalidation_that_fits([a], 2) == (1, 2)  # one asked (its own final seed after it): it fits
+    left(MARGIN * (60 * 2) + 5)  # the final retraining of b: 60 s a seed
+    assert split.seeds_that_fit([b], 3) == 2
+    left(1)
+    assert split.seeds_that_fit([b], 3) == 1  # a model always comes out
+    mute = trial(3, None, 100, 1.0, 0.95)  # a trial that says nothing of its speed: what was asked
+    assert split.seeds_that_fit([mute], 3) == 3 and split.revalidation_that_fits([mute, a], 2) == (2, 2)
+
+
+def test_a_whole_budget_run_says_what_it_dropped_to_keep_the_budget(tmp_path, monkeypatch):
+    from archscout import Study
+    from archscout.study import timing
+    said = []
+    study = Study("fit", space="mlp", task="iris", storage=f"sqlite:///{tmp_path}/f.db", train={"steps": 30})
+    monkeypatch.setattr(timing.TimeSplit, "left", lambda self: 0.0)  # the search used it all
+    study.run(trials=3, time_budget=3600, whole_budget=True, revalidate=2, final_top_k=1, final_seeds=3,
+              progress=lambda kind, **kw: said.append(kw.get("text")) if kind == "note" else None)
+    notes = [s for s in said if s]
+    assert any(s.startswith("no revalidation") for s in notes)
+    assert any(s.startswith("final retraining with 1 seed(s), not 3") for s in notes)
+    assert study.revalidated_means() == {}
+    best = study.leaderboard(1)[0]
+    assert len([f for f in study.storage.finals(study.id) if f.trial_id == best.id]) == 1

@@ -50,7 +50,8 @@ from .common import KeyValue, echo, load_config, print_board, print_front, stora
               help="Stop after this many evaluated trials in the study (all runs together).")
 @click.option("--time-budget", default=None,
               help="Time for the whole command, e.g. 90s, 30m, 1.5h: the search stops starting trials once the time left "
-                   "is what revalidating and retraining the best is estimated to take (from the trials' own speed).")
+                   "is what revalidating and retraining the best is estimated to take (from the trials' own speed); "
+                   "those steps drop seeds to fit what is left, and say so.")
 @click.option("--study", "study_name", default=None,
               help="Study name; default TASK-SPACE. The same name and settings resume the study.")
 @storage_option

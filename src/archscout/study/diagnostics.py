@@ -22,7 +22,7 @@ from ..errors import ArchscoutError
 from ..evaluate import release_memory
 from ..metrics import final_key
 from ..stats import rank_agreement
-from .fronts import spread
+from .finalize import contenders
 
 REVALIDATE = "revalidate:"  # repeated seeds that the choice follows (a search's --revalidate, study.revalidate)
 DIAGNOSE = "diagnose:"  # repeated seeds only looked at (archscout diagnose --revalidate): the choice ignores them
@@ -45,7 +45,7 @@ def revalidate(study, top_k: int = 3, seeds: int = 2, progress: Callable | None 
     for name, value in (("top_k", top_k), ("seeds", seeds)):
         if isinstance(value, bool) or not isinstance(value, int) or value < 1:
             raise ArchscoutError(f"repeated-seed validation needs {name} >= 1, got {value!r}")
-    top = spread(study.front(), top_k) if study.multi_objective else study.leaderboard(top_k)
+    top = contenders(study, top_k)
     if not top:
         raise ArchscoutError(f"study {study.name!r} has no completed trial to validate again")
     prefix = REVALIDATE if choose else DIAGNOSE  # a run stored either way is not trained again for the other

@@ -36,6 +36,12 @@ def final_summary(study) -> dict[int, dict]:
     return out
 
 
+def contenders(study, k: int) -> list:
+    """The ``k`` trials that revalidation and final retraining take: the leaderboard's first ``k``, or with several
+    objectives ``k`` spread along the front."""
+    return spread(study.front(), k) if study.multi_objective else study.leaderboard(k)
+
+
 def finalize(study, top_k: int = 3, seeds: int = 3, progress: bool | Callable | None = None,
              trials: Iterable[int] | None = None) -> list:
     """See :meth:`Study.finalize`."""
@@ -51,10 +57,8 @@ def finalize(study, top_k: int = 3, seeds: int = 3, progress: bool | Callable | 
         if missing:
             raise ArchscoutError(f"study {study.name!r} has no completed trial #{missing[0]} to retrain")
         top = [by_number[n] for n in wanted]
-    elif study.multi_objective:
-        top = spread(study.front(), top_k)
     else:
-        top = study.leaderboard(top_k)
+        top = contenders(study, top_k)
     if not top:
         n = len(study.trials())
         raise ArchscoutError(f"study {study.name!r} has no completed trial to retrain ({n} trials failed or "

@@ -16,6 +16,7 @@ from ..execute.trial import TrialRunner
 from ..storage import FINISHED
 from ..strategy import STRATEGIES, canonical_name, make_strategy
 from . import preflight
+from .finalize import contenders
 from .loop import NoTrialCompleted, SearchLoop
 from .preflight import check_budget, check_search_options
 from .recovery import Heartbeat
@@ -51,17 +52,40 @@ def run(study: Study, trials: int | None, time_budget: str | float | None, *, st
         # 2. revalidate: the K best trained again with more seeds, ranked by their mean
         if revalidate > 0 and study.evaluator_spec.trains and len(study.leaderboard(2)) == 2:
             from .diagnostics import progress_lines
-            study.revalidate(revalidate, revalidate_seeds, progress=progress_lines(progress))
+            if split:
+                revalidate, revalidate_seeds = _fit_revalidation(study, split, revalidate, revalidate_seeds, progress)
+            if revalidate:
+                study.revalidate(revalidate, revalidate_seeds, progress=progress_lines(progress))
             if split:
                 split.revalidated()
         # 3. retrain the chosen ones on all training data, scored on test
         if final_top_k > 0 and final_seeds > 0 and study.evaluator_spec.needs_task:
             if not study.leaderboard(1):
                 raise NoTrialCompleted.of(study)
+            if split:
+                fitted = split.seeds_that_fit(contenders(study, final_top_k), final_seeds)
+                if fitted < final_seeds:
+                    say(progress, f"final retraining with {fitted} seed(s), not {final_seeds}: {split.left():.0f} s "
+                                  f"of the time budget are left (a longer --time-budget keeps them all)")
+                    final_seeds = fitted
             study.finalize(top_k=final_top_k, seeds=final_seeds, progress=progress)
         if split:
             say(progress, split.summary())
     return study
+
+
+def _fit_revalidation(study: Study, split, revalidate: int, seeds: int, progress) -> tuple[int, int]:
+    """The revalidation's (leaders, seeds) that fit in the time left (:meth:`~.timing.TimeSplit.revalidation_that_fits`),
+    said when fewer than asked."""
+    leaders, fitted = split.revalidation_that_fits(contenders(study, revalidate), seeds)
+    asked = min(revalidate, len(contenders(study, revalidate)))
+    if (leaders, fitted) == (0, 0):
+        say(progress, f"no revalidation: {split.left():.0f} s of the time budget are left, too few to train 2 "
+                      f"leaders again and retrain the chosen one (a longer --time-budget runs it)")
+    elif leaders < asked or fitted < seeds:
+        say(progress, f"revalidating the best {leaders} with {fitted} more seed(s), not {asked} with {seeds}: "
+                      f"{split.left():.0f} s of the time budget are left (a longer --time-budget runs them all)")
+    return leaders, fitted
 
 
 def say(progress, text: str) -> None:

@@ -9,6 +9,12 @@ themselves, again as they finish: each candidate's seconds per training step (``
 trained) times the steps each run needs, plus its evaluation overhead (measuring latency, scoring), for the
 candidates that lead now, with a margin. The search goes on while its time plus that estimate is within the
 budget; the split is printed when the search ends and when the command ends (what each step really took).
+
+The estimate can be short (the leaders change, a network trains slower than its trial did), so each step after
+the search is fitted again into the time left once it is known what it will train: the revalidation drops seeds,
+then leaders (down to 2), keeping room for one final seed, and is skipped when even that does not fit; the final
+retraining drops seeds, down to one (a model always comes out). The command says what it dropped; a budget too
+small for one final seed is still overrun, and the end says by how much.
 """
 from __future__ import annotations
 
@@ -102,6 +108,45 @@ class TimeSplit:
         # which candidate the final retraining gets is known only after the revalidation: the slowest contender
         retraining = max(final_cost) * f.top_k * f.final_seeds if final_cost else 0.0
         return MARGIN * (revalidation + retraining)
+
+    def left(self) -> float:
+        """Seconds of the budget left now."""
+        return self.total - (time.monotonic() - self.started)
+
+    def _final_costs(self, trials) -> list[float] | None:
+        """Seconds of one final seed of each of ``trials`` (None when one of them says nothing)."""
+        _, final_steps = self._steps()
+        costs = [run_seconds(t, final_steps, self.speedup) for t in trials]
+        return None if any(c is None for c in costs) else costs  # type: ignore[return-value]
+
+    def revalidation_that_fits(self, trials, seeds: int) -> tuple[int, int]:
+        """(leaders, seeds) of the revalidation of ``trials`` (the contenders, best first) that fit in the time left
+        with one final seed of the slowest of them after it: fewer seeds first, then fewer leaders (at least 2, or 1
+        when 1 was asked);
+        (0, 0) when none fits. What was asked when a trial says nothing of its speed."""
+        k = len(trials)
+        finals = self._final_costs(trials) if self.finish.top_k and self.finish.final_seeds else []
+        top_steps, _ = self._steps()
+        costs = [run_seconds(t, ((getattr(t, "fidelity", None) or {}).get("steps", top_steps)), self.speedup)
+                 for t in trials]
+        if finals is None or any(c is None for c in costs):
+            return k, seeds
+        folds = int(getattr(self.study.task, "folds", None) or 1) if self.study.evaluator_spec.needs_task else 1
+        after = max(finals) * self.finish.top_k if finals else 0.0
+        left = self.left()
+        for leaders in range(k, min(k, 2) - 1, -1):
+            for s in range(seeds, 0, -1):
+                if MARGIN * (sum(costs[:leaders]) * s * folds + after) <= left:  # type: ignore[arg-type]
+                    return leaders, s
+        return 0, 0
+
+    def seeds_that_fit(self, trials, seeds: int) -> int:
+        """How many of ``seeds`` final seeds of each of ``trials`` fit in the time left: at least 1; ``seeds`` when a
+        trial says nothing of its speed."""
+        costs = self._final_costs(trials)
+        if not costs:
+            return seeds
+        return max(1, min(seeds, int(self.left() // (MARGIN * sum(costs)))))
 
     def searched(self) -> None:
         self.search_end = time.monotonic()
