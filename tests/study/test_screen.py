@@ -151,3 +151,44 @@ def test_screen_is_the_one_guide_a_scheduler_takes(tmp_path):
     assert study.guide["by"] == "screen"
     with pytest.raises(ArchscoutError, match="--guide screen can: it screens new candidates only"):
         Study("no", space="mlp", task="iris", storage=db, train=FAST, strategy="asha", guide="proxies")
+
+
+class Scripted:
+    """An inner strategy that proposes what it is given, in order, and records what it is told to discard."""
+
+    name = "scripted"
+
+    def __init__(self, space, proposals):
+        self.space, self.seed, self.proposals, self.discarded = space, 0, list(proposals), []
+
+    def ask(self):
+        return self.proposals.pop(0) if self.proposals else None
+
+    def discard(self, arch):
+        self.discarded.append(arch.id)
+
+    def resume(self, told):
+        pass
+
+
+def test_a_promotion_or_another_fidelity_asked_while_filling_a_pool_is_proposed_next_not_dropped():
+    from archscout.strategy import Proposal
+    space = _space()
+    new = list({a.id: a for a in (space.sample(seed=i) for i in range(40))}.values())[:5]  # 5 distinct widths
+    promotion = Proposal(new[0], {"steps": 81}, 7)
+    other = Proposal(new[1], {"steps": 81})
+    inner = Scripted(space, [Proposal(new[2], FAST), promotion, Proposal(new[3], FAST), other,
+                             Proposal(new[2], FAST), Proposal(new[4], FAST)])
+    strategy = ScreenedStrategy(inner, FakeGuide(pool=3, min_results=0))
+    strategy.gate = lambda fidelity: (True, 1.0, 6)  # screening on
+    first = strategy.ask()
+    assert {first.arch.id} <= {new[2].id, new[3].id, new[4].id} and first.fidelity == FAST
+    assert [a.id for a in strategy.guide.pools[0]] == [new[2].id, new[3].id, new[4].id]  # the repeat left out
+    losers = [a.id for a in strategy.guide.pools[0] if a.id != first.arch.id]
+    assert inner.discarded == [new[2].id] + losers  # the repeat of a pooled candidate, then the vote's losers
+    assert new[0].id not in inner.discarded and new[1].id not in inner.discarded
+    second = strategy.ask()
+    assert (second.arch.id, second.fidelity, second.parent) == (new[0].id, {"steps": 81}, 7)  # the promotion
+    third = strategy.ask()
+    assert (third.arch.id, third.fidelity) == (new[1].id, {"steps": 81})  # then the other fidelity
+    assert strategy.ask() is None

@@ -254,7 +254,8 @@ class ScreenedStrategy(Strategy):
     Each new candidate the inner strategy proposes (a proposal without a parent; a scheduler's promotions pass
     unchanged) may be the best of a pool: the inner strategy is asked for ``pool`` new candidates at the same
     fidelity, the vote of the guide's proxies (nwot, jacov, flops by default; cost constraints first, as
-    :class:`Guide` ranks) picks one, the others are discarded. Whether the pool is drawn at all is decided anew
+    :class:`Guide` ranks) picks one, the others are discarded (what the inner strategy proposes meanwhile that
+    cannot join the pool, a promotion or a candidate at another fidelity, is proposed next, in order). Whether the pool is drawn at all is decided anew
     for every new candidate, from the results the search already has: the *first results* (a new candidate's
     result at the fidelity it started at) are ranked by the same vote over all of them, and screening is on
     while that ranking's Kendall tau with their scores is at least ``min_tau`` (0.3) over at least
@@ -276,6 +277,7 @@ class ScreenedStrategy(Strategy):
         self.first: dict[str, list[tuple[dict, float]]] = {}  # fidelity -> (proxies, score) of first results
         self._tau: dict[str, tuple[int, float | None]] = {}
         self.seen: set[str] = set()  # arch ids told or proposed: not new any more
+        self.held: list[Proposal] = []  # asked while filling a pool but not poolable: proposed next, in order
 
     def resume(self, told: int) -> None:
         self.inner.resume(told)
@@ -298,7 +300,7 @@ class ScreenedStrategy(Strategy):
         return tau is not None and tau >= self.min_tau, tau, n
 
     def ask(self) -> Proposal | None:
-        asked = self.inner.ask()
+        asked = self.held.pop(0) if self.held else self.inner.ask()
         if asked is None:
             return None
         first = Proposal.of(asked)
@@ -317,11 +319,13 @@ class ScreenedStrategy(Strategy):
                 if more is None:
                     break
                 p = Proposal.of(more)
-                if p.parent is None and p.fidelity == first.fidelity and p.arch.id not in self.seen \
-                        and all(q.arch.id != p.arch.id for q in pool):
+                repeat = p.arch.id in self.seen or any(q.arch.id == p.arch.id for q in pool + self.held)
+                if p.parent is None and p.fidelity == first.fidelity and not repeat:
                     pool.append(p)
-                else:
+                elif repeat and p.parent is None:
                     self.inner.discard(p.arch)
+                else:  # a promotion, or a new candidate at another fidelity: not the pool's to drop
+                    self.held.append(p)
             best, info = self.guide.pick([p.arch for p in pool], [])
             chosen = pool[best]
             for p in pool[:best] + pool[best + 1:]:
