@@ -31,6 +31,8 @@ REFUSED = [
      "early stopping watches a training run's learning curve; the synthetic evaluator trains nothing"),
     ("revalidate-negative", [*IRIS, "--revalidate", "-1"], "--revalidate must be a non-negative integer, got -1"),
     ("revalidate-seeds-zero", [*IRIS, "--revalidate-seeds", "0"], "--revalidate-seeds must be a positive integer, got 0"),
+    ("revalidate-splits-folds", [*IRIS, "--revalidate-on", "splits", "--folds", "3"],
+     "--folds 3 already validates on every sample"),
     ("scheduler-eta", [*IRIS, "--strategy", "asha", "--strategy-option", "eta=1"], "eta"),
     ("scheduler-min-above-top", [*IRIS, "--strategy", "hyperband", "--strategy-option", "min_fidelity=5000"],
      "min_fidelity 5000 is above the top rung's steps (1000)"),

@@ -127,3 +127,45 @@ def test_repeated_seed_means_are_shown_to_enough_digits_to_tell_them_apart():
                       "seed #5 looked best)"
     assert "trial #3 f1_macro over seeds 0, 1, 2: 0.9310 ± 0.0020 (the search saw 0.9290)" in said
     assert "trial #5 f1_macro over seeds 0, 1, 2: 0.9295 ± 0.0039 (the search saw 0.9340)" in said
+
+
+def test_other_splits_validate_on_parts_of_the_validations_size_each_held_out_once():
+    import numpy as np
+
+    from archscout.study.diagnostics import other_splits
+    from archscout.tasks import get_task
+    task = get_task("iris")
+    splits = other_splits(task, 3)
+    pool = task.full_train()
+    k = round(len(pool) / len(task.valid))
+    assert [label for _, label in splits] == [f"split {i}/{k}:" for i in (1, 2, 3)]
+    seen = []
+    for copy, _ in splits:
+        assert len(copy.train) + len(copy.valid) == len(pool) and abs(len(copy.valid) - len(task.valid)) <= k
+        assert copy.test is task.test and copy.num_classes == task.num_classes
+        assert set(np.unique(copy.valid.y)) == set(np.unique(pool.y))  # stratified: every class validated
+        seen.append({tuple(np.round(np.ravel(x), 6)) for x in copy.valid.X})
+    assert not (seen[0] & seen[1]) and not (seen[1] & seen[2])  # each sample held out once
+    with pytest.raises(ArchscoutError, match=f"at most {k} more seeds"):
+        other_splits(task, k + 1)
+    from dataclasses import replace
+    with pytest.raises(ArchscoutError, match="not --folds"):
+        other_splits(replace(task, folds=5), 2)
+
+
+@pytest.mark.slow
+def test_revalidation_on_other_splits_is_stored_per_split_and_ranks_the_leaderboard(tmp_path):
+    study = Study("sp", space="mlp", task="iris", strategy="random", storage=f"sqlite:///{tmp_path}/sp.db",
+                  train=FAST)
+    study.search(trials=4)
+    made = []
+    real = study.evaluator
+    study.evaluator = lambda task=None: made.append(task) or real(task)
+    result = study.revalidate(top_k=2, seeds=2, on="splits")
+    assert len(made) == 2 and all(t is not None and t.valid is not study.task.valid for t in made)
+    budgets = sorted(f.budget for f in study.storage.finals(study.id))
+    assert len(budgets) == 4 and sum("split 1/" in b for b in budgets) == 2 and sum("split 2/" in b for b in budgets) == 2
+    assert all(r["chooses"] and len(r["values"]) == 3 for r in result.values())
+    assert set(study.revalidated_means()) == set(result)
+    with pytest.raises(ArchscoutError, match="choose one of seeds, splits"):
+        study.revalidate(top_k=2, seeds=2, on="folds")

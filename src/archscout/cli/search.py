@@ -97,6 +97,9 @@ from .common import KeyValue, echo, load_config, print_board, print_front, stora
                    "validation, never on test); they rank by their mean (0: choose on the search's single seed).")
 @click.option("--revalidate-seeds", type=int, default=2, show_default=True,
               help="More seeds per trial with --revalidate.")
+@click.option("--revalidate-on", type=click.Choice(["seeds", "splits"]), default="seeds", show_default=True,
+              help="What the repeated runs change: the seed, or the seed and the split (each run trains and "
+                   "validates on another part of the training and validation data, of the validation's size).")
 @click.option("--early-stop", default=None,
               help="Stop a trial early from its learning curve: median (its best so far below the median of "
                    "completed trials at that step) or percentile:P (not in the top P %); see docs/multi-fidelity.md.")
@@ -139,7 +142,7 @@ def search(task, label, task_kind, val_fraction, folds, device, amp, space, stra
            reference, measure, prescreen_latency, guide, guide_pool, guide_proxies, constraints, steps, epochs,
            batch_size, lr, optimizer, schedule, final_steps, top_k, final_seeds, population_size, sample_size,
            evaluator, workers, executor, address, trial_timeout, trial_memory, max_failures, on_interrupted,
-           progress, threads, revalidate, revalidate_seeds, early_stop, fidelity_mode, checkpoint_dir):
+           progress, threads, revalidate, revalidate_seeds, revalidate_on, early_stop, fidelity_mode, checkpoint_dir):
     """Search for an architecture, retrain the best, and print the leaderboard.
 
     Every trial is stored as it finishes; running the same command again resumes the
@@ -169,6 +172,9 @@ def search(task, label, task_kind, val_fraction, folds, device, amp, space, stra
                              f"--final-seeds 1 or more, or --top-k 0 to skip the final retraining")
     non_negative_int(revalidate, "--revalidate")
     positive_int(revalidate_seeds, "--revalidate-seeds")
+    if revalidate_on == "splits" and folds:
+        raise ArchscoutError(f"--revalidate-on splits trains on other splits of the validation's size, but --folds "
+                             f"{folds} already validates on every sample: leave out one of the two")
     auto = None
     if default.is_default(strategy) and evaluator == "train":
         auto = _default_settings(ctx, task, {"label": label, "kind": task_kind, "val_fraction": val_fraction,
@@ -216,7 +222,8 @@ def search(task, label, task_kind, val_fraction, folds, device, amp, space, stra
               progress=oneshot_lines if oneshot else progress or print_lines, workers=workers, executor=executor, address=address,
               trial_timeout=trial_timeout, trial_memory_mb=trial_memory, max_failures=max_failures or None,
               on_interrupted=on_interrupted, threads=threads,  # --no-progress: the trial lines, without the bar
-              revalidate=revalidate if top_k > 0 else 0, revalidate_seeds=revalidate_seeds, whole_budget=True)
+              revalidate=revalidate if top_k > 0 else 0, revalidate_seeds=revalidate_seeds, revalidate_on=revalidate_on,
+              whole_budget=True)
     if not study.leaderboard(1):  # nothing to show or export: say so, and exit 1
         from ..study.loop import NoTrialCompleted
         raise NoTrialCompleted.of(study)

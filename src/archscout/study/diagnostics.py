@@ -26,6 +26,7 @@ from .finalize import contenders
 
 REVALIDATE = "revalidate:"  # repeated seeds that the choice follows (a search's --revalidate, study.revalidate)
 DIAGNOSE = "diagnose:"  # repeated seeds only looked at (archscout diagnose --revalidate): the choice ignores them
+REVALIDATE_ON = ("seeds", "splits")  # what the repeated runs change: the seed, or the seed and the split
 
 
 def _metric(study) -> str:
@@ -33,12 +34,14 @@ def _metric(study) -> str:
 
 
 def revalidate(study, top_k: int = 3, seeds: int = 2, progress: Callable | None = None,
-               choose: bool = True) -> dict[int, dict]:
+               choose: bool = True, on: str = "seeds") -> dict[int, dict]:
     """Train the ``top_k`` trials (with several objectives, k spread along the front) again at the search's own
     budget with ``seeds`` more seeds each (the trial's seed + 1, + 2, ...) and store their metrics; pairs already
     stored are not trained again. ``choose``: the leaderboard then ranks them by their mean (else the runs are
-    stored for the diagnostics only, and the choice stays as it was). Returns :func:`revalidation` (with the
-    diagnostic runs when ``choose`` is false)."""
+    stored for the diagnostics only, and the choice stays as it was). ``on="splits"``: run i also trains and
+    validates on another split of the training and validation data (:func:`other_splits`), so the mean rests on
+    more validation samples than the task's own split holds. Returns :func:`revalidation` (with the diagnostic
+    runs when ``choose`` is false)."""
     if not study.evaluator_spec.trains:
         raise ArchscoutError(f"study {study.name!r} uses the {study.evaluator_spec.name} evaluator, which trains "
                              f"nothing: its scores do not depend on a training seed")
@@ -48,18 +51,45 @@ def revalidate(study, top_k: int = 3, seeds: int = 2, progress: Callable | None 
     top = contenders(study, top_k)
     if not top:
         raise ArchscoutError(f"study {study.name!r} has no completed trial to validate again")
+    if on not in REVALIDATE_ON:
+        raise ArchscoutError(f"revalidation on {on!r}: choose one of {', '.join(REVALIDATE_ON)}")
+    splits = other_splits(study.task, seeds) if on == "splits" else None
     prefix = REVALIDATE if choose else DIAGNOSE  # a run stored either way is not trained again for the other
     done = {(f.trial_id, f.seed) for f in study.storage.finals(study.id)
             if f.budget.startswith(REVALIDATE) or (not choose and f.budget.startswith(DIAGNOSE))}
-    todo = [(t, t.seed + i) for t in top for i in range(1, seeds + 1) if (t.id, t.seed + i) not in done]
-    evaluator = study.evaluator()
-    for n, (t, seed) in enumerate(todo):
-        ev = evaluator.evaluate(t.arch, seed=seed, fidelity=t.fidelity)
+    todo = [(t, i) for t in top for i in range(1, seeds + 1) if (t.id, t.seed + i) not in done]
+    evaluators = [study.evaluator()] if splits is None else [study.evaluator(task) for task, _ in splits]
+    for n, (t, i) in enumerate(todo):
+        seed = t.seed + i
+        ev = (evaluators[0] if splits is None else evaluators[i - 1]).evaluate(t.arch, seed=seed, fidelity=t.fidelity)
         release_memory()
-        study.storage.add_final(study.id, t.id, seed, prefix + t.budget, ev.metrics, ev.details, None)
+        where = "" if splits is None else splits[i - 1][1]  # "split 2/10:": which part validated it
+        study.storage.add_final(study.id, t.id, seed, prefix + where + t.budget, ev.metrics, ev.details, None)
         if progress:
             progress(n + 1, len(todo), t, seed, ev.metrics)
     return revalidation(study, diagnostic=not choose)
+
+
+def other_splits(task, n: int) -> list[tuple[object, str]]:
+    """``n`` copies of ``task`` that each train and validate on another part of its training and validation data
+    together, with their labels: k-fold splits (stratified by class; :func:`~archscout.tasks.base.fold_indices`)
+    with k such that each validation part is as large as the task's own, and the first ``n`` of them. A task
+    that already cross-validates (``folds``), or whose validation is not a split of its own (a graph's mask),
+    has no other split: one clear error."""
+    from dataclasses import replace
+
+    from ..tasks.base import fold_indices
+    if getattr(task, "folds", None) or not hasattr(task, "full_train") or hasattr(task, "valid_mask"):
+        raise ArchscoutError("revalidation on other splits needs a task with its own training and validation "
+                             "split (not --folds, not a graph task): revalidate on seeds instead")
+    pool = task.full_train()
+    k = max(2, round(len(pool) / max(1, len(task.valid))))
+    if n > k:
+        raise ArchscoutError(f"revalidation on {n} other splits, but the data gives {k} of the validation's size: "
+                             f"use at most {k} more seeds")
+    pairs = fold_indices(pool.y, k, task.kind)
+    return [(replace(task, train=pool.subset(tr), valid=pool.subset(va)), f"split {i + 1}/{k}:")
+            for i, (tr, va) in enumerate(pairs[:n])]
 
 
 def revalidation(study, diagnostic: bool = False) -> dict[int, dict]:

@@ -29,7 +29,7 @@ if TYPE_CHECKING:
 def run(study: Study, trials: int | None, time_budget: str | float | None, *, strategy: str | None,
         final_top_k: int, final_seeds: int, progress: bool | Callable | None, device: str | None,
         threads: int | None, revalidate: int, revalidate_seeds: int, search_options: dict,
-        whole_budget: bool = False) -> Study:
+        whole_budget: bool = False, revalidate_on: str = "seeds") -> Study:
     """Search, revalidate, retrain (see :meth:`Study.run <archscout.study.Study.run>`); with ``whole_budget``,
     ``time_budget`` bounds the three steps (:mod:`.timing`)."""
     if device is not None:
@@ -41,6 +41,9 @@ def run(study: Study, trials: int | None, time_budget: str | float | None, *, st
                              f"start a new study (another name) to compare strategies")
     from ..execute import check_threads, default_threads, intra_op_threads
     check_threads(threads)
+    if revalidate > 0 and revalidate_on == "splits" and study.evaluator_spec.trains:
+        from .diagnostics import other_splits
+        other_splits(study.task, revalidate_seeds)  # a task without other splits: one clear error before the search
     with intra_op_threads(threads or default_threads(1), load=study.evaluator_spec.needs_task):
         split = _time_split(study, time_budget, whole_budget, revalidate, revalidate_seeds, final_top_k, final_seeds,
                             progress, threads, search_options)
@@ -55,7 +58,7 @@ def run(study: Study, trials: int | None, time_budget: str | float | None, *, st
             if split:
                 revalidate, revalidate_seeds = _fit_revalidation(study, split, revalidate, revalidate_seeds, progress)
             if revalidate:
-                study.revalidate(revalidate, revalidate_seeds, progress=progress_lines(progress))
+                study.revalidate(revalidate, revalidate_seeds, progress=progress_lines(progress), on=revalidate_on)
             if split:
                 split.revalidated()
         # 3. retrain the chosen ones on all training data, scored on test

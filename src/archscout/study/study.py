@@ -92,9 +92,10 @@ class Study(setup.StudyParts):
     def task(self) -> Task | GraphTask:
         return setup.load_task(self)
 
-    def evaluator(self):
-        """A fresh evaluator for this study's settings (and task, when the evaluator needs one)."""
-        task = self.task if self.evaluator_spec.needs_task else None
+    def evaluator(self, task=None):
+        """A fresh evaluator for this study's settings (and task, when the evaluator needs one: the study's, unless
+        ``task`` is given, as the revalidation on other splits does)."""
+        task = (task or self.task) if self.evaluator_spec.needs_task else None
         return self.evaluator_spec.create(task=task, train=self.train_config, latency=self.latency,
                                            metrics=self.needed_metrics).use_device(self.device)
 
@@ -227,15 +228,17 @@ class Study(setup.StudyParts):
     def run(self, trials: int | None = None, time_budget: str | float | None = None, *,
             strategy: str | None = None, final_top_k: int = 3, final_seeds: int = 3,
             progress: bool | Callable | None = None, device: str | None = None, threads: int | None = None,
-            revalidate: int = 0, revalidate_seeds: int = 2, whole_budget: bool = False, **search_options) -> Study:
+            revalidate: int = 0, revalidate_seeds: int = 2, revalidate_on: str = "seeds", whole_budget: bool = False,
+            **search_options) -> Study:
         """Search, revalidate, retrain: the three steps of a study, in order.
 
         1. :meth:`search` until ``trials`` trials (in total) or ``time_budget`` of search time (in total; with
            ``whole_budget``, of the three steps: see :mod:`.timing`); ``search_options`` go to :meth:`search`.
         2. :meth:`revalidate` (with ``revalidate`` K > 0; training evaluator only), so the choice survives
            noise: the K best are trained again on the training part with ``revalidate_seeds`` more seeds each
-           and scored on validation (never on test), and they rank by their mean (with several objectives the
-           spread is shown, the front kept).
+           and scored on validation (never on test; ``revalidate_on="splits"``: each run on another split of the
+           training and validation data), and they rank by their mean (with several objectives the spread is
+           shown, the front kept).
         3. :meth:`finalize`: choose and retrain the ``final_top_k`` best on all training data with
            ``final_seeds`` seeds (an evaluator with a task only).
 
@@ -245,7 +248,8 @@ class Study(setup.StudyParts):
         process (default: every usable core); the process's own setting is restored after."""
         return _run.run(self, trials, time_budget, strategy=strategy, final_top_k=final_top_k,
                         final_seeds=final_seeds, progress=progress, device=device, threads=threads,
-                        revalidate=revalidate, revalidate_seeds=revalidate_seeds, search_options=search_options,
+                        revalidate=revalidate, revalidate_seeds=revalidate_seeds, revalidate_on=revalidate_on,
+                        search_options=search_options,
                         whole_budget=whole_budget)
 
     def search(self, trials: int | None = None, time_budget: str | float | None = None,
@@ -299,12 +303,13 @@ class Study(setup.StudyParts):
         ``trials``: retrain these trial numbers instead. Pairs already stored are not trained again."""
         return _finalize.finalize(self, top_k, seeds, progress, trials)
 
-    def revalidate(self, top_k: int = 3, seeds: int = 2, progress: Callable | None = None) -> dict[int, dict]:
-        """Train the top-k trials again at the search's own budget with ``seeds`` more seeds each and store the
-        results; returns {trial number: the first objective's values over seeds, mean, std} (see
-        :mod:`archscout.study.diagnostics`)."""
+    def revalidate(self, top_k: int = 3, seeds: int = 2, progress: Callable | None = None,
+                   on: str = "seeds") -> dict[int, dict]:
+        """Train the top-k trials again at the search's own budget with ``seeds`` more seeds each (``on="splits"``:
+        each also on another split of the training and validation data) and store the results; returns {trial
+        number: the first objective's values over seeds, mean, std} (see :mod:`archscout.study.diagnostics`)."""
         from . import diagnostics
-        return diagnostics.revalidate(self, top_k, seeds, progress)
+        return diagnostics.revalidate(self, top_k, seeds, progress, on=on)
 
     def diagnostics(self) -> dict:
         """The validation split's resolution, the search-vs-final rank agreement and the repeated-seed validation
