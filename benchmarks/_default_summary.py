@@ -39,8 +39,6 @@ def reach_time(curve: list[dict], target: float):
 
 
 def summarise(out_dir: str) -> int:
-    from archscout.stats import bootstrap_difference
-
     docs = [json.load(open(p)) for p in sorted(glob.glob(os.path.join(out_dir, "default-search-*-s*.json")))]
     if not docs:
         print(f"no runs in {out_dir}")
@@ -54,23 +52,18 @@ def summarise(out_dir: str) -> int:
               "| mean over search seeds |")
         print("|---|---|---|---|---|")
         means: dict[str, list[float]] = {}
+        by_seed: dict[str, dict[int, float]] = {}
         for label in labels:
             mine = sorted((d for d in runs if d["label"] == label), key=lambda d: d["seed"])
             per_seed = [d["chosen"]["test_accuracy_mean"] for d in mine]
             means[label] = per_seed
+            by_seed[label] = {d["seed"]: d["chosen"]["test_accuracy_mean"] for d in mine}
             trials = ", ".join(f"{d['trials']['total']} ({d['trials']['at_top']})" for d in mine)
             sd = f" ± {100 * statistics.stdev(per_seed):.2f}" if len(per_seed) > 1 else ""
             print(f"| {label} | {', '.join(str(d['seed']) for d in mine)} | {trials} | "
                   f"{', '.join(pct(x) for x in per_seed)} | {pct(statistics.fmean(per_seed))}{sd} |")
         if "archscout" in means:
-            print("\narchscout − peer (mean over search seeds; 95 % Welch t over the search seeds' means, and a "
-                  "percentile bootstrap over them):\n")
-            for label in labels:
-                if label == "archscout" or label.startswith("archscout-"):
-                    continue
-                d, lo, hi = welch(means["archscout"], means[label])
-                _, blo, bhi = bootstrap_difference(means["archscout"], means[label])
-                print(f"- vs {label}: {100 * d:+.2f} points, Welch {interval(lo, hi)}, bootstrap {interval(blo, bhi)}")
+            differences(labels, means, by_seed)
         print("\nBest validation accuracy at the top fidelity so far (mean over search seeds), minutes of search:\n")
         print("| arm | " + " | ".join(str(m) for m in MINUTES) + " |")
         print("|---|" + "---|" * len(MINUTES))
@@ -81,23 +74,62 @@ def summarise(out_dir: str) -> int:
                 vals = [v for d in mine if (v := best_at(d["anytime"], 60 * m)) is not None]
                 cells.append(pct(statistics.fmean(vals)) if vals else "–")
             print(f"| {label} | " + " | ".join(cells) + " |")
-        ours = [d for d in runs if d["label"] == "archscout"]
-        if ours:
-            print("\nMinutes archscout needed to reach each peer's 30-minute best validation accuracy (per archscout "
-                  "search seed; the peer's mean over its seeds):\n")
-            for label in labels:
-                if label.startswith("archscout"):
-                    continue
-                peer = [best_at(d["anytime"], d["time_budget_seconds"]) for d in runs if d["label"] == label]
-                peer = [p for p in peer if p is not None]
-                if not peer:
-                    continue
-                target = statistics.fmean(peer)
-                times = [reach_time(d["anytime"], target) for d in sorted(ours, key=lambda d: d["seed"])]
-                shown = ", ".join("not reached" if t is None else f"{t / 60:.1f}" for t in times)
-                print(f"- {label} ({pct(target)} %): {shown}")
+        reach(labels, runs)
     plot(docs, out_dir)
     return 0
+
+
+def differences(labels: list[str], means: dict[str, list[float]], by_seed: dict[str, dict[int, float]]) -> None:
+    """archscout − each peer: over the search seeds' means (Welch, bootstrap) and paired by search seed."""
+    from archscout.stats import bootstrap_difference, mean_ci
+    print("\narchscout − peer (mean over search seeds; 95 % Welch t over the search seeds' means, and a "
+          "percentile bootstrap over them):\n")
+    for label in labels:
+        if label == "archscout" or label.startswith("archscout-"):
+            continue
+        d, lo, hi = welch(means["archscout"], means[label])
+        _, blo, bhi = bootstrap_difference(means["archscout"], means[label])
+        print(f"- vs {label}: {100 * d:+.2f} points, Welch {interval(lo, hi)}, bootstrap {interval(blo, bhi)}")
+    print("\narchscout − peer paired by search seed (seed N of both arms ran on the same VM state; 95 % t "
+          "interval of the mean of the per-seed differences):\n")
+    for label in labels:
+        if label.startswith("archscout"):
+            continue
+        common = sorted(set(by_seed["archscout"]) & set(by_seed[label]))
+        diffs = [by_seed["archscout"][k] - by_seed[label][k] for k in common]
+        if not diffs:
+            continue
+        m, h = mean_ci(diffs)
+        shown = ", ".join(f"s{k} {100 * x:+.2f}" for k, x in zip(common, diffs))
+        print(f"- vs {label}: {100 * m:+.2f} points over seeds {common} ({shown}), "
+              f"{interval(m - h, m + h)}")
+
+
+def reach(labels: list[str], runs: list[dict]) -> None:
+    """Minutes each archscout run needed to reach each peer's result at the end of its search."""
+    ours = [d for d in runs if d["label"] == "archscout"]
+    if ours:
+        print("\nMinutes archscout needed to reach each peer's 30-minute best validation accuracy (per archscout "
+              "search seed; the peer's mean over its seeds):\n")
+        for label in labels:
+            if label.startswith("archscout"):
+                continue
+            peer = [best_at(d["anytime"], d["time_budget_seconds"]) for d in runs if d["label"] == label]
+            peer = [p for p in peer if p is not None]
+            if not peer:
+                continue
+            target = statistics.fmean(peer)
+            times = [reach_time(d["anytime"], target) for d in sorted(ours, key=lambda d: d["seed"])]
+            shown = ", ".join("not reached" if t is None else f"{t / 60:.1f}" for t in times)
+            own = {d["seed"]: best_at(d["anytime"], d["time_budget_seconds"]) for d in runs if d["label"] == label}
+            same = []  # against the same seed's peer run, on the same VM state
+            for d in sorted(ours, key=lambda d: d["seed"]):
+                if own.get(d["seed"]) is not None:
+                    t = reach_time(d["anytime"], own[d["seed"]])
+                    same.append(f"s{d['seed']} {pct(own[d['seed']])} % "
+                                f"{'not reached' if t is None else f'in {t / 60:.1f}'}")
+            print(f"- {label} ({pct(target)} %): {shown}" + (f"; per seed against the same seed's peer: "
+                                                              f"{', '.join(same)}" if same else ""))
 
 
 def plot(docs: list[dict], out_dir: str) -> None:
