@@ -186,7 +186,7 @@ SEARCH_OPTIONS = [
     # --strategy
     ("strategy-unknown", ["--strategy", "genetic", *T1], "user", "Valid strategies: asha, asha-kde, auto, bananas, bo, bohb, darts, darts-2nd, "
      "evolution, gdas, hill_climb, hyperband, linas, linas-lite, local_search, lpgnas-lite, mo-asha, nsga2, optuna, "
-     "optuna-nsga2, optuna-random, optuna-tpe, pc-darts, proxyless, random, rl, successive-halving"),
+     "optuna-nsga2, optuna-random, optuna-tpe, pc-darts, priorband, proxyless, random, rl, successive-halving"),
     # --trials
     ("trials-not-int", ["--trials", "abc"], "usage", "'--trials'"),
     ("trials-zero", ["--trials", "0"], "user", "positive integer"),

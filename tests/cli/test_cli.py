@@ -69,7 +69,7 @@ def test_search_persists_resumes_and_exports(capsys, db, tmp_path):
     (["search", "--task", "mnist", "--trials", "1"], "Did you mean 'mnist1d'"),
     (["search", "--strategy", "genetic", "--trials", "1"], "Valid strategies: asha, asha-kde, auto, bananas, bo, bohb, darts, darts-2nd, "
      "evolution, gdas, hill_climb, hyperband, linas, linas-lite, local_search, lpgnas-lite, mo-asha, nsga2, optuna, "
-     "optuna-nsga2, optuna-random, optuna-tpe, pc-darts, proxyless, random, rl, successive-halving"),
+     "optuna-nsga2, optuna-random, optuna-tpe, pc-darts, priorband, proxyless, random, rl, successive-halving"),
     (["search", "--time-budget", "ten minutes"], "cannot read time budget"),
     (["search", "--trials", "0"], "positive integer"),
     (["search"], "give a budget"),

@@ -92,3 +92,59 @@ def test_the_mlp_space_holds_a_linear_model_and_builds_it():
     assert sum(p.numel() for p in net.parameters()) == 10 * 3 + 3
     assert net(torch.zeros(4, 10)).shape == (4, 3)
     assert space.neighbors(linear) and all(len(n.values["stages"]) == 1 for n in space.neighbors(linear))
+
+
+# -- the distributions PriorBand scores and samples with (archscout.space.priors) ----------------------------------
+def _small():
+    return Space("small", act=Choice(["relu", "gelu", "silu"], prior="gelu", confidence="high"),
+                 stages=Repeat(1, 3, Block(width=Choice([8, 16, 32, 64], prior=16, confidence="medium"),
+                                           norm=Choice(["bn", "ln"])), prior=2, confidence="low"))
+
+
+def test_log_prob_is_the_probability_with_which_prior_sampling_draws_an_architecture():
+    import math
+    space = _small()
+    rng = random.Random(1)
+    draws = collections.Counter(space.sample(rng, prior=True) for _ in range(20000))
+    for arch, count in draws.most_common(5):
+        assert count / 20000 == pytest.approx(math.exp(space.log_prob(arch)), rel=0.15)
+    total = 0.0  # over the whole space the probabilities sum to one
+    for act in ("relu", "gelu", "silu"):
+        for n in (1, 2, 3):
+            import itertools
+            for blocks in itertools.product([{"width": w, "norm": m} for w in (8, 16, 32, 64) for m in ("bn", "ln")],
+                                            repeat=n):
+                total += math.exp(space.log_prob(space.architecture({"act": act, "stages": list(blocks)})))
+    assert total == pytest.approx(1.0)
+
+
+def test_a_distribution_centred_on_an_architecture_puts_the_most_mass_on_it():
+    import math
+    space = _small()
+    centre = space.architecture({"act": "silu", "stages": [{"width": 64, "norm": "ln"}] * 3})
+    near = space.architecture({"act": "silu", "stages": [{"width": 32, "norm": "ln"}] * 3})
+    far = space.architecture({"act": "relu", "stages": [{"width": 8, "norm": "bn"}]})
+    assert space.log_prob(centre, centre) > space.log_prob(near, centre) > space.log_prob(far, centre)
+    assert space.log_prob(centre, centre) > space.log_prob(centre)  # the priors point elsewhere
+    # a choice without a prior, centred, gets the low confidence: norm's centre ln over bn
+    from archscout.space.priors import choice_probs
+    norm = space.root.fields["stages"].block.fields["norm"]
+    assert choice_probs(norm, "ln")[1] == pytest.approx(prior_weights(2, 1, 0.25, False)[1])
+    assert choice_probs(norm) == [0.5, 0.5]
+    assert math.exp(space.log_prob(far, centre)) > 0
+
+
+def test_a_local_mutation_redraws_each_decision_with_the_rate_and_moves_ordered_ones_nearby():
+    space = _small()
+    base = space.architecture({"act": "gelu", "stages": [{"width": 16, "norm": "bn"}] * 2})
+    rng = random.Random(0)
+    assert all(space.local_mutation(base, rng, rate=0.0) == base for _ in range(20))
+    moved = [space.local_mutation(base, rng, rate=1.0) for _ in range(400)]
+    assert all(m.values["act"] != "gelu" for m in moved)  # unordered: always another value
+    widths = collections.Counter(s["width"] for m in moved for s in m.values["stages"])
+    assert widths[8] + widths[16] + widths[32] > widths[64]  # ordered: near 16 more often than far
+    lengths = collections.Counter(len(m.values["stages"]) for m in moved)
+    assert set(lengths) <= {1, 2, 3} and len(lengths) > 1
+    half = [space.local_mutation(base, rng, rate=0.5) for _ in range(400)]
+    changed = sum(m.values["act"] != "gelu" for m in half) / 400
+    assert changed == pytest.approx(0.5, abs=0.08)

@@ -116,6 +116,25 @@ class Space:
         constraint."""
         return self.architecture(self.root.prior_mode())
 
+    def log_prob(self, arch: Architecture, centre: Architecture | None = None) -> float:
+        """The log-probability of ``arch`` under the space's priors, or centred on ``centre`` (constraints left
+        aside; see :mod:`archscout.space.priors`)."""
+        from . import priors
+        return priors.log_prob(self.root, arch.values, None if centre is None else centre.values)
+
+    def local_mutation(self, arch: Architecture, rng: random.Random | int | None = None, rate: float = 0.5,
+                       std: float = 0.25) -> Architecture:
+        """``arch`` with each decision redrawn near its value with probability ``rate`` (PriorBand's sampling
+        around the incumbent, :func:`archscout.space.priors.local_mutation`); ``arch`` itself when 100 tries
+        break a constraint."""
+        from . import priors
+        rng = as_rng(rng)
+        for _ in range(100):
+            values = self.root.canonical(priors.local_mutation(self.root, arch.values, rng, rate, std), rng)
+            if self.satisfies(values):
+                return self._make(values)
+        return arch
+
     def decisions(self, arch: Architecture) -> list[tuple[tuple, Any]]:
         """Every place a mutation can act: (path, Choice) or (path + ('#len',), Repeat)."""
         return list(self.root.decisions(arch.values))

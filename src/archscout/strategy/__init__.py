@@ -10,7 +10,7 @@ from ._nsga2 import NSGA2
 from ._optuna import OptunaNSGA2, OptunaRandom, OptunaSampler, OptunaTPE
 from ._random import RandomSearch
 from ._rl import ReinforceController
-from .fidelity import ASHA, ASHAKDE, BOHB, MOASHA, Hyperband, SuccessiveHalving
+from .fidelity import ASHA, ASHAKDE, BOHB, MOASHA, Hyperband, PriorBand, SuccessiveHalving
 from .registry import (
     STRATEGIES,
     canonical_name,
@@ -24,4 +24,4 @@ from .registry import describe_strategy as describe_strategy
 __all__ = ["Proposal", "Result", "STRATEGIES", "strategy_options", "Strategy", "BayesianOptimization", "RandomSearch", "RegularizedEvolution", "LocalSearch", "HillClimbing",
            "make_strategy", "list_strategies", "multi_objective_strategies", "canonical_name",
            "ReinforceController", "OptunaSampler", "OptunaTPE", "OptunaNSGA2", "OptunaRandom",
-           "NSGA2", "LINAS", "LINASLite", "BANANAS", "SuccessiveHalving", "Hyperband", "ASHA", "ASHAKDE", "BOHB", "MOASHA"]
+           "NSGA2", "LINAS", "LINASLite", "BANANAS", "SuccessiveHalving", "Hyperband", "PriorBand", "ASHA", "ASHAKDE", "BOHB", "MOASHA"]

@@ -17,7 +17,7 @@ from ._nsga2 import NSGA2
 from ._optuna import OptunaNSGA2, OptunaRandom, OptunaSampler, OptunaTPE
 from ._random import RandomSearch
 from ._rl import ReinforceController
-from .fidelity import ASHA, ASHAKDE, BOHB, MOASHA, Auto, Hyperband, SuccessiveHalving
+from .fidelity import ASHA, ASHAKDE, BOHB, MOASHA, Auto, Hyperband, PriorBand, SuccessiveHalving
 
 STRATEGIES: Registry[type[Strategy]] = Registry("strategy")
 STRATEGIES.register("random", RandomSearch, aliases=("rs",))
@@ -36,6 +36,7 @@ STRATEGIES.register("linas", LINAS)
 STRATEGIES.register("linas-lite", LINASLite)
 STRATEGIES.register("successive-halving", SuccessiveHalving, aliases=("sh",))
 STRATEGIES.register("hyperband", Hyperband)
+STRATEGIES.register("priorband", PriorBand)
 STRATEGIES.register("asha", ASHA)
 STRATEGIES.register("bohb", BOHB)
 STRATEGIES.register("mo-asha", MOASHA)

@@ -64,6 +64,7 @@ FAST_OPTIONS: dict[str, dict[str, Any]] = {
     "auto": {"max_fidelity": 27, "min_fidelity": 3, "min_points_in_model": 3},
     "bohb": {"max_fidelity": 27, "min_fidelity": 3},
     "hyperband": {"max_fidelity": 27, "min_fidelity": 3},
+    "priorband": {"max_fidelity": 27, "min_fidelity": 3},
     "mo-asha": {"max_fidelity": 27, "min_fidelity": 3},
     "successive-halving": {"max_fidelity": 27, "min_fidelity": 3},
 }
