@@ -53,6 +53,8 @@ def main(argv: list[str] | None = None) -> None:
                    help="how a low fidelity trains: the top's schedule stopped early, or a schedule of its own")
     p.add_argument("--workers", type=int, default=1, help="workers (each with 2 // workers PyTorch threads)")
     p.add_argument("--revalidate", type=int, default=3, help="the K best trained again with 2 more seeds (0: none)")
+    p.add_argument("--revalidate-on", choices=("seeds", "splits"), default="seeds",
+                   help="what the revalidation's repeated runs change: the seed, or the seed and the split")
     p.add_argument("--guide", default=None, help="a guide: proxies, predictor, screen (--guide screen: gated "
                                                  "training-free screening, docs/training-free.md)")
     p.add_argument("--tag", default="")
@@ -66,7 +68,8 @@ def main(argv: list[str] | None = None) -> None:
     import torch
 
     import archscout as asc
-
+    from _common import calibration
+    speed = calibration()  # before the clock starts: which VM speed this run had (ms per step of a fixed CNN)
     torch.set_num_threads(2)
     options = key_values(args.strategy_option, "--strategy-option")
     label = args.strategy + (f"-{args.tag}" if args.tag else "")
@@ -82,7 +85,7 @@ def main(argv: list[str] | None = None) -> None:
     t0 = time.monotonic()
     study.run(time_budget=args.time_budget, final_top_k=1, final_seeds=args.final_seeds, progress=True,
               threads=max(1, 2 // args.workers), workers=args.workers,
-              revalidate=args.revalidate, revalidate_seeds=2)
+              revalidate=args.revalidate, revalidate_seeds=2, revalidate_on=args.revalidate_on)
     wall = time.monotonic() - t0
     trials = study.trials()
     top = args.steps
@@ -100,6 +103,7 @@ def main(argv: list[str] | None = None) -> None:
     chosen = min(retrained, key=lambda t: order.get(t.number, 1e9)) if retrained else None
     result = {"task": args.task, "space": args.space, "strategy": args.strategy, "strategy_options": options,
               "tag": args.tag, "seed": args.seed, "fidelity_mode": args.fidelity_mode, "revalidate": args.revalidate,
+              "revalidate_on": args.revalidate_on,
               "workers": args.workers, "time_budget": args.time_budget, "steps": args.steps,
               "final_steps": args.final_steps, "final_seeds": args.final_seeds,
               "search_seconds": round(study.search_seconds, 1), "run_wall_seconds": round(wall, 1),
@@ -107,6 +111,7 @@ def main(argv: list[str] | None = None) -> None:
               "best_val_at_top": max(at_top) if at_top else None, "guide": args.guide,
               "screen": screen_summary(trials), "chosen": chosen and describe_trial(chosen),
               "machine": f"{platform.node()} ({os.cpu_count()} cores), {platform.python_version()}",
+              "calibration_ms_per_step": speed,
               "date": datetime.date.today().isoformat(),
               "command": "python benchmarks/tune_multifidelity.py " + " ".join(argv if argv is not None
                                                                                else sys.argv[1:])}
