@@ -281,3 +281,30 @@ def test_parameter_free_edges_are_counted_on_the_cell_as_it_computes():
     # convolutions only into node 1, which has no way out: the cell computes nothing with parameters
     dead = {"e0": "conv3x3", "e1": "none", "e2": "none", "e3": "skip", "e4": "none", "e5": "conv1x1"}
     assert parameter_free_edges(dead) == 6
+
+
+@pytest.mark.slow
+def test_auto_s_one_shot_stage_records_the_derived_cell_first_and_the_search_goes_on_from_it(tiny, tmp_path):
+    s = Study("o", space="cell", task=tiny, strategy="auto", seed=1,
+              strategy_options={"one_shot": True, "one_shot_options": {**FAST, "tune_steps": 2}},
+              storage=f"sqlite:///{tmp_path}/o.db",
+              train={"steps": 9})
+    said = []
+    s.run(trials=4, final_top_k=0, progress=lambda kind, **kw: said.append(kw.get("text")))
+    first, *rest = sorted(s.trials(), key=lambda t: t.number)
+    assert first.details["recorded_by"] == "darts" and first.fidelity is None  # at the top fidelity
+    assert first.details["differentiable"]["config"]["selection"] == "perturbation"
+    assert first.details["differentiable"]["steps_run"] == 6
+    assert len(rest) == 3 and all(t.details.get("recorded_by") is None for t in rest)
+    assert any(text and text.startswith("darts searched 6 steps") for text in said)
+    s.run(trials=6, final_top_k=0, progress=False)  # resumed: the pass is not run again
+    assert sum(t.details.get("recorded_by") == "darts" for t in s.trials()) == 1 and len(s.trials()) == 6
+
+
+def test_auto_s_one_shot_stage_needs_the_cell_space():
+    with pytest.raises(ArchscoutError, match="one_shot needs a space that a one-shot pass can search"):
+        Study("o", space="conv1d", strategy="auto", strategy_options={"one_shot": True},
+              storage="sqlite:///:memory:")
+    with pytest.raises(ArchscoutError, match="one_shot_options is a mapping"):
+        Study("o", space="cell", strategy="auto", strategy_options={"one_shot": True, "one_shot_options": 5},
+              storage="sqlite:///:memory:")

@@ -47,7 +47,8 @@ def run(study: Study, trials: int | None, time_budget: str | float | None, *, st
     with intra_op_threads(threads or default_threads(1), load=study.evaluator_spec.needs_task):
         split = _time_split(study, time_budget, whole_budget, revalidate, revalidate_seeds, final_top_k, final_seeds,
                             progress, threads, search_options)
-        # 1. search
+        # 1. search (after the one-shot pass, where the strategy asks for one)
+        one_shot_stage(study, progress)
         study.search(trials=trials, time_budget=time_budget, progress=progress, threads=threads,
                      reserve=split.reserve if split else None, **search_options)
         if split:
@@ -75,6 +76,22 @@ def run(study: Study, trials: int | None, time_budget: str | float | None, *, st
         if split:
             say(progress, split.summary())
     return study
+
+
+def one_shot_stage(study: Study, progress) -> list[Trial]:
+    """``auto``'s ``one_shot``: DARTS with perturbation-based selection (Wang et al., ICLR 2021, as
+    ``--strategy darts --strategy-option selection=perturbation`` runs it) over the cell space, 600 steps unless
+    the strategy's ``one_shot_options`` say otherwise; the derived cell, trained by the study's evaluator at its own fidelity, is recorded as a
+    trial (once: a resumed study has it already). Nothing for any other strategy or setting."""
+    options = study.strategy_options or {}
+    if study.strategy_name != "auto" or not options.get("one_shot"):
+        return []
+    from ..oneshot.differentiable.run import run_differentiable
+    from ..oneshot.differentiable.strategies import DARTS
+    darts = DARTS(study.space, seed=study.seed, **{"steps": 600, "selection": "perturbation",
+                                                   **(options.get("one_shot_options") or {})})
+    said = None if not progress else (lambda event, **data: say(progress, data["text"]) if "text" in data else None)
+    return run_differentiable(study, darts, said)
 
 
 def _fit_revalidation(study: Study, split, revalidate: int, seeds: int, progress) -> tuple[int, int]:

@@ -8,6 +8,8 @@ from .._nsga2 import check_probability, fresh_sample
 from .bohb import ASHAKDE
 from .rungs import RESAMPLE_TRIES
 
+ONE_SHOT_SPACE = "cell"  # the space a differentiable pass searches (NAS-Bench-201's cells)
+
 
 class Auto(ASHAKDE):
     """The strategy of archscout's default search: :class:`ASHAKDE` whose candidates start from the space's priors.
@@ -31,6 +33,12 @@ class Auto(ASHAKDE):
 
     Options: those of ``asha-kde``, and ``prior_fraction`` (0.5) and ``prior_first`` (true). A proposal's details
     say where it came from (``source``: ``prior-mode``, ``prior``, ``uniform`` or ``model``).
+
+    ``one_shot`` (false; on a space that allows one, the ``cell`` space): before its first proposal, a study's run
+    searches the space by DARTS with perturbation-based selection (600 steps; ``one_shot_options`` overrides any
+    of ``--strategy darts``'s options), and the derived cell, trained at the top fidelity by the study's evaluator, is recorded as the first trial (recorded
+    by ``darts``; see :func:`archscout.study.run.one_shot_stage`); this strategy is told it like any result at
+    the top rung. Not in the default: not measured yet.
     """
 
     name = "auto"
@@ -40,11 +48,20 @@ class Auto(ASHAKDE):
                  fidelity_key: str | None = None, min_points_in_model: int | None = None,
                  top_n_percent: float = 15, num_samples: int = 64, random_fraction: float = 1 / 3,
                  bandwidth_factor: float = 3, min_bandwidth: float = 1e-3, prior_fraction: float = 0.5,
-                 prior_first: bool = True):
+                 prior_first: bool = True, one_shot: bool = False, one_shot_options: dict | None = None):
         super().__init__(space, seed, fidelity, eta, min_fidelity, max_fidelity, fidelity_key, min_points_in_model,
                          top_n_percent, num_samples, random_fraction, bandwidth_factor, min_bandwidth)
         self.prior_fraction = check_probability(self.name, "prior_fraction", prior_fraction)
         self.prior_first = boolean(prior_first, f"{self.name}: prior_first")
+        self.one_shot = boolean(one_shot, f"{self.name}: one_shot")
+        if one_shot_options is not None and not isinstance(one_shot_options, dict):
+            raise ArchscoutError(f"{self.name}: one_shot_options is a mapping of DARTS's options, such as "
+                                 f'{{"steps": 300}}, got {one_shot_options!r}')
+        self.one_shot_options = dict(one_shot_options or {})
+        if self.one_shot:
+            if space.name != ONE_SHOT_SPACE:
+                raise ArchscoutError(f"{self.name}: one_shot needs a space that a one-shot pass can search (the "
+                                     f"{ONE_SHOT_SPACE!r} space), not {space.name!r}")
         self.has_priors = space.has_priors()
         self._mode: Architecture | None = None
         if self.has_priors and self.prior_first:
