@@ -209,6 +209,7 @@ def main() -> int:
     os.makedirs(os.path.join(args.out_dir, "ignored"), exist_ok=True)
     from _common import calibration
     speed = calibration()  # before the clock starts: which VM speed this run had
+    at_start = machine(calibration_ms_per_step=speed)  # the load and the code as the run starts
     label = args.arm + (f"-{args.tag}" if args.tag else "")
     started = datetime.datetime.now(datetime.UTC)
     body = (run_archscout_arm if args.arm == "archscout" else run_peer_arm)(args, task, seconds)
@@ -216,7 +217,7 @@ def main() -> int:
            "steps": args.steps, "final_steps": args.final_steps, "final_seeds": args.final_seeds,
            "threads": args.threads, "started": started.isoformat(timespec="seconds"),
            "finished": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
-           "command": " ".join([os.path.basename(sys.executable)] + sys.argv), "machine": machine(calibration_ms_per_step=speed), **body}
+           "command": " ".join([os.path.basename(sys.executable)] + sys.argv), "machine": at_start, **body}
     path = os.path.join(args.out_dir, f"default-search-{args.task}-{label}-s{args.seed}.json")
     with open(path, "w") as f:
         json.dump(doc, f, indent=1, default=str)
