@@ -8,7 +8,7 @@ import pytest
 
 from archscout.recipe import TrainConfig
 from archscout.study import default_search
-from archscout.study.timing import MARGIN, THREAD_SPEEDUP, Finish, TimeSplit, run_seconds, speedup
+from archscout.study.timing import MARGIN, RESERVE_SHARE, THREAD_SPEEDUP, Finish, TimeSplit, run_seconds, speedup
 
 
 def trial(number, train_seconds, trained_steps, duration, acc):
@@ -153,3 +153,12 @@ def test_a_whole_budget_run_says_what_it_dropped_to_keep_the_budget(tmp_path, mo
     assert study.revalidated_means() == {}
     best = study.leaderboard(1)[0]
     assert len([f for f in study.storage.finals(study.id) if f.trial_id == best.id]) == 1
+
+
+def test_the_reserve_keeps_at_most_half_the_budget_from_the_search():
+    slow = trial(0, 10.0, 100, 10.0, 0.9)  # 0.1 s a step: 3 x 3,000 final steps alone take 900 s
+    split = TimeSplit(FakeStudy([slow]), 600, Finish(revalidate=1, revalidate_seeds=2, top_k=1, final_seeds=3))
+    assert split.estimate() > 600
+    assert split.reserve() == pytest.approx(RESERVE_SHARE * 600)
+    roomy = TimeSplit(FakeStudy([slow]), 36_000, Finish(revalidate=1, revalidate_seeds=2, top_k=1, final_seeds=3))
+    assert roomy.reserve() == pytest.approx(roomy.estimate())  # below the cap: the estimate itself

@@ -10,8 +10,9 @@ trained) times the steps each run needs, plus its evaluation overhead (measuring
 candidates that lead now, with a margin. The search goes on while its time plus that estimate is within the
 budget; the split is printed when the search ends and when the command ends (what each step really took).
 
-The estimate can be short (the leaders change, a network trains slower than its trial did), so each step after
-the search is fitted again into the time left once it is known what it will train: the revalidation drops seeds,
+The reserve never exceeds half the budget (:data:`RESERVE_SHARE`): when the leaders train slowly, the search still
+gets half the time, and what follows it is fitted into the rest. The estimate can also be short (the leaders
+change, a network trains slower than its trial did). Either way, each step after the search is fitted again into the time left once it is known what it will train: the revalidation drops seeds,
 then leaders (down to 2), keeping room for one final seed, and is skipped when even that does not fit; the final
 retraining drops seeds, down to one (a model always comes out). The command says what it dropped; a budget too
 small for one final seed is still overrun, and the end says by how much.
@@ -27,6 +28,10 @@ MARGIN = 1.05  # the estimate is raised by this much (measured: the estimates ra
 # the revalidation and the retraining, in the command's process on every core, train than a 1-thread worker did
 THREAD_SPEEDUP = 1.25
 REFRESH = 5.0  # seconds between estimates (each reads the leaderboard)
+# the most of the budget the reserve keeps from the search: the search gets at least the rest, and what follows it
+# is fitted into what is left (make demo on a slow VM searched 31 s of 600 when the leaders' retraining alone was
+# estimated above the budget)
+RESERVE_SHARE = 0.5
 
 
 @dataclass
@@ -170,9 +175,10 @@ class TimeSplit:
                 f"for both when the search stopped): {total:.0f} s of the {self.total:.0f} s budget{over}")
 
     def reserve(self) -> float:
+        """The time kept from the search: the estimate, at most :data:`RESERVE_SHARE` of the budget."""
         now = time.monotonic()
         if self._cached is None or now - self._cached[0] >= REFRESH:
-            self._cached = (now, self.estimate())
+            self._cached = (now, min(self.estimate(), RESERVE_SHARE * self.total))
         return self._cached[1]
 
     def describe(self) -> str:
@@ -185,4 +191,5 @@ class TimeSplit:
         if not parts:
             return f"time budget {self.total:g} s: all of it for the search"
         return (f"time budget {self.total:g} s for the whole run: the search stops starting trials once the time "
-                f"left is what {' and '.join(parts)} is estimated to take (from the trials' own speed)")
+                f"left is what {' and '.join(parts)} is estimated to take (from the trials' own speed; at most "
+                f"half the budget, the steps dropping seeds to fit)")
