@@ -165,16 +165,7 @@ def search(task, label, task_kind, val_fraction, folds, device, amp, space, stra
     space_ref = space if space is not None and ":" in space else None
     if space_ref:
         space = resolve_space(space_ref)  # your own Space, imported before anything is stored
-    non_negative_int(top_k, "--top-k")
-    non_negative_int(final_seeds, "--final-seeds")
-    if top_k > 0 and final_seeds == 0:
-        raise ArchscoutError(f"--final-seeds 0 retrains nothing, so --top-k {top_k} would have no effect: give "
-                             f"--final-seeds 1 or more, or --top-k 0 to skip the final retraining")
-    non_negative_int(revalidate, "--revalidate")
-    positive_int(revalidate_seeds, "--revalidate-seeds")
-    if revalidate_on == "splits" and folds:
-        raise ArchscoutError(f"--revalidate-on splits trains on other splits of the validation's size, but --folds "
-                             f"{folds} already validates on every sample: leave out one of the two")
+    _check_finish(top_k, final_seeds, revalidate, revalidate_seeds, revalidate_on, folds)
     auto = None
     if default.is_default(strategy) and evaluator == "train":
         auto = _default_settings(ctx, task, {"label": label, "kind": task_kind, "val_fraction": val_fraction,
@@ -246,6 +237,20 @@ def search(task, label, task_kind, val_fraction, folds, device, amp, space, stra
 def _objective_names(objectives: str | None) -> list:
     from ..metrics import parse_objectives
     return parse_objectives(objectives) if objectives else ["accuracy"]
+
+
+def _check_finish(top_k, final_seeds, revalidate, revalidate_seeds, revalidate_on, folds) -> None:
+    """The options of what follows the search, each refused with one clear line."""
+    non_negative_int(top_k, "--top-k")
+    non_negative_int(final_seeds, "--final-seeds")
+    if top_k > 0 and final_seeds == 0:
+        raise ArchscoutError(f"--final-seeds 0 retrains nothing, so --top-k {top_k} would have no effect: give "
+                             f"--final-seeds 1 or more, or --top-k 0 to skip the final retraining")
+    non_negative_int(revalidate, "--revalidate")
+    positive_int(revalidate_seeds, "--revalidate-seeds")
+    if revalidate_on == "splits" and folds:
+        raise ArchscoutError(f"--revalidate-on splits trains on other splits of the validation's size, but --folds "
+                             f"{folds} already validates on every sample: leave out one of the two")
 
 
 def _default_settings(ctx, task, task_options: dict, space, time_budget, workers, threads, fidelity_mode) -> dict:
