@@ -81,8 +81,9 @@ def run(study: Study, trials: int | None, time_budget: str | float | None, *, st
 def one_shot_stage(study: Study, progress) -> list[Trial]:
     """``auto``'s ``one_shot``: DARTS with perturbation-based selection (Wang et al., ICLR 2021, as
     ``--strategy darts --strategy-option selection=perturbation`` runs it) over the cell space, 600 steps unless
-    the strategy's ``one_shot_options`` say otherwise; the derived cell, trained by the study's evaluator at its own fidelity, is recorded as a
-    trial (once: a resumed study has it already). Nothing for any other strategy or setting."""
+    the strategy's ``one_shot_options`` say otherwise; the derived cell, trained by the study's evaluator at its
+    own fidelity, is recorded as a trial (once: a resumed study has it already). Nothing for any other strategy
+    or setting."""
     options = study.strategy_options or {}
     if study.strategy_name != "auto" or not options.get("one_shot"):
         return []
