@@ -255,8 +255,8 @@ class ScreenedStrategy(Strategy):
     unchanged) may be the best of a pool: the inner strategy is asked for ``pool`` new candidates at the same
     fidelity, the vote of the guide's proxies (nwot, jacov, flops by default; cost constraints first, as
     :class:`Guide` ranks) picks one, the others are discarded (what the inner strategy proposes meanwhile that
-    cannot join the pool, a promotion or a candidate at another fidelity, is proposed next, in order). Whether the pool is drawn at all is decided anew
-    for every new candidate, from the results the search already has: the *first results* (a new candidate's
+    cannot join the pool, a promotion or a candidate at another fidelity, is proposed next, in order). Whether
+    the pool is drawn at all is decided anew for every new candidate, from the results the search already has: the *first results* (a new candidate's
     result at the fidelity it started at) are ranked by the same vote over all of them, and screening is on
     while that ranking's Kendall tau with their scores is at least ``min_tau`` (0.3) over at least
     ``min_results`` (20) of them. On a space where the proxies do not rank candidates, the search runs as the

@@ -96,8 +96,8 @@ def one_shot_stage(study: Study, progress) -> list[Trial]:
 
 
 def _fit_revalidation(study: Study, split, revalidate: int, seeds: int, progress) -> tuple[int, int]:
-    """The revalidation's (leaders, seeds) that fit in the time left (:meth:`~.timing.TimeSplit.revalidation_that_fits`),
-    said when fewer than asked."""
+    """The revalidation's (leaders, seeds) that fit in the time left
+    (:meth:`~.timing.TimeSplit.revalidation_that_fits`), said when fewer than asked."""
     leaders, fitted = split.revalidation_that_fits(contenders(study, revalidate), seeds)
     asked = min(revalidate, len(contenders(study, revalidate)))
     if (leaders, fitted) == (0, 0):

@@ -11,11 +11,12 @@ candidates that lead now, with a margin. The search goes on while its time plus 
 budget; the split is printed when the search ends and when the command ends (what each step really took).
 
 The reserve never exceeds half the budget (:data:`RESERVE_SHARE`): when the leaders train slowly, the search still
-gets half the time, and what follows it is fitted into the rest. The estimate can also be short (the leaders
-change, a network trains slower than its trial did). Either way, each step after the search is fitted again into the time left once it is known what it will train: the revalidation drops seeds,
-then leaders (down to 2), keeping room for one final seed, and is skipped when even that does not fit; the final
-retraining drops seeds, down to one (a model always comes out). The command says what it dropped; a budget too
-small for one final seed is still overrun, and the end says by how much.
+gets half the time, and what follows it is fitted into the rest. The estimate can also be short (the leaders change,
+a network trains slower than its trial did). Either way, each step after the search is fitted again into the time
+left once it is known what it will train: the revalidation drops seeds, then leaders (down to 2), keeping room for
+one final seed, and is skipped when even that does not fit; the final retraining drops seeds, down to one (a model
+always comes out). The command says what it dropped; a budget too small for one final seed is still overrun, and the
+end says by how much.
 """
 from __future__ import annotations
 

@@ -34,11 +34,12 @@ class Auto(ASHAKDE):
     Options: those of ``asha-kde``, and ``prior_fraction`` (0.5) and ``prior_first`` (true). A proposal's details
     say where it came from (``source``: ``prior-mode``, ``prior``, ``uniform`` or ``model``).
 
-    ``one_shot`` (false; on a space that allows one, the ``cell`` space): before its first proposal, a study's run
-    searches the space by DARTS with perturbation-based selection (600 steps; ``one_shot_options`` overrides any
-    of ``--strategy darts``'s options), and the derived cell, trained at the top fidelity by the study's evaluator, is recorded as the first trial (recorded
-    by ``darts``; see :func:`archscout.study.run.one_shot_stage`); this strategy is told it like any result at
-    the top rung. Not in the default: not measured yet.
+    ``one_shot`` (false; on a space that allows one, the ``cell`` space): before its first proposal, a study's
+    run searches the space by DARTS with perturbation-based selection (600 steps; ``one_shot_options`` overrides
+    any of ``--strategy darts``'s options), and the derived cell, trained at the top fidelity by the study's
+    evaluator, is recorded as the first trial (recorded by ``darts``; see
+    :func:`archscout.study.run.one_shot_stage`); this strategy is told it like any result at the top rung. Not
+    in the default: not measured yet.
     """
 
     name = "auto"
